@@ -1,0 +1,624 @@
+//! Checkers: pure functions from a recorded history (and the stream read-back) to figures and
+//! verdicts. Nothing here touches the network or the clock, so every figure can be unit-tested
+//! on hand-made histories.
+//!
+//! An *order* is a sequence of message indexes (publish index, from 0) as some observer saw them:
+//! acks on the wire, ack futures completing, messages in the stream. Publish order is the
+//! reference: index order. A message is *late* when it comes after a message published after it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{History, Outcome, ReadBack};
+use crate::scenario::{Expect, OrderClaim};
+
+/// Divergence of one observed order from publish order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFigures {
+    /// Messages in this order (first occurrences).
+    pub messages: u64,
+    /// Messages that come after a later-published message.
+    pub late: u64,
+    /// Pairs (a, b) where a was published before b but b comes first.
+    pub inversions: u64,
+    /// Largest distance between a message's position here and its position in publish order
+    /// (both counted among the messages present in this order).
+    pub max_displacement: u64,
+    /// Messages that come after a later-published message of the same key.
+    pub late_per_key: u64,
+    /// Keys with at least one message late within its key.
+    pub keys_affected: u64,
+    /// Keys present in this order.
+    pub keys: u64,
+}
+
+impl OrderFigures {
+    pub fn late_share(&self) -> f64 {
+        ratio(self.late, self.messages)
+    }
+
+    pub fn late_per_key_share(&self) -> f64 {
+        ratio(self.late_per_key, self.messages)
+    }
+
+    /// "preserved (0 of N)" or "broken: 71% late per key" (per key first: that is what an
+    /// aggregate sees; a global-only break says so).
+    pub fn describe(&self) -> String {
+        if self.messages == 0 {
+            "no data".to_string()
+        } else if self.late == 0 {
+            format!("preserved (0 of {})", self.messages)
+        } else if self.late_per_key > 0 {
+            format!(
+                "broken: {} late per key",
+                percent(self.late_per_key_share())
+            )
+        } else {
+            format!("per key kept; {} late globally", percent(self.late_share()))
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Formats a share as a percentage with sensible precision ("71%", "0.02%").
+pub fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p == 0.0 {
+        "0%".into()
+    } else if p < 0.01 {
+        "<0.01%".into()
+    } else if p < 1.0 {
+        format!("{p:.2}%")
+    } else if p < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
+/// Fenwick tree over message indexes: counts how many were seen below a given index.
+struct Fenwick {
+    tree: Vec<u32>,
+}
+
+impl Fenwick {
+    fn new(n: usize) -> Fenwick {
+        Fenwick {
+            tree: vec![0; n + 1],
+        }
+    }
+
+    fn add(&mut self, i: usize) {
+        let mut i = i + 1;
+        while i < self.tree.len() {
+            self.tree[i] += 1;
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Number of added indexes < i.
+    fn below(&self, i: usize) -> u64 {
+        let mut i = i;
+        let mut s = 0u64;
+        while i > 0 {
+            s += self.tree[i] as u64;
+            i &= i - 1;
+        }
+        s
+    }
+}
+
+/// Computes the divergence figures of `order` against publish order. `keys[idx]` is the key of
+/// message `idx`. Repeated indexes (a message stored twice) count at their first occurrence.
+pub fn divergence(order: &[u32], keys: &[u32], num_keys: u32) -> OrderFigures {
+    let n = keys.len();
+    let mut seen = vec![false; n];
+    let mut key_max: Vec<i64> = vec![-1; num_keys as usize];
+    let mut key_late = vec![false; num_keys as usize];
+    let mut key_present = vec![false; num_keys as usize];
+    let mut fenwick = Fenwick::new(n);
+    let mut f = OrderFigures::default();
+    let mut global_max: i64 = -1;
+
+    for &idx in order {
+        let i = idx as usize;
+        if i >= n || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        let k = keys[i] as usize;
+        key_present[k] = true;
+        if (idx as i64) < global_max {
+            f.late += 1;
+        } else {
+            global_max = idx as i64;
+        }
+        if (idx as i64) < key_max[k] {
+            f.late_per_key += 1;
+            key_late[k] = true;
+        } else {
+            key_max[k] = idx as i64;
+        }
+        // Earlier-positioned messages with a larger index each form an inversion with this one.
+        f.inversions += f.messages - fenwick.below(i);
+        fenwick.add(i);
+        f.messages += 1;
+    }
+
+    // Displacement: position here vs. rank among the same set in publish order.
+    seen.iter_mut().for_each(|s| *s = false);
+    let mut pos = 0u64;
+    for &idx in order {
+        let i = idx as usize;
+        if i >= n || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        let rank = fenwick.below(i);
+        f.max_displacement = f.max_displacement.max(pos.abs_diff(rank));
+        pos += 1;
+    }
+
+    f.keys = key_present.iter().filter(|&&p| p).count() as u64;
+    f.keys_affected = key_late.iter().filter(|&&l| l).count() as u64;
+    f
+}
+
+/// What the read-back says about acknowledged data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Safety {
+    /// Distinct messages of this run found in the stream.
+    pub stored: u64,
+    /// Acknowledged, but not in the stream: a safety failure.
+    pub lost: u64,
+    /// Extra copies: the same key+seq stored more than once.
+    pub duplicates: u64,
+    /// Stored, but never published by this run.
+    pub unexpected: u64,
+    /// Outcome unknown (timed out) and found stored.
+    pub unknown_stored: u64,
+    /// Outcome unknown and not in the stream.
+    pub unknown_missing: u64,
+    /// Reported as failed, yet stored.
+    pub failed_but_stored: u64,
+    /// Acked with a stream sequence that differs from where the read-back found the message.
+    pub ack_seq_mismatches: u64,
+}
+
+/// Compares the history with the stream's content.
+pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
+    let n = history.planned();
+    let mut copies = vec![0u8; n];
+    let mut first_seq = vec![0u64; n];
+    let mut s = Safety {
+        unexpected: read_back.unexpected,
+        ..Default::default()
+    };
+    for (pos, &idx) in read_back.order.iter().enumerate() {
+        let i = idx as usize;
+        if i >= n || i as u64 >= history.published {
+            s.unexpected += 1;
+            continue;
+        }
+        if copies[i] == 0 {
+            first_seq[i] = read_back.seqs.get(pos).copied().unwrap_or(0);
+            s.stored += 1;
+        } else {
+            s.duplicates += 1;
+        }
+        copies[i] = copies[i].saturating_add(1);
+    }
+    for i in 0..history.published as usize {
+        let stored = copies[i] > 0;
+        match history.outcome(i) {
+            Outcome::Ok | Outcome::Duplicate => {
+                if !stored {
+                    s.lost += 1;
+                } else if history.outcome(i) == Outcome::Ok
+                    && read_back.complete
+                    && history.stream_seq[i] != first_seq[i]
+                {
+                    s.ack_seq_mismatches += 1;
+                }
+            }
+            Outcome::Unknown => {
+                if stored {
+                    s.unknown_stored += 1;
+                } else {
+                    s.unknown_missing += 1;
+                }
+            }
+            Outcome::Fail => {
+                if stored {
+                    s.failed_but_stored += 1;
+                }
+            }
+            Outcome::InFlight | Outcome::NotSent => {}
+        }
+    }
+    s
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Unknown,
+    Fail,
+}
+
+impl Verdict {
+    /// Combines verdicts: fail beats unknown beats pass.
+    pub fn combine(items: impl IntoIterator<Item = Verdict>) -> Verdict {
+        items.into_iter().max().unwrap_or(Verdict::Pass)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Unknown => "unknown",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// One claim of the scenario's `expect` block, judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimResult {
+    /// Which claim, e.g. "storage_order".
+    pub claim: String,
+    /// What was claimed, e.g. "preserved per key".
+    pub expected: String,
+    /// The measured figure behind the verdict.
+    pub figure: String,
+    pub verdict: Verdict,
+}
+
+/// The figures the claims are judged on; `None` when not measured (e.g. no read-back).
+pub struct Evidence<'a> {
+    pub ack_wire: Option<&'a OrderFigures>,
+    pub ack_completion: Option<&'a OrderFigures>,
+    pub storage: Option<&'a OrderFigures>,
+    pub safety: Option<&'a Safety>,
+    pub published: u64,
+    pub acked: u64,
+    /// False when the run did not finish (interrupted, failed): "broken" claims can still be
+    /// judged, but "preserved"/"none" claims only on what was seen, so they become unknown.
+    pub complete: bool,
+}
+
+fn judge_order(
+    name: &str,
+    claim: OrderClaim,
+    f: Option<&OrderFigures>,
+    complete: bool,
+) -> ClaimResult {
+    let (figure, verdict) = match f {
+        None => ("not measured".to_string(), Verdict::Unknown),
+        Some(f) if f.messages == 0 => ("no messages".to_string(), Verdict::Unknown),
+        Some(f) => {
+            let figure = format!(
+                "{} of {} late ({} late per key, {}/{} keys affected)",
+                f.late, f.messages, f.late_per_key, f.keys_affected, f.keys
+            );
+            let holds = match claim {
+                OrderClaim::Preserved => f.late == 0,
+                OrderClaim::PreservedPerKey => f.late_per_key == 0,
+                OrderClaim::Broken => f.late > 0,
+                OrderClaim::BrokenPerKey => f.late_per_key > 0,
+            };
+            let verdict = match (holds, complete) {
+                (false, _) => Verdict::Fail,
+                (true, true) => Verdict::Pass,
+                // A break seen in part of a run is a break; "preserved" over part is not proven.
+                (true, false) => match claim {
+                    OrderClaim::Broken | OrderClaim::BrokenPerKey => Verdict::Pass,
+                    _ => Verdict::Unknown,
+                },
+            };
+            (figure, verdict)
+        }
+    };
+    ClaimResult {
+        claim: name.to_string(),
+        expected: claim.describe().to_string(),
+        figure,
+        verdict,
+    }
+}
+
+fn judge_zero(
+    name: &str,
+    expected: &str,
+    value: Option<u64>,
+    what: &str,
+    complete: bool,
+) -> ClaimResult {
+    let (figure, verdict) = match value {
+        None => ("not measured".to_string(), Verdict::Unknown),
+        Some(0) if !complete => (format!("0 {what} (run incomplete)"), Verdict::Unknown),
+        Some(0) => (format!("0 {what}"), Verdict::Pass),
+        Some(v) => (format!("{v} {what}"), Verdict::Fail),
+    };
+    ClaimResult {
+        claim: name.to_string(),
+        expected: expected.to_string(),
+        figure,
+        verdict,
+    }
+}
+
+/// Turns the scenario's claims into verdicts.
+pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
+    let mut out = Vec::new();
+    if let Some(c) = expect.ack_wire_order {
+        out.push(judge_order("ack_wire_order", c, e.ack_wire, e.complete));
+    }
+    if let Some(c) = expect.ack_completion_order {
+        out.push(judge_order(
+            "ack_completion_order",
+            c,
+            e.ack_completion,
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.storage_order {
+        out.push(judge_order("storage_order", c, e.storage, e.complete));
+    }
+    if expect.no_loss == Some(true) {
+        out.push(judge_zero(
+            "no_loss",
+            "nothing acknowledged is lost",
+            e.safety.map(|s| s.lost),
+            "lost",
+            e.complete,
+        ));
+    }
+    if expect.no_duplicates == Some(true) {
+        out.push(judge_zero(
+            "no_duplicates",
+            "no key+seq stored twice",
+            e.safety.map(|s| s.duplicates),
+            "duplicates",
+            e.complete,
+        ));
+    }
+    if expect.all_acked == Some(true) {
+        out.push(judge_zero(
+            "all_acked",
+            "every published message acknowledged",
+            Some(e.published - e.acked.min(e.published)),
+            "not acknowledged",
+            e.complete,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fig(order: &[u32], keys: &[u32]) -> OrderFigures {
+        let nk = keys.iter().max().map_or(0, |m| m + 1);
+        divergence(order, keys, nk)
+    }
+
+    #[test]
+    fn publish_order_has_no_divergence() {
+        let keys = [0, 1, 0, 1, 2];
+        let f = fig(&[0, 1, 2, 3, 4], &keys);
+        assert_eq!(
+            f,
+            OrderFigures {
+                messages: 5,
+                keys: 3,
+                ..Default::default()
+            }
+        );
+        assert_eq!(f.describe(), "preserved (0 of 5)");
+    }
+
+    #[test]
+    fn one_swap_across_keys() {
+        // 1 (key 1) overtakes 0 (key 0): globally late, per key fine.
+        let keys = [0, 1, 0, 1];
+        let f = fig(&[1, 0, 2, 3], &keys);
+        assert_eq!(f.late, 1);
+        assert_eq!(f.inversions, 1);
+        assert_eq!(f.max_displacement, 1);
+        assert_eq!(f.late_per_key, 0);
+        assert_eq!(f.keys_affected, 0);
+        assert_eq!(f.keys, 2);
+        assert!(f.describe().starts_with("per key kept"));
+    }
+
+    #[test]
+    fn swap_within_a_key() {
+        let keys = [0, 1, 0, 1];
+        let f = fig(&[2, 1, 0, 3], &keys);
+        // 1 after 2, 0 after 2: late = 2; per key: 0 after 2 (key 0) = 1.
+        assert_eq!(f.late, 2);
+        assert_eq!(f.inversions, 3);
+        assert_eq!(f.max_displacement, 2);
+        assert_eq!(f.late_per_key, 1);
+        assert_eq!(f.keys_affected, 1);
+        assert_eq!(f.describe(), "broken: 25% late per key");
+    }
+
+    #[test]
+    fn full_reversal() {
+        let keys = [0; 5];
+        let f = fig(&[4, 3, 2, 1, 0], &keys);
+        assert_eq!(f.late, 4);
+        assert_eq!(f.inversions, 10);
+        assert_eq!(f.max_displacement, 4);
+        assert_eq!(f.late_per_key, 4);
+        assert_eq!(f.keys_affected, 1);
+    }
+
+    #[test]
+    fn subsets_and_duplicates() {
+        // Only some messages present (e.g. acked ones); displacement counts among present ones.
+        let keys = [0, 0, 0, 0, 0, 0];
+        let f = fig(&[1, 5, 3, 3, 5], &keys);
+        assert_eq!(f.messages, 3);
+        assert_eq!(f.late, 1); // 3 after 5
+        assert_eq!(f.inversions, 1);
+        assert_eq!(f.max_displacement, 1);
+        // Out-of-range indexes are ignored.
+        assert_eq!(fig(&[0, 99], &[0]).messages, 1);
+    }
+
+    #[test]
+    fn fenwick_matches_brute_force() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..50 {
+            let n = rng.random_range(1..60usize);
+            let keys: Vec<u32> = (0..n).map(|_| rng.random_range(0..4)).collect();
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            for i in (1..n).rev() {
+                if rng.random_bool(0.3) {
+                    order.swap(i, rng.random_range(0..=i));
+                }
+            }
+            let f = divergence(&order, &keys, 4);
+            let mut inv = 0;
+            let mut late = 0;
+            let mut late_k = 0;
+            for q in 0..n {
+                if (0..q).any(|p| order[p] > order[q]) {
+                    late += 1;
+                }
+                if (0..q).any(|p| {
+                    order[p] > order[q] && keys[order[p] as usize] == keys[order[q] as usize]
+                }) {
+                    late_k += 1;
+                }
+                inv += (0..q).filter(|&p| order[p] > order[q]).count() as u64;
+            }
+            let disp = (0..n)
+                .map(|p| p.abs_diff(order[p] as usize) as u64)
+                .max()
+                .unwrap();
+            assert_eq!(
+                (f.inversions, f.late, f.late_per_key, f.max_displacement),
+                (inv, late, late_k, disp)
+            );
+        }
+    }
+
+    fn history(outcomes: &[Outcome], seqs: &[u64]) -> History {
+        let mut h = History::new(vec![0; outcomes.len()], 1);
+        h.published = outcomes.len() as u64;
+        for (i, (&o, &s)) in outcomes.iter().zip(seqs).enumerate() {
+            h.set_outcome(i, o);
+            h.stream_seq[i] = s;
+        }
+        h
+    }
+
+    #[test]
+    fn safety_figures() {
+        use Outcome::*;
+        let h = history(&[Ok, Ok, Unknown, Unknown, Fail, Ok], &[1, 2, 0, 0, 0, 4]);
+        let rb = ReadBack {
+            // 0 stored, 1 lost, 2 stored (recovered), 3 missing, 4 failed but stored,
+            // 5 stored twice, then a foreign message (idx 77).
+            order: vec![0, 2, 4, 5, 5, 77],
+            seqs: vec![1, 2, 3, 4, 5, 6],
+            unexpected: 1,
+            complete: true,
+        };
+        let s = safety(&h, &rb);
+        assert_eq!(s.stored, 4);
+        assert_eq!(s.lost, 1);
+        assert_eq!(s.duplicates, 1);
+        assert_eq!(s.unexpected, 2);
+        assert_eq!(s.unknown_stored, 1);
+        assert_eq!(s.unknown_missing, 1);
+        assert_eq!(s.failed_but_stored, 1);
+        assert_eq!(s.ack_seq_mismatches, 0);
+    }
+
+    #[test]
+    fn ack_seq_mismatch_is_counted() {
+        let h = history(&[Outcome::Ok, Outcome::Ok], &[1, 2]);
+        let rb = ReadBack {
+            order: vec![1, 0],
+            seqs: vec![1, 2],
+            unexpected: 0,
+            complete: true,
+        };
+        assert_eq!(safety(&h, &rb).ack_seq_mismatches, 2);
+    }
+
+    #[test]
+    fn verdicts() {
+        let broken = OrderFigures {
+            messages: 10,
+            late: 3,
+            late_per_key: 2,
+            keys_affected: 1,
+            keys: 2,
+            ..Default::default()
+        };
+        let kept = OrderFigures {
+            messages: 10,
+            keys: 2,
+            ..Default::default()
+        };
+        let safe = Safety::default();
+        let expect = Expect {
+            storage_order: Some(OrderClaim::PreservedPerKey),
+            ack_wire_order: Some(OrderClaim::Preserved),
+            ack_completion_order: Some(OrderClaim::BrokenPerKey),
+            no_loss: Some(true),
+            no_duplicates: Some(true),
+            all_acked: Some(true),
+        };
+        let e = Evidence {
+            ack_wire: Some(&kept),
+            ack_completion: Some(&broken),
+            storage: Some(&broken),
+            safety: Some(&safe),
+            published: 10,
+            acked: 10,
+            complete: true,
+        };
+        let v = judge(&expect, &e);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("storage_order"), Verdict::Fail);
+        assert_eq!(get("ack_wire_order"), Verdict::Pass);
+        assert_eq!(get("ack_completion_order"), Verdict::Pass);
+        assert_eq!(get("no_loss"), Verdict::Pass);
+        assert_eq!(get("all_acked"), Verdict::Pass);
+        assert_eq!(Verdict::combine(v.iter().map(|c| c.verdict)), Verdict::Fail);
+
+        // Incomplete run: "preserved" cannot be proven, a seen break still counts; no read-back → unknown.
+        let e2 = Evidence {
+            storage: None,
+            safety: None,
+            complete: false,
+            ..e
+        };
+        let v = judge(&expect, &e2);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("ack_wire_order"), Verdict::Unknown);
+        assert_eq!(get("ack_completion_order"), Verdict::Pass);
+        assert_eq!(get("storage_order"), Verdict::Unknown);
+        assert_eq!(get("no_loss"), Verdict::Unknown);
+        assert_eq!(
+            Verdict::combine([Verdict::Pass, Verdict::Unknown]),
+            Verdict::Unknown
+        );
+        assert_eq!(Verdict::combine([]), Verdict::Pass);
+    }
+}

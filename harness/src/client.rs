@@ -1,0 +1,414 @@
+//! The client (Jepsen's word): publishes the workload through async-nats' JetStream API, the way
+//! an application does, and records what happens to every message.
+//!
+//! Sync mode awaits each ack before the next publish. Async mode keeps up to `max_in_flight` ack
+//! futures in a `FuturesUnordered` (the usual application pattern), so "completion order" is the
+//! order that collection yields them. "Wire order" — the order ack replies reach the client — is
+//! observed without an extra subscription: each ack future is polled through [`Tapped`], whose
+//! waker takes an arrival rank from a shared counter at the moment the client's connection task
+//! hands the reply to the future (one atomic add). That moment is in socket order, so the ranks
+//! give wire order even when the application completes futures in another order.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::{self, context::PublishError};
+use bytes::Bytes;
+use futures::stream::FuturesUnordered;
+use futures::task::AtomicWaker;
+use futures::StreamExt;
+
+use crate::cancel::Cancel;
+use crate::connection::Router;
+use crate::history::{History, Outcome, NONE};
+use crate::observe::{Progress, Recorder, WireTap};
+use crate::scenario::Mode;
+use crate::workload::{headers, KeyGen, Pacer, Subjects};
+
+/// How a phase is bounded.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    Messages(u64),
+    /// Publish until the duration has elapsed, but never more than `max` messages.
+    Duration {
+        duration: Duration,
+        max: u64,
+    },
+}
+
+/// Why a phase stopped publishing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// All planned messages were published.
+    Done,
+    /// The duration elapsed.
+    Elapsed,
+    /// A duration-bound run hit its message bound first.
+    MaxMessages,
+    /// Cancelled from outside (Ctrl-C).
+    Cancelled,
+}
+
+/// Everything the publisher needs; borrowed from the runner.
+pub struct Publisher<'a> {
+    pub contexts: &'a [jetstream::Context],
+    pub router: &'a Router,
+    pub subjects: &'a Subjects,
+    pub run_id: &'a str,
+    pub key_names: &'a [String],
+    pub payload: Bytes,
+    pub mode: Mode,
+    pub window: usize,
+    pub msg_id: bool,
+    pub pacer: Pacer,
+    pub tap: Arc<WireTap>,
+    pub cancel: &'a Cancel,
+    pub progress: Option<&'a Progress>,
+}
+
+/// One finished ack future.
+struct Completion {
+    idx: u32,
+    send_ns: u64,
+    intended_ns: u64,
+    rank: u32,
+    ack_ns: u64,
+    result: Result<PublishAck, PublishError>,
+}
+
+/// Per-message state shared between the ack future's waker and the publisher.
+struct AckSlot {
+    tap: Arc<WireTap>,
+    rank: AtomicU32,
+    ack_ns: AtomicU64,
+    /// The waker of whoever polls the future (FuturesUnordered, or the sync await).
+    outer: AtomicWaker,
+}
+
+impl AckSlot {
+    /// Records the first wake-up: that is when the reply (or the timeout) arrived.
+    fn mark_arrival(&self) {
+        if self.rank.load(Ordering::Relaxed) == NONE {
+            let (rank, at) = self.tap.arrive();
+            if self
+                .rank
+                .compare_exchange(NONE, rank, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.ack_ns.store(at, Ordering::Release);
+            }
+        }
+    }
+}
+
+impl Wake for AckSlot {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.mark_arrival();
+        self.outer.wake();
+    }
+}
+
+/// An ack future that records when its reply arrived (see the module comment).
+struct Tapped {
+    inner: tokio::task::coop::Unconstrained<<PublishAckFuture as IntoFuture>::IntoFuture>,
+    slot: Arc<AckSlot>,
+    waker: Waker,
+    idx: u32,
+    send_ns: u64,
+    intended_ns: u64,
+    /// A completion found by `prime`, handed out on the next poll.
+    ready: Option<Completion>,
+}
+
+impl Tapped {
+    fn new(
+        fut: PublishAckFuture,
+        tap: &Arc<WireTap>,
+        idx: u32,
+        send_ns: u64,
+        intended_ns: u64,
+    ) -> Tapped {
+        let slot = Arc::new(AckSlot {
+            tap: tap.clone(),
+            rank: AtomicU32::new(NONE),
+            ack_ns: AtomicU64::new(0),
+            outer: AtomicWaker::new(),
+        });
+        Tapped {
+            // Unconstrained: when a task's cooperative budget runs out, tokio's oneshot and timer
+            // return Pending and wake the task at once. That self-wake would look like an
+            // arrival to the tap; outside the budget, only the reply (or the timeout) wakes us.
+            inner: tokio::task::coop::unconstrained(fut.into_future()),
+            waker: Waker::from(slot.clone()),
+            slot,
+            idx,
+            send_ns,
+            intended_ns,
+            ready: None,
+        }
+    }
+
+    /// Polls the ack future once without an outer waker: registers the tap's waker with the
+    /// client before the reply can arrive (or catches a reply that already did).
+    fn prime(&mut self) {
+        if let Poll::Ready(c) = self.poll_inner(None) {
+            self.ready = Some(c);
+        }
+    }
+
+    fn poll_inner(&mut self, outer: Option<&Waker>) -> Poll<Completion> {
+        if let Some(w) = outer {
+            self.slot.outer.register(w);
+        }
+        let mut inner_cx = Context::from_waker(&self.waker);
+        match Pin::new(&mut self.inner).poll(&mut inner_cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                // Ready on a poll without a wake-up: the reply was already there. No later
+                // message has been published yet, so its rank is still in wire order.
+                self.slot.mark_arrival();
+                Poll::Ready(Completion {
+                    idx: self.idx,
+                    send_ns: self.send_ns,
+                    intended_ns: self.intended_ns,
+                    rank: self.slot.rank.load(Ordering::Acquire),
+                    ack_ns: self.slot.ack_ns.load(Ordering::Acquire),
+                    result,
+                })
+            }
+        }
+    }
+}
+
+impl Future for Tapped {
+    type Output = Completion;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Completion> {
+        let this = &mut *self;
+        if let Some(c) = this.ready.take() {
+            return Poll::Ready(c);
+        }
+        this.poll_inner(Some(cx.waker()))
+    }
+}
+
+/// A short, stable name for an error kind (result.json `errors`).
+pub fn error_kind_name(kind: PublishErrorKind) -> &'static str {
+    match kind {
+        PublishErrorKind::StreamNotFound => "stream_not_found",
+        PublishErrorKind::WrongLastMessageId => "wrong_last_message_id",
+        PublishErrorKind::WrongLastSequence => "wrong_last_sequence",
+        PublishErrorKind::TimedOut => "timed_out",
+        PublishErrorKind::BrokenPipe => "broken_pipe",
+        PublishErrorKind::MaxAckPending => "max_ack_pending",
+        PublishErrorKind::MaxPayloadExceeded => "max_payload_exceeded",
+        _ => "other",
+    }
+}
+
+impl Publisher<'_> {
+    /// Publishes one phase (warm-up or measured) into `history` and `rec`.
+    ///
+    /// `history` must already hold the keys of a message-bound phase; a duration-bound phase
+    /// draws more keys from `keygen` as it goes.
+    pub async fn run_phase(
+        &self,
+        warmup: bool,
+        limit: Limit,
+        keygen: &mut KeyGen,
+        history: &mut History,
+        rec: &mut Recorder,
+    ) -> Stop {
+        let clock = *self.tap.clock();
+        let phase_start = clock.now_ns();
+        rec.started_ns = phase_start;
+        rec.ended_ns = phase_start;
+        rec.timeline.origin_ns = phase_start;
+        let mut seq = vec![0u64; history.num_keys as usize];
+        let mut inflight: FuturesUnordered<Tapped> = FuturesUnordered::new();
+        let (deadline_ns, max) = match limit {
+            Limit::Messages(n) => (None, n),
+            Limit::Duration { duration, max } => {
+                (Some(phase_start + duration.as_nanos() as u64), max)
+            }
+        };
+        let mut i: u64 = 0;
+
+        let stop = loop {
+            if self.cancel.is_requested() {
+                break Stop::Cancelled;
+            }
+            if i >= max {
+                break if deadline_ns.is_some() {
+                    Stop::MaxMessages
+                } else {
+                    Stop::Done
+                };
+            }
+            let intended_ns = phase_start + self.pacer.intended_ns(i);
+            if let Some(deadline) = deadline_ns {
+                if clock.now_ns() >= deadline || intended_ns >= deadline {
+                    break Stop::Elapsed;
+                }
+            }
+            if i as usize >= history.planned() {
+                // Duration-bound: grow geometrically, bounded by `max`.
+                let more = (history.planned().max(1 << 16)).min((max - i) as usize);
+                history.extend_keys(&keygen.take(more));
+            }
+
+            // Open loop: wait for the intended send time, completing acks meanwhile.
+            while self.pacer.is_open_loop() {
+                let now = clock.now_ns();
+                if now >= intended_ns || self.cancel.is_requested() {
+                    break;
+                }
+                let sleep = tokio::time::sleep_until(clock.instant_at(intended_ns).into());
+                if inflight.is_empty() {
+                    sleep.await;
+                } else {
+                    tokio::select! {
+                        biased;
+                        Some(c) = inflight.next() => self.complete(c, history, rec),
+                        _ = sleep => {}
+                    }
+                }
+            }
+
+            let idx = i as usize;
+            let key = history.keys[idx];
+            seq[key as usize] += 1;
+            let conn = self.router.route(i, key);
+            let key_name = &self.key_names[key as usize];
+            // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
+            let id = self.msg_id.then(|| {
+                let phase = if warmup { "w" } else { "m" };
+                format!("{}-{phase}-{}-{}", self.run_id, key_name, seq[key as usize])
+            });
+            let h = headers(
+                self.run_id,
+                key_name,
+                seq[key as usize],
+                i,
+                conn,
+                1,
+                id.as_deref(),
+            );
+            let msg = PublishMessage::build()
+                .payload(self.payload.clone())
+                .headers(h);
+            let subject = self.subjects.get(warmup, key);
+
+            let send_ns = clock.now_ns();
+            let sent = self.contexts[conn].send_publish(subject, msg).await;
+            history.published = i + 1;
+            rec.timeline.publish(send_ns);
+            if let Some(h) = rec.send_delay.as_mut() {
+                h.saturating_record(send_ns.saturating_sub(intended_ns).max(1));
+            }
+            match sent {
+                Err(e) => {
+                    // Not queued (e.g. the connection is gone): the client knows it was not sent,
+                    // unless queueing itself timed out, where it cannot be sure.
+                    let outcome = if e.kind() == PublishErrorKind::TimedOut {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::Fail
+                    };
+                    history.record_failure(idx as u32, outcome, error_kind_name(e.kind()));
+                    rec.ended_ns = clock.now_ns();
+                }
+                Ok(fut) => {
+                    history.set_outcome(idx, Outcome::InFlight);
+                    let mut t = Tapped::new(fut, &self.tap, idx as u32, send_ns, intended_ns);
+                    match self.mode {
+                        Mode::Sync => {
+                            let c = (&mut t).await;
+                            self.complete(c, history, rec);
+                        }
+                        Mode::Async => {
+                            // Poll once now so the reply's arrival is timed by the tap even if
+                            // the collection does not poll this future for a while. A result
+                            // that is already there is kept and handed out by the collection in
+                            // its own order, as an application would see it.
+                            t.prime();
+                            inflight.push(t);
+                            while inflight.len() >= self.window {
+                                match inflight.next().await {
+                                    Some(c) => self.complete(c, history, rec),
+                                    None => break,
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(p) = self.progress {
+                p.published.store(i + 1, Ordering::Relaxed);
+            }
+            i += 1;
+        };
+
+        // Drain: every ack future ends by its own timeout; a second Ctrl-C stops waiting.
+        let urgent = self.cancel.reached(2);
+        tokio::pin!(urgent);
+        while !inflight.is_empty() {
+            tokio::select! {
+                biased;
+                _ = &mut urgent => break,
+                Some(c) = inflight.next() => self.complete(c, history, rec),
+            }
+        }
+        if let Some(p) = self.progress {
+            p.acked
+                .store(history.completion.len() as u64, Ordering::Relaxed);
+        }
+        stop
+    }
+
+    #[inline]
+    fn complete(&self, c: Completion, history: &mut History, rec: &mut Recorder) {
+        let ack_ns = if c.ack_ns == 0 {
+            self.tap.clock().now_ns()
+        } else {
+            c.ack_ns
+        };
+        match c.result {
+            Ok(ack) => {
+                history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
+                rec.publish_ack
+                    .saturating_record(ack_ns.saturating_sub(c.send_ns).max(1));
+                if let Some(h) = rec.intended_ack.as_mut() {
+                    h.saturating_record(ack_ns.saturating_sub(c.intended_ns).max(1));
+                }
+                rec.timeline.ack(ack_ns);
+                let n = history.completion.len() as u64;
+                if n & 1023 == 0 {
+                    if let Some(p) = self.progress {
+                        p.acked.store(n, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(e) => {
+                let outcome = if e.kind() == PublishErrorKind::TimedOut {
+                    Outcome::Unknown
+                } else {
+                    Outcome::Fail
+                };
+                history.record_failure(c.idx, outcome, error_kind_name(e.kind()));
+            }
+        }
+        rec.ended_ns = rec.ended_ns.max(ack_ns);
+    }
+}

@@ -1,0 +1,205 @@
+//! History: one record per published message, what happened to it, and the orders observed.
+//!
+//! Stored column-wise in pre-sized vectors (struct of arrays) so a 10M-message run stays within a
+//! few hundred MB and recording is an indexed store, not an allocation. The message's global
+//! publish index (`idx`, from 0) is the position in every column; the key of each message is
+//! drawn before the run (see `workload::draw_keys`), so the per-key sequence is implied.
+
+use serde::Serialize;
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[repr(u8)]
+pub enum Outcome {
+    /// Never published (run ended first) or still awaiting its ack.
+    NotSent = 0,
+    /// Acked with a stream sequence.
+    Ok = 1,
+    /// Acked, but the server said it was a duplicate (Msg-Id dedup).
+    Duplicate = 2,
+    /// The publish or its ack failed with an error: not stored as far as the client knows.
+    Fail = 3,
+    /// Timed out: it may or may not be stored; never counted as lost.
+    Unknown = 4,
+    /// Handed to the client, ack still outstanding when the run stopped (e.g. Ctrl-C).
+    InFlight = 5,
+}
+
+impl Outcome {
+    fn from_u8(v: u8) -> Outcome {
+        match v {
+            1 => Outcome::Ok,
+            2 => Outcome::Duplicate,
+            3 => Outcome::Fail,
+            4 => Outcome::Unknown,
+            5 => Outcome::InFlight,
+            _ => Outcome::NotSent,
+        }
+    }
+
+    pub fn is_acked(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Duplicate)
+    }
+}
+
+/// Sentinel for "no value" in the u32 columns.
+pub const NONE: u32 = u32::MAX;
+
+/// The recorded history of the measured phase of one run.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Key of each message (drawn up front).
+    pub keys: Vec<u32>,
+    /// Number of distinct keys in the workload.
+    pub num_keys: u32,
+    outcome: Vec<u8>,
+    /// Stream sequence from the PubAck, 0 when not acked.
+    pub stream_seq: Vec<u64>,
+    /// Arrival rank of the ack on the wire (across all connections), NONE when not acked.
+    pub wire_rank: Vec<u32>,
+    /// Message indexes in the order their ack futures completed in the application.
+    pub completion: Vec<u32>,
+    /// Messages actually handed to the client (a prefix of `keys` in publish order).
+    pub published: u64,
+    /// Count of failures per error kind.
+    pub errors: std::collections::BTreeMap<String, u64>,
+}
+
+impl History {
+    /// A history for `keys.len()` planned messages.
+    pub fn new(keys: Vec<u32>, num_keys: u32) -> History {
+        let n = keys.len();
+        History {
+            keys,
+            num_keys,
+            outcome: vec![0; n],
+            stream_seq: vec![0; n],
+            wire_rank: vec![NONE; n],
+            completion: Vec::with_capacity(n),
+            published: 0,
+            errors: Default::default(),
+        }
+    }
+
+    /// Planned messages (capacity of the history).
+    pub fn planned(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Grows the history for duration-bound runs (keys appended by the caller).
+    pub fn extend_keys(&mut self, more: &[u32]) {
+        self.keys.extend_from_slice(more);
+        let n = self.keys.len();
+        self.outcome.resize(n, 0);
+        self.stream_seq.resize(n, 0);
+        self.wire_rank.resize(n, NONE);
+    }
+
+    pub fn outcome(&self, idx: usize) -> Outcome {
+        Outcome::from_u8(self.outcome[idx])
+    }
+
+    pub fn set_outcome(&mut self, idx: usize, o: Outcome) {
+        self.outcome[idx] = o as u8;
+    }
+
+    /// Records an ack: outcome, stream sequence, wire arrival rank, and completion position.
+    pub fn record_ack(&mut self, idx: u32, stream_seq: u64, duplicate: bool, wire_rank: u32) {
+        let i = idx as usize;
+        self.outcome[i] = if duplicate {
+            Outcome::Duplicate as u8
+        } else {
+            Outcome::Ok as u8
+        };
+        self.stream_seq[i] = stream_seq;
+        self.wire_rank[i] = wire_rank;
+        self.completion.push(idx);
+    }
+
+    pub fn record_failure(&mut self, idx: u32, outcome: Outcome, kind: &str) {
+        self.outcome[idx as usize] = outcome as u8;
+        if let Some(c) = self.errors.get_mut(kind) {
+            *c += 1;
+        } else {
+            self.errors.insert(kind.to_string(), 1);
+        }
+    }
+
+    /// Counts of each outcome over the published messages.
+    pub fn outcome_counts(&self) -> OutcomeCounts {
+        let mut c = OutcomeCounts::default();
+        for &o in &self.outcome[..self.published as usize] {
+            match Outcome::from_u8(o) {
+                Outcome::Ok => c.ok += 1,
+                Outcome::Duplicate => c.duplicate_acks += 1,
+                Outcome::Fail => c.failed += 1,
+                Outcome::Unknown => c.unknown += 1,
+                Outcome::InFlight | Outcome::NotSent => c.in_flight += 1,
+            }
+        }
+        c
+    }
+
+    /// Acked messages in wire arrival order.
+    pub fn wire_order(&self) -> Vec<u32> {
+        let mut pairs: Vec<(u32, u32)> = (0..self.published as usize)
+            .filter(|&i| self.wire_rank[i] != NONE)
+            .map(|i| (self.wire_rank[i], i as u32))
+            .collect();
+        pairs.sort_unstable();
+        pairs.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// Acked (non-duplicate) messages in the order of the stream sequences their acks reported.
+    pub fn ack_storage_order(&self) -> Vec<u32> {
+        let mut pairs: Vec<(u64, u32)> = (0..self.published as usize)
+            .filter(|&i| self.outcome(i) == Outcome::Ok)
+            .map(|i| (self.stream_seq[i], i as u32))
+            .collect();
+        pairs.sort_unstable();
+        pairs.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutcomeCounts {
+    pub ok: u64,
+    pub duplicate_acks: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub in_flight: u64,
+}
+
+/// What reading the stream back found: the storage order as the stream holds it.
+#[derive(Debug, Default, Clone)]
+pub struct ReadBack {
+    /// Message indexes of this run, in stream order (a message stored twice appears twice).
+    pub order: Vec<u32>,
+    /// Stream sequence of each entry of `order`.
+    pub seqs: Vec<u64>,
+    /// Stored messages that this run did not publish (other run id, bad headers, idx out of range).
+    pub unexpected: u64,
+    /// True when the read-back saw everything the stream held for this run.
+    pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_orders() {
+        let mut h = History::new(vec![0, 1, 0, 1], 2);
+        h.published = 4;
+        h.record_ack(2, 3, false, 0);
+        h.record_ack(0, 1, false, 1);
+        h.record_failure(1, Outcome::Unknown, "timed out");
+        h.record_ack(3, 2, false, 2);
+        assert_eq!(h.completion, vec![2, 0, 3]);
+        assert_eq!(h.wire_order(), vec![2, 0, 3]);
+        assert_eq!(h.ack_storage_order(), vec![0, 3, 2]);
+        let c = h.outcome_counts();
+        assert_eq!((c.ok, c.unknown, c.failed), (3, 1, 0));
+        assert_eq!(h.errors["timed out"], 1);
+    }
+}

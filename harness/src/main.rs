@@ -1,0 +1,275 @@
+//! `jsbench`: the command line. Thin on purpose — parsing, exit codes and printing; the library
+//! does the work.
+//!
+//! Exit codes: 0 every run complete and no claim failed; 1 a run failed or was incomplete, or a
+//! claim failed; 2 bad usage or an invalid scenario file; 130 interrupted by Ctrl-C.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use jsbench::cancel::Cancel;
+use jsbench::checker::Verdict;
+use jsbench::report;
+use jsbench::runner::RunOptions;
+use jsbench::scenario::{self, Overrides, Warmup};
+use jsbench::server::Backend;
+use jsbench::suite;
+
+#[derive(Parser)]
+#[command(
+    name = "jsbench",
+    version,
+    about = "Benchmark and chaos-test harness for NATS JetStream publishers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenario files (or directories of them) and write results.
+    Run(RunArgs),
+    /// Validate scenario files without running them.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the scenarios of a directory with their descriptions.
+    List {
+        #[arg(default_value = "scenarios")]
+        path: PathBuf,
+    },
+    /// Print the path of the nats-server binary the process backend uses, fetching it if needed.
+    FetchServer,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario files or directories (every *.toml in it).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Where results go.
+    #[arg(long, default_value = "results")]
+    out: PathBuf,
+    /// Override the server backend of every scenario.
+    #[arg(long, value_parser = parse_backend)]
+    backend: Option<Backend>,
+    /// Use an existing server (implies --backend external).
+    #[arg(long)]
+    server_url: Option<String>,
+    /// Container image for the container backend.
+    #[arg(long)]
+    image: Option<String>,
+    /// Publish exactly N messages (overrides the scenario's messages/duration).
+    #[arg(long, conflicts_with = "duration")]
+    messages: Option<u64>,
+    /// Publish for a duration, e.g. 10s (overrides the scenario's messages/duration).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    duration: Option<Duration>,
+    /// Warm-up: a message count or a duration (e.g. 1000 or 2s).
+    #[arg(long, value_parser = parse_warmup)]
+    warmup: Option<Warmup>,
+    /// Seed for every random choice (overrides the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Leave the stream on the server after the run.
+    #[arg(long)]
+    keep_stream: bool,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    match s {
+        "auto" => Ok(Backend::Auto),
+        "container" => Ok(Backend::Container),
+        "process" => Ok(Backend::Process),
+        "external" => Ok(Backend::External),
+        _ => Err("allowed: auto, container, process, external".into()),
+    }
+}
+
+fn parse_warmup(s: &str) -> Result<Warmup, String> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(Warmup::Messages(n));
+    }
+    humantime::parse_duration(s)
+        .map(Warmup::Duration)
+        .map_err(|_| "a message count (e.g. 1000) or a duration (e.g. 2s)".into())
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("JSBENCH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("jsbench=info,warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths } => check(&paths),
+        Command::List { path } => list(&path),
+        Command::Run(args) => match run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::FetchServer => {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return ExitCode::from(1);
+                }
+            };
+            match rt.block_on(jsbench::server::find_or_fetch_binary()) {
+                Ok((path, source)) => {
+                    eprintln!("{source}");
+                    println!("{}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn check(paths: &[PathBuf]) -> ExitCode {
+    match suite::load_all(paths, &Overrides::default()) {
+        Ok(plans) => {
+            for p in &plans {
+                let file = p
+                    .file
+                    .as_ref()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default();
+                println!("ok  {file}  ({})", p.name);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "{} error(s); see scenarios/README.md for every field",
+                e.errors.len()
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list(path: &PathBuf) -> ExitCode {
+    let files = match scenario::files_in(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut bad = false;
+    for f in files {
+        match scenario::load(&f, &Overrides::default()) {
+            Ok(p) => println!("{:<28} {}", p.name, p.description),
+            Err(e) => {
+                bad = true;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        messages: args.messages,
+        duration: args.duration,
+        backend: args.backend,
+        server_url: args.server_url.clone(),
+        image: args.image.clone(),
+        seed: args.seed,
+        keep_stream: args.keep_stream,
+        warmup: args.warmup,
+    };
+    let plans = match suite::load_all(&args.paths, &overrides) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("{} error(s); nothing was run", e.errors.len());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let rt = runtime()?;
+    let cancel = Cancel::new();
+    let opts = RunOptions {
+        out_root: args.out.clone(),
+        cancel: cancel.clone(),
+        progress: !args.no_progress,
+    };
+    let outputs = rt.block_on(async {
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                match c.request() {
+                    1 => eprintln!("\ninterrupted: stopping publishing, finishing the run cleanly (Ctrl-C again to skip waiting)"),
+                    _ => eprintln!("\ninterrupted again: skipping the drain and read-back, removing the server"),
+                }
+            }
+        });
+        suite::run_all(&plans, &opts, |o| {
+            print!("{}", report::terminal_summary(&o.report, &o.dir));
+        })
+        .await
+    })?;
+    // Leave no runtime task behind (the Ctrl-C listener) holding the process.
+    rt.shutdown_timeout(Duration::from_secs(1));
+
+    if outputs.len() > 1 {
+        let rows: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.dir.clone(), o.report.clone()))
+            .collect();
+        println!("\n{}", report::summary_table(&rows));
+        let dir = suite::write_summary(&args.out, &outputs).with_context(|| {
+            format!(
+                "cannot write the suite summary under {}",
+                args.out.display()
+            )
+        })?;
+        println!("summary: {}", dir.join("summary.md").display());
+    }
+    if cancel.is_requested() {
+        return Ok(ExitCode::from(130));
+    }
+    let bad = outputs
+        .iter()
+        .any(|o| o.report.status != "complete" || o.report.verdict == Verdict::Fail);
+    Ok(if bad {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

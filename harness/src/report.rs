@@ -1,0 +1,449 @@
+//! Report: the versioned result of one run (`result.json`, schema "jsbench.result/1"), the
+//! latency histograms in HdrHistogram's interval-log format, and the human summaries.
+//!
+//! result.json is the contract with every other tool (charts, compare, CI), so field names here
+//! are documented in the README and only ever added to. Files are written atomically (temp file
+//! + rename): a reader never sees half a result.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::checker::{percent, ClaimResult, OrderFigures, Safety, Verdict};
+
+pub const SCHEMA: &str = "jsbench.result/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    /// complete | incomplete (interrupted or stopped early) | failed
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub scenario: ScenarioInfo,
+    pub stream: StreamInfo,
+    pub seed: u64,
+    pub environment: Environment,
+    pub counts: Counts,
+    pub throughput: Throughput,
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    pub order: Orders,
+    #[serde(default)]
+    pub safety: Option<Safety>,
+    /// Failures by error kind.
+    pub errors: BTreeMap<String, u64>,
+    pub verdicts: Vec<ClaimResult>,
+    /// All verdicts combined: fail beats unknown beats pass (pass when nothing was claimed).
+    pub verdict: Verdict,
+    /// Other files of this result, relative to result.json.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub file: Option<String>,
+    /// The validated plan, defaults filled in.
+    pub plan: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamInfo {
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub storage: String,
+    pub replicas: usize,
+    /// True when the stream was left on the server (--keep-stream).
+    pub kept: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Environment {
+    /// container | process | external
+    pub backend: String,
+    pub server_version: String,
+    /// How the server was obtained (binary path and origin, image, or url).
+    pub server_source: String,
+    pub client: String,
+    pub jsbench_version: String,
+    pub connections: usize,
+    pub host: Host,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Host {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Messages handed to the client in the measured phase.
+    pub published: u64,
+    /// Acked with a stream sequence (including acks flagged duplicate).
+    pub acked: u64,
+    /// Acks flagged `duplicate: true` by the server (Msg-Id dedup).
+    pub duplicate_acks: u64,
+    /// Failed with an error.
+    pub failed: u64,
+    /// Timed out: may or may not be stored; never counted as lost.
+    pub unknown: u64,
+    /// Still awaiting an ack when the run stopped.
+    pub in_flight: u64,
+    /// Distinct messages of this run found in the stream (null without read-back).
+    pub stored: Option<u64>,
+    pub lost: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub unexpected: Option<u64>,
+    /// Unknown outcome, found stored.
+    pub recovered: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Acked messages per second over the measured phase (first send to last ack).
+    pub msgs_per_sec: f64,
+    pub duration_s: f64,
+    pub timeline: TimelineReport,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TimelineReport {
+    pub bucket_ms: f64,
+    /// Acks per bucket, from the start of the measured phase.
+    pub acked: Vec<u64>,
+    /// Publishes per bucket.
+    pub published: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: u64,
+}
+
+impl LatencySummary {
+    /// Summarizes a histogram recorded in nanoseconds, in microseconds.
+    pub fn from_ns(h: &Histogram<u64>) -> LatencySummary {
+        let us = |v: u64| v as f64 / 1000.0;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+            mean: h.mean() / 1000.0,
+            count: h.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Orders {
+    pub ack_wire: Option<OrderFigures>,
+    pub ack_completion: Option<OrderFigures>,
+    pub storage: Option<OrderFigures>,
+    /// Where the storage order came from: "read_back" (the stream itself) or "acks" (PubAck
+    /// sequences, when the read-back was off or incomplete).
+    pub storage_source: String,
+    /// Storage order computed from the PubAck sequences, kept beside the read-back's to show
+    /// whether the acks told the truth.
+    pub storage_from_acks: Option<OrderFigures>,
+}
+
+impl Report {
+    pub fn p99_us(&self) -> Option<f64> {
+        self.latency_us
+            .get("publish_ack")
+            .filter(|l| l.count > 0)
+            .map(|l| l.p99)
+    }
+
+    /// Loads a result.json.
+    pub fn load(path: &Path) -> std::io::Result<Report> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes the report as `<dir>/result.json`.
+pub fn write_report(dir: &Path, report: &Report) -> std::io::Result<PathBuf> {
+    let path = dir.join("result.json");
+    let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+/// Writes one histogram (ns) as an HdrHistogram interval log (V2 compressed, base64), readable by
+/// HistogramLogProcessor and other HdrHistogram tools.
+pub fn write_hlog(
+    path: &Path,
+    h: &Histogram<u64>,
+    tag: &str,
+    start: std::time::SystemTime,
+    duration: std::time::Duration,
+) -> std::io::Result<()> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+    use hdrhistogram::serialization::V2DeflateSerializer;
+    let mut buf = Vec::new();
+    {
+        let mut ser = V2DeflateSerializer::new();
+        let mut w = IntervalLogWriterBuilder::new()
+            .add_comment("jsbench latency log; values in nanoseconds")
+            .with_start_time(start)
+            .with_base_time(start)
+            .with_max_value_divisor(1_000_000.0)
+            .begin_log_with(&mut buf, &mut ser)
+            .map_err(std::io::Error::other)?;
+        let tag = Tag::new(tag);
+        w.write_histogram(h, std::time::Duration::ZERO, duration, tag)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// A short multi-line summary of one run for the terminal.
+pub fn terminal_summary(r: &Report, dir: &Path) -> String {
+    let mut s = String::new();
+    let c = &r.counts;
+    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+    s.push_str(&format!(
+        "{} [{}] {} · {} · server {} ({})\n",
+        r.scenario.name,
+        r.status,
+        r.verdict.as_str().to_uppercase(),
+        r.run_id,
+        r.environment.server_version,
+        r.environment.backend
+    ));
+    if let Some(reason) = &r.status_reason {
+        s.push_str(&format!("  note: {reason}\n"));
+    }
+    s.push_str(&format!(
+        "  published {} · acked {} · failed {} · unknown {} · stored {} · lost {} · duplicates {} · unexpected {}\n",
+        c.published,
+        c.acked,
+        c.failed,
+        c.unknown,
+        opt(c.stored),
+        opt(c.lost),
+        opt(c.duplicates),
+        opt(c.unexpected)
+    ));
+    s.push_str(&format!(
+        "  throughput {:.0} msgs/s over {:.2}s\n",
+        r.throughput.msgs_per_sec, r.throughput.duration_s
+    ));
+    for (name, l) in &r.latency_us {
+        if l.count > 0 {
+            s.push_str(&format!(
+                "  latency {name}: p50 {} · p90 {} · p99 {} · p99.9 {} · max {}\n",
+                fmt_us(l.p50),
+                fmt_us(l.p90),
+                fmt_us(l.p99),
+                fmt_us(l.p999),
+                fmt_us(l.max)
+            ));
+        }
+    }
+    let ord = |f: &Option<OrderFigures>| f.as_ref().map_or("not measured".to_string(), order_cell);
+    s.push_str(&format!(
+        "  ack order (wire):       {}\n",
+        ord(&r.order.ack_wire)
+    ));
+    s.push_str(&format!(
+        "  ack order (completion): {}\n",
+        ord(&r.order.ack_completion)
+    ));
+    s.push_str(&format!(
+        "  storage order ({}): {}\n",
+        r.order.storage_source,
+        ord(&r.order.storage)
+    ));
+    for v in &r.verdicts {
+        s.push_str(&format!(
+            "  [{}] {} {}: {}\n",
+            v.verdict.as_str(),
+            v.claim,
+            v.expected,
+            v.figure
+        ));
+    }
+    s.push_str(&format!("  → {}\n", dir.join("result.json").display()));
+    s
+}
+
+/// One cell of the order columns: "preserved (0 of N)" or "broken: 71% late per key", with the
+/// per-key figure first because that is what an aggregate sees.
+pub fn order_cell(f: &OrderFigures) -> String {
+    if f.messages > 0 && f.late > 0 && f.late_per_key > 0 {
+        format!(
+            "broken: {} late per key ({}/{} keys)",
+            percent(f.late_per_key_share()),
+            f.keys_affected,
+            f.keys
+        )
+    } else {
+        f.describe()
+    }
+}
+
+pub fn fmt_us(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.2}s", us / 1_000_000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{us:.0}µs")
+    }
+}
+
+/// The table that ends a directory run: one row per scenario, the orders side by side.
+pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
+    let headers = [
+        "scenario",
+        "status",
+        "verdict",
+        "publish order",
+        "ack order (wire)",
+        "ack order (completion)",
+        "storage order",
+        "lost",
+        "dup",
+        "msgs/s",
+        "p99",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for (_, r) in reports {
+        let cell = |f: &Option<OrderFigures>| f.as_ref().map_or("-".to_string(), order_cell);
+        rows.push(vec![
+            r.scenario.name.clone(),
+            r.status.clone(),
+            r.verdict.as_str().to_string(),
+            format!("reference ({})", r.counts.published),
+            cell(&r.order.ack_wire),
+            cell(&r.order.ack_completion),
+            cell(&r.order.storage),
+            r.counts.lost.map_or("-".into(), |v| v.to_string()),
+            r.counts.duplicates.map_or("-".into(), |v| v.to_string()),
+            format!("{:.0}", r.throughput.msgs_per_sec),
+            r.p99_us().map_or("-".into(), fmt_us),
+        ]);
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::from("|");
+        for (c, w) in cells.iter().zip(&widths) {
+            s.push_str(&format!(" {}{} |", c, " ".repeat(w - c.chars().count())));
+        }
+        s.push('\n');
+        s
+    };
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    out.push('|');
+    for w in &widths {
+        out.push_str(&format!("{}|", "-".repeat(w + 2)));
+    }
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_cells() {
+        let f = OrderFigures {
+            messages: 100,
+            late: 71,
+            late_per_key: 71,
+            keys_affected: 16,
+            keys: 16,
+            ..Default::default()
+        };
+        assert_eq!(order_cell(&f), "broken: 71% late per key (16/16 keys)");
+        let ok = OrderFigures {
+            messages: 100,
+            keys: 4,
+            ..Default::default()
+        };
+        assert_eq!(order_cell(&ok), "preserved (0 of 100)");
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        write_atomic(&p, b"1").unwrap();
+        write_atomic(&p, b"2").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"2");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn hlog_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l.hlog");
+        let mut h = crate::observe::latency_histogram();
+        h.saturating_record(1500);
+        write_hlog(
+            &p,
+            &h,
+            "publish_ack",
+            std::time::SystemTime::now(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.contains("#[StartTime:"), "{text}");
+        assert!(text.contains("Tag=publish_ack,"), "{text}");
+    }
+}

@@ -1,0 +1,604 @@
+//! The runner: one Plan in, one result directory out.
+//!
+//! Order of a run: start the server → connect → create a fresh stream → warm-up → measured
+//! phase → drain acks → read the stream back → check → write the report → delete the stream →
+//! remove the server. Whatever fails midway, the server is removed and a result is still written
+//! with `status = "failed"` and the reason; on Ctrl-C the result says `incomplete`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_nats::jetstream;
+use serde_json::json;
+
+use crate::cancel::Cancel;
+use crate::checker::{self, Evidence, OrderFigures, Safety, Verdict};
+use crate::client::{Limit, Publisher, Stop};
+use crate::connection::{Pool, Router};
+use crate::history::{History, ReadBack};
+use crate::observe::{Clock, Progress, Recorder, WireTap};
+use crate::readback::read_back;
+use crate::report::{
+    self, Counts, Environment, Host, LatencySummary, Orders, Report, ScenarioInfo, StreamInfo,
+    Throughput, TimelineReport,
+};
+use crate::scenario::{Amount, Plan, Storage, Warmup};
+use crate::server::Server;
+use crate::workload::{key_name, payload, KeyGen, Pacer, Subjects};
+
+/// How a run is carried out (not what it measures: that is the Plan).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Results go to `<out_root>/<UTC timestamp>-<scenario>/`.
+    pub out_root: PathBuf,
+    pub cancel: Cancel,
+    /// Draw a progress bar (only when stdout is a terminal).
+    pub progress: bool,
+}
+
+/// What a run left behind.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub dir: PathBuf,
+    pub report: Report,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot write results to {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Everything measured before something possibly went wrong.
+struct Measured {
+    history: History,
+    rec: Recorder,
+    stop: Stop,
+    read_back: Option<ReadBack>,
+    read_back_note: Option<String>,
+}
+
+/// Facts gathered along the way, for the report.
+#[derive(Default)]
+struct Facts {
+    environment: Environment,
+    stream_name: String,
+    subjects: Vec<String>,
+    stream_kept: bool,
+    notes: Vec<String>,
+}
+
+fn utc_stamp(t: SystemTime) -> (String, String) {
+    let t = time::OffsetDateTime::from(t);
+    let stamp = t
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let iso = t
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    (stamp, iso)
+}
+
+fn new_run_id(t: SystemTime) -> String {
+    let nanos = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = nanos ^ ((std::process::id() as u64) << 32);
+    // splitmix64: spread the bits so ids of close runs differ everywhere.
+    x = x.wrapping_add(0x9E3779B97F4A7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D049BB133111EB);
+    format!("{:08x}", (x ^ (x >> 31)) as u32)
+}
+
+fn result_dir(root: &Path, stamp: &str, name: &str) -> PathBuf {
+    let base = root.join(format!("{stamp}-{name}"));
+    let mut dir = base.clone();
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("{}-{n}", base.display()));
+        n += 1;
+    }
+    dir
+}
+
+/// Stream names may not contain '.', '*', '>' or whitespace; keep them short and recognisable.
+fn stream_name(scenario: &str, run_id: &str) -> String {
+    let s: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("JSB_{s}_{run_id}")
+}
+
+/// Runs one validated scenario.
+pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> {
+    let started = SystemTime::now();
+    let (stamp, started_iso) = utc_stamp(started);
+    let run_id = new_run_id(started);
+    let dir = result_dir(&opts.out_root, &stamp, &plan.name);
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+
+    let mut facts = Facts {
+        environment: Environment {
+            backend: plan.server.backend.as_str().to_string(),
+            client: format!("async-nats {}", ASYNC_NATS_VERSION),
+            jsbench_version: env!("CARGO_PKG_VERSION").to_string(),
+            connections: plan.connections.count,
+            host: Host::current(),
+            ..Default::default()
+        },
+        stream_name: stream_name(&plan.name, &run_id),
+        ..Default::default()
+    };
+
+    let outcome = match Server::start(&plan.server.spec()).await {
+        Err(e) => Err(format!("server did not start: {e}")),
+        Ok(server) => {
+            facts.environment.backend = server.backend().as_str().to_string();
+            facts.environment.server_source = server.source().to_string();
+            let outcome = measure(plan, opts, &server, &run_id, &mut facts).await;
+            if let Err(e) = server.stop().await {
+                facts.notes.push(format!("server removal reported: {e}"));
+            }
+            outcome
+        }
+    };
+
+    let finished_iso = utc_stamp(SystemTime::now()).1;
+    let report = assemble(
+        plan,
+        &run_id,
+        started,
+        &started_iso,
+        &finished_iso,
+        facts,
+        outcome,
+        &dir,
+    );
+    report::write_report(&dir, &report).map_err(|source| RunError::Write {
+        path: dir.join("result.json"),
+        source,
+    })?;
+    Ok(RunOutput { dir, report })
+}
+
+/// The async-nats version compiled in (kept in one place for result.json).
+pub const ASYNC_NATS_VERSION: &str = "0.51";
+
+/// Connects, publishes, reads back. Errors are strings: they end up in the report.
+async fn measure(
+    plan: &Plan,
+    opts: &RunOptions,
+    server: &Server,
+    run_id: &str,
+    facts: &mut Facts,
+) -> Result<Measured, String> {
+    let options = server
+        .connect_options()
+        .await
+        .map_err(|e| format!("connection options: {e}"))?;
+    let pool = Pool::connect(
+        server.url(),
+        || options.clone(),
+        plan.connections.count,
+        &plan.name,
+        plan.publish.ack_timeout,
+        plan.publish.max_in_flight,
+    )
+    .await
+    .map_err(|e| format!("cannot connect to {}: {e}", server.url()))?;
+    facts.environment.server_version = pool.clients[0].server_info().version.clone();
+
+    let admin = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build(pool.clients[0].clone());
+    let subjects = Subjects::new(run_id, plan.workload.keys);
+    facts.subjects = vec![subjects.stream_filter.clone()];
+    let config = jetstream::stream::Config {
+        name: facts.stream_name.clone(),
+        subjects: facts.subjects.clone(),
+        storage: match plan.stream.storage {
+            Storage::File => jetstream::stream::StorageType::File,
+            Storage::Memory => jetstream::stream::StorageType::Memory,
+        },
+        num_replicas: plan.stream.replicas,
+        duplicate_window: plan.stream.duplicate_window,
+        max_bytes: plan.stream.max_bytes,
+        ..Default::default()
+    };
+    admin
+        .create_stream(config)
+        .await
+        .map_err(|e| format!("cannot create stream {}: {e}", facts.stream_name))?;
+
+    let result = publish_and_read(
+        plan,
+        opts,
+        &pool,
+        &admin,
+        &subjects,
+        &facts.stream_name,
+        run_id,
+    )
+    .await;
+
+    if plan.stream.keep {
+        facts.stream_kept = true;
+    } else if let Err(e) = admin.delete_stream(&facts.stream_name).await {
+        facts
+            .notes
+            .push(format!("stream {} not deleted: {e}", facts.stream_name));
+    }
+    pool.close().await;
+    result
+}
+
+async fn publish_and_read(
+    plan: &Plan,
+    opts: &RunOptions,
+    pool: &Pool,
+    admin: &jetstream::Context,
+    subjects: &Subjects,
+    stream: &str,
+    run_id: &str,
+) -> Result<Measured, String> {
+    let w = &plan.workload;
+    let clock = Clock::start();
+    let tap = WireTap::new(clock);
+    let key_names: Vec<String> = (0..w.keys).map(key_name).collect();
+    let router = Router::new(&plan.connections, w.keys);
+    let pacer = Pacer::new(w.rate);
+    let progress = Arc::new(Progress::default());
+    let publisher = Publisher {
+        contexts: &pool.contexts,
+        router: &router,
+        subjects,
+        run_id,
+        key_names: &key_names,
+        payload: payload(w.payload_size),
+        mode: plan.publish.mode,
+        window: plan.publish.max_in_flight,
+        msg_id: plan.publish.msg_id,
+        pacer,
+        tap: tap.clone(),
+        cancel: &opts.cancel,
+        progress: Some(&progress),
+    };
+
+    // Warm-up: same code path, its own keys and a throwaway history; excluded from all figures.
+    let warm_limit = match w.warmup {
+        Warmup::Messages(0) => None,
+        Warmup::Messages(n) => Some(Limit::Messages(n)),
+        Warmup::Duration(d) => Some(Limit::Duration {
+            duration: d,
+            max: w.max_messages,
+        }),
+    };
+    if let Some(limit) = warm_limit {
+        let mut keygen = KeyGen::new(w, plan.seed ^ 0x5741_524d_5550);
+        let first = match limit {
+            Limit::Messages(n) => keygen.take(n as usize),
+            Limit::Duration { .. } => Vec::new(),
+        };
+        let mut h = History::new(first, w.keys);
+        let mut r = Recorder::new(false, plan.observe.timeline_bucket, None);
+        publisher
+            .run_phase(true, limit, &mut keygen, &mut h, &mut r)
+            .await;
+    }
+
+    // Measured phase.
+    let (limit, expected, planned) = match w.amount {
+        Amount::Messages(n) => (Limit::Messages(n), None, n),
+        Amount::Duration(d) => (
+            Limit::Duration {
+                duration: d,
+                max: w.max_messages,
+            },
+            Some(d),
+            0,
+        ),
+    };
+    let mut keygen = KeyGen::new(w, plan.seed);
+    let first = match (w.amount, w.rate) {
+        (Amount::Messages(n), _) => n as usize,
+        (Amount::Duration(d), crate::scenario::Rate::PerSec(r)) => {
+            ((d.as_secs_f64() * r as f64) as usize + 1).min(w.max_messages as usize)
+        }
+        (Amount::Duration(_), crate::scenario::Rate::Max) => 1 << 20,
+    };
+    let mut history = History::new(keygen.take(first), w.keys);
+    let mut rec = Recorder::new(pacer.is_open_loop(), plan.observe.timeline_bucket, expected);
+    progress.planned.store(planned, Ordering::Relaxed);
+    let bar = opts
+        .progress
+        .then(|| crate::progress::spawn(progress.clone(), expected, plan.name.clone()));
+    let stop = publisher
+        .run_phase(false, limit, &mut keygen, &mut history, &mut rec)
+        .await;
+    if let Some(bar) = bar {
+        bar.finish().await;
+    }
+
+    // Read-back: the stream's own account of what was stored, in which order.
+    let (read_back, read_back_note) = if !plan.observe.read_back || opts.cancel.is_urgent() {
+        (None, None)
+    } else {
+        let rb = read_back(
+            admin,
+            stream,
+            &subjects.measured_filter,
+            run_id,
+            history.published as usize,
+            Duration::from_secs(10),
+            &opts.cancel,
+        )
+        .await;
+        match rb {
+            Ok(rb) => {
+                let note = (!rb.complete)
+                    .then(|| format!("read-back incomplete: {} messages read", rb.order.len()));
+                (Some(rb), note)
+            }
+            Err(e) => (None, Some(format!("read-back failed: {e}"))),
+        }
+    };
+    Ok(Measured {
+        history,
+        rec,
+        stop,
+        read_back,
+        read_back_note,
+    })
+}
+
+fn order_figs(order: &[u32], h: &History) -> OrderFigures {
+    checker::divergence(order, &h.keys, h.num_keys)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    plan: &Plan,
+    run_id: &str,
+    started: SystemTime,
+    started_iso: &str,
+    finished_iso: &str,
+    facts: Facts,
+    outcome: Result<Measured, String>,
+    dir: &Path,
+) -> Report {
+    let mut notes = facts.notes;
+    let mut report = Report {
+        schema: report::SCHEMA.to_string(),
+        status: "complete".to_string(),
+        status_reason: None,
+        run_id: run_id.to_string(),
+        started_at: started_iso.to_string(),
+        finished_at: finished_iso.to_string(),
+        scenario: ScenarioInfo {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            file: plan.file.as_ref().map(|f| f.display().to_string()),
+            plan: serde_json::to_value(plan).unwrap_or(json!(null)),
+        },
+        stream: StreamInfo {
+            name: facts.stream_name,
+            subjects: facts.subjects,
+            storage: format!("{:?}", plan.stream.storage).to_lowercase(),
+            replicas: plan.stream.replicas,
+            kept: facts.stream_kept,
+        },
+        seed: plan.seed,
+        environment: facts.environment,
+        counts: Counts::default(),
+        throughput: Throughput::default(),
+        latency_us: Default::default(),
+        order: Orders::default(),
+        safety: None,
+        errors: Default::default(),
+        verdicts: Vec::new(),
+        verdict: Verdict::Unknown,
+        files: Default::default(),
+    };
+
+    let m = match outcome {
+        Err(reason) => {
+            report.status = "failed".into();
+            notes.insert(0, reason);
+            report.status_reason = Some(notes.join("; "));
+            report.verdicts = checker::judge(
+                &plan.expect,
+                &Evidence {
+                    ack_wire: None,
+                    ack_completion: None,
+                    storage: None,
+                    safety: None,
+                    published: 0,
+                    acked: 0,
+                    complete: false,
+                },
+            );
+            report.verdict = Verdict::combine(
+                report
+                    .verdicts
+                    .iter()
+                    .map(|v| v.verdict)
+                    .chain([Verdict::Unknown]),
+            );
+            return report;
+        }
+        Ok(m) => m,
+    };
+
+    let h = &m.history;
+    let oc = h.outcome_counts();
+    let complete = matches!(m.stop, Stop::Done | Stop::Elapsed) && oc.in_flight == 0;
+    match m.stop {
+        Stop::Cancelled => {
+            report.status = "incomplete".into();
+            notes.insert(0, "interrupted (Ctrl-C): publishing stopped early".into());
+        }
+        Stop::MaxMessages => {
+            report.status = "incomplete".into();
+            notes.insert(
+                0,
+                format!(
+                    "stopped at workload.max_messages ({}) before the duration elapsed",
+                    plan.workload.max_messages
+                ),
+            );
+        }
+        Stop::Done | Stop::Elapsed => {}
+    }
+    if oc.in_flight > 0 {
+        report.status = "incomplete".into();
+        notes.push(format!(
+            "{} acks still outstanding when the run stopped",
+            oc.in_flight
+        ));
+    }
+    if let Some(n) = &m.read_back_note {
+        notes.push(n.clone());
+    }
+
+    // Orders.
+    let ack_wire = order_figs(&h.wire_order(), h);
+    let ack_completion = order_figs(&h.completion, h);
+    let from_acks = order_figs(&h.ack_storage_order(), h);
+    let (storage, source) = match &m.read_back {
+        Some(rb) if rb.complete => (order_figs(&rb.order, h), "read_back"),
+        _ => (from_acks, "acks"),
+    };
+    let safety: Option<Safety> = m
+        .read_back
+        .as_ref()
+        .filter(|rb| rb.complete)
+        .map(|rb| checker::safety(h, rb));
+
+    report.counts = Counts {
+        published: h.published,
+        acked: oc.ok + oc.duplicate_acks,
+        duplicate_acks: oc.duplicate_acks,
+        failed: oc.failed,
+        unknown: oc.unknown,
+        in_flight: oc.in_flight,
+        stored: safety.map(|s| s.stored),
+        lost: safety.map(|s| s.lost),
+        duplicates: safety.map(|s| s.duplicates),
+        unexpected: safety.map(|s| s.unexpected),
+        recovered: safety.map(|s| s.unknown_stored),
+    };
+    if let Some(s) = &safety {
+        if s.ack_seq_mismatches > 0 {
+            notes.push(format!(
+                "{} acks reported a stream sequence that differs from the read-back",
+                s.ack_seq_mismatches
+            ));
+        }
+    }
+
+    let duration_ns = m.rec.ended_ns.saturating_sub(m.rec.started_ns);
+    let duration_s = duration_ns as f64 / 1e9;
+    report.throughput = Throughput {
+        msgs_per_sec: if duration_s > 0.0 {
+            report.counts.acked as f64 / duration_s
+        } else {
+            0.0
+        },
+        duration_s,
+        timeline: TimelineReport {
+            bucket_ms: m.rec.timeline.bucket_ns as f64 / 1e6,
+            acked: m.rec.timeline.acked.clone(),
+            published: m.rec.timeline.published.clone(),
+        },
+    };
+
+    let mut hists = vec![("publish_ack", &m.rec.publish_ack)];
+    if let Some(hh) = &m.rec.send_delay {
+        hists.push(("send_delay", hh));
+    }
+    if let Some(hh) = &m.rec.intended_ack {
+        hists.push(("intended_ack", hh));
+    }
+    for (name, hist) in hists {
+        report
+            .latency_us
+            .insert(name.to_string(), LatencySummary::from_ns(hist));
+        let file = format!("latency-{name}.hlog");
+        let start = started + Duration::from_nanos(m.rec.started_ns);
+        match report::write_hlog(
+            &dir.join(&file),
+            hist,
+            name,
+            start,
+            Duration::from_nanos(duration_ns),
+        ) {
+            Ok(()) => {
+                report.files.insert(format!("latency_{name}"), file);
+            }
+            Err(e) => notes.push(format!("could not write {file}: {e}")),
+        }
+    }
+
+    report.order = Orders {
+        ack_wire: Some(ack_wire),
+        ack_completion: Some(ack_completion),
+        storage: Some(storage),
+        storage_source: source.to_string(),
+        storage_from_acks: Some(from_acks),
+    };
+    report.safety = safety;
+    report.errors = h.errors.clone();
+    report.verdicts = checker::judge(
+        &plan.expect,
+        &Evidence {
+            ack_wire: report.order.ack_wire.as_ref(),
+            ack_completion: report.order.ack_completion.as_ref(),
+            storage: report.order.storage.as_ref(),
+            safety: report.safety.as_ref(),
+            published: report.counts.published,
+            acked: report.counts.acked,
+            complete,
+        },
+    );
+    report.verdict = Verdict::combine(report.verdicts.iter().map(|v| v.verdict));
+    if report.status != "complete" && report.verdict == Verdict::Pass && report.verdicts.is_empty()
+    {
+        report.verdict = Verdict::Unknown;
+    }
+    if !notes.is_empty() {
+        report.status_reason = Some(notes.join("; "));
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(stream_name("rr-async.x", "ab12"), "JSB_RR_ASYNC_X_ab12");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(utc_stamp(t).0, "20270115T080000Z");
+        assert_ne!(new_run_id(t), new_run_id(t + Duration::from_nanos(1)));
+    }
+}

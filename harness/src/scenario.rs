@@ -1,0 +1,979 @@
+//! Scenario files: the declarative TOML a user writes, and the validated [`Plan`] built from it.
+//!
+//! A scenario is parsed strictly (unknown fields are errors) and then validated as a whole, so
+//! one pass over a file reports every problem, each naming the file, the field path and what is
+//! allowed. The runner accepts only a [`Plan`]: every default filled in and every value checked,
+//! so nothing downstream re-validates or guesses. The Plan is recorded in result.json.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::server::{Auth, Backend, ServerSpec};
+
+/// A scenario as written in its TOML file. Loose types (strings for durations, raw values for
+/// fields that accept several forms) so that validation can name the field in its message.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub stream: StreamSection,
+    #[serde(default)]
+    pub connections: ConnectionsSection,
+    #[serde(default)]
+    pub publish: PublishSection,
+    #[serde(default)]
+    pub workload: WorkloadSection,
+    #[serde(default)]
+    pub observe: ObserveSection,
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub backend: Option<Backend>,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    pub creds: Option<PathBuf>,
+    pub tls_ca: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSection {
+    pub storage: Option<Storage>,
+    pub replicas: Option<i64>,
+    pub duplicate_window: Option<String>,
+    pub max_bytes: Option<toml::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// One connection carries every message.
+    Single,
+    /// A pool of N connections; message i goes to connection i mod N.
+    RoundRobin,
+    /// A pool of N connections; a key always goes to the same connection (by hash).
+    KeyAffine,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Single => "single",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::KeyAffine => "key_affine",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionsSection {
+    pub strategy: Option<Strategy>,
+    pub count: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Await each ack before the next publish.
+    Sync,
+    /// Keep up to `max_in_flight` acks outstanding.
+    Async,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Async => "async",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishSection {
+    pub mode: Option<Mode>,
+    pub max_in_flight: Option<i64>,
+    pub msg_id: Option<bool>,
+    pub ack_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDistribution {
+    /// Each message picks a key uniformly at random (seeded).
+    Uniform,
+    /// Message i gets key i mod K.
+    RoundRobin,
+    /// Key k is picked with probability proportional to 1/(k+1)^s (hot aggregates).
+    Zipf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSection {
+    pub messages: Option<i64>,
+    pub duration: Option<String>,
+    pub max_messages: Option<i64>,
+    pub warmup: Option<toml::Value>,
+    pub keys: Option<i64>,
+    pub key_distribution: Option<KeyDistribution>,
+    pub zipf_exponent: Option<f64>,
+    pub payload_size: Option<i64>,
+    pub rate: Option<toml::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObserveSection {
+    pub read_back: Option<bool>,
+    pub timeline_bucket: Option<String>,
+}
+
+/// What an order is claimed to do; becomes a pass/fail verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderClaim {
+    /// No message comes after a later-published one (globally).
+    Preserved,
+    /// Within every key, no message comes after a later-published one of the same key.
+    PreservedPerKey,
+    /// At least one message comes after a later-published one (globally).
+    Broken,
+    /// At least one message comes after a later-published one of its own key.
+    BrokenPerKey,
+}
+
+impl OrderClaim {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OrderClaim::Preserved => "preserved",
+            OrderClaim::PreservedPerKey => "preserved per key",
+            OrderClaim::Broken => "broken",
+            OrderClaim::BrokenPerKey => "broken per key",
+        }
+    }
+}
+
+/// Optional claims, each turned into a verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_wire_order: Option<OrderClaim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_completion_order: Option<OrderClaim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_order: Option<OrderClaim>,
+    /// Nothing acknowledged is missing from the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_loss: Option<bool>,
+    /// No key+seq is stored twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_duplicates: Option<bool>,
+    /// Every published message was acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_acked: Option<bool>,
+}
+
+/// How much is published.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    Messages(u64),
+    Duration(#[serde(with = "duration_str")] Duration),
+}
+
+/// The pacer: closed loop (as fast as acks allow) or open loop at a target rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rate {
+    Max,
+    PerSec(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    Messages(u64),
+    Duration(#[serde(with = "duration_str")] Duration),
+}
+
+/// A validated scenario: the only thing the runner accepts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub file: Option<PathBuf>,
+    pub seed: u64,
+    pub server: ServerPlan,
+    pub stream: StreamPlan,
+    pub connections: ConnectionsPlan,
+    pub publish: PublishPlan,
+    pub workload: WorkloadPlan,
+    pub observe: ObservePlan,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerPlan {
+    pub backend: Backend,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    #[serde(skip)]
+    pub auth: Auth,
+}
+
+impl ServerPlan {
+    pub fn spec(&self) -> ServerSpec {
+        ServerSpec {
+            backend: self.backend,
+            url: self.url.clone(),
+            image: self.image.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamPlan {
+    pub storage: Storage,
+    pub replicas: usize,
+    #[serde(with = "duration_str")]
+    pub duplicate_window: Duration,
+    /// -1: unlimited.
+    pub max_bytes: i64,
+    /// Keep the stream after the run (default: delete it).
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionsPlan {
+    pub strategy: Strategy,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishPlan {
+    pub mode: Mode,
+    pub max_in_flight: usize,
+    pub msg_id: bool,
+    #[serde(with = "duration_str")]
+    pub ack_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadPlan {
+    pub amount: Amount,
+    /// Hard bound on messages for duration-bound runs (every load loop is bounded).
+    pub max_messages: u64,
+    pub warmup: Warmup,
+    pub keys: u32,
+    pub key_distribution: KeyDistribution,
+    pub zipf_exponent: f64,
+    pub payload_size: usize,
+    pub rate: Rate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservePlan {
+    pub read_back: bool,
+    #[serde(with = "duration_str")]
+    pub timeline_bucket: Duration,
+}
+
+/// Command-line overrides, applied before validation so they are checked like file values.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub messages: Option<u64>,
+    pub duration: Option<Duration>,
+    pub backend: Option<Backend>,
+    pub server_url: Option<String>,
+    pub image: Option<String>,
+    pub seed: Option<u64>,
+    pub keep_stream: bool,
+    pub warmup: Option<Warmup>,
+}
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub file: String,
+    pub line: Option<usize>,
+    /// Dotted field path, e.g. `publish.max_in_flight`; empty for the whole file.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in one scenario file.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ScenarioError {
+    pub errors: Vec<FieldError>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+pub const DEFAULT_MAX_MESSAGES: u64 = 50_000_000;
+
+/// Reads, parses and validates one scenario file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        errors: vec![FieldError {
+            file: file.clone(),
+            line: None,
+            field: String::new(),
+            message: format!("cannot read file: {e}"),
+        }],
+    })?;
+    let mut plan = parse(&text, &file, overrides)?;
+    plan.file = Some(path.to_path_buf());
+    Ok(plan)
+}
+
+/// Parses and validates scenario text; `file` names it in errors.
+pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Plan, ScenarioError> {
+    let scenario = parse_raw(text, file)?;
+    validate(&scenario, file, overrides)
+}
+
+fn parse_raw(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    let one = |line, field: String, message: String| ScenarioError {
+        errors: vec![FieldError {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        }],
+    };
+    let de = toml::de::Deserializer::parse(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        one(line, String::new(), e.message().trim().to_string())
+    })?;
+    serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let line = inner.span().map(|s| line_of(text, s.start));
+        let field = if path == "." { String::new() } else { path };
+        one(line, field, inner.message().trim().to_string())
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Collects field errors while validating.
+struct Checker<'a> {
+    file: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl Checker<'_> {
+    fn err(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            file: self.file.to_string(),
+            line: None,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, field: &str, value: Option<&str>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(s) => {
+                match humantime::parse_duration(s) {
+                    Ok(d) if !d.is_zero() => d,
+                    Ok(_) => {
+                        self.err(field, "must be greater than zero");
+                        default
+                    }
+                    Err(e) => {
+                        self.err(
+                        field,
+                        format!("{s:?} is not a duration ({e}); write e.g. \"500ms\", \"10s\", \"2m\""),
+                    );
+                        default
+                    }
+                }
+            }
+        }
+    }
+
+    fn range(&mut self, field: &str, value: Option<i64>, default: i64, min: i64, max: i64) -> i64 {
+        match value {
+            None => default,
+            Some(v) if v < min || v > max => {
+                self.err(field, format!("must be between {min} and {max} (got {v})"));
+                default
+            }
+            Some(v) => v,
+        }
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Turns a parsed scenario into a Plan, reporting every problem at once.
+pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, ScenarioError> {
+    let mut c = Checker {
+        file,
+        errors: Vec::new(),
+    };
+
+    let name = match &s.name {
+        None => {
+            c.err(
+                "name",
+                "is required (letters, digits, '-' and '_', at most 64)",
+            );
+            String::new()
+        }
+        Some(n) if !is_valid_name(n) => {
+            c.err(
+                "name",
+                format!("{n:?} is not allowed: use letters, digits, '-' and '_' (at most 64)"),
+            );
+            n.clone()
+        }
+        Some(n) => n.clone(),
+    };
+
+    // --- server
+    let mut backend = s.server.backend.unwrap_or(Backend::Auto);
+    let mut url = s.server.url.clone();
+    if let Some(b) = o.backend {
+        backend = b;
+    }
+    if let Some(u) = &o.server_url {
+        url = Some(u.clone());
+        if o.backend.is_none() {
+            backend = Backend::External;
+        }
+    }
+    if backend == Backend::External && url.is_none() {
+        c.err(
+            "server.url",
+            "is required with backend = \"external\" (e.g. \"nats://127.0.0.1:4222\")",
+        );
+    }
+    if backend != Backend::External && url.is_some() && o.server_url.is_none() {
+        c.err(
+            "server.url",
+            format!(
+                "is only used with backend = \"external\" (backend is {:?})",
+                backend.as_str()
+            ),
+        );
+    }
+    if let Some(u) = &url {
+        let ok = ["nats://", "tls://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.starts_with(p))
+            || !u.contains("://");
+        if !ok {
+            c.err(
+                "server.url",
+                format!("{u:?}: scheme must be nats://, tls://, ws:// or wss://"),
+            );
+        }
+    }
+    let auth = Auth {
+        creds: s.server.creds.clone(),
+        tls_ca: s.server.tls_ca.clone(),
+        tls_cert: s.server.tls_cert.clone(),
+        tls_key: s.server.tls_key.clone(),
+        user: s.server.user.clone(),
+        password: s.server.password.clone(),
+        token: s.server.token.clone(),
+    };
+    if backend != Backend::External && auth != Auth::default() {
+        c.err(
+            "server",
+            "creds, tls_*, user, password and token apply only to backend = \"external\"",
+        );
+    }
+    if auth.tls_cert.is_some() != auth.tls_key.is_some() {
+        c.err(
+            "server.tls_cert",
+            "tls_cert and tls_key must be given together",
+        );
+    }
+    if auth.user.is_some() != auth.password.is_some() {
+        c.err("server.user", "user and password must be given together");
+    }
+    let image = o.image.clone().or_else(|| s.server.image.clone());
+    if image.is_some() && matches!(backend, Backend::Process | Backend::External) {
+        c.err(
+            "server.image",
+            format!(
+                "is only used with backend = \"container\" or \"auto\" (backend is {:?})",
+                backend.as_str()
+            ),
+        );
+    }
+
+    // --- stream
+    let storage = s.stream.storage.unwrap_or(Storage::File);
+    let replicas = c.range("stream.replicas", s.stream.replicas, 1, 1, 5) as usize;
+    if replicas > 1 && backend != Backend::External {
+        c.err(
+            "stream.replicas",
+            format!(
+                "{replicas} replicas need a cluster: use backend = \"external\" with a cluster url (the {} backend starts one server)",
+                backend.as_str()
+            ),
+        );
+    }
+    let duplicate_window = c.duration(
+        "stream.duplicate_window",
+        s.stream.duplicate_window.as_deref(),
+        Duration::from_secs(120),
+    );
+    let max_bytes = match &s.stream.max_bytes {
+        None => -1,
+        Some(toml::Value::Integer(v)) if *v == -1 || *v > 0 => *v,
+        Some(toml::Value::String(v)) => match parse_bytes(v) {
+            Some(b) => b as i64,
+            None => {
+                c.err(
+                    "stream.max_bytes",
+                    format!("{v:?} is not a size: use bytes (integer) or e.g. \"512MiB\", \"2GB\""),
+                );
+                -1
+            }
+        },
+        Some(v) => {
+            c.err(
+                "stream.max_bytes",
+                format!("{v} is not allowed: a positive number of bytes, -1 (unlimited) or a size like \"1GiB\""),
+            );
+            -1
+        }
+    };
+
+    // --- connections
+    let strategy = s.connections.strategy.unwrap_or(Strategy::Single);
+    let default_count = if strategy == Strategy::Single { 1 } else { 4 };
+    let count = c.range(
+        "connections.count",
+        s.connections.count,
+        default_count,
+        1,
+        256,
+    ) as usize;
+    if strategy == Strategy::Single && count != 1 {
+        c.err(
+            "connections.count",
+            format!("must be 1 with strategy = \"single\" (got {count}); use round_robin or key_affine for a pool"),
+        );
+    }
+
+    // --- publish
+    let mode = s.publish.mode.unwrap_or(Mode::Async);
+    let max_in_flight = if mode == Mode::Sync {
+        if let Some(v) = s.publish.max_in_flight {
+            if v != 1 {
+                c.err(
+                    "publish.max_in_flight",
+                    format!("is 1 in sync mode (got {v}); remove it or use mode = \"async\""),
+                );
+            }
+        }
+        1
+    } else {
+        c.range(
+            "publish.max_in_flight",
+            s.publish.max_in_flight,
+            10_000,
+            1,
+            1_000_000,
+        ) as usize
+    };
+    let msg_id = s.publish.msg_id.unwrap_or(false);
+    let ack_timeout = c.duration(
+        "publish.ack_timeout",
+        s.publish.ack_timeout.as_deref(),
+        Duration::from_secs(5),
+    );
+
+    // --- workload
+    let w = &s.workload;
+    let mut messages = w.messages;
+    let mut duration = w.duration.clone();
+    if let Some(m) = o.messages {
+        messages = Some(m as i64);
+        duration = None;
+    }
+    if let Some(d) = o.duration {
+        duration = Some(humantime::format_duration(d).to_string());
+        messages = None;
+    }
+    let max_messages = c.range(
+        "workload.max_messages",
+        w.max_messages,
+        DEFAULT_MAX_MESSAGES as i64,
+        1,
+        1_000_000_000,
+    ) as u64;
+    let amount = match (messages, duration.as_deref()) {
+        (Some(_), Some(_)) => {
+            c.err("workload", "give either messages or duration, not both");
+            Amount::Messages(1)
+        }
+        (None, None) => {
+            c.err(
+                "workload.messages",
+                "is required (or workload.duration): how much to publish",
+            );
+            Amount::Messages(1)
+        }
+        (Some(m), None) => {
+            Amount::Messages(
+                c.range("workload.messages", Some(m), 1, 1, max_messages as i64) as u64,
+            )
+        }
+        (None, Some(d)) => {
+            Amount::Duration(c.duration("workload.duration", Some(d), Duration::from_secs(1)))
+        }
+    };
+    if let Amount::Duration(d) = amount {
+        if d > Duration::from_secs(24 * 3600) {
+            c.err("workload.duration", "must be at most 24h");
+        }
+    }
+    let warmup = if let Some(wu) = o.warmup {
+        wu
+    } else {
+        match &w.warmup {
+            None => Warmup::Messages(0),
+            Some(toml::Value::Integer(v)) if *v >= 0 => Warmup::Messages(*v as u64),
+            Some(toml::Value::String(v)) => {
+                Warmup::Duration(c.duration("workload.warmup", Some(v), Duration::ZERO))
+            }
+            Some(v) => {
+                c.err(
+                    "workload.warmup",
+                    format!("{v} is not allowed: a message count (e.g. 1000) or a duration (e.g. \"2s\")"),
+                );
+                Warmup::Messages(0)
+            }
+        }
+    };
+    let keys = c.range("workload.keys", w.keys, 16, 1, 10_000_000) as u32;
+    let key_distribution = w.key_distribution.unwrap_or(KeyDistribution::Uniform);
+    let zipf_exponent = match (key_distribution, w.zipf_exponent) {
+        (KeyDistribution::Zipf, None) => 1.0,
+        (KeyDistribution::Zipf, Some(e)) if e > 0.0 && e <= 10.0 => e,
+        (KeyDistribution::Zipf, Some(e)) => {
+            c.err(
+                "workload.zipf_exponent",
+                format!("must be in (0, 10] (got {e})"),
+            );
+            1.0
+        }
+        (_, Some(_)) => {
+            c.err(
+                "workload.zipf_exponent",
+                "is only used with key_distribution = \"zipf\"",
+            );
+            0.0
+        }
+        (_, None) => 0.0,
+    };
+    let payload_size = c.range(
+        "workload.payload_size",
+        w.payload_size,
+        128,
+        0,
+        8 * 1024 * 1024,
+    ) as usize;
+    let rate = match &w.rate {
+        None => Rate::Max,
+        Some(toml::Value::String(v)) if v == "max" => Rate::Max,
+        Some(toml::Value::Integer(v)) if *v > 0 && *v <= 100_000_000 => Rate::PerSec(*v as u64),
+        Some(v) => {
+            c.err(
+                "workload.rate",
+                format!("{v} is not allowed: \"max\" (closed loop) or a target rate in msgs/s between 1 and 100000000 (open loop)"),
+            );
+            Rate::Max
+        }
+    };
+    if let (Amount::Duration(d), Rate::PerSec(r)) = (amount, rate) {
+        let n = d.as_secs_f64() * r as f64;
+        if n > max_messages as f64 {
+            c.err(
+                "workload.rate",
+                format!("rate x duration = {n:.0} messages exceeds workload.max_messages ({max_messages})"),
+            );
+        }
+    }
+
+    // --- observe
+    let read_back = s.observe.read_back.unwrap_or(true);
+    let timeline_bucket = c.duration(
+        "observe.timeline_bucket",
+        s.observe.timeline_bucket.as_deref(),
+        Duration::from_millis(100),
+    );
+    if timeline_bucket < Duration::from_millis(10) {
+        c.err("observe.timeline_bucket", "must be at least 10ms");
+    }
+
+    // --- expect: claims about the storage read-back need the read-back.
+    if !read_back && (s.expect.no_loss.is_some() || s.expect.no_duplicates.is_some()) {
+        c.err(
+            "expect",
+            "no_loss and no_duplicates need observe.read_back = true",
+        );
+    }
+
+    if !c.errors.is_empty() {
+        return Err(ScenarioError { errors: c.errors });
+    }
+    Ok(Plan {
+        name,
+        description: s.description.clone(),
+        file: None,
+        seed: o.seed.or(s.seed).unwrap_or_else(rand::random),
+        server: ServerPlan {
+            backend,
+            url,
+            image,
+            auth,
+        },
+        stream: StreamPlan {
+            storage,
+            replicas,
+            duplicate_window,
+            max_bytes,
+            keep: o.keep_stream,
+        },
+        connections: ConnectionsPlan { strategy, count },
+        publish: PublishPlan {
+            mode,
+            max_in_flight,
+            msg_id,
+            ack_timeout,
+        },
+        workload: WorkloadPlan {
+            amount,
+            max_messages,
+            warmup,
+            keys,
+            key_distribution,
+            zipf_exponent,
+            payload_size,
+            rate,
+        },
+        observe: ObservePlan {
+            read_back,
+            timeline_bucket,
+        },
+        expect: s.expect.clone(),
+    })
+}
+
+/// "512MiB", "2GB", "1024" → bytes.
+fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|b| *b > 0)
+}
+
+/// Lists the scenario files of a path: the file itself, or a directory's `*.toml` sorted by name.
+pub fn files_in(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    } else if path.exists() {
+        Ok(vec![path.to_path_buf()])
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{}: no such file or directory", path.display()),
+        ))
+    }
+}
+
+/// Serializes durations as humantime strings ("2m", "500ms") in result.json.
+mod duration_str {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errs(text: &str) -> Vec<FieldError> {
+        parse(text, "t.toml", &Overrides::default())
+            .expect_err("should fail")
+            .errors
+    }
+
+    const MIN: &str = "name = \"x\"\n[workload]\nmessages = 10\n";
+
+    #[test]
+    fn minimal_scenario_gets_defaults() {
+        let p = parse(MIN, "t.toml", &Overrides::default()).unwrap();
+        assert_eq!(p.connections.strategy, Strategy::Single);
+        assert_eq!(p.connections.count, 1);
+        assert_eq!(p.publish.mode, Mode::Async);
+        assert_eq!(p.publish.max_in_flight, 10_000);
+        assert_eq!(p.workload.amount, Amount::Messages(10));
+        assert_eq!(p.workload.keys, 16);
+        assert_eq!(p.stream.duplicate_window, Duration::from_secs(120));
+        assert_eq!(p.server.backend, Backend::Auto);
+    }
+
+    #[test]
+    fn unknown_field_names_path_and_line() {
+        let e = errs(
+            "name = \"x\"\n[publish]\nmode = \"async\"\nwindow = 3\n[workload]\nmessages = 1\n",
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].field, "publish.window");
+        assert_eq!(e[0].line, Some(4));
+        assert!(e[0].message.contains("max_in_flight"), "{}", e[0].message);
+        assert!(e[0].to_string().starts_with("t.toml:4: publish.window: "));
+    }
+
+    #[test]
+    fn bad_enum_value_lists_allowed() {
+        let e = errs("name = \"x\"\n[publish]\nmode = \"asyn\"\n[workload]\nmessages = 1\n");
+        assert_eq!(e[0].field, "publish.mode");
+        assert!(e[0].message.contains("sync") && e[0].message.contains("async"));
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported() {
+        let e = errs(
+            "name = \"bad name\"\n[connections]\nstrategy = \"single\"\ncount = 4\n[publish]\nack_timeout = \"soon\"\n[workload]\nmessages = 1\nduration = \"1s\"\nrate = -5\n",
+        );
+        let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"name"), "{fields:?}");
+        assert!(fields.contains(&"connections.count"), "{fields:?}");
+        assert!(fields.contains(&"publish.ack_timeout"), "{fields:?}");
+        assert!(fields.contains(&"workload"), "{fields:?}");
+        assert!(fields.contains(&"workload.rate"), "{fields:?}");
+    }
+
+    #[test]
+    fn external_needs_url_and_replicas_need_cluster() {
+        let e = errs("name = \"x\"\n[server]\nbackend = \"external\"\n[workload]\nmessages = 1\n");
+        assert_eq!(e[0].field, "server.url");
+        let e = errs("name = \"x\"\n[stream]\nreplicas = 3\n[workload]\nmessages = 1\n");
+        assert_eq!(e[0].field, "stream.replicas");
+    }
+
+    #[test]
+    fn overrides_replace_amount_and_backend() {
+        let o = Overrides {
+            duration: Some(Duration::from_secs(3)),
+            server_url: Some("nats://127.0.0.1:4222".into()),
+            ..Default::default()
+        };
+        let p = parse(MIN, "t.toml", &o).unwrap();
+        assert_eq!(p.workload.amount, Amount::Duration(Duration::from_secs(3)));
+        assert_eq!(p.server.backend, Backend::External);
+    }
+
+    #[test]
+    fn rate_warmup_and_sizes() {
+        let p = parse(
+            "name = \"x\"\n[stream]\nmax_bytes = \"1GiB\"\n[workload]\nmessages = 5\nrate = 1000\nwarmup = \"2s\"\n",
+            "t.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(p.workload.rate, Rate::PerSec(1000));
+        assert_eq!(p.workload.warmup, Warmup::Duration(Duration::from_secs(2)));
+        assert_eq!(p.stream.max_bytes, 1 << 30);
+    }
+
+    #[test]
+    fn seed_is_fixed_when_absent() {
+        let a = parse(MIN, "t.toml", &Overrides::default()).unwrap();
+        let with = format!("seed = 7\n{MIN}");
+        let b = parse(&with, "t.toml", &Overrides::default()).unwrap();
+        assert_eq!(b.seed, 7);
+        let _ = a.seed; // drawn at random, but present
+    }
+}

@@ -1,0 +1,217 @@
+//! Suites: several scenario files (or directories of them) run one after another.
+//!
+//! Every file is validated before anything runs, so a typo in the last file does not cost the
+//! time of the first runs. The suite ends with the summary table (also written as `summary.md`
+//! and `suite.json` in `<out>/<UTC timestamp>-suite/`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::report::{self, Report};
+use crate::runner::{self, RunOptions, RunOutput};
+use crate::scenario::{self, FieldError, Overrides, Plan, ScenarioError};
+
+/// Expands files and directories into scenario files, then loads and validates all of them.
+/// Returns every error of every file.
+pub fn load_all(paths: &[PathBuf], overrides: &Overrides) -> Result<Vec<Plan>, ScenarioError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut plans = Vec::new();
+    for p in paths {
+        let files = match scenario::files_in(p) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.push(FieldError {
+                    file: p.display().to_string(),
+                    line: None,
+                    field: String::new(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if files.is_empty() {
+            errors.push(FieldError {
+                file: p.display().to_string(),
+                line: None,
+                field: String::new(),
+                message: "no *.toml scenario files in this directory".into(),
+            });
+        }
+        for f in files {
+            match scenario::load(&f, overrides) {
+                Ok(plan) => plans.push(plan),
+                Err(e) => errors.extend(e.errors),
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for plan in &plans {
+        let file = plan
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        if let Some(first) = seen.insert(plan.name.clone(), file.clone()) {
+            errors.push(FieldError {
+                file,
+                line: None,
+                field: "name".into(),
+                message: format!(
+                    "{:?} is also the name of {first}; names must be unique in a run",
+                    plan.name
+                ),
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(plans)
+    } else {
+        Err(ScenarioError { errors })
+    }
+}
+
+#[derive(Serialize)]
+struct SuiteEntry<'a> {
+    scenario: &'a str,
+    result: String,
+    status: &'a str,
+    verdict: &'a str,
+}
+
+/// Runs plans in order; stops early (without starting the next) once a cancel is requested.
+/// `each` sees every finished run (to print its summary).
+pub async fn run_all(
+    plans: &[Plan],
+    opts: &RunOptions,
+    mut each: impl FnMut(&RunOutput),
+) -> Result<Vec<RunOutput>, runner::RunError> {
+    let mut out = Vec::new();
+    for plan in plans {
+        if opts.cancel.is_requested() {
+            break;
+        }
+        let r = runner::run(plan, opts).await?;
+        each(&r);
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// Writes `summary.md` and `suite.json` for a suite run; returns the directory.
+pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<PathBuf> {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let mut dir = root.join(format!("{stamp}-suite"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = root.join(format!("{stamp}-suite-{n}"));
+        n += 1;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let rows: Vec<(PathBuf, Report)> = outputs
+        .iter()
+        .map(|o| (o.dir.clone(), o.report.clone()))
+        .collect();
+    let table = report::summary_table(&rows);
+    let mut md = String::from("# jsbench suite\n\n");
+    md.push_str(&table);
+    md.push_str("\nResults:\n\n");
+    for o in outputs {
+        md.push_str(&format!(
+            "- {}: {}\n",
+            o.report.scenario.name,
+            relative(&dir, &o.dir.join("result.json"))
+        ));
+    }
+    report::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    let entries: Vec<SuiteEntry> = outputs
+        .iter()
+        .map(|o| SuiteEntry {
+            scenario: &o.report.scenario.name,
+            result: relative(&dir, &o.dir.join("result.json")),
+            status: &o.report.status,
+            verdict: o.report.verdict.as_str(),
+        })
+        .collect();
+    let json = serde_json::to_vec_pretty(&serde_json::json!({
+        "schema": "jsbench.suite/1",
+        "runs": entries,
+    }))
+    .map_err(std::io::Error::other)?;
+    report::write_atomic(&dir.join("suite.json"), &json)?;
+    Ok(dir)
+}
+
+/// `to` relative to `from_dir` when both sit under the same results root (`../<run>/result.json`).
+fn relative(from_dir: &Path, to: &Path) -> String {
+    match (from_dir.parent(), to.parent().and_then(|p| p.parent())) {
+        (Some(a), Some(b)) if a == b => {
+            let rest = to.strip_prefix(b).unwrap_or(to);
+            format!("../{}", rest.display())
+        }
+        _ => to.display().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_is_validated_as_a_whole() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("a.toml"),
+            "name = \"a\"\n[workload]\nmessages = 5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("b.toml"),
+            "name = \"a\"\n[workload]\nmessages = 0\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("c.toml"),
+            "name = \"c\"\n[workload]\nbogus = 1\n",
+        )
+        .unwrap();
+        let e = load_all(&[d.path().to_path_buf()], &Overrides::default()).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("b.toml: workload.messages: must be between 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.toml:3: workload.bogus: unknown field"),
+            "{text}"
+        );
+        assert_eq!(e.errors.len(), 2, "{text}");
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("a.toml"),
+            "name = \"same\"\n[workload]\nmessages = 5\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("b.toml"),
+            "name = \"same\"\n[workload]\nmessages = 5\n",
+        )
+        .unwrap();
+        let e = load_all(&[d.path().to_path_buf()], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("names must be unique"));
+    }
+
+    #[test]
+    fn missing_path_is_an_error() {
+        let e = load_all(&[PathBuf::from("/nonexistent/x")], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("no such file"));
+    }
+}
