@@ -24,7 +24,6 @@ pub mod readback;
 pub mod report;
 pub mod runner;
 pub mod scenario;
-#[path = "server_stub.rs"]
 pub mod server;
 pub mod suite;
 pub mod workload;

