@@ -2,7 +2,7 @@
 //! against a bare async-nats publish loop (the same messages, no history, no tap, no checks), on
 //! the same ephemeral server, alternating runs (A B A B …) because these machines are noisy.
 //!
-//!     cargo bench --bench overhead                  # 5 rounds × 1M messages, file storage
+//!     cargo bench --bench overhead                  # 3 rounds × 500k messages, file storage
 //!     JSB_OVERHEAD_MSGS=200000 JSB_OVERHEAD_ROUNDS=3 JSB_OVERHEAD_STORAGE=memory cargo bench --bench overhead
 //!
 //! Prints each run and the median ratio jsbench / bare (goal: ≥ 0.95). Bare runs are done twice:
@@ -105,13 +105,15 @@ fn main() -> anyhow::Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    let n = env_or("JSB_OVERHEAD_MSGS", 1_000_000);
-    let rounds = env_or("JSB_OVERHEAD_ROUNDS", 5);
+    let n = env_or("JSB_OVERHEAD_MSGS", 500_000);
+    let rounds = env_or("JSB_OVERHEAD_ROUNDS", 3);
     let storage = std::env::var("JSB_OVERHEAD_STORAGE").unwrap_or_else(|_| "file".into());
     let window = 10_000usize;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
+    // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
+    let rt = std::env::var("JSBENCH_RUNTIME")
+        .ok()
+        .and_then(|s| jsbench::runner::RuntimeKind::parse(&s))
+        .unwrap_or_default()
         .build()?;
     rt.block_on(async {
         let server = Server::start(&ServerSpec {

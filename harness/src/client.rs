@@ -30,7 +30,7 @@ use crate::connection::Router;
 use crate::history::{History, Outcome, NONE};
 use crate::observe::{Progress, Recorder, WireTap};
 use crate::scenario::Mode;
-use crate::workload::{headers, KeyGen, Pacer, Subjects};
+use crate::workload::{HeaderBuilder, KeyGen, Pacer, Subjects};
 
 /// How a phase is bounded.
 #[derive(Debug, Clone, Copy)]
@@ -244,6 +244,7 @@ impl Publisher<'_> {
             }
         };
         let mut i: u64 = 0;
+        let hb = HeaderBuilder::default();
 
         let stop = loop {
             if self.cancel.is_requested() {
@@ -296,15 +297,7 @@ impl Publisher<'_> {
                 let phase = if warmup { "w" } else { "m" };
                 format!("{}-{phase}-{}-{}", self.run_id, key_name, seq[key as usize])
             });
-            let h = headers(
-                self.run_id,
-                key_name,
-                seq[key as usize],
-                i,
-                conn,
-                1,
-                id.as_deref(),
-            );
+            let h = hb.build(self.run_id, key_name, seq[key as usize], i, conn, 1, id);
             let msg = PublishMessage::build()
                 .payload(self.payload.clone())
                 .headers(h);

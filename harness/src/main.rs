@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use jsbench::cancel::Cancel;
 use jsbench::checker::Verdict;
 use jsbench::report;
-use jsbench::runner::RunOptions;
+use jsbench::runner::{RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides, Warmup};
 use jsbench::server::Backend;
 use jsbench::suite;
@@ -88,6 +88,13 @@ struct RunArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// Tokio runtime: current-thread (default; fastest on small machines) or multi-thread.
+    #[arg(long, default_value = "current-thread", value_parser = parse_runtime)]
+    runtime: RuntimeKind,
+}
+
+fn parse_runtime(s: &str) -> Result<RuntimeKind, String> {
+    RuntimeKind::parse(s).ok_or_else(|| "allowed: current-thread, multi-thread".into())
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -130,7 +137,7 @@ fn main() -> ExitCode {
             }
         },
         Command::FetchServer => {
-            let rt = match runtime() {
+            let rt = match runtime(RuntimeKind::CurrentThread) {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -201,12 +208,8 @@ fn list(path: &Path) -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")
+fn runtime(kind: RuntimeKind) -> anyhow::Result<tokio::runtime::Runtime> {
+    kind.build().context("cannot start the tokio runtime")
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -228,7 +231,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let rt = runtime()?;
+    let rt = runtime(args.runtime)?;
     let cancel = Cancel::new();
     let opts = RunOptions {
         out_root: args.out.clone(),

@@ -74,6 +74,9 @@ pub struct Environment {
     pub client: String,
     pub jsbench_version: String,
     pub connections: usize,
+    /// The tokio runtime flavour jsbench ran on (current_thread | multi_thread).
+    #[serde(default)]
+    pub runtime: String,
     pub host: Host,
 }
 

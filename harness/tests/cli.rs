@@ -223,3 +223,34 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     assert_eq!(v["status"], "incomplete");
     assert!(v["counts"]["published"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn shipped_scenarios_validate_and_list() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let out = jsbench().arg("check").arg(&dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The matrix of the core issue: {single, rr4, ka4} × {sync, async} + msg-id.
+    for name in [
+        "single-sync-none",
+        "single-async-none",
+        "single-async-msgid-none",
+        "rr4-sync-none",
+        "rr4-async-none",
+        "ka4-sync-none",
+        "ka4-async-none",
+    ] {
+        assert!(
+            stdout.contains(&format!("({name})")),
+            "missing {name}: {stdout}"
+        );
+    }
+    let out = jsbench().arg("list").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rr4-async-none"));
+}
