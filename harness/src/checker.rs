@@ -195,7 +195,6 @@ pub struct Safety {
 pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
     let n = history.planned();
     let mut copies = vec![0u8; n];
-    let mut first_seq = vec![0u64; n];
     let mut s = Safety {
         unexpected: read_back.unexpected,
         ..Default::default()
@@ -207,24 +206,26 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
             continue;
         }
         if copies[i] == 0 {
-            first_seq[i] = read_back.seqs.get(pos).copied().unwrap_or(0);
             s.stored += 1;
+            // The first copy is where the message was stored; its ack should have said so.
+            let seq = read_back.seqs.get(pos).copied().unwrap_or(0);
+            if read_back.complete
+                && history.outcome(i) == Outcome::Ok
+                && history.stream_seq[i] != seq
+            {
+                s.ack_seq_mismatches += 1;
+            }
         } else {
             s.duplicates += 1;
         }
         copies[i] = copies[i].saturating_add(1);
     }
-    for i in 0..history.published as usize {
-        let stored = copies[i] > 0;
+    for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
+        let stored = c > 0;
         match history.outcome(i) {
             Outcome::Ok | Outcome::Duplicate => {
                 if !stored {
                     s.lost += 1;
-                } else if history.outcome(i) == Outcome::Ok
-                    && read_back.complete
-                    && history.stream_seq[i] != first_seq[i]
-                {
-                    s.ack_seq_mismatches += 1;
                 }
             }
             Outcome::Unknown => {

@@ -142,22 +142,21 @@ impl History {
 
     /// Acked messages in wire arrival order.
     pub fn wire_order(&self) -> Vec<u32> {
-        let mut pairs: Vec<(u32, u32)> = (0..self.published as usize)
-            .filter(|&i| self.wire_rank[i] != NONE)
-            .map(|i| (self.wire_rank[i], i as u32))
+        // Sorting indexes by key, not (key, idx) pairs: half the memory on 10M-message runs.
+        let mut order: Vec<u32> = (0..self.published as u32)
+            .filter(|&i| self.wire_rank[i as usize] != NONE)
             .collect();
-        pairs.sort_unstable();
-        pairs.into_iter().map(|(_, i)| i).collect()
+        order.sort_unstable_by_key(|&i| self.wire_rank[i as usize]);
+        order
     }
 
     /// Acked (non-duplicate) messages in the order of the stream sequences their acks reported.
     pub fn ack_storage_order(&self) -> Vec<u32> {
-        let mut pairs: Vec<(u64, u32)> = (0..self.published as usize)
-            .filter(|&i| self.outcome(i) == Outcome::Ok)
-            .map(|i| (self.stream_seq[i], i as u32))
+        let mut order: Vec<u32> = (0..self.published as u32)
+            .filter(|&i| self.outcome(i as usize) == Outcome::Ok)
             .collect();
-        pairs.sort_unstable();
-        pairs.into_iter().map(|(_, i)| i).collect()
+        order.sort_unstable_by_key(|&i| self.stream_seq[i as usize]);
+        order
     }
 }
 

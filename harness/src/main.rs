@@ -98,13 +98,7 @@ fn parse_runtime(s: &str) -> Result<RuntimeKind, String> {
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
-    match s {
-        "auto" => Ok(Backend::Auto),
-        "container" => Ok(Backend::Container),
-        "process" => Ok(Backend::Process),
-        "external" => Ok(Backend::External),
-        _ => Err("allowed: auto, container, process, external".into()),
-    }
+    s.parse()
 }
 
 fn parse_warmup(s: &str) -> Result<Warmup, String> {

@@ -43,6 +43,32 @@ pub struct Report {
     pub verdict: Verdict,
     /// Other files of this result, relative to result.json.
     pub files: BTreeMap<String, String>,
+    /// What the jsbench process itself used (not the server).
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Peak resident memory of the jsbench process so far (Linux VmHWM), when known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl Resources {
+    pub fn current() -> Resources {
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+                    .map(|kb| kb * 1024)
+            });
+        Resources {
+            peak_rss_bytes: peak,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -273,9 +299,13 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
         opt(c.unexpected)
     ));
     s.push_str(&format!(
-        "  throughput {:.0} msgs/s over {:.2}s\n",
+        "  throughput {:.0} msgs/s over {:.2}s",
         r.throughput.msgs_per_sec, r.throughput.duration_s
     ));
+    if let Some(rss) = r.resources.peak_rss_bytes {
+        s.push_str(&format!(" · jsbench peak RSS {} MB", rss / (1024 * 1024)));
+    }
+    s.push('\n');
     for (name, l) in &r.latency_us {
         if l.count > 0 {
             s.push_str(&format!(

@@ -25,7 +25,7 @@ use crate::report::{
     Throughput, TimelineReport,
 };
 use crate::scenario::{Amount, Plan, Storage, Warmup};
-use crate::server::Server;
+use crate::server::{Backend, Server};
 use crate::workload::{key_name, payload, KeyGen, Pacer, Subjects};
 
 /// The tokio runtime a run is driven by.
@@ -195,6 +195,13 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         ..Default::default()
     };
 
+    if matches!(plan.server.backend, Backend::Container | Backend::Auto) {
+        // Containers of jsbench processes that were killed before they could clean up.
+        let removed = crate::server::kill_orphans().await;
+        if removed > 0 {
+            tracing::info!("removed {removed} container(s) left behind by dead jsbench runs");
+        }
+    }
     let mut server_pid = None;
     let outcome = match Server::start(&plan.server.spec()).await {
         Err(e) => Err(format!("server did not start: {e}")),
@@ -469,6 +476,7 @@ fn assemble(
         verdicts: Vec::new(),
         verdict: Verdict::Unknown,
         files: Default::default(),
+        resources: report::Resources::current(),
     };
 
     let m = match outcome {
@@ -639,6 +647,8 @@ fn assemble(
     if !notes.is_empty() {
         report.status_reason = Some(notes.join("; "));
     }
+    // After the checkers: their working memory is part of the peak.
+    report.resources = report::Resources::current();
     report
 }
 

@@ -158,13 +158,16 @@ fn server_children(parent: u32) -> Vec<u32> {
     out
 }
 
-#[test]
-fn ctrl_c_stops_cleanly_and_leaves_no_server() {
+/// Starts a long run, waits until `ready` says its server is up, sends SIGINT, and checks that
+/// jsbench exits 130 with an incomplete result.
+fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     write(
         d.path(),
         "long.toml",
-        "name = \"long\"\n[server]\nbackend = \"process\"\n[workload]\nduration = \"5m\"\n",
+        &format!(
+            "name = \"long\"\n[server]\nbackend = \"{backend}\"\n[workload]\nduration = \"5m\"\n"
+        ),
     );
     let out_dir = d.path().join("r");
     let mut child = jsbench()
@@ -175,19 +178,18 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until its server is up and publishing has begun.
+    let pid = child.id();
     let start = Instant::now();
-    let servers = loop {
-        let s = server_children(child.id());
-        if !s.is_empty() || start.elapsed() > Duration::from_secs(30) {
-            break s;
-        }
+    while !ready(pid) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "jsbench never started its server"
+        );
         std::thread::sleep(Duration::from_millis(100));
-    };
-    assert!(!servers.is_empty(), "jsbench never started its nats-server");
+    }
     std::thread::sleep(Duration::from_secs(2));
     // SAFETY: sending SIGINT to our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -206,11 +208,6 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for pid in servers {
-        // SAFETY: existence check only.
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
-        assert!(!alive, "nats-server {pid} survived Ctrl-C");
-    }
     let run_dir = std::fs::read_dir(&out_dir)
         .unwrap()
         .next()
@@ -222,6 +219,53 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
             .unwrap();
     assert_eq!(v["status"], "incomplete");
     assert!(v["counts"]["published"].as_u64().unwrap() > 0);
+    (pid, d)
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_leaves_no_server() {
+    let seen = std::sync::Mutex::new(Vec::new());
+    interrupt_long_run("process", |pid| {
+        let s = server_children(pid);
+        let up = !s.is_empty();
+        seen.lock().unwrap().extend(s);
+        up
+    });
+    for pid in seen.into_inner().unwrap() {
+        // SAFETY: existence check only.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
+        assert!(!alive, "nats-server {pid} survived Ctrl-C");
+    }
+}
+
+/// Containers labelled with the jsbench pid that started them.
+fn containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=jsbench.pid={pid}")])
+        .output()
+        .expect("the docker CLI runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn ctrl_c_removes_the_container() {
+    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
+        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+        return;
+    }
+    let engine = Command::new("docker")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success());
+    assert!(
+        engine.unwrap_or(false),
+        "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
+    );
+    let (pid, _d) = interrupt_long_run("container", |pid| !containers_of(pid).is_empty());
+    assert!(containers_of(pid).is_empty(), "a container survived Ctrl-C");
 }
 
 #[test]

@@ -114,6 +114,8 @@ async fn round_robin_pool_breaks_per_key_storage_order() {
     );
     assert!(s.keys_affected > 0);
     assert_eq!(r.verdicts[0].verdict, jsbench::checker::Verdict::Pass);
+    // Acks of four connections interleave on arrival: the wire tap must see that too.
+    assert!(r.order.ack_wire.unwrap().late > 0, "{:?}", r.order.ack_wire);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
