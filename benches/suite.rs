@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
         "JSBENCH_PROFILE must be quick or full (got {profile:?})"
     );
 
-    let mut plans = suite::load_all(&[scenarios.clone()], &Overrides::default())
+    let mut plans = suite::load_all(std::slice::from_ref(&scenarios), &Overrides::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if profile == "quick" {
         for p in &mut plans {
