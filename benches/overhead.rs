@@ -64,6 +64,7 @@ async fn bare(
     let payload = workload::payload(128);
     let keys: Vec<String> = (0..16).map(workload::key_name).collect();
     let mut seq = [0u64; 16];
+    let hb = workload::HeaderBuilder::default();
     let mut inflight = FuturesUnordered::new();
     let start = Instant::now();
     for i in 0..n {
@@ -71,15 +72,7 @@ async fn bare(
         let mut msg = PublishMessage::build().payload(payload.clone());
         if with_headers {
             seq[k as usize] += 1;
-            msg = msg.headers(workload::headers(
-                &run,
-                &keys[k as usize],
-                seq[k as usize],
-                i,
-                0,
-                1,
-                None,
-            ));
+            msg = msg.headers(hb.build(&run, &keys[k as usize], seq[k as usize], i, 0, 1, None));
         }
         let fut = js.send_publish(subjects.get(false, k), msg).await?;
         inflight.push(fut.into_future());

@@ -191,27 +191,6 @@ impl HeaderBuilder {
     }
 }
 
-/// The headers of one message attempt (see [`HeaderBuilder`] for the fast path).
-pub fn headers(
-    run: &str,
-    key: &str,
-    seq: u64,
-    idx: u64,
-    conn: usize,
-    attempt: u32,
-    msg_id: Option<&str>,
-) -> HeaderMap {
-    HeaderBuilder::default().build(
-        run,
-        key,
-        seq,
-        idx,
-        conn,
-        attempt,
-        msg_id.map(str::to_string),
-    )
-}
-
 /// The filler payload shared by every message (cloning `Bytes` is a reference count).
 pub fn payload(size: usize) -> Bytes {
     Bytes::from(
