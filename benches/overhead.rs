@@ -5,9 +5,9 @@
 //!     cargo bench --bench overhead                  # 3 rounds × 500k messages, file storage
 //!     JSB_OVERHEAD_MSGS=200000 JSB_OVERHEAD_ROUNDS=3 JSB_OVERHEAD_STORAGE=memory cargo bench --bench overhead
 //!
-//! Prints each run and the median ratio jsbench / bare (goal: ≥ 0.95). Bare runs are done twice:
-//! with jsbench's headers (what the ratio compares: the cost of recording) and without (what
-//! the wire format itself costs).
+//! Prints each run and the median ratio jsbench / bare (goal: ≥ 0.95). The bare loop publishes
+//! jsbench's headers (so the ratio is the cost of recording), and once more without them (the
+//! cost of the wire format itself).
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use jsbench::cancel::Cancel;
-use jsbench::runner::{self, RunOptions};
+use jsbench::runner::{self, RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides};
 use jsbench::server::{Backend, Server, ServerSpec};
 use jsbench::workload::{self, Subjects};
@@ -102,58 +102,91 @@ fn main() -> anyhow::Result<()> {
     let rounds = env_or("JSB_OVERHEAD_ROUNDS", 3);
     let storage = std::env::var("JSB_OVERHEAD_STORAGE").unwrap_or_else(|_| "file".into());
     let window = 10_000usize;
-    // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
-    let rt = std::env::var("JSBENCH_RUNTIME")
-        .ok()
-        .and_then(|s| jsbench::runner::RuntimeKind::parse(&s))
-        .unwrap_or_default()
-        .build()?;
-    rt.block_on(async {
-        let server = Server::start(&ServerSpec {
-            backend: Backend::Process,
-            url: None,
-            image: None,
-            auth: Default::default(),
-        })
-        .await?;
-        let url = server.url().to_string();
-        let out = tempfile::tempdir()?;
-        let text = format!(
-            "name = \"overhead\"\nseed = 1\n[stream]\nstorage = \"{storage}\"\n[publish]\nmode = \"async\"\nmax_in_flight = {window}\n[workload]\nmessages = {n}\nkeys = 16\nkey_distribution = \"round_robin\"\npayload_size = 128\n"
+    // Each side runs on both runtime flavours and is judged by its best: a bare loop whose
+    // FuturesUnordered polls thousands of ack futures in one go runs into tokio's cooperative
+    // budget on a current-thread runtime (futures return Pending and wake themselves), which
+    // would make the comparison flattering to jsbench.
+    let mt = RuntimeKind::MultiThread.build()?;
+    let ct = RuntimeKind::CurrentThread.build()?;
+    let server = mt.block_on(Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+    }))?;
+    let url = server.url().to_string();
+    let out = tempfile::tempdir()?;
+    let text = format!(
+        "name = \"overhead\"\nseed = 1\n[stream]\nstorage = \"{storage}\"\n[publish]\nmode = \"async\"\nmax_in_flight = {window}\n[workload]\nmessages = {n}\nkeys = 16\nkey_distribution = \"round_robin\"\npayload_size = 128\n"
+    );
+    let plan = scenario::parse(
+        &text,
+        "overhead",
+        &Overrides {
+            server_url: Some(url.clone()),
+            ..Default::default()
+        },
+    )?;
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: Cancel::new(),
+        progress: false,
+    };
+    let jsbench_run = |rt: &tokio::runtime::Runtime| -> anyhow::Result<f64> {
+        let r = rt.block_on(runner::run(&plan, &opts))?;
+        anyhow::ensure!(
+            r.report.status == "complete",
+            "jsbench run incomplete: {:?}",
+            r.report.status_reason
         );
-        let plan = scenario::parse(
-            &text,
-            "overhead",
-            &Overrides {
-                server_url: Some(url.clone()),
-                ..Default::default()
-            },
-        )?;
-        let opts = RunOptions {
-            out_root: out.path().to_path_buf(),
-            cancel: Cancel::new(),
-            progress: false,
-        };
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
-        println!("overhead: {n} msgs × 128 B, {storage} storage, window {window}, {rounds} rounds, server {url}");
-        for round in 0..rounds {
-            let bare_h = bare(&url, &storage, n, window, true).await?;
-            let r = runner::run(&plan, &opts).await?;
-            anyhow::ensure!(r.report.status == "complete", "jsbench run incomplete: {:?}", r.report.status_reason);
-            let js = r.report.throughput.msgs_per_sec;
-            let bare_n = bare(&url, &storage, n, window, false).await?;
-            println!(
-                "round {round}: bare+headers {bare_h:>9.0} msgs/s | jsbench {js:>9.0} msgs/s | bare, no headers {bare_n:>9.0} msgs/s"
-            );
-            a.push(bare_h);
-            b.push(js);
-            c.push(bare_n);
+        Ok(r.report.throughput.msgs_per_sec)
+    };
+    let names = [
+        "bare+headers (multi_thread)",
+        "bare+headers (current_thread)",
+        "jsbench (current_thread)",
+        "jsbench (multi_thread)",
+        "bare, no headers (multi_thread)",
+    ];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    println!("overhead: {n} msgs x 128 B, {storage} storage, window {window}, {rounds} rounds, server {url}");
+    for round in 0..rounds {
+        let got = [
+            mt.block_on(bare(&url, &storage, n, window, true))?,
+            ct.block_on(bare(&url, &storage, n, window, true))?,
+            jsbench_run(&ct)?,
+            jsbench_run(&mt)?,
+            mt.block_on(bare(&url, &storage, n, window, false))?,
+        ];
+        let line: Vec<String> = names
+            .iter()
+            .zip(&got)
+            .map(|(name, v)| format!("{name} {v:.0}"))
+            .collect();
+        println!("round {round}: {}", line.join(" | "));
+        for (s, v) in samples.iter_mut().zip(got) {
+            s.push(v);
         }
-        let (ma, mb, mc) = (median(&mut a), median(&mut b), median(&mut c));
-        println!("median: bare+headers {ma:.0} | jsbench {mb:.0} | bare, no headers {mc:.0} msgs/s");
-        println!("ratio jsbench / bare+headers = {:.3}  (goal ≥ 0.95)", mb / ma);
-        println!("ratio jsbench / bare, no headers = {:.3}", mb / mc);
-        server.stop().await?;
-        anyhow::Ok(())
-    })
+    }
+    let med: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+    for (name, m) in names.iter().zip(&med) {
+        println!("median {name}: {m:.0} msgs/s");
+    }
+    let bare_best = med[0].max(med[1]);
+    let jsb_best = med[2].max(med[3]);
+    println!(
+        "ratio jsbench / bare+headers, each at its best runtime = {:.3}  (goal >= 0.95)",
+        jsb_best / bare_best
+    );
+    println!(
+        "ratio jsbench / bare+headers on multi_thread = {:.3}; on current_thread = {:.3}",
+        med[3] / med[0],
+        med[2] / med[1]
+    );
+    println!(
+        "cost of the headers (bare multi_thread, with / without) = {:.3}",
+        med[0] / med[4]
+    );
+    mt.block_on(server.stop())?;
+    Ok(())
 }
