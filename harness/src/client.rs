@@ -44,7 +44,7 @@ pub enum Limit {
 }
 
 /// Why a phase stopped publishing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
     /// All planned messages were published.
     Done,
@@ -54,7 +54,15 @@ pub enum Stop {
     MaxMessages,
     /// Cancelled from outside (Ctrl-C).
     Cancelled,
+    /// The client could not even queue messages any more (e.g. it gave up reconnecting to a
+    /// server that died); publishing on would only spin through failures.
+    ClientFailed(String),
 }
+
+/// Consecutive publishes the client refuses to queue before the phase gives up. Queueing only
+/// fails at once when the client is closed for good; a slow or reconnecting connection makes
+/// publishes wait (up to the ack timeout), not fail.
+const MAX_CONSECUTIVE_SEND_FAILURES: u32 = 100;
 
 /// Everything the publisher needs; borrowed from the runner.
 pub struct Publisher<'a> {
@@ -244,6 +252,7 @@ impl Publisher<'_> {
             }
         };
         let mut i: u64 = 0;
+        let mut send_failures = 0u32;
         let hb = HeaderBuilder::default();
 
         let stop = loop {
@@ -321,8 +330,18 @@ impl Publisher<'_> {
                     };
                     history.record_failure(idx as u32, outcome, error_kind_name(e.kind()));
                     rec.ended_ns = clock.now_ns();
+                    send_failures += 1;
+                    if send_failures >= MAX_CONSECUTIVE_SEND_FAILURES {
+                        if let Some(p) = self.progress {
+                            p.published.store(i + 1, Ordering::Relaxed);
+                        }
+                        break Stop::ClientFailed(format!(
+                            "connection {conn} refused {send_failures} publishes in a row: {e}"
+                        ));
+                    }
                 }
                 Ok(fut) => {
+                    send_failures = 0;
                     history.set_outcome(idx, Outcome::InFlight);
                     let mut t = Tapped::new(fut, &self.tap, idx as u32, send_ns, intended_ns);
                     match self.mode {

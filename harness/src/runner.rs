@@ -510,8 +510,11 @@ fn assemble(
 
     let h = &m.history;
     let oc = h.outcome_counts();
-    let complete = matches!(m.stop, Stop::Done | Stop::Elapsed) && oc.in_flight == 0;
-    match m.stop {
+    let read_back_ok =
+        !plan.observe.read_back || m.read_back.as_ref().is_some_and(|rb| rb.complete);
+    let complete =
+        matches!(m.stop, Stop::Done | Stop::Elapsed) && oc.in_flight == 0 && read_back_ok;
+    match &m.stop {
         Stop::Cancelled => {
             report.status = "incomplete".into();
             notes.insert(0, "interrupted (Ctrl-C): publishing stopped early".into());
@@ -526,7 +529,15 @@ fn assemble(
                 ),
             );
         }
+        Stop::ClientFailed(why) => {
+            report.status = "incomplete".into();
+            notes.insert(0, format!("publishing stopped: {why}"));
+        }
         Stop::Done | Stop::Elapsed => {}
+    }
+    if !read_back_ok {
+        // Without the stream's own account, storage order and safety are not measured.
+        report.status = "incomplete".into();
     }
     if oc.in_flight > 0 {
         report.status = "incomplete".into();

@@ -378,3 +378,39 @@ async fn container_backend_run() {
     );
     assert_eq!(storage(r).late_per_key, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
+    let server = Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+    })
+    .await
+    .expect("process server");
+    let pid = server.pid().expect("process server pid");
+    let p = plan(&format!(
+        "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nduration = \"60s\"\n",
+        server.url()
+    ));
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // SAFETY: killing the server process this test started.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    });
+    let started = std::time::Instant::now();
+    let (r, _out) = run(&p).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "the run did not notice its server died"
+    );
+    let r = &r.report;
+    assert_eq!(r.status, "incomplete");
+    let reason = r.status_reason.as_deref().unwrap_or("");
+    assert!(reason.contains("publishing stopped"), "{reason}");
+    assert!(r.counts.failed > 0);
+    // Without a read-back nothing is claimed about storage.
+    assert_eq!(r.counts.lost, None);
+    drop(server);
+}
