@@ -20,6 +20,7 @@ pub mod connection;
 pub mod history;
 pub mod observe;
 pub mod progress;
+pub mod proxy;
 pub mod readback;
 pub mod report;
 pub mod runner;
