@@ -43,6 +43,18 @@ fn assert_server_gone(r: &RunOutput) {
     }
 }
 
+/// A nats-server child process for tests that point a run at an "external" server.
+async fn process_server() -> Server {
+    Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+    })
+    .await
+    .expect("process server")
+}
+
 fn complete(r: &Report) {
     assert_eq!(
         r.status, "complete",
@@ -312,14 +324,7 @@ async fn server_failure_is_reported_in_the_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_server_keeps_only_what_was_asked() {
-    let server = Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
-    })
-    .await
-    .expect("process server");
+    let server = process_server().await;
     let body = format!(
         "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nmessages = 1000\n",
         server.url()
@@ -381,14 +386,7 @@ async fn container_backend_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
-    let server = Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
-    })
-    .await
-    .expect("process server");
+    let server = process_server().await;
     let pid = server.pid().expect("process server pid");
     let p = plan(&format!(
         "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nduration = \"60s\"\n",
