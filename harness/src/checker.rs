@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::history::{History, Outcome, ReadBack};
-use crate::scenario::{Expect, OrderClaim};
+use crate::scenario::{Expect, OrderClaim, Presence};
 
 /// Divergence of one observed order from publish order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +195,9 @@ pub struct Safety {
 pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
     let n = history.planned();
     let mut copies = vec![0u8; n];
+    // Whether one of the message's stored copies sits at the sequence its ack reported (a
+    // retried message's ack may name its second copy).
+    let mut ack_matched = vec![false; n];
     let mut s = Safety {
         unexpected: read_back.unexpected,
         ..Default::default()
@@ -207,18 +210,18 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
         }
         if copies[i] == 0 {
             s.stored += 1;
-            // The first copy is where the message was stored; its ack should have said so.
-            let seq = read_back.seqs.get(pos).copied().unwrap_or(0);
-            if read_back.complete
-                && history.outcome(i) == Outcome::Ok
-                && history.stream_seq[i] != seq
-            {
-                s.ack_seq_mismatches += 1;
-            }
         } else {
             s.duplicates += 1;
         }
         copies[i] = copies[i].saturating_add(1);
+        if read_back.seqs.get(pos).copied() == Some(history.stream_seq[i]) {
+            ack_matched[i] = true;
+        }
+    }
+    if read_back.complete {
+        s.ack_seq_mismatches = (0..(history.published as usize).min(n))
+            .filter(|&i| history.outcome(i) == Outcome::Ok && copies[i] > 0 && !ack_matched[i])
+            .count() as u64;
     }
     for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
         let stored = c > 0;
@@ -244,6 +247,224 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
         }
     }
     s
+}
+
+/// What the read-back says about each message, for the checkers that split by message.
+#[derive(Debug, Default)]
+pub struct PerMessage {
+    /// Copies of each message in the stream.
+    pub copies: Vec<u8>,
+    /// The message's first stored copy comes after a later-published message of its key.
+    pub late_per_key: Vec<bool>,
+    /// The message's first stored copy came from a retry and is late within its key.
+    pub retry_reordered: Vec<bool>,
+}
+
+/// Walks the read-back once and marks every message (see [`PerMessage`]).
+pub fn per_message(history: &History, rb: &ReadBack) -> PerMessage {
+    let n = history.planned();
+    let mut pm = PerMessage {
+        copies: vec![0; n],
+        late_per_key: vec![false; n],
+        retry_reordered: vec![false; n],
+    };
+    let mut key_max: Vec<i64> = vec![-1; history.num_keys as usize];
+    for (pos, &idx) in rb.order.iter().enumerate() {
+        let i = idx as usize;
+        if i >= n {
+            continue;
+        }
+        let first = pm.copies[i] == 0;
+        pm.copies[i] = pm.copies[i].saturating_add(1);
+        if !first {
+            continue;
+        }
+        let k = history.keys[i] as usize;
+        if (idx as i64) < key_max[k] {
+            pm.late_per_key[i] = true;
+            if rb.attempts.get(pos).copied().unwrap_or(1) > 1 {
+                pm.retry_reordered[i] = true;
+            }
+        } else {
+            key_max[k] = idx as i64;
+        }
+    }
+    pm
+}
+
+/// What retries did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryFigures {
+    /// Messages sent more than once.
+    pub retried: u64,
+    /// Attempts beyond the first.
+    pub extra_attempts: u64,
+    /// Stored copies that came from a retry (`Jsb-Attempt` > 1); null without read-back.
+    pub stored_from_retries: Option<u64>,
+    /// Messages whose first stored copy came from a retry and landed after a later-published
+    /// message of the same key: the "order trap" of retrying async publishes. Null without
+    /// read-back.
+    pub retry_reorders: Option<u64>,
+    /// Keys with at least one retry reorder.
+    pub keys_affected: Option<u64>,
+}
+
+pub fn retry_figures(h: &History, rb: Option<(&ReadBack, &PerMessage)>) -> RetryFigures {
+    let mut f = RetryFigures {
+        retried: h.retried(),
+        extra_attempts: h.total_attempts().saturating_sub(
+            h.attempts[..h.published as usize]
+                .iter()
+                .filter(|&&a| a > 0)
+                .count() as u64,
+        ),
+        ..Default::default()
+    };
+    if let Some((rb, pm)) = rb {
+        f.stored_from_retries = Some(rb.attempts.iter().filter(|&&a| a > 1).count() as u64);
+        let mut keys = vec![false; h.num_keys as usize];
+        let mut n = 0;
+        for (i, &r) in pm.retry_reordered.iter().enumerate() {
+            if r {
+                n += 1;
+                keys[h.keys[i] as usize] = true;
+            }
+        }
+        f.retry_reorders = Some(n);
+        f.keys_affected = Some(keys.iter().filter(|&&k| k).count() as u64);
+    }
+    f
+}
+
+/// Figures for the messages first sent in one stretch of time around a fault window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// ms since the measured phase started.
+    pub from_ms: f64,
+    pub to_ms: f64,
+    /// Messages whose first attempt was sent in this segment (the figures below are about them).
+    pub published: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    pub retried: u64,
+    pub lost: Option<u64>,
+    pub duplicates: Option<u64>,
+    /// Unknown outcome, found stored.
+    pub recovered: Option<u64>,
+    /// Messages stored after a later-published message of their key.
+    pub storage_late_per_key: Option<u64>,
+    pub retry_reorders: Option<u64>,
+    /// Acks that arrived in this segment, per second of the segment.
+    pub acks_per_sec: f64,
+    /// First send → ack, for messages acked in this segment (µs).
+    pub latency_p50_us: Option<f64>,
+    pub latency_p99_us: Option<f64>,
+}
+
+/// A fault window's before / during / after split, and how long acks took to come back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowSplit {
+    pub before: Segment,
+    pub during: Segment,
+    pub after: Segment,
+    /// From the heal to the first successful ack after it (ms); null when none came.
+    pub recover_ms: Option<f64>,
+}
+
+/// Splits the history around one fault window. Times are ns on the run clock; the phase spans
+/// `[phase_start, phase_end]`. A message belongs to the segment its first attempt was sent in.
+pub fn split_by_window(
+    h: &History,
+    pm: Option<&PerMessage>,
+    phase: (u64, u64),
+    window: (u64, u64),
+) -> WindowSplit {
+    let (p0, p1) = phase;
+    let (w0, w1) = (window.0.max(p0), window.1.max(window.0));
+    let bounds = [(p0, w0), (w0, w1), (w1, p1.max(w1))];
+    let mut segs = [Segment::default(); 3];
+    if pm.is_some() {
+        for s in &mut segs {
+            s.lost = Some(0);
+            s.duplicates = Some(0);
+            s.recovered = Some(0);
+            s.storage_late_per_key = Some(0);
+            s.retry_reorders = Some(0);
+        }
+    }
+    let mut hists: Vec<hdrhistogram::Histogram<u64>> = (0..3)
+        .map(|_| crate::observe::latency_histogram())
+        .collect();
+    let mut acks_in = [0u64; 3];
+    let seg_of = |t: u64| -> usize {
+        if t < w0 {
+            0
+        } else if t < w1 {
+            1
+        } else {
+            2
+        }
+    };
+    let mut recover: Option<u64> = None;
+    let published = h.published as usize;
+    for i in 0..published.min(h.first_send_ns.len()) {
+        let sent = h.first_send_ns[i];
+        if sent == 0 && h.attempts[i] == 0 {
+            continue;
+        }
+        let s = &mut segs[seg_of(sent)];
+        let o = h.outcome(i);
+        s.published += 1;
+        match o {
+            Outcome::Ok | Outcome::Duplicate => s.acked += 1,
+            Outcome::Fail => s.failed += 1,
+            Outcome::Unknown => s.unknown += 1,
+            _ => {}
+        }
+        if h.attempts[i] > 1 {
+            s.retried += 1;
+        }
+        if let Some(pm) = pm {
+            let stored = pm.copies[i] > 0;
+            let add = |v: &mut Option<u64>, n: u64| *v = Some(v.unwrap_or(0) + n);
+            add(&mut s.lost, (o.is_acked() && !stored) as u64);
+            add(&mut s.duplicates, (pm.copies[i] as u64).saturating_sub(1));
+            add(&mut s.recovered, (o == Outcome::Unknown && stored) as u64);
+            add(&mut s.storage_late_per_key, pm.late_per_key[i] as u64);
+            add(&mut s.retry_reorders, pm.retry_reordered[i] as u64);
+        }
+        let acked_at = h.ack_ns[i];
+        if o.is_acked() && acked_at > 0 {
+            let k = seg_of(acked_at);
+            acks_in[k] += 1;
+            hists[k].saturating_record(acked_at.saturating_sub(sent).max(1));
+            if acked_at >= w1 && recover.is_none_or(|r| acked_at < r) {
+                recover = Some(acked_at);
+            }
+        }
+    }
+    for (k, s) in segs.iter_mut().enumerate() {
+        let (a, b) = bounds[k];
+        s.from_ms = a.saturating_sub(p0) as f64 / 1e6;
+        s.to_ms = b.saturating_sub(p0) as f64 / 1e6;
+        let secs = b.saturating_sub(a) as f64 / 1e9;
+        s.acks_per_sec = if secs > 0.0 {
+            acks_in[k] as f64 / secs
+        } else {
+            0.0
+        };
+        if !hists[k].is_empty() {
+            s.latency_p50_us = Some(hists[k].value_at_quantile(0.5) as f64 / 1e3);
+            s.latency_p99_us = Some(hists[k].value_at_quantile(0.99) as f64 / 1e3);
+        }
+    }
+    WindowSplit {
+        before: segs[0],
+        during: segs[1],
+        after: segs[2],
+        recover_ms: recover.map(|r| (r - w1) as f64 / 1e6),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -289,6 +510,9 @@ pub struct Evidence<'a> {
     pub safety: Option<&'a Safety>,
     pub published: u64,
     pub acked: u64,
+    /// Messages whose final outcome is unknown.
+    pub unknown: u64,
+    pub retry: Option<&'a RetryFigures>,
     /// False when the run did not finish (interrupted, failed): "broken" claims can still be
     /// judged, but "preserved"/"none" claims only on what was seen, so they become unknown.
     pub complete: bool,
@@ -355,6 +579,34 @@ fn judge_zero(
     }
 }
 
+/// A "none" / "some" claim about a count.
+fn judge_presence(
+    name: &str,
+    claim: Presence,
+    value: Option<u64>,
+    what: &str,
+    complete: bool,
+) -> ClaimResult {
+    match claim {
+        Presence::None => judge_zero(name, &format!("no {what}"), value, what, complete),
+        Presence::Some => {
+            let (figure, verdict) = match value {
+                None => ("not measured".to_string(), Verdict::Unknown),
+                Some(0) if !complete => (format!("0 {what} (run incomplete)"), Verdict::Unknown),
+                Some(0) => (format!("0 {what}"), Verdict::Fail),
+                // Seen in part of a run is seen.
+                Some(v) => (format!("{v} {what}"), Verdict::Pass),
+            };
+            ClaimResult {
+                claim: name.to_string(),
+                expected: format!("some {what}"),
+                figure,
+                verdict,
+            }
+        }
+    }
+}
+
 /// Turns the scenario's claims into verdicts.
 pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
     let mut out = Vec::new();
@@ -396,6 +648,33 @@ pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
             "every published message acknowledged",
             Some(e.published - e.acked.min(e.published)),
             "not acknowledged",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.duplicates {
+        out.push(judge_presence(
+            "duplicates",
+            c,
+            e.safety.map(|s| s.duplicates),
+            "duplicates",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.retry_reorders {
+        out.push(judge_presence(
+            "retry_reorders",
+            c,
+            e.retry.and_then(|r| r.retry_reorders),
+            "retry reorders",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.unknown {
+        out.push(judge_presence(
+            "unknown",
+            c,
+            Some(e.unknown),
+            "unknown outcomes",
             e.complete,
         ));
     }
@@ -537,6 +816,7 @@ mod tests {
             seqs: vec![1, 2, 3, 4, 5, 6],
             unexpected: 1,
             complete: true,
+            ..Default::default()
         };
         let s = safety(&h, &rb);
         assert_eq!(s.stored, 4);
@@ -557,6 +837,7 @@ mod tests {
             seqs: vec![1, 2],
             unexpected: 0,
             complete: true,
+            ..Default::default()
         };
         assert_eq!(safety(&h, &rb).ack_seq_mismatches, 2);
     }
@@ -584,6 +865,7 @@ mod tests {
             no_loss: Some(true),
             no_duplicates: Some(true),
             all_acked: Some(true),
+            ..Default::default()
         };
         let e = Evidence {
             ack_wire: Some(&kept),
@@ -592,6 +874,8 @@ mod tests {
             safety: Some(&safe),
             published: 10,
             acked: 10,
+            unknown: 0,
+            retry: None,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -621,5 +905,146 @@ mod tests {
             Verdict::Unknown
         );
         assert_eq!(Verdict::combine([]), Verdict::Pass);
+    }
+
+    /// Key 0: messages 0, 2, 4; key 1: messages 1, 3. Message 2's first attempt was lost and
+    /// its retry (attempt 2) stored after message 4; message 1 was stored twice (a retry
+    /// without Msg-Id after an unknown outcome).
+    fn retried_history() -> (History, ReadBack) {
+        let mut h = History::new(vec![0, 1, 0, 1, 0], 2).timed();
+        h.published = 5;
+        let ms = 1_000_000u64;
+        // Sent at 0, 10, 20, 30, 40 ms after a phase start at 1000 ms; the fault window is
+        // [15 ms, 35 ms).
+        for i in 0..5u32 {
+            h.record_send(i, 1, 1000 * ms + (i as u64) * 10 * ms);
+        }
+        let acks = [(0, 1, 1005), (1, 2, 1040), (3, 4, 1036), (4, 5, 1045)];
+        for (idx, seq, at) in acks {
+            h.record_ack(idx, seq, false, idx);
+            h.record_ack_time(idx, at * ms);
+        }
+        h.record_failure(2, Outcome::Unknown, "timed_out");
+        h.record_send(2, 2, 1050 * ms);
+        h.record_ack(2, 6, false, 9);
+        h.record_ack_time(2, 1060 * ms);
+        h.record_send(1, 2, 1041 * ms);
+        let rb = ReadBack {
+            order: vec![0, 1, 3, 4, 1, 2],
+            seqs: vec![1, 2, 4, 5, 6, 7],
+            attempts: vec![1, 1, 1, 1, 2, 2],
+            unexpected: 0,
+            complete: true,
+        };
+        (h, rb)
+    }
+
+    #[test]
+    fn retry_reorders_are_found() {
+        let (h, rb) = retried_history();
+        let pm = per_message(&h, &rb);
+        assert_eq!(pm.copies, vec![1, 2, 1, 1, 1]);
+        // Message 2 (key 0) is stored after message 4 (key 0), from its second attempt.
+        assert_eq!(pm.late_per_key, vec![false, false, true, false, false]);
+        assert_eq!(pm.retry_reordered, vec![false, false, true, false, false]);
+        let r = retry_figures(&h, Some((&rb, &pm)));
+        assert_eq!(r.retried, 2);
+        assert_eq!(r.extra_attempts, 2);
+        assert_eq!(r.stored_from_retries, Some(2));
+        assert_eq!(r.retry_reorders, Some(1));
+        assert_eq!(r.keys_affected, Some(1));
+        // A late first copy from a first attempt is not a retry reorder.
+        let plain = ReadBack {
+            order: vec![1, 0],
+            seqs: vec![1, 2],
+            attempts: vec![1, 1],
+            unexpected: 0,
+            complete: true,
+        };
+        let mut h2 = History::new(vec![0, 0], 1);
+        h2.published = 2;
+        let pm2 = per_message(&h2, &plain);
+        assert_eq!(pm2.late_per_key, vec![true, false]);
+        assert_eq!(
+            retry_figures(&h2, Some((&plain, &pm2))).retry_reorders,
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn split_by_fault_window() {
+        let (h, rb) = retried_history();
+        let pm = per_message(&h, &rb);
+        let ms = 1_000_000u64;
+        let w = split_by_window(
+            &h,
+            Some(&pm),
+            (1000 * ms, 1060 * ms),
+            (1015 * ms, 1035 * ms),
+        );
+        // Before: messages 0, 1 (sent at 0 and 10 ms); during: 2, 3; after: 4.
+        assert_eq!(
+            (w.before.published, w.during.published, w.after.published),
+            (2, 2, 1)
+        );
+        assert_eq!(w.before.duplicates, Some(1));
+        assert_eq!(w.during.retried, 1);
+        assert_eq!(w.during.retry_reorders, Some(1));
+        assert_eq!(w.during.storage_late_per_key, Some(1));
+        assert_eq!(w.during.lost, Some(0));
+        assert_eq!(w.after.retry_reorders, Some(0));
+        assert_eq!((w.before.from_ms, w.before.to_ms), (0.0, 15.0));
+        assert_eq!((w.during.from_ms, w.during.to_ms), (15.0, 35.0));
+        // First ack at or after the heal (35 ms): message 3's at 36 ms.
+        assert_eq!(w.recover_ms, Some(1.0));
+        // Acks by arrival: 1 before (5 ms), none during, 4 after.
+        assert_eq!(w.during.acks_per_sec, 0.0);
+        assert!((w.after.acks_per_sec - 4.0 / 0.025).abs() < 1e-6);
+        // Without read-back the storage figures are not measured.
+        let w = split_by_window(&h, None, (1000 * ms, 1060 * ms), (1015 * ms, 1035 * ms));
+        assert_eq!(w.during.lost, None);
+        assert_eq!(w.during.unknown + w.during.acked, 2);
+    }
+
+    #[test]
+    fn presence_claims() {
+        let expect = Expect {
+            duplicates: Some(Presence::Some),
+            retry_reorders: Some(Presence::None),
+            unknown: Some(Presence::Some),
+            ..Default::default()
+        };
+        let safe = Safety {
+            duplicates: 3,
+            ..Default::default()
+        };
+        let r = RetryFigures {
+            retry_reorders: Some(2),
+            ..Default::default()
+        };
+        let e = Evidence {
+            ack_wire: None,
+            ack_completion: None,
+            storage: None,
+            safety: Some(&safe),
+            published: 10,
+            acked: 10,
+            unknown: 0,
+            retry: Some(&r),
+            complete: true,
+        };
+        let v = judge(&expect, &e);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("duplicates"), Verdict::Pass);
+        assert_eq!(get("retry_reorders"), Verdict::Fail);
+        assert_eq!(get("unknown"), Verdict::Fail);
+        let e2 = Evidence {
+            complete: false,
+            ..e
+        };
+        let v = judge(&expect, &e2);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("unknown"), Verdict::Unknown);
+        assert_eq!(get("duplicates"), Verdict::Pass);
     }
 }

@@ -9,6 +9,8 @@
 //! hands the reply to the future (one atomic add). That moment is in socket order, so the ranks
 //! give wire order even when the application completes futures in another order.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -24,12 +26,13 @@ use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::task::AtomicWaker;
 use futures::StreamExt;
+use tokio::sync::watch;
 
 use crate::cancel::Cancel;
 use crate::connection::Router;
-use crate::history::{History, Outcome, NONE};
+use crate::history::{AttemptRecord, History, Outcome, NONE};
 use crate::observe::{Progress, Recorder, WireTap};
-use crate::scenario::Mode;
+use crate::scenario::{Mode, RetryPlan};
 use crate::workload::{HeaderBuilder, KeyGen, Pacer, Subjects};
 
 /// How a phase is bounded.
@@ -79,16 +82,54 @@ pub struct Publisher<'a> {
     pub tap: Arc<WireTap>,
     pub cancel: &'a Cancel,
     pub progress: Option<&'a Progress>,
+    /// What to do when an attempt fails or times out.
+    pub retry: RetryPlan,
+    /// Set to true when publishing stops (before the drain): the nemesis heals its faults then.
+    pub stopped: Option<&'a watch::Sender<bool>>,
+}
+
+/// A retry waiting for its backoff to pass. Ordered by due time (then index) for the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Retry {
+    due_ns: u64,
+    idx: u32,
+    /// The attempt to send (2 for the first retry).
+    attempt: u8,
+    seq: u32,
+}
+
+/// The mutable state of one phase.
+struct Phase<'h> {
+    warmup: bool,
+    history: &'h mut History,
+    rec: &'h mut Recorder,
+    inflight: FuturesUnordered<Tapped>,
+    retries: BinaryHeap<Reverse<Retry>>,
+    send_failures: u32,
+    hb: HeaderBuilder,
 }
 
 /// One finished ack future.
 struct Completion {
     idx: u32,
+    attempt: u8,
+    seq: u32,
+    conn: u16,
     send_ns: u64,
     intended_ns: u64,
     rank: u32,
     ack_ns: u64,
     result: Result<PublishAck, PublishError>,
+}
+
+/// What identifies one attempt of one message.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    idx: u32,
+    attempt: u8,
+    seq: u32,
+    conn: usize,
+    intended_ns: u64,
 }
 
 /// Per-message state shared between the ack future's waker and the publisher.
@@ -133,6 +174,9 @@ struct Tapped {
     slot: Arc<AckSlot>,
     waker: Waker,
     idx: u32,
+    attempt: u8,
+    seq: u32,
+    conn: u16,
     send_ns: u64,
     intended_ns: u64,
     /// A completion found by `prime`, handed out on the next poll.
@@ -140,13 +184,7 @@ struct Tapped {
 }
 
 impl Tapped {
-    fn new(
-        fut: PublishAckFuture,
-        tap: &Arc<WireTap>,
-        idx: u32,
-        send_ns: u64,
-        intended_ns: u64,
-    ) -> Tapped {
+    fn new(fut: PublishAckFuture, tap: &Arc<WireTap>, a: &Attempt, send_ns: u64) -> Tapped {
         let slot = Arc::new(AckSlot {
             tap: tap.clone(),
             rank: AtomicU32::new(NONE),
@@ -160,9 +198,12 @@ impl Tapped {
             inner: tokio::task::coop::unconstrained(fut.into_future()),
             waker: Waker::from(slot.clone()),
             slot,
-            idx,
+            idx: a.idx,
+            attempt: a.attempt,
+            seq: a.seq,
+            conn: a.conn as u16,
             send_ns,
-            intended_ns,
+            intended_ns: a.intended_ns,
             ready: None,
         }
     }
@@ -188,6 +229,9 @@ impl Tapped {
                 self.slot.mark_arrival();
                 Poll::Ready(Completion {
                     idx: self.idx,
+                    attempt: self.attempt,
+                    seq: self.seq,
+                    conn: self.conn,
                     send_ns: self.send_ns,
                     intended_ns: self.intended_ns,
                     rank: self.slot.rank.load(Ordering::Acquire),
@@ -229,7 +273,9 @@ impl Publisher<'_> {
     /// Publishes one phase (warm-up or measured) into `history` and `rec`.
     ///
     /// `history` must already hold the keys of a message-bound phase; a duration-bound phase
-    /// draws more keys from `keygen` as it goes.
+    /// draws more keys from `keygen` as it goes. Retries (when the plan has them) are sent
+    /// before new messages once their backoff has passed; in sync mode the publisher waits for
+    /// them, as a blocking application would.
     pub async fn run_phase(
         &self,
         warmup: bool,
@@ -243,8 +289,16 @@ impl Publisher<'_> {
         rec.started_ns = phase_start;
         rec.ended_ns = phase_start;
         rec.timeline.origin_ns = phase_start;
-        let mut seq = vec![0u64; history.num_keys as usize];
-        let mut inflight: FuturesUnordered<Tapped> = FuturesUnordered::new();
+        let mut seq = vec![0u32; history.num_keys as usize];
+        let mut st = Phase {
+            warmup,
+            history,
+            rec,
+            inflight: FuturesUnordered::new(),
+            retries: BinaryHeap::new(),
+            send_failures: 0,
+            hb: HeaderBuilder::default(),
+        };
         let (deadline_ns, max) = match limit {
             Limit::Messages(n) => (None, n),
             Limit::Duration { duration, max } => {
@@ -252,12 +306,35 @@ impl Publisher<'_> {
             }
         };
         let mut i: u64 = 0;
-        let mut send_failures = 0u32;
-        let hb = HeaderBuilder::default();
 
         let stop = loop {
             if self.cancel.is_requested() {
                 break Stop::Cancelled;
+            }
+            if let Some(why) = self.client_failed(&st) {
+                break why;
+            }
+            // Retries first: a due one goes out before any new message.
+            if let Some(Reverse(r)) = st.retries.peek().copied() {
+                let now = clock.now_ns();
+                if r.due_ns <= now || self.mode == Mode::Sync {
+                    if r.due_ns > now {
+                        self.wait_until(&mut st, r.due_ns).await;
+                        continue;
+                    }
+                    st.retries.pop();
+                    let a = Attempt {
+                        idx: r.idx,
+                        attempt: r.attempt,
+                        seq: r.seq,
+                        conn: self
+                            .router
+                            .route(r.idx as u64, st.history.keys[r.idx as usize]),
+                        intended_ns: now,
+                    };
+                    self.send(&mut st, a).await;
+                    continue;
+                }
             }
             if i >= max {
                 break if deadline_ns.is_some() {
@@ -272,133 +349,227 @@ impl Publisher<'_> {
                     break Stop::Elapsed;
                 }
             }
-            if i as usize >= history.planned() {
+            if i as usize >= st.history.planned() {
                 // Duration-bound: grow geometrically, bounded by `max`.
-                let more = (history.planned().max(1 << 16)).min((max - i) as usize);
-                history.extend_keys(&keygen.take(more));
+                let more = (st.history.planned().max(1 << 16)).min((max - i) as usize);
+                st.history.extend_keys(&keygen.take(more));
             }
 
             // Open loop: wait for the intended send time, completing acks meanwhile.
-            while self.pacer.is_open_loop() {
-                let now = clock.now_ns();
-                if now >= intended_ns || self.cancel.is_requested() {
-                    break;
-                }
-                let sleep = tokio::time::sleep_until(clock.instant_at(intended_ns).into());
-                if inflight.is_empty() {
-                    sleep.await;
-                } else {
-                    tokio::select! {
-                        biased;
-                        Some(c) = inflight.next() => self.complete(c, history, rec),
-                        _ = sleep => {}
-                    }
+            if self.pacer.is_open_loop() && clock.now_ns() < intended_ns {
+                self.wait_until(&mut st, intended_ns).await;
+                if clock.now_ns() < intended_ns {
+                    // Woken early by a due retry or a cancel: go round again.
+                    continue;
                 }
             }
 
-            let idx = i as usize;
-            let key = history.keys[idx];
+            let key = st.history.keys[i as usize];
             seq[key as usize] += 1;
-            let conn = self.router.route(i, key);
-            let key_name = &self.key_names[key as usize];
-            // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
-            let id = self.msg_id.then(|| {
-                let phase = if warmup { "w" } else { "m" };
-                format!("{}-{phase}-{}-{}", self.run_id, key_name, seq[key as usize])
-            });
-            let h = hb.build(self.run_id, key_name, seq[key as usize], i, conn, 1, id);
-            let msg = PublishMessage::build()
-                .payload(self.payload.clone())
-                .headers(h);
-            let subject = self.subjects.get(warmup, key);
-
-            let send_ns = clock.now_ns();
-            let sent = self.contexts[conn].send_publish(subject, msg).await;
-            history.published = i + 1;
-            rec.timeline.publish(send_ns);
-            if let Some(h) = rec.send_delay.as_mut() {
-                h.saturating_record(send_ns.saturating_sub(intended_ns).max(1));
-            }
-            match sent {
-                Err(e) => {
-                    // Not queued (e.g. the connection is gone): the client knows it was not sent,
-                    // unless queueing itself timed out, where it cannot be sure.
-                    let outcome = if e.kind() == PublishErrorKind::TimedOut {
-                        Outcome::Unknown
-                    } else {
-                        Outcome::Fail
-                    };
-                    history.record_failure(idx as u32, outcome, error_kind_name(e.kind()));
-                    rec.ended_ns = clock.now_ns();
-                    send_failures += 1;
-                    if send_failures >= MAX_CONSECUTIVE_SEND_FAILURES {
-                        if let Some(p) = self.progress {
-                            p.published.store(i + 1, Ordering::Relaxed);
-                        }
-                        break Stop::ClientFailed(format!(
-                            "connection {conn} refused {send_failures} publishes in a row: {e}"
-                        ));
-                    }
-                }
-                Ok(fut) => {
-                    send_failures = 0;
-                    history.set_outcome(idx, Outcome::InFlight);
-                    let mut t = Tapped::new(fut, &self.tap, idx as u32, send_ns, intended_ns);
-                    match self.mode {
-                        Mode::Sync => {
-                            let c = (&mut t).await;
-                            self.complete(c, history, rec);
-                        }
-                        Mode::Async => {
-                            // Poll once now so the reply's arrival is timed by the tap even if
-                            // the collection does not poll this future for a while. A result
-                            // that is already there is kept and handed out by the collection in
-                            // its own order, as an application would see it.
-                            t.prime();
-                            inflight.push(t);
-                            while inflight.len() >= self.window {
-                                match inflight.next().await {
-                                    Some(c) => self.complete(c, history, rec),
-                                    None => break,
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            let a = Attempt {
+                idx: i as u32,
+                attempt: 1,
+                seq: seq[key as usize],
+                conn: self.router.route(i, key),
+                intended_ns,
+            };
+            st.history.published = i + 1;
+            st.rec.timeline.publish(clock.now_ns());
+            self.send(&mut st, a).await;
             if let Some(p) = self.progress {
                 p.published.store(i + 1, Ordering::Relaxed);
             }
             i += 1;
         };
+        if let Some(s) = self.stopped {
+            s.send_replace(true);
+        }
 
-        // Drain: every ack future ends by its own timeout; a second Ctrl-C stops waiting.
+        // Drain: every ack future ends by its own timeout; due retries still go out (the
+        // nemesis has healed its faults by now). A second Ctrl-C stops waiting.
         let urgent = self.cancel.reached(2);
         tokio::pin!(urgent);
-        while !inflight.is_empty() {
+        loop {
+            let next_retry = st.retries.peek().map(|Reverse(r)| r.due_ns);
+            if st.inflight.is_empty() && next_retry.is_none() {
+                break;
+            }
+            if self.cancel.is_requested() && st.inflight.is_empty() {
+                break;
+            }
+            let retry_at = clock.instant_at(next_retry.unwrap_or(0));
             tokio::select! {
                 biased;
                 _ = &mut urgent => break,
-                Some(c) = inflight.next() => self.complete(c, history, rec),
+                Some(c) = st.inflight.next(), if !st.inflight.is_empty() => self.complete(c, &mut st),
+                _ = tokio::time::sleep_until(retry_at.into()), if next_retry.is_some() => {
+                    let Some(Reverse(r)) = st.retries.pop() else { continue };
+                    if self.cancel.is_requested() || self.client_failed(&st).is_some() {
+                        // No new attempts once the run is cancelled or the client is gone:
+                        // the message keeps its last attempt's outcome.
+                        continue;
+                    }
+                    let a = Attempt {
+                        idx: r.idx,
+                        attempt: r.attempt,
+                        seq: r.seq,
+                        conn: self.router.route(r.idx as u64, st.history.keys[r.idx as usize]),
+                        intended_ns: clock.now_ns(),
+                    };
+                    self.send(&mut st, a).await;
+                }
             }
         }
         if let Some(p) = self.progress {
             p.acked
-                .store(history.completion.len() as u64, Ordering::Relaxed);
+                .store(st.history.completion.len() as u64, Ordering::Relaxed);
         }
         stop
     }
 
+    /// `Some` once the client has refused too many publishes in a row (see [`Stop`]).
+    fn client_failed(&self, st: &Phase) -> Option<Stop> {
+        (st.send_failures >= MAX_CONSECUTIVE_SEND_FAILURES).then(|| {
+            Stop::ClientFailed(format!(
+                "the client refused {} publishes in a row (it has given up on the connection)",
+                st.send_failures
+            ))
+        })
+    }
+
+    /// Waits until `at_ns` on the run clock, completing acks meanwhile; returns early when a
+    /// retry falls due first (async mode) or the run is cancelled.
+    async fn wait_until(&self, st: &mut Phase<'_>, at_ns: u64) {
+        let clock = *self.tap.clock();
+        loop {
+            let retry_due = match self.mode {
+                Mode::Async => st.retries.peek().map(|Reverse(r)| r.due_ns),
+                Mode::Sync => None,
+            };
+            let until = retry_due.map_or(at_ns, |r| r.min(at_ns));
+            if clock.now_ns() >= until || self.cancel.is_requested() {
+                return;
+            }
+            let sleep = tokio::time::sleep_until(clock.instant_at(until).into());
+            if st.inflight.is_empty() {
+                sleep.await;
+            } else {
+                tokio::select! {
+                    biased;
+                    Some(c) = st.inflight.next() => self.complete(c, st),
+                    _ = sleep => {}
+                }
+            }
+        }
+    }
+
+    /// Sends one attempt and, in sync mode, waits for its outcome; in async mode, waits only
+    /// while the window is full.
+    async fn send(&self, st: &mut Phase<'_>, a: Attempt) {
+        let clock = *self.tap.clock();
+        let key = st.history.keys[a.idx as usize];
+        let key_name = &self.key_names[key as usize];
+        // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
+        let id = self.msg_id.then(|| {
+            let phase = if st.warmup { "w" } else { "m" };
+            format!("{}-{phase}-{}-{}", self.run_id, key_name, a.seq)
+        });
+        let h = st.hb.build(
+            self.run_id,
+            key_name,
+            a.seq as u64,
+            a.idx as u64,
+            a.conn,
+            a.attempt as u32,
+            id,
+        );
+        let msg = PublishMessage::build()
+            .payload(self.payload.clone())
+            .headers(h);
+        let subject = self.subjects.get(st.warmup, key);
+
+        let send_ns = clock.now_ns();
+        let sent = self.contexts[a.conn].send_publish(subject, msg).await;
+        st.history.record_send(a.idx, a.attempt, send_ns);
+        if a.attempt == 1 {
+            if let Some(h) = st.rec.send_delay.as_mut() {
+                h.saturating_record(send_ns.saturating_sub(a.intended_ns).max(1));
+            }
+        }
+        match sent {
+            Err(e) => {
+                // Not queued (e.g. the connection is gone): the client knows it was not sent,
+                // unless queueing itself timed out, where it cannot be sure.
+                st.send_failures += 1;
+                let c = Completion {
+                    idx: a.idx,
+                    attempt: a.attempt,
+                    seq: a.seq,
+                    conn: a.conn as u16,
+                    send_ns,
+                    intended_ns: a.intended_ns,
+                    rank: NONE,
+                    ack_ns: clock.now_ns(),
+                    result: Err(e),
+                };
+                self.complete(c, st);
+            }
+            Ok(fut) => {
+                st.send_failures = 0;
+                st.history.set_outcome(a.idx as usize, Outcome::InFlight);
+                let mut t = Tapped::new(fut, &self.tap, &a, send_ns);
+                match self.mode {
+                    Mode::Sync => {
+                        let c = (&mut t).await;
+                        self.complete(c, st);
+                    }
+                    Mode::Async => {
+                        // Poll once now so the reply's arrival is timed by the tap even if
+                        // the collection does not poll this future for a while. A result
+                        // that is already there is kept and handed out by the collection in
+                        // its own order, as an application would see it.
+                        t.prime();
+                        st.inflight.push(t);
+                        while st.inflight.len() >= self.window {
+                            match st.inflight.next().await {
+                                Some(c) => self.complete(c, st),
+                                None => break,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[inline]
-    fn complete(&self, c: Completion, history: &mut History, rec: &mut Recorder) {
+    fn complete(&self, c: Completion, st: &mut Phase<'_>) {
         let ack_ns = if c.ack_ns == 0 {
             self.tap.clock().now_ns()
         } else {
             c.ack_ns
         };
+        let history = &mut *st.history;
+        let rec = &mut *st.rec;
         match c.result {
             Ok(ack) => {
                 history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
+                history.record_ack_time(c.idx, ack_ns);
+                if c.attempt > 1 {
+                    history.attempt_log.push(AttemptRecord {
+                        idx: c.idx,
+                        attempt: c.attempt,
+                        conn: c.conn,
+                        send_ns: c.send_ns,
+                        end_ns: ack_ns,
+                        outcome: if ack.duplicate {
+                            Outcome::Duplicate
+                        } else {
+                            Outcome::Ok
+                        },
+                        error: "",
+                    });
+                }
                 rec.publish_ack
                     .saturating_record(ack_ns.saturating_sub(c.send_ns).max(1));
                 if let Some(h) = rec.intended_ack.as_mut() {
@@ -418,7 +589,26 @@ impl Publisher<'_> {
                 } else {
                     Outcome::Fail
                 };
-                history.record_failure(c.idx, outcome, error_kind_name(e.kind()));
+                let kind = error_kind_name(e.kind());
+                history.record_failure(c.idx, outcome, kind);
+                history.attempt_log.push(AttemptRecord {
+                    idx: c.idx,
+                    attempt: c.attempt,
+                    conn: c.conn,
+                    send_ns: c.send_ns,
+                    end_ns: ack_ns,
+                    outcome,
+                    error: kind,
+                });
+                if (c.attempt as u32) < self.retry.attempts && !self.cancel.is_requested() {
+                    let wait = self.retry.backoff_after(c.attempt as u32);
+                    st.retries.push(Reverse(Retry {
+                        due_ns: ack_ns + wait.as_nanos() as u64,
+                        idx: c.idx,
+                        attempt: c.attempt + 1,
+                        seq: c.seq,
+                    }));
+                }
             }
         }
         rec.ended_ns = rec.ended_ns.max(ack_ns);

@@ -55,25 +55,30 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Opens `count` connections. `max_in_flight` sizes the client's own ack window so that the
-    /// scenario's window, not async-nats' default of 5000, is what bounds publishing.
+    /// Opens `count` connections; connection `i` goes to `urls[i % urls.len()]` (one URL per
+    /// connection when each has its own fault proxy). `max_in_flight` sizes the client's own
+    /// ack window so that the scenario's window, not async-nats' default of 5000, is what
+    /// bounds publishing.
     pub async fn connect(
-        url: &str,
+        urls: &[String],
         options: impl Fn() -> async_nats::ConnectOptions,
         count: usize,
         name: &str,
         ack_timeout: Duration,
         max_in_flight: usize,
+        max_reconnects: usize,
     ) -> Result<Pool, async_nats::ConnectError> {
         let mut clients = Vec::with_capacity(count);
         let mut contexts = Vec::with_capacity(count);
         for i in 0..count {
             let client = options()
                 .name(format!("jsbench-{name}-{i}"))
-                // A run must end by its own bound: no endless reconnect loop.
-                .max_reconnects(Some(10))
+                // A run must end by its own bound: no endless reconnect loop. The delay between
+                // attempts is async-nats' default (exponential, at most 4 s), as applications
+                // get it, so recovery times include the client's own backoff.
+                .max_reconnects(Some(max_reconnects))
                 .connection_timeout(Duration::from_secs(5))
-                .connect(url)
+                .connect(urls[i % urls.len()].as_str())
                 .await?;
             let ctx = jetstream::ContextBuilder::new()
                 .timeout(ack_timeout)
@@ -107,6 +112,7 @@ mod tests {
             &ConnectionsPlan {
                 strategy: Strategy::Single,
                 count: 1,
+                proxy: false,
             },
             4,
         );
@@ -115,6 +121,7 @@ mod tests {
             &ConnectionsPlan {
                 strategy: Strategy::RoundRobin,
                 count: 4,
+                proxy: false,
             },
             4,
         );
@@ -126,6 +133,7 @@ mod tests {
             &ConnectionsPlan {
                 strategy: Strategy::KeyAffine,
                 count: 4,
+                proxy: false,
             },
             16,
         );

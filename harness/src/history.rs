@@ -37,6 +37,17 @@ impl Outcome {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::NotSent => "not_sent",
+            Outcome::Ok => "ok",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Fail => "fail",
+            Outcome::Unknown => "unknown",
+            Outcome::InFlight => "in_flight",
+        }
+    }
+
     pub fn is_acked(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Duplicate)
     }
@@ -61,8 +72,32 @@ pub struct History {
     pub completion: Vec<u32>,
     /// Messages actually handed to the client (a prefix of `keys` in publish order).
     pub published: u64,
-    /// Count of failures per error kind.
+    /// Failed attempts per error kind.
     pub errors: std::collections::BTreeMap<String, u64>,
+    /// Attempts made per message (0 = never sent; >1 = retried).
+    pub attempts: Vec<u8>,
+    /// When the first attempt of each message was sent (ns on the run clock; 0 = not sent).
+    /// Only kept for timed histories (runs with faults or retries): the window checkers need it.
+    pub first_send_ns: Vec<u64>,
+    /// When each message's successful ack arrived (ns on the run clock; 0 = never). Timed only.
+    pub ack_ns: Vec<u64>,
+    /// Every attempt that failed, and the final attempt of every retried message.
+    pub attempt_log: Vec<AttemptRecord>,
+}
+
+/// One attempt of one message, kept when it failed or was a retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub idx: u32,
+    /// 1 for the first try.
+    pub attempt: u8,
+    pub conn: u16,
+    pub send_ns: u64,
+    /// When the attempt ended (ack, error or timeout).
+    pub end_ns: u64,
+    pub outcome: Outcome,
+    /// Error kind ("timed_out", …), empty when acked.
+    pub error: &'static str,
 }
 
 impl History {
@@ -78,6 +113,35 @@ impl History {
             completion: Vec::with_capacity(n),
             published: 0,
             errors: Default::default(),
+            attempts: vec![0; n],
+            first_send_ns: Vec::new(),
+            ack_ns: Vec::new(),
+            attempt_log: Vec::new(),
+        }
+    }
+
+    /// Also keeps send and ack times per message (16 bytes each), for splitting figures by
+    /// fault window.
+    pub fn timed(mut self) -> History {
+        let n = self.keys.len();
+        self.first_send_ns = vec![0; n];
+        self.ack_ns = vec![0; n];
+        self
+    }
+
+    pub fn is_timed(&self) -> bool {
+        !self.first_send_ns.is_empty()
+    }
+
+    /// Records that attempt `attempt` of message `idx` was sent at `send_ns`.
+    #[inline]
+    pub fn record_send(&mut self, idx: u32, attempt: u8, send_ns: u64) {
+        let i = idx as usize;
+        self.attempts[i] = attempt;
+        if attempt == 1 {
+            if let Some(t) = self.first_send_ns.get_mut(i) {
+                *t = send_ns;
+            }
         }
     }
 
@@ -89,10 +153,16 @@ impl History {
     /// Grows the history for duration-bound runs (keys appended by the caller).
     pub fn extend_keys(&mut self, more: &[u32]) {
         self.keys.extend_from_slice(more);
+        let timed = !self.first_send_ns.is_empty();
         let n = self.keys.len();
         self.outcome.resize(n, 0);
         self.stream_seq.resize(n, 0);
         self.wire_rank.resize(n, NONE);
+        self.attempts.resize(n, 0);
+        if timed {
+            self.first_send_ns.resize(n, 0);
+            self.ack_ns.resize(n, 0);
+        }
     }
 
     pub fn outcome(&self, idx: usize) -> Outcome {
@@ -114,6 +184,42 @@ impl History {
         self.stream_seq[i] = stream_seq;
         self.wire_rank[i] = wire_rank;
         self.completion.push(idx);
+    }
+
+    /// Records when a message's ack arrived (timed histories only).
+    #[inline]
+    pub fn record_ack_time(&mut self, idx: u32, at_ns: u64) {
+        if let Some(t) = self.ack_ns.get_mut(idx as usize) {
+            *t = at_ns;
+        }
+    }
+
+    /// Messages sent more than once.
+    pub fn retried(&self) -> u64 {
+        self.attempts[..self.published as usize]
+            .iter()
+            .filter(|&&a| a > 1)
+            .count() as u64
+    }
+
+    /// Attempts sent in all.
+    pub fn total_attempts(&self) -> u64 {
+        self.attempts[..self.published as usize]
+            .iter()
+            .map(|&a| a as u64)
+            .sum()
+    }
+
+    /// Per-key sequence (from 1) of every planned message, implied by the keys.
+    pub fn key_seqs(&self) -> Vec<u32> {
+        let mut next = vec![0u32; self.num_keys as usize];
+        self.keys
+            .iter()
+            .map(|&k| {
+                next[k as usize] += 1;
+                next[k as usize]
+            })
+            .collect()
     }
 
     pub fn record_failure(&mut self, idx: u32, outcome: Outcome, kind: &str) {
@@ -176,6 +282,8 @@ pub struct ReadBack {
     pub order: Vec<u32>,
     /// Stream sequence of each entry of `order`.
     pub seqs: Vec<u64>,
+    /// `Jsb-Attempt` of each entry of `order` (which attempt this stored copy came from).
+    pub attempts: Vec<u8>,
     /// Stored messages that this run did not publish (other run id, bad headers, idx out of range).
     pub unexpected: u64,
     /// True when the read-back saw everything the stream held for this run.

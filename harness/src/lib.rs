@@ -18,6 +18,7 @@ pub mod checker;
 pub mod client;
 pub mod connection;
 pub mod history;
+pub mod nemesis;
 pub mod observe;
 pub mod progress;
 pub mod proxy;

@@ -183,6 +183,29 @@ impl Proxy {
         });
     }
 
+    /// Ends one fault: removes the toxic of `direction` if it is still of `toxic`'s kind (so
+    /// healing one fault does not undo a different one set since), or ends a `Down` outage.
+    /// `ResetPeer` has nothing to heal.
+    pub fn heal(&self, direction: Direction, toxic: Toxic) {
+        let same = |t: &Option<Toxic>| {
+            t.is_some_and(|t| std::mem::discriminant(&t) == std::mem::discriminant(&toxic))
+        };
+        self.control.send_modify(|c| match toxic {
+            Toxic::ResetPeer => {}
+            Toxic::Down => c.down = false,
+            _ => {
+                if matches!(direction, Direction::Upstream | Direction::Both) && same(&c.upstream) {
+                    c.upstream = None;
+                }
+                if matches!(direction, Direction::Downstream | Direction::Both)
+                    && same(&c.downstream)
+                {
+                    c.downstream = None;
+                }
+            }
+        });
+    }
+
     /// Removes every toxic (and ends a `Down` outage). Bytes held by a toxic are then forwarded
     /// at once, in order.
     pub fn clear(&self) {

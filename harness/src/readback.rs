@@ -9,7 +9,7 @@ use futures::StreamExt;
 
 use crate::cancel::Cancel;
 use crate::history::ReadBack;
-use crate::workload::{H_IDX, H_RUN};
+use crate::workload::{H_ATTEMPT, H_IDX, H_RUN};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadBackError {
@@ -39,6 +39,7 @@ pub async fn read_back(
     let mut rb = ReadBack {
         order: Vec::with_capacity(expected_hint),
         seqs: Vec::with_capacity(expected_hint),
+        attempts: Vec::with_capacity(expected_hint),
         unexpected: 0,
         complete: false,
     };
@@ -91,16 +92,21 @@ pub async fn read_back(
         let idx = next.headers.as_ref().and_then(|h| {
             let run_ok = h.get(H_RUN).map(|v| v.as_str() == run_id).unwrap_or(false);
             let idx = h.get(H_IDX).and_then(|v| v.as_str().parse::<u32>().ok());
+            let attempt = h
+                .get(H_ATTEMPT)
+                .and_then(|v| v.as_str().parse::<u8>().ok())
+                .unwrap_or(1);
             if run_ok {
-                idx
+                idx.map(|i| (i, attempt))
             } else {
                 None
             }
         });
         match idx {
-            Some(i) => {
+            Some((i, attempt)) => {
                 rb.order.push(i);
                 rb.seqs.push(seq);
+                rb.attempts.push(attempt);
             }
             None => rb.unexpected += 1,
         }

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::checker::{percent, ClaimResult, OrderFigures, Safety, Verdict};
+use crate::checker::{
+    percent, ClaimResult, OrderFigures, RetryFigures, Safety, Verdict, WindowSplit,
+};
+use crate::nemesis::FaultWindow;
 
 pub const SCHEMA: &str = "jsbench.result/1";
 
@@ -46,6 +49,22 @@ pub struct Report {
     /// What the jsbench process itself used (not the server).
     #[serde(default)]
     pub resources: Resources,
+    /// Every fault occurrence as it happened, with the figures before / during / after it.
+    #[serde(default)]
+    pub faults: Vec<FaultReport>,
+    /// What retries did (present when the plan retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryFigures>,
+}
+
+/// One fault window in result.json: `{name, kind, target, start_ms, end_ms, …}` plus the split.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultReport {
+    #[serde(flatten)]
+    pub window: FaultWindow,
+    /// Figures for messages first sent before, during and after the window, and the time to
+    /// recover.
+    pub split: Option<WindowSplit>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -332,6 +351,18 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
         r.order.storage_source,
         ord(&r.order.storage)
     ));
+    if let Some(rt) = &r.retry {
+        s.push_str(&format!(
+            "  retries: {} messages retried ({} extra attempts) · stored from retries {} · retry reorders {}\n",
+            rt.retried,
+            rt.extra_attempts,
+            opt(rt.stored_from_retries),
+            opt(rt.retry_reorders)
+        ));
+    }
+    for f in &r.faults {
+        s.push_str(&fault_lines(f));
+    }
     for v in &r.verdicts {
         s.push_str(&format!(
             "  [{}] {} {}: {}\n",
@@ -343,6 +374,84 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
     }
     s.push_str(&format!("  → {}\n", dir.join("result.json").display()));
     s
+}
+
+/// What one fault window did, in a few lines for the terminal.
+pub fn fault_lines(f: &FaultReport) -> String {
+    let w = &f.window;
+    let mut s = format!(
+        "  fault {} #{} ({}, {}): {:.0}–{:.0} ms{}{}\n",
+        w.name,
+        w.occurrence,
+        w.detail,
+        w.target,
+        w.start_ms,
+        w.end_ms,
+        if w.truncated {
+            " (healed early: publishing ended)"
+        } else {
+            ""
+        },
+        w.error
+            .as_ref()
+            .map_or(String::new(), |e| format!(" ERROR: {e}"))
+    );
+    if let Some(sp) = &f.split {
+        for (name, seg) in [
+            ("before", &sp.before),
+            ("during", &sp.during),
+            ("after", &sp.after),
+        ] {
+            let o = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+            s.push_str(&format!(
+                "    {name:<6} published {} · acked {} · failed {} · unknown {} (stored {}) · lost {} · dup {} · late per key {} · retry reorders {} · {:.0} acks/s · p99 {}\n",
+                seg.published,
+                seg.acked,
+                seg.failed,
+                seg.unknown,
+                o(seg.recovered),
+                o(seg.lost),
+                o(seg.duplicates),
+                o(seg.storage_late_per_key),
+                o(seg.retry_reorders),
+                seg.acks_per_sec,
+                seg.latency_p99_us.map_or("-".to_string(), fmt_us)
+            ));
+        }
+        s.push_str(&format!(
+            "    recovered: {}\n",
+            sp.recover_ms
+                .map_or("no successful ack after the heal".to_string(), |m| format!(
+                    "first successful ack {m:.0} ms after the heal"
+                ))
+        ));
+    }
+    s
+}
+
+/// The faults column of the summary table: "pause@2s 3.0s; kill@5s 1.2s".
+pub fn faults_cell(r: &Report) -> String {
+    if r.faults.is_empty() {
+        return "-".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for f in &r.faults {
+        let w = &f.window;
+        let span = w.end_ms - w.start_ms;
+        let mut p = format!("{}@{:.1}s", w.kind.as_str(), w.start_ms / 1000.0);
+        if span > 0.0 {
+            p.push_str(&format!(" {:.1}s", span / 1000.0));
+        }
+        if w.target != "server" && w.target != "all connections" {
+            p.push_str(&format!(" ({})", w.target));
+        }
+        if parts.len() >= 4 {
+            parts.push(format!("+{} more", r.faults.len() - 4));
+            break;
+        }
+        parts.push(p);
+    }
+    parts.join("; ")
 }
 
 /// One cell of the order columns: "preserved (0 of N)" or "broken: 71% late per key", with the
@@ -380,8 +489,11 @@ pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
         "ack order (wire)",
         "ack order (completion)",
         "storage order",
+        "faults",
         "lost",
         "dup",
+        "unknown (stored)",
+        "retry reorders",
         "msgs/s",
         "p99",
     ];
@@ -396,8 +508,16 @@ pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
             cell(&r.order.ack_wire),
             cell(&r.order.ack_completion),
             cell(&r.order.storage),
+            faults_cell(r),
             r.counts.lost.map_or("-".into(), |v| v.to_string()),
             r.counts.duplicates.map_or("-".into(), |v| v.to_string()),
+            match r.counts.recovered {
+                Some(rec) => format!("{} ({rec})", r.counts.unknown),
+                None => r.counts.unknown.to_string(),
+            },
+            r.retry
+                .and_then(|t| t.retry_reorders)
+                .map_or("-".into(), |v| v.to_string()),
             format!("{:.0}", r.throughput.msgs_per_sec),
             r.p99_us().map_or("-".into(), fmt_us),
         ]);

@@ -18,7 +18,9 @@ use crate::checker::{self, Evidence, OrderFigures, Safety, Verdict};
 use crate::client::{Limit, Publisher, Stop};
 use crate::connection::{Pool, Router};
 use crate::history::{History, ReadBack};
+use crate::nemesis::{Nemesis, NemesisLog};
 use crate::observe::{Clock, Progress, Recorder, WireTap};
+use crate::proxy::Proxy;
 use crate::readback::read_back;
 use crate::report::{
     self, Counts, Environment, Host, LatencySummary, Orders, Report, ScenarioInfo, StreamInfo,
@@ -106,6 +108,9 @@ struct Measured {
     stop: Stop,
     read_back: Option<ReadBack>,
     read_back_note: Option<String>,
+    /// What the nemesis did, and the clock time its schedule started from.
+    nemesis: NemesisLog,
+    nemesis_origin_ns: u64,
 }
 
 /// Facts gathered along the way, for the report.
@@ -254,65 +259,123 @@ async fn measure(
         .connect_options()
         .await
         .map_err(|e| format!("connection options: {e}"))?;
-    let pool = Pool::connect(
-        server.url(),
-        || options.clone(),
-        plan.connections.count,
-        &plan.name,
-        plan.publish.ack_timeout,
-        plan.publish.max_in_flight,
-    )
-    .await
-    .map_err(|e| format!("cannot connect to {}: {e}", server.url()))?;
-    facts.environment.server_version = pool.clients[0].server_info().version.clone();
 
-    let admin = jetstream::ContextBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build(pool.clients[0].clone());
-    let subjects = Subjects::new(run_id, plan.workload.keys);
-    facts.subjects = vec![subjects.stream_filter.clone()];
-    let config = jetstream::stream::Config {
-        name: facts.stream_name.clone(),
-        subjects: facts.subjects.clone(),
-        storage: match plan.stream.storage {
-            Storage::File => jetstream::stream::StorageType::File,
-            Storage::Memory => jetstream::stream::StorageType::Memory,
-        },
-        num_replicas: plan.stream.replicas,
-        duplicate_window: plan.stream.duplicate_window,
-        max_bytes: plan.stream.max_bytes,
-        ..Default::default()
+    // Fault proxies: one per client connection, each in front of the server.
+    let proxies = if plan.proxied() {
+        start_proxies(server.url(), plan.connections.count, plan.seed).await?
+    } else {
+        Vec::new()
     };
-    admin
-        .create_stream(config)
+    let urls: Vec<String> = if proxies.is_empty() {
+        vec![server.url().to_string()]
+    } else {
+        proxies.iter().map(|p| p.url()).collect()
+    };
+    // With faults the server may be gone for a while: allow reconnecting for about three
+    // minutes (async-nats' backoff reaches 4 s per attempt), not ~1 s.
+    let max_reconnects = if plan.faults.is_empty() { 10 } else { 60 };
+    let result = async {
+        let pool = Pool::connect(
+            &urls,
+            || options.clone(),
+            plan.connections.count,
+            &plan.name,
+            plan.publish.ack_timeout,
+            plan.publish.max_in_flight,
+            max_reconnects,
+        )
         .await
-        .map_err(|e| format!("cannot create stream {}: {e}", facts.stream_name))?;
+        .map_err(|e| format!("cannot connect to {}: {e}", urls.join(", ")))?;
+        facts.environment.server_version = pool.clients[0].server_info().version.clone();
 
-    let result = publish_and_read(
-        plan,
-        opts,
-        &pool,
-        &admin,
-        &subjects,
-        &facts.stream_name,
-        run_id,
-    )
-    .await;
+        // Stream admin and read-back go straight to the server on their own connection, so
+        // network faults on the publishing connections never touch them.
+        let admin_client = options
+            .clone()
+            .name(format!("jsbench-{}-admin", plan.name))
+            .max_reconnects(Some(max_reconnects))
+            .connect(server.url())
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", server.url()))?;
+        let admin = jetstream::ContextBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .build(admin_client.clone());
+        let subjects = Subjects::new(run_id, plan.workload.keys);
+        facts.subjects = vec![subjects.stream_filter.clone()];
+        let config = jetstream::stream::Config {
+            name: facts.stream_name.clone(),
+            subjects: facts.subjects.clone(),
+            storage: match plan.stream.storage {
+                Storage::File => jetstream::stream::StorageType::File,
+                Storage::Memory => jetstream::stream::StorageType::Memory,
+            },
+            num_replicas: plan.stream.replicas,
+            duplicate_window: plan.stream.duplicate_window,
+            max_bytes: plan.stream.max_bytes,
+            ..Default::default()
+        };
+        admin
+            .create_stream(config)
+            .await
+            .map_err(|e| format!("cannot create stream {}: {e}", facts.stream_name))?;
 
-    if plan.stream.keep {
-        facts.stream_kept = true;
-    } else if let Err(e) = admin.delete_stream(&facts.stream_name).await {
-        facts
-            .notes
-            .push(format!("stream {} not deleted: {e}", facts.stream_name));
+        let result = publish_and_read(
+            plan,
+            opts,
+            server,
+            &proxies,
+            &pool,
+            &admin,
+            &subjects,
+            &facts.stream_name,
+            run_id,
+        )
+        .await;
+
+        if plan.stream.keep {
+            facts.stream_kept = true;
+        } else if let Err(e) = admin.delete_stream(&facts.stream_name).await {
+            facts
+                .notes
+                .push(format!("stream {} not deleted: {e}", facts.stream_name));
+        }
+        pool.close().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), admin_client.drain()).await;
+        result
     }
-    pool.close().await;
+    .await;
+    for p in proxies {
+        p.stop().await;
+    }
     result
 }
 
+/// Starts one fault proxy per connection in front of the server at `url`.
+async fn start_proxies(url: &str, count: usize, seed: u64) -> Result<Vec<Proxy>, String> {
+    let hostport = url.split("://").nth(1).unwrap_or(url);
+    let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
+    let hostport = hostport.split(',').next().unwrap_or(hostport);
+    let upstream = tokio::net::lookup_host(hostport)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve {hostport} for the fault proxy"))?;
+    let mut proxies = Vec::with_capacity(count);
+    for i in 0..count {
+        let p = Proxy::start(upstream, seed ^ (0x5052_4f58_5900 + i as u64))
+            .await
+            .map_err(|e| format!("cannot start the fault proxy for connection {i}: {e}"))?;
+        proxies.push(p);
+    }
+    Ok(proxies)
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn publish_and_read(
     plan: &Plan,
     opts: &RunOptions,
+    server: &Server,
+    proxies: &[Proxy],
     pool: &Pool,
     admin: &jetstream::Context,
     subjects: &Subjects,
@@ -326,7 +389,7 @@ async fn publish_and_read(
     let router = Router::new(&plan.connections, w.keys);
     let pacer = Pacer::new(w.rate);
     let progress = Arc::new(Progress::default());
-    let publisher = Publisher {
+    let mut publisher = Publisher {
         contexts: &pool.contexts,
         router: &router,
         subjects,
@@ -340,6 +403,8 @@ async fn publish_and_read(
         tap: tap.clone(),
         cancel: &opts.cancel,
         progress: Some(&progress),
+        retry: plan.publish.retry,
+        stopped: None,
     };
 
     // Warm-up: same code path, its own keys and a throwaway history; excluded from all figures.
@@ -385,14 +450,40 @@ async fn publish_and_read(
         (Amount::Duration(_), crate::scenario::Rate::Max) => 1 << 20,
     };
     let mut history = History::new(keygen.take(first), w.keys);
+    if !plan.faults.is_empty() || plan.publish.retry.attempts > 1 {
+        // Send and ack times per message: the fault-window checkers split by them.
+        history = history.timed();
+    }
     let mut rec = Recorder::new(pacer.is_open_loop(), plan.observe.timeline_bucket, expected);
     progress.planned.store(planned, Ordering::Relaxed);
     let bar = opts
         .progress
         .then(|| crate::progress::spawn(progress.clone(), expected, plan.name.clone()));
-    let stop = publisher
-        .run_phase(false, limit, &mut keygen, &mut history, &mut rec)
-        .await;
+    let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
+    publisher.stopped = Some(&stopped_tx);
+    let nemesis_origin_ns = clock.now_ns();
+    let (stop, nemesis) = if plan.faults.is_empty() {
+        let stop = publisher
+            .run_phase(false, limit, &mut keygen, &mut history, &mut rec)
+            .await;
+        (stop, NemesisLog::default())
+    } else {
+        // Same task, so the nemesis borrows the server and proxies; the publisher yields at
+        // every await, which is often enough for fault times to be kept to a millisecond or so
+        // (the windows record the real times anyway).
+        let nemesis = Nemesis {
+            faults: &plan.faults,
+            server,
+            proxies,
+            clock,
+        };
+        // The nemesis first: faults due at once are set before the first message goes out.
+        let (log, stop) = tokio::join!(
+            nemesis.run(nemesis_origin_ns, stopped_rx),
+            publisher.run_phase(false, limit, &mut keygen, &mut history, &mut rec)
+        );
+        (stop, log)
+    };
     if let Some(bar) = bar {
         bar.finish().await;
     }
@@ -426,6 +517,8 @@ async fn publish_and_read(
         stop,
         read_back,
         read_back_note,
+        nemesis,
+        nemesis_origin_ns,
     })
 }
 
@@ -477,6 +570,8 @@ fn assemble(
         verdict: Verdict::Unknown,
         files: Default::default(),
         resources: report::Resources::current(),
+        faults: Vec::new(),
+        retry: None,
     };
 
     let m = match outcome {
@@ -493,6 +588,8 @@ fn assemble(
                     safety: None,
                     published: 0,
                     acked: 0,
+                    unknown: 0,
+                    retry: None,
                     complete: false,
                 },
             );
@@ -563,6 +660,40 @@ fn assemble(
         .as_ref()
         .filter(|rb| rb.complete)
         .map(|rb| checker::safety(h, rb));
+
+    let rb_complete = m.read_back.as_ref().filter(|rb| rb.complete);
+    let per_msg = rb_complete.map(|rb| checker::per_message(h, rb));
+    if plan.publish.retry.attempts > 1 || h.retried() > 0 {
+        report.retry = Some(checker::retry_figures(h, rb_complete.zip(per_msg.as_ref())));
+    }
+    notes.extend(m.nemesis.notes.iter().cloned());
+    for w in &m.nemesis.windows {
+        if let Some(e) = &w.error {
+            notes.push(format!("fault {} #{}: {e}", w.name, w.occurrence));
+        }
+        let split = h.is_timed().then(|| {
+            let at = |ms: f64| m.nemesis_origin_ns + (ms * 1e6) as u64;
+            checker::split_by_window(
+                h,
+                per_msg.as_ref(),
+                (m.rec.started_ns, m.rec.ended_ns),
+                (at(w.start_ms), at(w.end_ms)),
+            )
+        });
+        report.faults.push(report::FaultReport {
+            window: w.clone(),
+            split,
+        });
+    }
+    if !h.attempt_log.is_empty() {
+        let file = "attempts.csv";
+        match write_attempts(&dir.join(file), h, m.rec.started_ns) {
+            Ok(()) => {
+                report.files.insert("attempts".into(), file.into());
+            }
+            Err(e) => notes.push(format!("could not write {file}: {e}")),
+        }
+    }
 
     report.counts = Counts {
         published: h.published,
@@ -647,6 +778,8 @@ fn assemble(
             safety: report.safety.as_ref(),
             published: report.counts.published,
             acked: report.counts.acked,
+            unknown: report.counts.unknown,
+            retry: report.retry.as_ref(),
             complete,
         },
     );
@@ -661,6 +794,32 @@ fn assemble(
     // After the checkers: their working memory is part of the peak.
     report.resources = report::Resources::current();
     report
+}
+
+/// Writes every recorded attempt (failed ones, and the last of each retried message) as CSV:
+/// times in ms since the measured phase started.
+fn write_attempts(path: &Path, h: &History, origin_ns: u64) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let seqs = h.key_seqs();
+    let mut out = String::from("idx,key,seq,attempt,conn,send_ms,end_ms,outcome,error\n");
+    let ms = |t: u64| t.saturating_sub(origin_ns) as f64 / 1e6;
+    for a in &h.attempt_log {
+        let i = a.idx as usize;
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{:.3},{:.3},{},{}",
+            a.idx,
+            crate::workload::key_name(h.keys[i]),
+            seqs[i],
+            a.attempt,
+            a.conn,
+            ms(a.send_ns),
+            ms(a.end_ns),
+            a.outcome.as_str(),
+            a.error
+        );
+    }
+    report::write_atomic(path, out.as_bytes())
 }
 
 #[cfg(test)]

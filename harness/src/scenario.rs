@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::nemesis::{FaultDirection, FaultKind, FaultPlan};
 use crate::server::{Auth, Backend, ServerSpec};
 
 /// A scenario as written in its TOML file. Loose types (strings for durations, raw values for
@@ -36,6 +37,31 @@ pub struct Scenario {
     pub observe: ObserveSection,
     #[serde(default)]
     pub expect: Expect,
+    /// `[[faults]]`: network and server faults, scheduled from the start of the measured phase.
+    #[serde(default)]
+    pub faults: Vec<FaultSection>,
+}
+
+/// One `[[faults]]` entry as written. Which parameters apply depends on `kind`; validation
+/// names any that do not.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSection {
+    pub name: Option<String>,
+    pub kind: Option<FaultKind>,
+    /// Network faults: "all", a connection index, a list of indexes, or a fraction in (0, 1].
+    pub target: Option<toml::Value>,
+    pub direction: Option<FaultDirection>,
+    pub latency: Option<String>,
+    pub jitter: Option<String>,
+    pub bytes_per_sec: Option<toml::Value>,
+    pub average_size: Option<i64>,
+    pub size_variation: Option<i64>,
+    pub delay: Option<String>,
+    pub start: Option<String>,
+    pub duration: Option<String>,
+    pub repeat: Option<i64>,
+    pub every: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -95,6 +121,9 @@ impl Strategy {
 pub struct ConnectionsSection {
     pub strategy: Option<Strategy>,
     pub count: Option<i64>,
+    /// Route every connection through a fault proxy even without network faults (to measure
+    /// the proxy itself). Network faults turn this on.
+    pub proxy: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,6 +151,19 @@ pub struct PublishSection {
     pub max_in_flight: Option<i64>,
     pub msg_id: Option<bool>,
     pub ack_timeout: Option<String>,
+    pub retry: Option<RetrySection>,
+}
+
+/// `[publish.retry]`: what the application does when an attempt fails or times out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySection {
+    /// Attempts in all, the first included (1 = no retry).
+    pub attempts: Option<i64>,
+    /// Wait before the second attempt; doubles for each further attempt.
+    pub backoff: Option<String>,
+    /// Upper bound of the wait.
+    pub max_backoff: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,6 +242,23 @@ pub struct Expect {
     /// Every published message was acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_acked: Option<bool>,
+    /// Extra stored copies of a key+seq: "none" or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Presence>,
+    /// Stored copies from a retry (attempt > 1) that landed after a later message of their key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_reorders: Option<Presence>,
+    /// Messages whose final outcome is unknown (timed out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<Presence>,
+}
+
+/// A claim that something happens at least once ("some") or never ("none").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    None,
+    Some,
 }
 
 /// How much is published.
@@ -239,6 +298,14 @@ pub struct Plan {
     pub workload: WorkloadPlan,
     pub observe: ObservePlan,
     pub expect: Expect,
+    pub faults: Vec<FaultPlan>,
+}
+
+impl Plan {
+    /// True when client connections go through fault proxies.
+    pub fn proxied(&self) -> bool {
+        self.connections.proxy
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -277,6 +344,9 @@ pub struct StreamPlan {
 pub struct ConnectionsPlan {
     pub strategy: Strategy,
     pub count: usize,
+    /// Every connection goes through its own fault proxy.
+    #[serde(default)]
+    pub proxy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -286,6 +356,31 @@ pub struct PublishPlan {
     pub msg_id: bool,
     #[serde(with = "duration_str")]
     pub ack_timeout: Duration,
+    pub retry: RetryPlan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetryPlan {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    #[serde(with = "duration_str")]
+    pub backoff: Duration,
+    #[serde(with = "duration_str")]
+    pub max_backoff: Duration,
+}
+
+impl RetryPlan {
+    pub const NONE: RetryPlan = RetryPlan {
+        attempts: 1,
+        backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+    };
+
+    /// The wait after attempt `failed` (1-based) failed: backoff × 2^(failed-1), capped.
+    pub fn backoff_after(&self, failed: u32) -> Duration {
+        let factor = 1u32 << failed.saturating_sub(1).min(20);
+        (self.backoff * factor).min(self.max_backoff)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -442,6 +537,25 @@ impl Checker<'_> {
                         self.err(
                         field,
                         format!("{s:?} is not a duration ({e}); write e.g. \"500ms\", \"10s\", \"2m\""),
+                    );
+                        default
+                    }
+                }
+            }
+        }
+    }
+
+    /// A duration that may be zero ("0s").
+    fn duration0(&mut self, field: &str, value: Option<&str>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(s) => {
+                match humantime::parse_duration(s) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.err(
+                        field,
+                        format!("{s:?} is not a duration ({e}); write e.g. \"0s\", \"500ms\", \"2s\""),
                     );
                         default
                     }
@@ -652,6 +766,33 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         s.publish.ack_timeout.as_deref(),
         Duration::from_secs(5),
     );
+    let retry = match &s.publish.retry {
+        None => RetryPlan::NONE,
+        Some(r) => {
+            let attempts = c.range("publish.retry.attempts", r.attempts, 3, 1, 100) as u32;
+            let backoff = c.duration0(
+                "publish.retry.backoff",
+                r.backoff.as_deref(),
+                Duration::from_millis(100),
+            );
+            let max_backoff = c.duration0(
+                "publish.retry.max_backoff",
+                r.max_backoff.as_deref(),
+                Duration::from_secs(5).max(backoff),
+            );
+            if max_backoff < backoff {
+                c.err(
+                    "publish.retry.max_backoff",
+                    "must be at least publish.retry.backoff",
+                );
+            }
+            RetryPlan {
+                attempts,
+                backoff,
+                max_backoff,
+            }
+        }
+    };
 
     // --- workload
     let w = &s.workload;
@@ -785,6 +926,17 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         );
     }
 
+    // --- faults (the seed is fixed first: fractional targets are drawn from it)
+    let seed = o.seed.or(s.seed).unwrap_or_else(rand::random);
+    let faults = validate_faults(&mut c, &s.faults, backend, count, seed);
+    let proxy = s.connections.proxy.unwrap_or(false) || faults.iter().any(|f| f.kind.is_network());
+    if s.connections.proxy == Some(false) && faults.iter().any(|f| f.kind.is_network()) {
+        c.err(
+            "connections.proxy",
+            "network faults need the fault proxy: remove proxy = false",
+        );
+    }
+
     if !c.errors.is_empty() {
         return Err(ScenarioError { errors: c.errors });
     }
@@ -792,7 +944,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         name,
         description: s.description.clone(),
         file: None,
-        seed: o.seed.or(s.seed).unwrap_or_else(rand::random),
+        seed,
         server: ServerPlan {
             backend,
             url,
@@ -806,12 +958,17 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
             max_bytes,
             keep: o.keep_stream,
         },
-        connections: ConnectionsPlan { strategy, count },
+        connections: ConnectionsPlan {
+            strategy,
+            count,
+            proxy,
+        },
         publish: PublishPlan {
             mode,
             max_in_flight,
             msg_id,
             ack_timeout,
+            retry,
         },
         workload: WorkloadPlan {
             amount,
@@ -828,7 +985,332 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
             timeline_bucket,
         },
         expect: s.expect.clone(),
+        faults,
     })
+}
+
+/// Which optional parameters each fault kind takes.
+fn fault_params(kind: FaultKind) -> &'static [&'static str] {
+    match kind {
+        FaultKind::Latency => &["latency", "jitter"],
+        FaultKind::Bandwidth => &["bytes_per_sec"],
+        FaultKind::Slicer => &["average_size", "size_variation", "delay"],
+        _ => &[],
+    }
+}
+
+/// Validates `[[faults]]` into fault plans; errors name `faults[i].field`.
+fn validate_faults(
+    c: &mut Checker,
+    faults: &[FaultSection],
+    backend: Backend,
+    connections: usize,
+    seed: u64,
+) -> Vec<FaultPlan> {
+    let mut out = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, f) in faults.iter().enumerate() {
+        let field = |name: &str| format!("faults[{i}].{name}");
+        let Some(kind) = f.kind else {
+            let allowed: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
+            c.err(
+                &field("kind"),
+                format!("is required: one of {}", allowed.join(", ")),
+            );
+            continue;
+        };
+        let name = f
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", kind.as_str(), i + 1));
+        if !is_valid_name(&name) {
+            c.err(
+                &field("name"),
+                format!("{name:?} is not allowed: use letters, digits, '-' and '_'"),
+            );
+        }
+        if !names.insert(name.clone()) {
+            c.err(&field("name"), format!("{name:?} is used by another fault"));
+        }
+
+        // Parameters that do not apply to this kind.
+        let given: [(&str, bool); 6] = [
+            ("latency", f.latency.is_some()),
+            ("jitter", f.jitter.is_some()),
+            ("bytes_per_sec", f.bytes_per_sec.is_some()),
+            ("average_size", f.average_size.is_some()),
+            ("size_variation", f.size_variation.is_some()),
+            ("delay", f.delay.is_some()),
+        ];
+        let allowed = fault_params(kind);
+        for (p, present) in given {
+            if present && !allowed.contains(&p) {
+                let owner = FaultKind::ALL
+                    .iter()
+                    .find(|k| fault_params(**k).contains(&p))
+                    .map_or("", |k| k.as_str());
+                c.err(
+                    &field(p),
+                    format!(
+                        "is a parameter of kind = \"{owner}\", not of \"{}\"",
+                        kind.as_str()
+                    ),
+                );
+            }
+        }
+
+        // Where it acts.
+        let mut conns = Vec::new();
+        let mut target = "server".to_string();
+        let mut direction = None;
+        if let Some(sf) = kind.server_fault() {
+            if f.target.is_some() {
+                c.err(
+                    &field("target"),
+                    format!(
+                        "server faults act on the server: remove target from kind = \"{}\"",
+                        kind.as_str()
+                    ),
+                );
+            }
+            if f.direction.is_some() {
+                c.err(&field("direction"), "applies to network faults only");
+            }
+            if !backend.supports(sf) {
+                c.err(
+                    &field("kind"),
+                    format!(
+                        "\"{}\" cannot be injected on backend \"{}\": jsbench does not control that server (use backend = \"process\", \"container\" or \"auto\")",
+                        kind.as_str(),
+                        backend.as_str()
+                    ),
+                );
+            }
+        } else {
+            (conns, target) = fault_target(
+                c,
+                &field("target"),
+                f.target.as_ref(),
+                connections,
+                seed ^ (i as u64 + 1),
+            );
+            if kind.is_directional() {
+                direction = Some(f.direction.unwrap_or(FaultDirection::Both));
+            } else if f.direction.is_some() {
+                c.err(
+                    &field("direction"),
+                    format!(
+                        "does not apply to kind = \"{}\" (it acts on whole connections); direction applies to latency, bandwidth, slicer and timeout",
+                        kind.as_str()
+                    ),
+                );
+            }
+        }
+
+        // Parameters.
+        let mut latency = None;
+        let mut jitter = None;
+        let mut bytes_per_sec = None;
+        let mut average_size = None;
+        let mut size_variation = None;
+        let mut delay = None;
+        match kind {
+            FaultKind::Latency => {
+                if f.latency.is_none() {
+                    c.err(
+                        &field("latency"),
+                        "is required for kind = \"latency\" (e.g. \"5ms\")",
+                    );
+                }
+                latency =
+                    Some(c.duration0(&field("latency"), f.latency.as_deref(), Duration::ZERO));
+                jitter = Some(c.duration0(&field("jitter"), f.jitter.as_deref(), Duration::ZERO));
+            }
+            FaultKind::Bandwidth => {
+                bytes_per_sec = Some(match &f.bytes_per_sec {
+                    None => {
+                        c.err(&field("bytes_per_sec"), "is required for kind = \"bandwidth\" (bytes per second, e.g. 100000 or \"1MiB\")");
+                        0
+                    }
+                    Some(toml::Value::Integer(v)) if *v >= 0 => *v as u64,
+                    Some(toml::Value::String(v)) => parse_bytes(v).unwrap_or_else(|| {
+                        c.err(
+                            &field("bytes_per_sec"),
+                            format!(
+                                "{v:?} is not a size: bytes per second, e.g. 100000 or \"1MiB\""
+                            ),
+                        );
+                        0
+                    }),
+                    Some(v) => {
+                        c.err(&field("bytes_per_sec"), format!("{v} is not allowed: bytes per second (0 or more), e.g. 100000 or \"1MiB\""));
+                        0
+                    }
+                });
+            }
+            FaultKind::Slicer => {
+                if f.average_size.is_none() {
+                    c.err(
+                        &field("average_size"),
+                        "is required for kind = \"slicer\" (bytes per slice)",
+                    );
+                }
+                let avg = c.range(&field("average_size"), f.average_size, 1, 1, 1 << 20) as usize;
+                let var =
+                    c.range(&field("size_variation"), f.size_variation, 0, 0, 1 << 20) as usize;
+                if var >= avg && f.size_variation.is_some() {
+                    c.err(
+                        &field("size_variation"),
+                        format!("must be smaller than average_size ({avg})"),
+                    );
+                }
+                average_size = Some(avg);
+                size_variation = Some(var);
+                delay = Some(c.duration0(&field("delay"), f.delay.as_deref(), Duration::ZERO));
+            }
+            _ => {}
+        }
+
+        // Schedule.
+        let start = f
+            .start
+            .as_deref()
+            .map(|s| c.duration0(&field("start"), Some(s), Duration::ZERO));
+        let duration = f
+            .duration
+            .as_deref()
+            .map(|s| c.duration0(&field("duration"), Some(s), Duration::ZERO));
+        if start.is_none() && (kind.server_fault().is_some() || kind == FaultKind::ResetPeer) {
+            c.err(
+                &field("start"),
+                format!(
+                    "is required for kind = \"{}\": when to inject it, from the start of the measured phase (e.g. \"2s\")",
+                    kind.as_str()
+                ),
+            );
+        }
+        if kind.is_instant() && duration.is_some() {
+            c.err(
+                &field("duration"),
+                format!(
+                    "does not apply to kind = \"{}\" (a one-shot action)",
+                    kind.as_str()
+                ),
+            );
+        }
+        if matches!(kind, FaultKind::Pause | FaultKind::Kill) && duration.is_none() {
+            c.err(
+                &field("duration"),
+                if kind == FaultKind::Kill {
+                    "is required for kind = \"kill\": how long the server stays dead before it is started again (\"0s\" = at once)"
+                } else {
+                    "is required for kind = \"pause\": how long the server stays frozen"
+                },
+            );
+        }
+        if kind == FaultKind::Pause && duration == Some(Duration::ZERO) {
+            c.err(&field("duration"), "must be greater than zero");
+        }
+        let repeat = c.range(&field("repeat"), f.repeat, 1, 1, 1000) as u32;
+        let every = f
+            .every
+            .as_deref()
+            .map(|s| c.duration(&field("every"), Some(s), Duration::from_secs(1)));
+        if repeat > 1 {
+            match (every, duration) {
+                (None, _) => c.err(
+                    &field("every"),
+                    "is required with repeat > 1: the time between the starts of two occurrences",
+                ),
+                (Some(_), None) if !kind.is_instant() => c.err(
+                    &field("duration"),
+                    "is required with repeat > 1: each occurrence must end before the next",
+                ),
+                (Some(e), Some(d)) if e <= d => c.err(
+                    &field("every"),
+                    format!(
+                        "must be longer than duration ({}): occurrences may not overlap",
+                        humantime::format_duration(d)
+                    ),
+                ),
+                _ => {}
+            }
+        } else if every.is_some() {
+            c.err(&field("every"), "is only used with repeat > 1");
+        }
+
+        out.push(FaultPlan {
+            name,
+            kind,
+            connections: conns,
+            target,
+            direction,
+            latency,
+            jitter,
+            bytes_per_sec,
+            average_size,
+            size_variation,
+            delay,
+            start,
+            duration,
+            repeat,
+            every,
+        });
+    }
+    out
+}
+
+/// Resolves a network fault's `target` to connection indexes (and a description).
+fn fault_target(
+    c: &mut Checker,
+    field: &str,
+    value: Option<&toml::Value>,
+    connections: usize,
+    seed: u64,
+) -> (Vec<usize>, String) {
+    let all: Vec<usize> = (0..connections).collect();
+    let bad = |c: &mut Checker, what: String| {
+        c.err(
+            field,
+            format!("{what}: use \"all\", a connection index (0..{connections}), a list of indexes, or a fraction in (0, 1]"),
+        );
+        (all.clone(), "all".to_string())
+    };
+    match value {
+        None => (all.clone(), "all connections".into()),
+        Some(toml::Value::String(s)) if s == "all" => (all.clone(), "all connections".into()),
+        Some(toml::Value::Integer(i)) if *i >= 0 && (*i as usize) < connections => {
+            (vec![*i as usize], format!("connection {i}"))
+        }
+        Some(toml::Value::Array(items)) if !items.is_empty() => {
+            let mut v = Vec::new();
+            for it in items {
+                match it {
+                    toml::Value::Integer(i) if *i >= 0 && (*i as usize) < connections => {
+                        if !v.contains(&(*i as usize)) {
+                            v.push(*i as usize);
+                        }
+                    }
+                    other => return bad(c, format!("{other} is not a connection index")),
+                }
+            }
+            v.sort_unstable();
+            let d = format!("connections {v:?}");
+            (v, d)
+        }
+        Some(toml::Value::Float(f)) if *f > 0.0 && *f <= 1.0 => {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            let n = ((*f * connections as f64).ceil() as usize).clamp(1, connections);
+            let mut v = all.clone();
+            v.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+            v.truncate(n);
+            v.sort_unstable();
+            let d = format!("{}% of connections {v:?}", (f * 100.0).round());
+            (v, d)
+        }
+        Some(other) => bad(c, format!("{other} is not allowed")),
+    }
 }
 
 /// "512MiB", "2GB", "1024" → bytes.
@@ -975,5 +1457,77 @@ mod tests {
         let b = parse(&with, "t.toml", &Overrides::default()).unwrap();
         assert_eq!(b.seed, 7);
         let _ = a.seed; // drawn at random, but present
+    }
+
+    #[test]
+    fn faults_and_retry_validate() {
+        let p = parse(
+            "name = \"x\"\n[publish]\nmsg_id = true\n[publish.retry]\nattempts = 4\nbackoff = \"50ms\"\n\
+             [connections]\nstrategy = \"round_robin\"\ncount = 4\n[workload]\nduration = \"5s\"\n\
+             [[faults]]\nkind = \"latency\"\ntarget = [1, 3]\ndirection = \"upstream\"\nlatency = \"2ms\"\n\
+             [[faults]]\nname = \"freeze\"\nkind = \"pause\"\nstart = \"1s\"\nduration = \"500ms\"\nrepeat = 3\nevery = \"1s\"\n\
+             [[faults]]\nkind = \"down\"\ntarget = 0.5\nstart = \"2s\"\nduration = \"1s\"\n",
+            "t.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert!(
+            p.connections.proxy,
+            "network faults route connections through proxies"
+        );
+        assert_eq!(p.publish.retry.attempts, 4);
+        assert_eq!(p.publish.retry.backoff_after(1), Duration::from_millis(50));
+        assert_eq!(p.publish.retry.backoff_after(3), Duration::from_millis(200));
+        assert_eq!(p.faults.len(), 3);
+        assert_eq!(p.faults[0].name, "latency-1");
+        assert_eq!(p.faults[0].connections, vec![1, 3]);
+        assert_eq!(p.faults[0].direction, Some(FaultDirection::Upstream));
+        assert_eq!(p.faults[1].occurrences().len(), 3);
+        assert_eq!(p.faults[2].connections.len(), 2, "half of 4 connections");
+        // Fractions are drawn from the seed: the same seed picks the same connections.
+        let again = parse(
+            "name = \"x\"\nseed = 5\n[connections]\nstrategy = \"round_robin\"\ncount = 8\n[workload]\nmessages = 1\n[[faults]]\nkind = \"timeout\"\ntarget = 0.25\n",
+            "t.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let twice = parse(
+            "name = \"x\"\nseed = 5\n[connections]\nstrategy = \"round_robin\"\ncount = 8\n[workload]\nmessages = 1\n[[faults]]\nkind = \"timeout\"\ntarget = 0.25\n",
+            "t.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(again.faults[0].connections, twice.faults[0].connections);
+        assert_eq!(again.faults[0].connections.len(), 2);
+    }
+
+    #[test]
+    fn fault_errors_name_the_field_and_what_is_allowed() {
+        let e = errs(
+            "name = \"x\"\n[server]\nbackend = \"external\"\nurl = \"nats://127.0.0.1:4222\"\n[workload]\nmessages = 1\n\
+             [[faults]]\nkind = \"kill\"\nstart = \"1s\"\nduration = \"1s\"\n\
+             [[faults]]\nkind = \"reset_peer\"\ndirection = \"upstream\"\n\
+             [[faults]]\nkind = \"latency\"\ntarget = 9\n\
+             [[faults]]\nkind = \"pause\"\nstart = \"1s\"\nduration = \"1s\"\nrepeat = 2\n\
+             [[faults]]\nkind = \"timeout\"\nlatency = \"1ms\"\n",
+        );
+        let find = |field: &str| {
+            e.iter()
+                .find(|x| x.field == field)
+                .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
+                .message
+                .clone()
+        };
+        let kill = find("faults[0].kind");
+        assert!(kill.contains("kill") && kill.contains("external"), "{kill}");
+        assert!(find("faults[1].direction").contains("latency, bandwidth, slicer and timeout"));
+        assert!(find("faults[1].start").contains("required"));
+        assert!(find("faults[2].latency").contains("required"));
+        assert!(find("faults[2].target").contains("connection index"));
+        assert!(find("faults[3].every").contains("repeat > 1"));
+        assert!(find("faults[4].latency").contains("kind = \"latency\""));
+        let e = errs("name = \"x\"\n[workload]\nmessages = 1\n[[faults]]\nkind = \"quake\"\n");
+        assert_eq!(e[0].field, "faults[0].kind");
+        assert!(e[0].message.contains("reset_peer"), "{}", e[0].message);
     }
 }

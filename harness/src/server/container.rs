@@ -1,5 +1,14 @@
 //! The container backend: a NATS server container started through testcontainers, with
-//! the image's published client port mapped to a free host port.
+//! its client port published on a free host port.
+//!
+//! The host port is chosen by jsbench, not by Docker, and held (see [`PortHold`]) for the
+//! container's whole life. With a randomly published port (`-P`, `HostPort: ""`) Docker
+//! picks a *new* host port every time the container starts (seen with Docker 20.10: kill +
+//! start moved 32770 to 32773), so clients holding the old URL could never reconnect after
+//! a kill or restart fault. An explicit binding survives restarts, and holding the port
+//! while the container is down keeps the kernel from handing it to someone else meanwhile.
+//! A port can still be taken between our pick and Docker's bind only by a process binding
+//! that exact port; the start is then retried on another one.
 //!
 //! Every container carries the labels `jsbench=1`, `jsbench.pid=<our pid>` and
 //! `jsbench.instance=<unique id>`. The instance label lets a failed or cancelled start
@@ -11,6 +20,11 @@
 //! `TESTCONTAINERS_COMMAND=keep` and needs a Tokio runtime to be current: [`stop`] and Drop
 //! remove the container explicitly.
 //!
+//! Faults are Docker API calls on the same container: pause/unpause, kill (SIGKILL), stop,
+//! start. The store lives on the container's anonymous volume, which a start reuses. The
+//! state (running, paused, down) is read from Docker rather than remembered, so a fault call
+//! that was cancelled midway cannot leave us believing the wrong thing.
+//!
 //! [`stop`]: ContainerServer::stop
 
 use std::collections::HashMap;
@@ -18,8 +32,10 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use testcontainers::bollard::errors::Error as DockerError;
 use testcontainers::bollard::query_parameters::{
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use testcontainers::bollard::Docker;
 use testcontainers::core::client::docker_client_instance;
@@ -27,6 +43,8 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
+use super::fault::{Action, Status};
+use super::port_hold::PortHold;
 use super::{pid_alive, probe, ServerError, DEFAULT_IMAGE, IMAGE_ENV, LOCAL_IMAGE};
 
 const NATS_PORT: u16 = 4222;
@@ -45,6 +63,10 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 const LATE_CREATE_GRACE: Duration = Duration::from_secs(1);
 /// Docker's own stop grace (SIGTERM, then SIGKILL after this many seconds).
 const STOP_GRACE_SECS: i32 = 5;
+/// How long a killed or stopped container may take to show as no longer running.
+const DOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Starts tried on fresh host ports when the chosen one turns out to be taken.
+const PORT_ATTEMPTS: u32 = 3;
 /// Pull budgets: generous when the user asked for containers, short when `auto` probes.
 pub(crate) const PULL_TIMEOUT: Duration = Duration::from_secs(120);
 pub(crate) const AUTO_PULL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -180,20 +202,44 @@ pub(crate) struct ContainerServer {
     container: Option<ContainerAsync<GenericImage>>,
     id: String,
     url: String,
+    /// Serialises fault actions, which read the state and then act on it.
+    faults: tokio::sync::Mutex<()>,
+    /// The published host port, held for the container's life (module docs); released
+    /// only after Drop::drop has removed the container.
+    _port: PortHold,
 }
 
 impl ContainerServer {
-    /// Starts `image` and waits until the mapped client port greets.
+    /// Starts `image` and waits until the published client port greets.
     pub(crate) async fn start(image: &str) -> Result<ContainerServer, ServerError> {
+        let mut attempt = 1;
+        loop {
+            let port = PortHold::bind(0)
+                .map_err(|e| ServerError::io("cannot reserve a host port for the container", e))?;
+            let host_port = port.port();
+            match Self::start_on(image, port).await {
+                Err(e) if attempt < PORT_ATTEMPTS && is_port_conflict(&e) => {
+                    tracing::info!(
+                        "host port {host_port} was taken meanwhile ({e}); trying another"
+                    );
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_on(image: &str, port: PortHold) -> Result<ContainerServer, ServerError> {
         let instance = unique_instance_id();
         // Removes whatever this start created if it fails or is cancelled midway
         // (testcontainers can create a container and then fail before returning it).
         let mut sweep = SweepOnDrop(Some(instance.clone()));
         let (name, tag) = split_image(image);
         let request = GenericImage::new(name, tag)
-            .with_exposed_port(NATS_PORT.tcp())
             .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
             .with_cmd(NATS_ARGS)
+            // An explicit host port, the same on every start of this container (module docs).
+            .with_mapped_port(port.port(), NATS_PORT.tcp())
             // The store on an anonymous volume, not the container's writable layer: on
             // overlay/fuse-overlayfs drivers the layer made file-storage runs ~6x slower than the
             // process backend. Removal (`v: true` in force_remove) frees the volume with it.
@@ -218,6 +264,8 @@ impl ContainerServer {
             id: container.id().to_string(),
             container: Some(container),
             url: String::new(),
+            faults: tokio::sync::Mutex::new(()),
+            _port: port,
         };
         // From here on, an early return drops `server`, which removes the container.
         server.url = server.client_url().await?;
@@ -298,13 +346,175 @@ impl ContainerServer {
         &self.id
     }
 
+    /// The state, as Docker reports it.
+    async fn status(&self, docker: &Docker) -> Result<Status, ServerError> {
+        let info = call(
+            format!("inspect of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.inspect_container(&self.id, None),
+        )
+        .await?;
+        let state = info.state.unwrap_or_default();
+        Ok(if state.paused == Some(true) {
+            Status::Paused
+        } else if state.running == Some(true) {
+            Status::Running
+        } else {
+            Status::Down
+        })
+    }
+
+    /// `docker pause` (the cgroup freezer); returns once the container is frozen.
+    pub(crate) async fn pause(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        self.status(&docker).await?.check(Action::Pause)?;
+        call(
+            format!("pause of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.pause_container(&self.id),
+        )
+        .await
+    }
+
+    /// `docker unpause`.
+    pub(crate) async fn resume(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        self.status(&docker).await?.check(Action::Resume)?;
+        call(
+            format!("unpause of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.unpause_container(&self.id),
+        )
+        .await
+    }
+
+    /// `docker kill` with SIGKILL (Docker also kills a paused container); returns once the
+    /// container is no longer running. The container and its volume stay.
+    pub(crate) async fn kill(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        self.status(&docker).await?.check(Action::Kill)?;
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        call(
+            format!("kill of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.kill_container(&self.id, Some(options)),
+        )
+        .await?;
+        self.wait_down(&docker).await
+    }
+
+    /// `docker start` of the same container (same volume, same host port), then waits
+    /// until it greets on the same URL.
+    pub(crate) async fn start_again(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        self.status(&docker).await?.check(Action::StartAgain)?;
+        self.start_existing(&docker).await
+    }
+
+    /// `docker stop` (SIGTERM, SIGKILL after [`STOP_GRACE_SECS`]), then as start_again.
+    pub(crate) async fn restart(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        let status = self.status(&docker).await?;
+        status.check(Action::Restart)?;
+        if status == Status::Paused {
+            // A frozen server cannot act on SIGTERM; thawed, it shuts down cleanly.
+            call(
+                format!("unpause of container {}", self.id),
+                DOCKER_CALL_TIMEOUT,
+                docker.unpause_container(&self.id),
+            )
+            .await?;
+        }
+        let options = StopContainerOptionsBuilder::new()
+            .t(STOP_GRACE_SECS)
+            .build();
+        call(
+            format!("stop of container {}", self.id),
+            stop_call_timeout(),
+            docker.stop_container(&self.id, Some(options)),
+        )
+        .await?;
+        self.wait_down(&docker).await?;
+        self.start_existing(&docker).await
+    }
+
+    async fn start_existing(&self, docker: &Docker) -> Result<(), ServerError> {
+        call(
+            format!("start of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.start_container(&self.id, None),
+        )
+        .await?;
+        // The binding is explicit, so this holds; checked because clients depend on it.
+        let url = self.client_url().await?;
+        if url != self.url {
+            return Err(ServerError::UrlChanged {
+                before: self.url.clone(),
+                after: url,
+            });
+        }
+        self.wait_ready().await
+    }
+
+    /// Polls until Docker no longer reports the container running: the kill and stop calls
+    /// can return before the runtime has reaped the container's process.
+    async fn wait_down(&self, docker: &Docker) -> Result<(), ServerError> {
+        let deadline = tokio::time::Instant::now() + DOWN_TIMEOUT;
+        loop {
+            if self.status(docker).await? == Status::Down {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ServerError::Docker {
+                    what: format!(
+                        "wait for container {} to stop running (over {DOWN_TIMEOUT:?})",
+                        self.id
+                    ),
+                    source: DockerError::RequestTimeoutError,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Graceful stop (`docker stop`: SIGTERM, then SIGKILL after a grace period), then
-    /// forced removal with its anonymous volumes.
+    /// forced removal with its anonymous volumes. A paused container is unpaused first, so
+    /// that it can shut down cleanly; a killed one is just removed.
     pub(crate) async fn stop(mut self) -> Result<(), ServerError> {
+        let status = match client().await {
+            Ok(docker) => match self.status(&docker).await {
+                Ok(Status::Paused) => {
+                    let unpause = call(
+                        format!("unpause of container {}", self.id),
+                        DOCKER_CALL_TIMEOUT,
+                        docker.unpause_container(&self.id),
+                    );
+                    if let Err(e) = unpause.await {
+                        // Not fatal: the forced removal below kills it anyway.
+                        tracing::warn!("{e}");
+                    }
+                    Status::Running
+                }
+                Ok(status) => status,
+                Err(e) => {
+                    tracing::warn!("cannot inspect container {}: {e}", self.id);
+                    Status::Running
+                }
+            },
+            // The removal below reports the problem.
+            Err(_) => Status::Running,
+        };
         if let Some(container) = self.container.as_ref() {
-            if let Err(e) = container.stop_with_timeout(Some(STOP_GRACE_SECS)).await {
-                // Removal below is forced, so a failed graceful stop is not fatal.
-                tracing::warn!("graceful stop of container {} failed: {e}", self.id);
+            if status != Status::Down {
+                if let Err(e) = container.stop_with_timeout(Some(STOP_GRACE_SECS)).await {
+                    // Removal below is forced, so a failed graceful stop is not fatal.
+                    tracing::warn!("graceful stop of container {} failed: {e}", self.id);
+                }
             }
         }
         if let Some(container) = self.container.take() {
@@ -322,6 +532,7 @@ impl ContainerServer {
 
 impl Drop for ContainerServer {
     fn drop(&mut self) {
+        // Forced removal kills the container whatever its state, paused included.
         if let Some(container) = self.container.take() {
             let id = self.id.clone();
             run_to_completion(async move {
@@ -340,6 +551,49 @@ impl std::fmt::Debug for ContainerServer {
             .field("url", &self.url)
             .finish()
     }
+}
+
+/// The Docker client, or why there is none.
+async fn client() -> Result<Docker, ServerError> {
+    docker()
+        .await
+        .map_err(|reason| ServerError::DockerUnavailable { reason })
+}
+
+/// Runs one Docker API call with a time limit, naming it in the error.
+async fn call<T>(
+    what: String,
+    limit: Duration,
+    request: impl Future<Output = Result<T, DockerError>>,
+) -> Result<T, ServerError> {
+    match tokio::time::timeout(limit, request).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(source)) => Err(ServerError::Docker { what, source }),
+        Err(_) => Err(ServerError::Docker {
+            what: format!("{what} (no answer within {limit:?})"),
+            source: DockerError::RequestTimeoutError,
+        }),
+    }
+}
+
+/// `docker stop` answers only after the grace period in the worst case.
+fn stop_call_timeout() -> Duration {
+    Duration::from_secs(STOP_GRACE_SECS.unsigned_abs().into()) + DOCKER_CALL_TIMEOUT
+}
+
+/// Whether a failed start failed because the host port was taken (by another container:
+/// "port is already allocated"; by another process: "address already in use").
+fn is_port_conflict(e: &ServerError) -> bool {
+    let ServerError::Container { source, .. } = e else {
+        return false;
+    };
+    let mut text = source.to_string();
+    let mut cause = std::error::Error::source(source);
+    while let Some(c) = cause {
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text.contains("port is already allocated") || text.contains("address already in use")
 }
 
 /// Removes all containers carrying `jsbench.instance=<id>` when dropped while armed.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{IMAGE_ENV, LOCAL_IMAGE};
+use super::{Backend, ServerFault, IMAGE_ENV, LOCAL_IMAGE};
 
 /// Why a server could not be provided, started, connected to or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +108,49 @@ pub enum ServerError {
     /// Authentication/TLS settings are inconsistent or their files are unreadable.
     #[error("authentication settings: {0}")]
     Auth(String),
+
+    /// Docker failed while injecting a fault into (or cleaning up) a running container.
+    #[error("docker {what} failed: {source}")]
+    Docker {
+        /// The operation that failed, naming the container.
+        what: String,
+        /// The Docker API error (`RequestTimeoutError` when the engine did not answer).
+        #[source]
+        source: testcontainers::bollard::errors::Error,
+    },
+
+    /// The backend cannot inject this server fault.
+    #[error(
+        "the {backend} backend cannot inject the server fault \"{fault}\": jsbench does not \
+         control an external server; use the process or container backend for server faults"
+    )]
+    FaultUnsupported {
+        /// The fault asked for (resume counts as pause, start_again as kill).
+        fault: ServerFault,
+        /// The backend of the server.
+        backend: Backend,
+    },
+
+    /// A fault action does not fit the state the server is in (e.g. resume without pause).
+    #[error("cannot {action} the server: it is {state}")]
+    FaultState {
+        /// The action asked for.
+        action: &'static str,
+        /// The state the server is in.
+        state: &'static str,
+    },
+
+    /// The server came back on another URL than before, which clients cannot follow.
+    #[error(
+        "the server came back at {after} instead of {before}; clients configured with the \
+         old URL cannot reconnect"
+    )]
+    UrlChanged {
+        /// The URL clients were given.
+        before: String,
+        /// Where the server listens now.
+        after: String,
+    },
 
     /// A filesystem or process operation failed.
     #[error("{what}: {source}")]

@@ -12,11 +12,18 @@
 //! and how the server was obtained, and removes what it started when stopped or dropped
 //! (also on panic). If jsbench itself is killed, the kernel kills a process server
 //! (`PR_SET_PDEATHSIG`), and [`kill_orphans`] removes containers left behind.
+//!
+//! A server jsbench started can also be made to fail ([`ServerFault`]): paused, killed
+//! (kill -9) and started again, or restarted gracefully. It keeps its JetStream store and
+//! its client URL through all of them, so clients under test can reconnect, and stopping or
+//! dropping it cleans up whatever state a fault left it in.
 
 mod binary;
 mod container;
 mod error;
 mod external;
+mod fault;
+mod port_hold;
 mod probe;
 mod process;
 
@@ -25,6 +32,9 @@ use std::path::PathBuf;
 pub use binary::{cache_dir, find_or_fetch_binary, BIN_ENV};
 pub use container::{docker_available, kill_orphans};
 pub use error::ServerError;
+pub use fault::ServerFault;
+
+use fault::Action;
 
 /// The nats-server version jsbench pins (fetched binary, images).
 pub const NATS_VERSION: &str = "2.15.1";
@@ -58,6 +68,16 @@ impl Backend {
             Backend::Container => "container",
             Backend::Process => "process",
             Backend::External => "external",
+        }
+    }
+
+    /// Whether this backend can inject `fault`: all of them for the servers jsbench starts
+    /// (auto, process, container), none for an external server it does not control.
+    pub fn supports(&self, fault: ServerFault) -> bool {
+        match fault {
+            ServerFault::Pause | ServerFault::Kill | ServerFault::Restart => {
+                *self != Backend::External
+            }
         }
     }
 }
@@ -130,8 +150,9 @@ pub struct Server {
 
 #[derive(Debug)]
 enum Kind {
-    Process(process::ProcessServer),
-    // Boxed: the testcontainers handle is large and this enum lives in every Server.
+    // Boxed: both handles are large (the child, paths and fault state; the testcontainers
+    // handle) and this enum lives in every Server.
+    Process(Box<process::ProcessServer>),
     Container(Box<container::ContainerServer>),
     External,
 }
@@ -206,7 +227,7 @@ impl Server {
             backend: Backend::Process,
             source: format!("process: {} ({origin})", bin.display()),
             auth: Auth::default(),
-            kind: Kind::Process(server),
+            kind: Kind::Process(Box::new(server)),
         })
     }
 
@@ -236,7 +257,8 @@ impl Server {
         &self.source
     }
 
-    /// The nats-server child's pid (process backend).
+    /// The current nats-server child's pid (process backend): after a restart the new
+    /// child's, after a kill (until started again) the killed one's.
     pub fn pid(&self) -> Option<u32> {
         match &self.kind {
             Kind::Process(p) => Some(p.pid()),
@@ -262,8 +284,68 @@ impl Server {
         }
     }
 
-    /// Stops and removes what was started (gracefully, then forcibly); a no-op for an
-    /// external server.
+    /// Freezes the server: SIGSTOP to the process, `docker pause` for a container.
+    /// Connections stay open, nothing is answered. Returns once the freeze is in effect.
+    pub async fn pause(&self) -> Result<(), ServerError> {
+        match &self.kind {
+            Kind::Process(p) => p.pause().await,
+            Kind::Container(c) => c.pause().await,
+            Kind::External => Err(self.unsupported(Action::Pause)),
+        }
+    }
+
+    /// Undoes [`Server::pause`]: SIGCONT / `docker unpause`.
+    pub async fn resume(&self) -> Result<(), ServerError> {
+        match &self.kind {
+            Kind::Process(p) => p.resume().await,
+            Kind::Container(c) => c.resume().await,
+            Kind::External => Err(self.unsupported(Action::Resume)),
+        }
+    }
+
+    /// kill -9: SIGKILL to the process / `docker kill` of the container (also when paused).
+    /// The JetStream store is kept (the same temp dir; the same container and volume).
+    /// Returns once the server is dead (reaped). Clients see their connections drop and
+    /// reconnects refused until [`Server::start_again`].
+    pub async fn kill(&self) -> Result<(), ServerError> {
+        match &self.kind {
+            Kind::Process(p) => p.kill().await,
+            Kind::Container(c) => c.kill().await,
+            Kind::External => Err(self.unsupported(Action::Kill)),
+        }
+    }
+
+    /// Starts the server again after [`Server::kill`], on the same store and the same
+    /// client URL, and waits until it accepts connections; clients configured with
+    /// [`Server::url`] reconnect by themselves.
+    pub async fn start_again(&self) -> Result<(), ServerError> {
+        match &self.kind {
+            Kind::Process(p) => p.start_again().await,
+            Kind::Container(c) => c.start_again().await,
+            Kind::External => Err(self.unsupported(Action::StartAgain)),
+        }
+    }
+
+    /// Graceful restart: SIGTERM and a bounded wait for the exit (then SIGKILL) /
+    /// `docker stop` with a grace period; then as [`Server::start_again`]. A paused server
+    /// is resumed first, so that it can shut down cleanly.
+    pub async fn restart(&self) -> Result<(), ServerError> {
+        match &self.kind {
+            Kind::Process(p) => p.restart().await,
+            Kind::Container(c) => c.restart().await,
+            Kind::External => Err(self.unsupported(Action::Restart)),
+        }
+    }
+
+    fn unsupported(&self, action: Action) -> ServerError {
+        ServerError::FaultUnsupported {
+            fault: action.fault(),
+            backend: self.backend,
+        }
+    }
+
+    /// Stops and removes what was started (gracefully, then forcibly), whatever state a
+    /// fault left it in (paused, killed); a no-op for an external server.
     pub async fn stop(self) -> Result<(), ServerError> {
         match self.kind {
             Kind::Process(p) => p.stop().await,

@@ -9,29 +9,39 @@
 //!   (SIGKILL, abort). The kernel fires it when the *thread* that forked the child exits,
 //!   not the process. Tokio threads come and go (blocking-pool threads idle out; a worker
 //!   that calls `block_in_place` hands its core to a new thread), so children are forked
-//!   from one dedicated thread that lives as long as the process;
-//! - [`ProcessServer::stop`] sends SIGTERM, waits, then SIGKILLs; Drop SIGKILLs. Both reap.
+//!   from one dedicated thread that lives as long as the process — restarted children too;
+//! - [`ProcessServer::stop`] sends SIGTERM (and SIGCONT, in case it is paused), waits, then
+//!   SIGKILLs; Drop SIGKILLs, which also ends a stopped process. Both reap.
 //!
 //! The flags used (`-a -p -1 -js -sd --ports_file_dir`) exist in nats-server 2.9 (Debian's
 //! package) as well as 2.15. `-p -1` makes the server pick a free port itself, and the
 //! ports file tells us which, so there is no pick-then-bind race.
+//!
+//! Faults: pause/resume are SIGSTOP/SIGCONT; kill is SIGKILL + reap; start_again runs the
+//! same binary on the same store dir with `-p <the port it had>`, so JetStream data and the
+//! client URL survive. While the server is down its port is held (see [`PortHold`]).
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::fault::{Action, Status};
+use super::port_hold::PortHold;
 use super::{pid_alive, probe, tail_lines, ServerError};
 
 /// How long the server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a graceful stop may take before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long SIGSTOP / SIGCONT may take to show in /proc.
+const SIGNAL_SETTLE: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(20);
 const LOG_TAIL_LINES: usize = 20;
 /// Temp dirs are named `jsbench-nats-<our pid>-<random>`, so that a later run can tell
@@ -40,13 +50,70 @@ const DIR_PREFIX: &str = "jsbench-nats-";
 
 /// A running nats-server child and the temp dir holding its store, log and ports file.
 pub(crate) struct ProcessServer {
-    child: Option<Child>,
-    pid: u32,
+    // A tokio Mutex: fault actions hold it across awaits (a graceful exit, readiness),
+    // which also keeps two of them from interleaving.
+    live: tokio::sync::Mutex<Live>,
+    // The current child's pid, readable without the lock because `pid()` is not async.
+    pid: AtomicU32,
+    bin: PathBuf,
+    paths: Paths,
     url: String,
-    log_path: PathBuf,
+    port: u16,
     // Removed when dropped, which happens after Drop::drop has killed the child, so the
     // server can no longer write into it.
     dir: Option<TempDir>,
+}
+
+/// Where a server's files live, inside its temp dir; the same for every start.
+struct Paths {
+    store: PathBuf,
+    ports_dir: PathBuf,
+    log: PathBuf,
+}
+
+/// What changes when faults are injected.
+struct Live {
+    /// None once killed or stopped (always reaped by then).
+    child: Option<Child>,
+    paused: bool,
+    /// Taken at the first time the server is down, then kept until the server is stopped.
+    hold: Option<PortHold>,
+}
+
+impl Live {
+    /// The state; notices (and reaps) a child that exited on its own.
+    fn status(&mut self, port: u16) -> Status {
+        let Some(child) = self.child.as_mut() else {
+            return Status::Down;
+        };
+        // waitpid without WUNTRACED: a stopped child is not reported, only an exited one.
+        if let Ok(Some(status)) = child.try_wait() {
+            tracing::warn!(
+                "nats-server pid {} exited on its own ({status})",
+                child.id()
+            );
+            self.child = None;
+            self.went_down(port);
+            return Status::Down;
+        }
+        if self.paused {
+            Status::Paused
+        } else {
+            Status::Running
+        }
+    }
+
+    /// Records that the child is gone (already reaped) and holds its port.
+    fn went_down(&mut self, port: u16) {
+        self.paused = false;
+        if self.hold.is_none() {
+            match PortHold::bind(port) {
+                Ok(hold) => self.hold = Some(hold),
+                // Not fatal: start_again will say so if somebody took the port meanwhile.
+                Err(e) => tracing::warn!("cannot hold port {port} while nats-server is down: {e}"),
+            }
+        }
+    }
 }
 
 impl ProcessServer {
@@ -57,53 +124,44 @@ impl ProcessServer {
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
             .tempdir()
             .map_err(|e| ServerError::io("cannot create a temp dir for nats-server", e))?;
-        let store = dir.path().join("store");
-        let ports_dir = dir.path().join("ports");
-        std::fs::create_dir(&ports_dir)
-            .map_err(|e| ServerError::io(format!("cannot create {}", ports_dir.display()), e))?;
-        let log_path = dir.path().join("nats-server.log");
-        // A file, not a pipe: nobody has to drain it, so a chatty server can never block on
-        // a full pipe, and it survives for error messages.
-        let log = File::create(&log_path)
-            .map_err(|e| ServerError::io(format!("cannot create {}", log_path.display()), e))?;
-        let log2 = log
-            .try_clone()
-            .map_err(|e| ServerError::io("cannot duplicate the log file handle", e))?;
+        let paths = Paths {
+            store: dir.path().join("store"),
+            ports_dir: dir.path().join("ports"),
+            log: dir.path().join("nats-server.log"),
+        };
+        std::fs::create_dir(&paths.ports_dir).map_err(|e| {
+            ServerError::io(format!("cannot create {}", paths.ports_dir.display()), e)
+        })?;
 
-        let mut cmd = Command::new(bin);
-        cmd.arg("-a")
-            .arg("127.0.0.1")
-            .arg("-p")
-            .arg("-1")
-            .arg("-js")
-            .arg("-sd")
-            .arg(&store)
-            .arg("--ports_file_dir")
-            .arg(&ports_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2))
-            .process_group(0);
-        set_parent_death_signal(&mut cmd);
-
-        let child =
-            spawn_from_long_lived_thread(cmd)
-                .await
-                .map_err(|source| ServerError::Spawn {
-                    path: bin.to_path_buf(),
-                    source,
-                })?;
+        let cmd = server_command(bin, &paths, "-1", false)?;
+        let child = spawn(bin, cmd).await?;
         let pid = child.id();
         tracing::debug!("started nats-server pid {pid} ({})", bin.display());
         // From here on, any early return drops `server`, which kills and reaps the child.
         let mut server = ProcessServer {
-            child: Some(child),
-            pid,
+            live: tokio::sync::Mutex::new(Live {
+                child: Some(child),
+                paused: false,
+                hold: None,
+            }),
+            pid: AtomicU32::new(pid),
+            bin: bin.to_path_buf(),
+            paths,
             url: String::new(),
-            log_path,
+            port: 0,
             dir: Some(dir),
         };
-        server.url = server.wait_ready(&ports_dir).await?;
+        let url = match server.live.get_mut().child.as_mut() {
+            Some(child) => wait_ready(child, &server.paths).await?,
+            None => unreachable!("the child was just stored"),
+        };
+        server.port = port_of(&url).ok_or_else(|| {
+            ServerError::io(
+                format!("nats-server's ports file names {url:?}, which has no port"),
+                io::ErrorKind::InvalidData.into(),
+            )
+        })?;
+        server.url = url;
         Ok(server)
     }
 
@@ -111,83 +169,113 @@ impl ProcessServer {
         &self.url
     }
 
+    /// The current child's pid; after a kill, the killed one's until started again.
     pub(crate) fn pid(&self) -> u32 {
-        self.pid
+        self.pid.load(Ordering::Relaxed)
     }
 
-    /// Polls for the ports file nats-server writes once it listens, then checks that the
-    /// port really answers with the NATS greeting.
-    async fn wait_ready(&mut self, ports_dir: &Path) -> Result<String, ServerError> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        let mut last_problem = String::from("no ports file yet");
-        loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(ServerError::Exited {
-                        status: status.to_string(),
-                        log_tail: self.log_tail(),
-                    });
+    /// SIGSTOP; returns once the process is stopped.
+    pub(crate) async fn pause(&self) -> Result<(), ServerError> {
+        let mut live = self.live.lock().await;
+        live.status(self.port).check(Action::Pause)?;
+        let pid = self.pid();
+        send(pid, libc::SIGSTOP)
+            .map_err(|e| ServerError::io(format!("SIGSTOP to nats-server pid {pid}"), e))?;
+        live.paused = true;
+        settle(pid, true).await;
+        Ok(())
+    }
+
+    /// SIGCONT; returns once the process runs again.
+    pub(crate) async fn resume(&self) -> Result<(), ServerError> {
+        let mut live = self.live.lock().await;
+        live.status(self.port).check(Action::Resume)?;
+        let pid = self.pid();
+        send(pid, libc::SIGCONT)
+            .map_err(|e| ServerError::io(format!("SIGCONT to nats-server pid {pid}"), e))?;
+        live.paused = false;
+        settle(pid, false).await;
+        Ok(())
+    }
+
+    /// SIGKILL (which also ends a stopped process) and reap. The store dir stays.
+    pub(crate) async fn kill(&self) -> Result<(), ServerError> {
+        let mut live = self.live.lock().await;
+        live.status(self.port).check(Action::Kill)?;
+        if let Some(child) = live.child.as_mut() {
+            let pid = child.id();
+            // On failure the child stays in `live`, for stop()/Drop to try again.
+            kill_and_reap(child)
+                .map_err(|e| ServerError::io(format!("killing nats-server pid {pid}"), e))?;
+        }
+        live.child = None;
+        // Only now is the port free to hold.
+        live.went_down(self.port);
+        Ok(())
+    }
+
+    /// Starts the binary again after a kill, on the same store and port.
+    pub(crate) async fn start_again(&self) -> Result<(), ServerError> {
+        let mut live = self.live.lock().await;
+        live.status(self.port).check(Action::StartAgain)?;
+        self.respawn(&mut live).await
+    }
+
+    /// Graceful stop (as in [`ProcessServer::stop`]), then [`ProcessServer::start_again`].
+    pub(crate) async fn restart(&self) -> Result<(), ServerError> {
+        let mut live = self.live.lock().await;
+        live.status(self.port).check(Action::Restart)?;
+        if let Some(child) = live.child.as_mut() {
+            // The child stays in `live` until it is reaped, so a cancelled or failed restart
+            // still leaves it to stop()/Drop.
+            terminate(child).await?;
+        }
+        live.child = None;
+        live.went_down(self.port);
+        self.respawn(&mut live).await
+    }
+
+    async fn respawn(&self, live: &mut Live) -> Result<(), ServerError> {
+        let cmd = server_command(&self.bin, &self.paths, &self.port.to_string(), true)?;
+        let child = spawn(&self.bin, cmd).await?;
+        let pid = child.id();
+        self.pid.store(pid, Ordering::Relaxed);
+        tracing::debug!("started nats-server again, pid {pid}, port {}", self.port);
+        // Stored before waiting, so that stop()/Drop kill it should this future be dropped.
+        let ready = wait_ready(live.child.insert(child), &self.paths).await;
+        let ready = ready.and_then(|url| {
+            if url == self.url {
+                Ok(())
+            } else {
+                Err(ServerError::UrlChanged {
+                    before: self.url.clone(),
+                    after: url,
+                })
+            }
+        });
+        if ready.is_err() {
+            if let Some(mut child) = live.child.take() {
+                if let Err(e) = kill_and_reap(&mut child) {
+                    tracing::warn!("cannot kill nats-server pid {pid}: {e}");
                 }
             }
-            match read_ports_file(ports_dir, self.pid) {
-                Ok(Some(url)) => match probe::nats_greeting(&url).await {
-                    Ok(()) => return Ok(url),
-                    Err(e) => last_problem = format!("{url} does not answer: {e}"),
-                },
-                Ok(None) => {}
-                // Written with a plain write, so it may be read half-done: retry.
-                Err(e) => last_problem = e,
-            }
-            if Instant::now() >= deadline {
-                return Err(ServerError::StartTimeout {
-                    secs: START_TIMEOUT.as_secs(),
-                    what: last_problem,
-                    log_tail: self.log_tail(),
-                });
-            }
-            tokio::time::sleep(POLL).await;
+            live.went_down(self.port);
         }
-    }
-
-    fn log_tail(&self) -> String {
-        match std::fs::read(&self.log_path) {
-            Ok(bytes) => tail_lines(&String::from_utf8_lossy(&bytes), LOG_TAIL_LINES),
-            Err(e) => format!("(cannot read {}: {e})", self.log_path.display()),
-        }
+        ready
     }
 
     /// Graceful stop: SIGTERM, up to [`STOP_GRACE`] for a clean JetStream shutdown, then
-    /// SIGKILL; reaps the child and removes the temp dir.
+    /// SIGKILL; reaps the child and removes the temp dir. A server that is down already
+    /// (killed and not started again) just has its dir removed.
     pub(crate) async fn stop(mut self) -> Result<(), ServerError> {
-        // The child stays in `self` while we wait, so if this future is dropped midway,
-        // Drop still kills and reaps it.
-        let pid = self.pid;
-        if let Some(child) = self.child.as_mut() {
-            signal(pid, libc::SIGTERM);
-            let deadline = Instant::now() + STOP_GRACE;
-            loop {
-                match child.try_wait() {
-                    Ok(Some(_)) => break,
-                    Ok(None) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
-                    Ok(None) => {
-                        tracing::warn!(
-                            "nats-server pid {pid} ignored SIGTERM for {STOP_GRACE:?}; killing it"
-                        );
-                        kill_and_reap(child);
-                        break;
-                    }
-                    Err(e) => {
-                        kill_and_reap(child);
-                        self.child = None;
-                        return Err(ServerError::io(
-                            format!("waiting for nats-server pid {pid}"),
-                            e,
-                        ));
-                    }
-                }
-            }
-            self.child = None;
+        let live = self.live.get_mut();
+        // The child stays in `live` while we wait, so if this future is dropped midway (or
+        // the stop fails), Drop still kills and reaps it, before the temp dir goes.
+        if let Some(child) = live.child.as_mut() {
+            terminate(child).await?;
         }
+        live.child = None;
+        live.hold = None;
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             dir.close()
@@ -200,8 +288,10 @@ impl ProcessServer {
 impl Drop for ProcessServer {
     fn drop(&mut self) {
         // Forced: Drop also runs while unwinding a panic, when there is no time to be nice.
-        if let Some(mut child) = self.child.take() {
-            kill_and_reap(&mut child);
+        if let Some(mut child) = self.live.get_mut().child.take() {
+            if let Err(e) = kill_and_reap(&mut child) {
+                tracing::warn!("cannot kill nats-server pid {}: {e}", child.id());
+            }
         }
     }
 }
@@ -209,11 +299,165 @@ impl Drop for ProcessServer {
 impl std::fmt::Debug for ProcessServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessServer")
-            .field("pid", &self.pid)
+            .field("pid", &self.pid())
             .field("url", &self.url)
             .field("dir", &self.dir.as_ref().map(|d| d.path().to_path_buf()))
             .finish()
     }
+}
+
+/// The nats-server command line. `port` is `-1` (pick a free one) at the first start and
+/// the port it picked on later starts. The log is appended to on later starts, so that it
+/// tells the whole story.
+fn server_command(
+    bin: &Path,
+    paths: &Paths,
+    port: &str,
+    append_log: bool,
+) -> Result<Command, ServerError> {
+    // A file, not a pipe: nobody has to drain it, so a chatty server can never block on
+    // a full pipe, and it survives for error messages.
+    let log = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append_log)
+        .truncate(!append_log)
+        .open(&paths.log)
+        .map_err(|e| ServerError::io(format!("cannot open {}", paths.log.display()), e))?;
+    let log2: File = log
+        .try_clone()
+        .map_err(|e| ServerError::io("cannot duplicate the log file handle", e))?;
+    let mut cmd = Command::new(bin);
+    cmd.arg("-a")
+        .arg("127.0.0.1")
+        .arg("-p")
+        .arg(port)
+        .arg("-js")
+        .arg("-sd")
+        .arg(&paths.store)
+        .arg("--ports_file_dir")
+        .arg(&paths.ports_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log2))
+        .process_group(0);
+    set_parent_death_signal(&mut cmd);
+    Ok(cmd)
+}
+
+async fn spawn(bin: &Path, cmd: Command) -> Result<Child, ServerError> {
+    spawn_from_long_lived_thread(cmd)
+        .await
+        .map_err(|source| ServerError::Spawn {
+            path: bin.to_path_buf(),
+            source,
+        })
+}
+
+/// Polls for the ports file nats-server writes once it listens, then checks that the
+/// port really answers with the NATS greeting.
+async fn wait_ready(child: &mut Child, paths: &Paths) -> Result<String, ServerError> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut last_problem = String::from("no ports file yet");
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(ServerError::Exited {
+                status: status.to_string(),
+                log_tail: log_tail(&paths.log),
+            });
+        }
+        match read_ports_file(&paths.ports_dir, child.id()) {
+            Ok(Some(url)) => match probe::nats_greeting(&url).await {
+                Ok(()) => return Ok(url),
+                Err(e) => last_problem = format!("{url} does not answer: {e}"),
+            },
+            Ok(None) => {}
+            // Written with a plain write, so it may be read half-done: retry.
+            Err(e) => last_problem = e,
+        }
+        if Instant::now() >= deadline {
+            return Err(ServerError::StartTimeout {
+                secs: START_TIMEOUT.as_secs(),
+                what: last_problem,
+                log_tail: log_tail(&paths.log),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn log_tail(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => tail_lines(&String::from_utf8_lossy(&bytes), LOG_TAIL_LINES),
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+/// `nats://127.0.0.1:4222` -> 4222.
+fn port_of(url: &str) -> Option<u16> {
+    url.trim_end_matches('/').rsplit_once(':')?.1.parse().ok()
+}
+
+/// SIGTERM, then up to [`STOP_GRACE`] for a clean JetStream shutdown, then SIGKILL.
+/// Always reaps the child.
+async fn terminate(child: &mut Child) -> Result<(), ServerError> {
+    let pid = child.id();
+    // SIGTERM stays pending in a paused (stopped) process; SIGCONT lets it act on it.
+    // Failures are ignored: the child is not reaped, so it exists, if only as a zombie.
+    let _ = send(pid, libc::SIGTERM);
+    let _ = send(pid, libc::SIGCONT);
+    let deadline = Instant::now() + STOP_GRACE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+            Ok(None) => {
+                tracing::warn!(
+                    "nats-server pid {pid} ignored SIGTERM for {STOP_GRACE:?}; killing it"
+                );
+                return kill_and_reap(child)
+                    .map_err(|e| ServerError::io(format!("killing nats-server pid {pid}"), e));
+            }
+            Err(e) => {
+                if let Err(e) = kill_and_reap(child) {
+                    tracing::warn!("cannot kill nats-server pid {pid}: {e}");
+                }
+                return Err(ServerError::io(
+                    format!("waiting for nats-server pid {pid}"),
+                    e,
+                ));
+            }
+        }
+    }
+}
+
+/// Waits (bounded) until the process shows as stopped (`T`) or no longer stopped in
+/// /proc, so that a pause is in effect when `pause()` returns. The signals themselves are
+/// delivered asynchronously, to every thread of the process.
+async fn settle(pid: u32, stopped: bool) {
+    let deadline = Instant::now() + SIGNAL_SETTLE;
+    loop {
+        match process_state(pid) {
+            Some(state) if (state == 'T') == stopped => return,
+            None => return,
+            Some(_) if Instant::now() >= deadline => {
+                tracing::warn!(
+                    "nats-server pid {pid} not {} after {SIGNAL_SETTLE:?}",
+                    if stopped { "stopped" } else { "running again" }
+                );
+                return;
+            }
+            Some(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    }
+}
+
+/// The state letter of /proc/<pid>/stat (`R`, `S`, `T`, ...), None if unreadable.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name in parentheses may contain spaces and ')': the state follows the
+    // last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 /// Removes temp dirs (JetStream stores can be large) left by a jsbench that was killed
@@ -245,27 +489,27 @@ fn sweep_stale_dirs() {
     }
 }
 
-/// SIGKILL then wait. The wait returns promptly: SIGKILL cannot be caught.
-fn kill_and_reap(child: &mut Child) {
+/// SIGKILL then wait. The wait returns promptly: SIGKILL cannot be caught, and it ends a
+/// stopped process too.
+fn kill_and_reap(child: &mut Child) -> io::Result<()> {
     if let Err(e) = child.kill() {
         // InvalidInput means it already exited; it is reaped below either way.
         if e.kind() != io::ErrorKind::InvalidInput {
-            tracing::warn!("cannot kill nats-server pid {}: {e}", child.id());
+            return Err(e);
         }
     }
-    if let Err(e) = child.wait() {
-        tracing::warn!("cannot reap nats-server pid {}: {e}", child.id());
-    }
+    child.wait().map(|_| ())
 }
 
-fn signal(pid: u32, sig: libc::c_int) {
-    // The child is not reaped yet (we hold its `Child` and have not waited), so the pid
-    // cannot have been reused by another process.
-    if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        unsafe {
-            libc::kill(pid, sig);
-        }
+/// Sends `sig` to the child `pid`. The child is not reaped yet (its `Child` is held and not
+/// waited for), so the pid cannot have been reused by another process.
+fn send(pid: u32, sig: libc::c_int) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

