@@ -303,6 +303,12 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
         r.environment.server_version,
         r.environment.backend
     ));
+    if let Some(lost) = c.lost.filter(|&l| l > 0) {
+        // A safety failure: first, and impossible to miss.
+        s.push_str(&format!(
+            "  !! LOST: {lost} acknowledged message(s) are not in the stream\n"
+        ));
+    }
     if let Some(reason) = &r.status_reason {
         s.push_str(&format!("  note: {reason}\n"));
     }

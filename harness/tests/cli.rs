@@ -47,6 +47,22 @@ fn check_reports_file_field_and_allowed_values_with_exit_2() {
 }
 
 #[test]
+fn a_fault_the_backend_cannot_inject_is_a_field_error() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "k.toml",
+        "name = \"k\"\n[server]\nbackend = \"external\"\nurl = \"nats://127.0.0.1:4222\"\n[workload]\nmessages = 5\n\
+         [[faults]]\nkind = \"kill\"\nstart = \"1s\"\nduration = \"1s\"\n",
+    );
+    let out = jsbench().arg("check").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("k.toml: faults[0].kind:"), "{err}");
+    assert!(err.contains("\"kill\"") && err.contains("\"external\""), "{err}");
+}
+
+#[test]
 fn run_validates_a_whole_directory_before_running_anything() {
     let d = tempfile::tempdir().unwrap();
     let out_dir = d.path().join("results");
