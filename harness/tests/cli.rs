@@ -59,7 +59,10 @@ fn a_fault_the_backend_cannot_inject_is_a_field_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("k.toml: faults[0].kind:"), "{err}");
-    assert!(err.contains("\"kill\"") && err.contains("\"external\""), "{err}");
+    assert!(
+        err.contains("\"kill\"") && err.contains("\"external\""),
+        "{err}"
+    );
 }
 
 #[test]
