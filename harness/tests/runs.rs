@@ -3,6 +3,8 @@
 //! connection strategy, ack orders, and that nothing is lost or duplicated without faults.
 //! One container-backend run too (needs Docker; see tests/server.rs for the opt-out variable).
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -356,16 +358,9 @@ async fn external_server_keeps_only_what_was_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_backend_run() {
-    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
-        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
+    let Some(image) = common::container_test_image().await else {
         return;
-    }
-    assert!(
-        jsbench::server::docker_available().await,
-        "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
-    );
-    let image =
-        std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| jsbench::server::LOCAL_IMAGE.into());
+    };
     let mut p = with_backend(
         plan(&format!("{ASYNC}[connections]\nstrategy = \"key_affine\"\ncount = 2\n[workload]\nmessages = 5000\nkeys = 8\n")),
         Backend::Container,

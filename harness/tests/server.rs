@@ -6,14 +6,12 @@
 //! jsbench/nats-server:2.15.1, built by docker/build-nats-image.sh). Without an engine they
 //! fail, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip them.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jsbench::server::{
-    docker_available, kill_orphans, Auth, Backend, Server, ServerError, ServerSpec, LOCAL_IMAGE,
-};
-use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
+use jsbench::server::{kill_orphans, Auth, Backend, Server, ServerError, ServerSpec};
 
 fn spec(backend: Backend) -> ServerSpec {
     ServerSpec {
@@ -200,42 +198,9 @@ async fn external_auth_is_checked_before_connecting() {
     server.connect_options().await.expect("user + password");
 }
 
-/// The image for container tests, or None when they are to be skipped.
-async fn container_test_image() -> Option<String> {
-    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
-        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
-        return None;
-    }
-    assert!(
-        docker_available().await,
-        "no Docker engine answers: container tests need one (start Docker or set DOCKER_HOST), \
-         or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them"
-    );
-    Some(std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| LOCAL_IMAGE.to_string()))
-}
-
-/// Ids of all containers (running or not) matching a filter, like `docker ps -a -q`.
-async fn containers_matching(key: &str, value: &str) -> Vec<String> {
-    let docker = testcontainers::core::client::docker_client_instance()
-        .await
-        .expect("docker client");
-    let filters = HashMap::from([(key, vec![value])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_backend_serves_jetstream_and_stop_removes_it() {
-    let Some(image) = container_test_image().await else {
+    let Some(image) = common::container_test_image().await else {
         return;
     };
     let server = Server::start(&ServerSpec {
@@ -248,20 +213,23 @@ async fn container_backend_serves_jetstream_and_stop_removes_it() {
     assert_eq!(server.pid(), None);
     assert!(server.source().contains(&image), "{}", server.source());
     let id = server.container_id().expect("container id");
-    assert_eq!(containers_matching("id", &id).await, vec![id.clone()]);
+    assert_eq!(
+        common::containers_matching("id", &id).await,
+        vec![id.clone()]
+    );
 
     assert_jetstream_answers(&server).await;
 
     server.stop().await.expect("stop");
     assert!(
-        containers_matching("id", &id).await.is_empty(),
+        common::containers_matching("id", &id).await.is_empty(),
         "container {id} still listed after stop"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_backend_drop_without_stop_removes_it() {
-    let Some(image) = container_test_image().await else {
+    let Some(image) = common::container_test_image().await else {
         return;
     };
     let server = Server::start(&ServerSpec {
@@ -272,10 +240,12 @@ async fn container_backend_drop_without_stop_removes_it() {
     .expect("start container");
     let id = server.container_id().expect("container id");
     let label = format!("jsbench.pid={}", std::process::id());
-    assert!(containers_matching("label", &label).await.contains(&id));
+    assert!(common::containers_matching("label", &label)
+        .await
+        .contains(&id));
     drop(server);
     assert!(
-        containers_matching("id", &id).await.is_empty(),
+        common::containers_matching("id", &id).await.is_empty(),
         "container {id} still listed after Drop"
     );
 }
@@ -285,7 +255,7 @@ async fn kill_orphans_removes_containers_of_dead_runs_only() {
     use testcontainers::runners::AsyncRunner;
     use testcontainers::{GenericImage, ImageExt};
 
-    let Some(image) = container_test_image().await else {
+    let Some(image) = common::container_test_image().await else {
         return;
     };
     // A pid that certainly belonged to a process that is gone now.
@@ -317,11 +287,13 @@ async fn kill_orphans_removes_containers_of_dead_runs_only() {
 
     assert!(kill_orphans().await >= 1);
     assert!(
-        containers_matching("id", &orphan_id).await.is_empty(),
+        common::containers_matching("id", &orphan_id)
+            .await
+            .is_empty(),
         "orphan {orphan_id} survived kill_orphans"
     );
     assert_eq!(
-        containers_matching("id", &live_id).await,
+        common::containers_matching("id", &live_id).await,
         vec![live_id.clone()],
         "kill_orphans removed a container of a live run"
     );

@@ -8,17 +8,15 @@
 //! jsbench/nats-server:2.15.1, built by docker/build-nats-image.sh). Without an engine they
 //! fail, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip them.
 
-use std::collections::HashMap;
+mod common;
+
 use std::future::IntoFuture;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream};
-use jsbench::server::{
-    docker_available, Auth, Backend, Server, ServerError, ServerFault, ServerSpec, LOCAL_IMAGE,
-};
-use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
+use jsbench::server::{Auth, Backend, Server, ServerError, ServerFault, ServerSpec};
 
 const STREAM: &str = "FAULTS";
 const MESSAGES: u64 = 100;
@@ -34,20 +32,6 @@ fn spec(backend: Backend) -> ServerSpec {
     }
 }
 
-/// The image for container tests, or None when they are to be skipped.
-async fn container_test_image() -> Option<String> {
-    if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
-        eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
-        return None;
-    }
-    assert!(
-        docker_available().await,
-        "no Docker engine answers: container tests need one (start Docker or set DOCKER_HOST), \
-         or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them"
-    );
-    Some(std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| LOCAL_IMAGE.to_string()))
-}
-
 async fn process_server() -> Server {
     Server::start(&spec(Backend::Process))
         .await
@@ -56,7 +40,7 @@ async fn process_server() -> Server {
 
 /// A container server, or None when container tests are skipped.
 async fn container_server() -> Option<Server> {
-    let image = container_test_image().await?;
+    let image = common::container_test_image().await?;
     let server = Server::start(&ServerSpec {
         image: Some(image),
         ..spec(Backend::Container)
@@ -229,33 +213,14 @@ fn temp_dir_of(pid: u32) -> PathBuf {
     store.parent().expect("store has a parent").to_path_buf()
 }
 
-/// Ids of all containers (running or not) matching a filter, like `docker ps -a -q`.
-async fn containers_matching(key: &str, value: &str) -> Vec<String> {
-    let docker = testcontainers::core::client::docker_client_instance()
-        .await
-        .expect("docker client");
-    let filters = HashMap::from([(key, vec![value])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
-}
-
 /// Asserts that container `id` is gone: not listed by id, nor among jsbench's containers.
 async fn assert_container_gone(id: &str, when: &str) {
     assert!(
-        containers_matching("id", id).await.is_empty(),
+        common::containers_matching("id", id).await.is_empty(),
         "container {id} still listed {when}"
     );
     assert!(
-        !containers_matching("label", "jsbench=1")
+        !common::containers_matching("label", "jsbench=1")
             .await
             .contains(&id.to_string()),
         "container {id} still labelled jsbench=1 {when}"
