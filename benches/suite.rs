@@ -7,7 +7,9 @@
 //!   scheduled in time and written short, so they run as written;
 //! - `full`: the scenario files exactly as written.
 //!
-//! JSBENCH_SCENARIOS overrides the directory (or file); JSBENCH_RESULTS the output directory.
+//! JSBENCH_SCENARIOS overrides the directory (or file); JSBENCH_RESULTS the output directory;
+//! JSBENCH_REPEAT=N runs every scenario N times in rounds (what `jsbench compare` needs to judge
+//! noise; default 1).
 //! Claims that do not hold are reported in the table (that is a finding, not a bench failure);
 //! a run that fails or stops early makes the bench exit non-zero.
 
@@ -58,9 +60,18 @@ fn main() -> anyhow::Result<()> {
             p.workload.warmup = Warmup::Messages(w);
         }
     }
+    let repeat: u32 = match std::env::var("JSBENCH_REPEAT") {
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| anyhow::anyhow!("JSBENCH_REPEAT must be 1..=100 (got {v:?})"))?,
+        Err(_) => 1,
+    };
+    let scenario_count = plans.len();
+    let plans = suite::repeated(&plans, repeat);
     println!(
-        "jsbench suite: {} scenarios from {} ({profile} profile) → {}",
-        plans.len(),
+        "jsbench suite: {scenario_count} scenarios × {repeat} from {} ({profile} profile) → {}",
         scenarios.display(),
         results.display()
     );

@@ -286,9 +286,7 @@ impl Publisher<'_> {
     ) -> Stop {
         let clock = *self.tap.clock();
         let phase_start = clock.now_ns();
-        rec.started_ns = phase_start;
-        rec.ended_ns = phase_start;
-        rec.timeline.origin_ns = phase_start;
+        rec.start_at(phase_start);
         let mut seq = vec![0u32; history.num_keys as usize];
         let mut st = Phase {
             warmup,
@@ -410,6 +408,7 @@ impl Publisher<'_> {
             p.acked
                 .store(st.history.completion.len() as u64, Ordering::Relaxed);
         }
+        st.rec.finish();
         stop
     }
 
@@ -490,7 +489,7 @@ impl Publisher<'_> {
         st.history.record_send(a.idx, a.attempt, send_ns);
         if a.attempt == 1 {
             if let Some(h) = st.rec.send_delay.as_mut() {
-                h.saturating_record(send_ns.saturating_sub(a.intended_ns).max(1));
+                h.record(send_ns, send_ns.saturating_sub(a.intended_ns).max(1));
             }
         }
         match sent {
@@ -568,9 +567,9 @@ impl Publisher<'_> {
                     });
                 }
                 rec.publish_ack
-                    .saturating_record(ack_ns.saturating_sub(c.send_ns).max(1));
+                    .record(ack_ns, ack_ns.saturating_sub(c.send_ns).max(1));
                 if let Some(h) = rec.intended_ack.as_mut() {
-                    h.saturating_record(ack_ns.saturating_sub(c.intended_ns).max(1));
+                    h.record(ack_ns, ack_ns.saturating_sub(c.intended_ns).max(1));
                 }
                 rec.timeline.ack(ack_ns);
                 let n = history.completion.len() as u64;

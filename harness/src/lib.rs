@@ -19,6 +19,7 @@ pub mod client;
 pub mod connection;
 pub mod history;
 pub mod nemesis;
+pub mod output;
 pub mod observe;
 pub mod progress;
 pub mod proxy;

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 use jsbench::cancel::Cancel;
 use jsbench::checker::Verdict;
+use jsbench::output::{self, Format};
 use jsbench::report;
 use jsbench::runner::{RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides, Warmup};
@@ -91,6 +92,17 @@ struct RunArgs {
     /// Tokio runtime: current-thread (default; fastest on small machines) or multi-thread.
     #[arg(long, default_value = "current-thread", value_parser = parse_runtime)]
     runtime: RuntimeKind,
+    /// Run every scenario N times (rounds: each scenario once per round), to judge noise.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
+    /// What to print on stdout: text (people), json or csv (one summary document at the end),
+    /// quiet (nothing; exit code and result files only).
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    format: Format,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("allowed: {}", Format::ALLOWED))
 }
 
 fn parse_runtime(s: &str) -> Result<RuntimeKind, String> {
@@ -218,7 +230,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         warmup: args.warmup,
     };
     let plans = match suite::load_all(&args.paths, &overrides) {
-        Ok(p) => p,
+        Ok(p) => suite::repeated(&p, args.repeat),
         Err(e) => {
             eprintln!("{e}");
             eprintln!("{} error(s); nothing was run", e.errors.len());
@@ -230,8 +242,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let opts = RunOptions {
         out_root: args.out.clone(),
         cancel: cancel.clone(),
-        progress: !args.no_progress,
+        // Machine-readable output is for pipelines: no bar there either.
+        progress: !args.no_progress && args.format == Format::Text,
     };
+    let text = args.format == Format::Text;
     let outputs = rt.block_on(async {
         let c = cancel.clone();
         tokio::spawn(async move {
@@ -243,26 +257,39 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         });
         suite::run_all(&plans, &opts, |o| {
-            print!("{}", report::terminal_summary(&o.report, &o.dir));
+            if text {
+                print!("{}", report::terminal_summary(&o.report, &o.dir));
+            }
         })
         .await
     })?;
     // Leave no runtime task behind (the Ctrl-C listener) holding the process.
     rt.shutdown_timeout(Duration::from_secs(1));
 
+    let rows: Vec<_> = outputs
+        .iter()
+        .map(|o| (o.dir.clone(), o.report.clone()))
+        .collect();
     if outputs.len() > 1 {
-        let rows: Vec<_> = outputs
-            .iter()
-            .map(|o| (o.dir.clone(), o.report.clone()))
-            .collect();
-        println!("\n{}", report::summary_table(&rows));
+        if text {
+            println!("\n{}", report::summary_table(&rows));
+        }
         let dir = suite::write_summary(&args.out, &outputs).with_context(|| {
             format!(
                 "cannot write the suite summary under {}",
                 args.out.display()
             )
         })?;
-        println!("summary: {}", dir.join("summary.md").display());
+        if text {
+            println!("summary: {}", dir.join("summary.md").display());
+        } else {
+            eprintln!("summary: {}", dir.join("summary.md").display());
+        }
+    }
+    match args.format {
+        Format::Json => print!("{}", output::json(&rows)),
+        Format::Csv => print!("{}", output::csv(&rows)),
+        Format::Text | Format::Quiet => {}
     }
     if cancel.is_requested() {
         return Ok(ExitCode::from(130));

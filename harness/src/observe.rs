@@ -80,15 +80,113 @@ impl Timeline {
     }
 }
 
+/// Length of one interval in the HdrHistogram interval logs (`latency-*.hlog`): one second, the
+/// interval HdrHistogram's own tools (HistogramLogProcessor, wrk2) use by default.
+pub const LOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A latency histogram for the whole phase plus the same values split into fixed intervals, so
+/// the run can be written as a true HdrHistogram interval log (latency over time, not only one
+/// total).
+///
+/// Hot-path cost: one record into each of two pre-allocated histograms. When an interval ends,
+/// its non-empty buckets are copied out (a few hundred pairs) and the interval histogram is reset
+/// in place: no allocation of histograms while publishing, and memory grows with the number of
+/// distinct latencies per interval, not with the histogram's full bucket array.
+#[derive(Debug)]
+pub struct LatencyLog {
+    /// Every value of the phase.
+    pub total: Histogram<u64>,
+    current: Histogram<u64>,
+    current_idx: u64,
+    interval_ns: u64,
+    origin_ns: u64,
+    /// Finished intervals, in order; empty intervals are left out.
+    pub intervals: Vec<Interval>,
+}
+
+/// One interval of a [`LatencyLog`]: its index (start = index × interval from the phase start)
+/// and its recorded (value, count) pairs.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub index: u64,
+    pub counts: Vec<(u64, u64)>,
+}
+
+impl LatencyLog {
+    pub fn new(interval: Duration) -> LatencyLog {
+        LatencyLog {
+            total: latency_histogram(),
+            current: latency_histogram(),
+            current_idx: 0,
+            interval_ns: interval.as_nanos().max(1) as u64,
+            origin_ns: 0,
+            intervals: Vec::new(),
+        }
+    }
+
+    /// Sets the phase start (ns on the run clock); intervals count from here.
+    pub fn set_origin(&mut self, origin_ns: u64) {
+        self.origin_ns = origin_ns;
+    }
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(self.interval_ns)
+    }
+
+    /// Records `value_ns` observed at `at_ns` (run clock).
+    pub fn record(&mut self, at_ns: u64, value_ns: u64) {
+        self.total.saturating_record(value_ns);
+        let idx = at_ns.saturating_sub(self.origin_ns) / self.interval_ns;
+        // A value observed slightly out of time order stays in the current interval.
+        if idx > self.current_idx {
+            self.roll();
+            self.current_idx = idx;
+        }
+        self.current.saturating_record(value_ns);
+    }
+
+    fn roll(&mut self) {
+        if self.current.is_empty() {
+            return;
+        }
+        let counts = self
+            .current
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        self.intervals.push(Interval {
+            index: self.current_idx,
+            counts,
+        });
+        self.current.reset();
+    }
+
+    /// Closes the last interval (call once the phase has ended).
+    pub fn finish(&mut self) {
+        self.roll();
+    }
+
+    /// The histogram of one finished interval.
+    pub fn interval_histogram(&self, i: &Interval) -> Histogram<u64> {
+        let mut h = latency_histogram();
+        for &(v, n) in &i.counts {
+            h.saturating_record_n(v, n);
+        }
+        h
+    }
+}
+
 /// Everything recorded during one phase.
 #[derive(Debug)]
 pub struct Recorder {
-    /// Actual send → ack arrival.
-    pub publish_ack: Histogram<u64>,
-    /// Open loop: intended send time → actual send (how far the publisher fell behind).
-    pub send_delay: Option<Histogram<u64>>,
-    /// Open loop: intended send time → ack arrival (latency corrected for coordinated omission).
-    pub intended_ack: Option<Histogram<u64>>,
+    /// Actual send → ack arrival, by ack arrival time.
+    pub publish_ack: LatencyLog,
+    /// Open loop: intended send time → actual send (how far the publisher fell behind), by send
+    /// time.
+    pub send_delay: Option<LatencyLog>,
+    /// Open loop: intended send time → ack arrival (latency corrected for coordinated omission),
+    /// by ack arrival time.
+    pub intended_ack: Option<LatencyLog>,
     pub timeline: Timeline,
     /// Phase start and end (first send, last ack or failure), ns on the run clock.
     pub started_ns: u64,
@@ -97,13 +195,39 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(open_loop: bool, bucket: Duration, expected: Option<Duration>) -> Recorder {
+        let log = || LatencyLog::new(LOG_INTERVAL);
         Recorder {
-            publish_ack: latency_histogram(),
-            send_delay: open_loop.then(latency_histogram),
-            intended_ack: open_loop.then(latency_histogram),
+            publish_ack: log(),
+            send_delay: open_loop.then(log),
+            intended_ack: open_loop.then(log),
             timeline: Timeline::new(bucket, expected),
             started_ns: 0,
             ended_ns: 0,
+        }
+    }
+
+    /// Marks the start of the phase: the timeline and the interval logs count from here.
+    pub fn start_at(&mut self, ns: u64) {
+        self.started_ns = ns;
+        self.ended_ns = ns;
+        self.timeline.origin_ns = ns;
+        self.publish_ack.set_origin(ns);
+        for l in [self.send_delay.as_mut(), self.intended_ack.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            l.set_origin(ns);
+        }
+    }
+
+    /// Closes the interval logs.
+    pub fn finish(&mut self) {
+        self.publish_ack.finish();
+        for l in [self.send_delay.as_mut(), self.intended_ack.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            l.finish();
         }
     }
 }
@@ -163,6 +287,30 @@ mod tests {
         let tap = WireTap::new(Clock::start());
         assert_eq!(tap.arrive().0, 0);
         assert_eq!(tap.arrive().0, 1);
+    }
+
+    #[test]
+    fn latency_log_splits_into_intervals() {
+        let mut l = LatencyLog::new(Duration::from_secs(1));
+        l.set_origin(500);
+        l.record(500, 10);
+        l.record(999_999_999, 20); // still interval 0 (origin 500)
+        l.record(1_000_000_500, 30); // interval 1
+        l.record(3_500_000_000, 40); // interval 3; interval 2 had nothing
+        l.record(3_400_000_000, 50); // out of time order: stays in interval 3
+        l.finish();
+        assert_eq!(l.total.len(), 5);
+        let idx: Vec<u64> = l.intervals.iter().map(|i| i.index).collect();
+        assert_eq!(idx, vec![0, 1, 3]);
+        let lens: Vec<u64> = l
+            .intervals
+            .iter()
+            .map(|i| l.interval_histogram(i).len())
+            .collect();
+        assert_eq!(lens, vec![2, 1, 2]);
+        let sum: u64 = lens.iter().sum();
+        assert_eq!(sum, l.total.len());
+        assert_eq!(l.interval_histogram(&l.intervals[1]).max(), 30);
     }
 
     #[test]

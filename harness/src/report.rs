@@ -95,6 +95,10 @@ pub struct ScenarioInfo {
     pub name: String,
     pub description: String,
     pub file: Option<String>,
+    /// 1-based repetition when the suite ran this scenario several times (`--repeat`,
+    /// `JSBENCH_REPEAT`); absent for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
     /// The validated plan, defaults filled in.
     pub plan: serde_json::Value,
 }
@@ -261,14 +265,16 @@ pub fn write_report(dir: &Path, report: &Report) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-/// Writes one histogram (ns) as an HdrHistogram interval log (V2 compressed, base64), readable by
-/// HistogramLogProcessor and other HdrHistogram tools.
+/// Writes a latency log (ns) as an HdrHistogram interval log: one V2-compressed histogram per
+/// second of the measured phase, tagged with the latency's name, timestamps relative to the phase
+/// start (also the log's StartTime/BaseTime). HistogramLogProcessor, HdrHistogram's plotters and
+/// `hdrhistogram::serialization::interval_log` read it; summing the intervals gives the run's
+/// total histogram.
 pub fn write_hlog(
     path: &Path,
-    h: &Histogram<u64>,
+    log: &crate::observe::LatencyLog,
     tag: &str,
     start: std::time::SystemTime,
-    duration: std::time::Duration,
 ) -> std::io::Result<()> {
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
     use hdrhistogram::serialization::V2DeflateSerializer;
@@ -276,15 +282,19 @@ pub fn write_hlog(
     {
         let mut ser = V2DeflateSerializer::new();
         let mut w = IntervalLogWriterBuilder::new()
-            .add_comment("jsbench latency log; values in nanoseconds")
+            .add_comment("jsbench latency log; values in nanoseconds; one interval per second")
             .with_start_time(start)
             .with_base_time(start)
             .with_max_value_divisor(1_000_000.0)
             .begin_log_with(&mut buf, &mut ser)
             .map_err(std::io::Error::other)?;
         let tag = Tag::new(tag);
-        w.write_histogram(h, std::time::Duration::ZERO, duration, tag)
-            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let len = log.interval();
+        for i in &log.intervals {
+            let h = log.interval_histogram(i);
+            w.write_histogram(&h, len * i.index as u32, len, tag)
+                .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        }
     }
     write_atomic(path, &buf)
 }
@@ -587,22 +597,57 @@ mod tests {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 
+    /// Minimal base64 decoding for the test (the library only writes logs).
+    fn base64_decode(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(4) {
+            let mut n = 0u32;
+            for (i, &c) in chunk.iter().enumerate() {
+                n |= (val(c) as u32) << (18 - 6 * i);
+            }
+            out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+        }
+        out
+    }
+
     #[test]
     fn hlog_is_written() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("l.hlog");
-        let mut h = crate::observe::latency_histogram();
-        h.saturating_record(1500);
-        write_hlog(
-            &p,
-            &h,
-            "publish_ack",
-            std::time::SystemTime::now(),
-            std::time::Duration::from_secs(1),
-        )
-        .unwrap();
+        let mut log = crate::observe::LatencyLog::new(std::time::Duration::from_secs(1));
+        log.record(0, 1500);
+        log.record(10, 2500);
+        log.record(2_500_000_000, 7000);
+        log.finish();
+        write_hlog(&p, &log, "publish_ack", std::time::SystemTime::now()).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("#[StartTime:"), "{text}");
-        assert!(text.contains("Tag=publish_ack,"), "{text}");
+        assert_eq!(text.matches("Tag=publish_ack,").count(), 2, "{text}");
+
+        // Read back with HdrHistogram's own log reader: two intervals, 0 s and 2 s, 3 values.
+        use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+        use hdrhistogram::serialization::Deserializer;
+        let bytes = std::fs::read(&p).unwrap();
+        let mut de = Deserializer::new();
+        let mut starts = Vec::new();
+        let mut total = 0;
+        for e in IntervalLogIterator::new(&bytes) {
+            if let LogEntry::Interval(ih) = e.unwrap() {
+                starts.push(ih.start_timestamp().as_secs());
+                let raw = base64_decode(ih.encoded_histogram());
+                let h: Histogram<u64> = de.deserialize(&mut &raw[..]).unwrap();
+                total += h.len();
+            }
+        }
+        assert_eq!(starts, vec![0, 2]);
+        assert_eq!(total, 3);
     }
 }

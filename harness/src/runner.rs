@@ -180,7 +180,11 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
     let started = SystemTime::now();
     let (stamp, started_iso) = utc_stamp(started);
     let run_id = new_run_id(started);
-    let dir = result_dir(&opts.out_root, &stamp, &plan.name);
+    let dir_name = match plan.repetition {
+        Some(k) => format!("{}-r{k}", plan.name),
+        None => plan.name.clone(),
+    };
+    let dir = result_dir(&opts.out_root, &stamp, &dir_name);
     std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
         path: dir.clone(),
         source,
@@ -549,6 +553,7 @@ fn assemble(
             name: plan.name.clone(),
             description: plan.description.clone(),
             file: plan.file.as_ref().map(|f| f.display().to_string()),
+            repetition: plan.repetition,
             plan: serde_json::to_value(plan).unwrap_or(json!(null)),
         },
         stream: StreamInfo {
@@ -743,16 +748,10 @@ fn assemble(
     for (name, hist) in hists {
         report
             .latency_us
-            .insert(name.to_string(), LatencySummary::from_ns(hist));
+            .insert(name.to_string(), LatencySummary::from_ns(&hist.total));
         let file = format!("latency-{name}.hlog");
         let start = started + Duration::from_nanos(m.rec.started_ns);
-        match report::write_hlog(
-            &dir.join(&file),
-            hist,
-            name,
-            start,
-            Duration::from_nanos(duration_ns),
-        ) {
+        match report::write_hlog(&dir.join(&file), hist, name, start) {
             Ok(()) => {
                 report.files.insert(format!("latency_{name}"), file);
             }

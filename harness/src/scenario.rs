@@ -299,6 +299,11 @@ pub struct Plan {
     pub observe: ObservePlan,
     pub expect: Expect,
     pub faults: Vec<FaultPlan>,
+    /// Which repetition of this scenario a run is (1-based; `None` when not repeated). Set by
+    /// the suite for `--repeat N`, recorded in result.json so a comparison can tell repeats
+    /// from distinct scenarios.
+    #[serde(skip)]
+    pub repetition: Option<u32>,
 }
 
 impl Plan {
@@ -986,6 +991,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         },
         expect: s.expect.clone(),
         faults,
+        repetition: None,
     })
 }
 

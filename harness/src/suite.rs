@@ -79,6 +79,25 @@ struct SuiteEntry<'a> {
     verdict: &'a str,
 }
 
+/// The plans of `repeat` rounds: every scenario once per round, rounds one after another
+/// (A1 B1 A2 B2, not A1 A2 B1 B2), so a slow drift of the machine spreads over all scenarios
+/// instead of biasing one. Each copy carries its repetition number; the seed stays the same, so
+/// repeats differ only by the noise a comparison has to judge.
+pub fn repeated(plans: &[Plan], repeat: u32) -> Vec<Plan> {
+    if repeat <= 1 {
+        return plans.to_vec();
+    }
+    let mut out = Vec::with_capacity(plans.len() * repeat as usize);
+    for k in 1..=repeat {
+        for p in plans {
+            let mut p = p.clone();
+            p.repetition = Some(k);
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Runs plans in order; stops early (without starting the next) once a cancel is requested.
 /// `each` sees every finished run (to print its summary).
 pub async fn run_all(
@@ -207,6 +226,28 @@ mod tests {
         .unwrap();
         let e = load_all(&[d.path().to_path_buf()], &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("names must be unique"));
+    }
+
+    #[test]
+    fn repeats_interleave_rounds() {
+        let d = tempfile::tempdir().unwrap();
+        for n in ["a", "b"] {
+            std::fs::write(
+                d.path().join(format!("{n}.toml")),
+                format!("name = \"{n}\"\n[workload]\nmessages = 5\n"),
+            )
+            .unwrap();
+        }
+        let plans = load_all(&[d.path().to_path_buf()], &Overrides::default()).unwrap();
+        let r = repeated(&plans, 3);
+        let got: Vec<(String, Option<u32>)> =
+            r.iter().map(|p| (p.name.clone(), p.repetition)).collect();
+        assert_eq!(got.len(), 6);
+        assert_eq!(got[0], ("a".into(), Some(1)));
+        assert_eq!(got[1], ("b".into(), Some(1)));
+        assert_eq!(got[5], ("b".into(), Some(3)));
+        assert!(r.iter().all(|p| p.seed == plans[0].seed || p.name == "b"));
+        assert_eq!(repeated(&plans, 1)[0].repetition, None);
     }
 
     #[test]

@@ -157,6 +157,73 @@ fn failed_claim_exits_1() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("[fail] storage_order"));
 }
 
+#[test]
+fn repeat_with_csv_and_json_output() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.toml", OK);
+    // --repeat 2 --format csv: two runs of one scenario, one CSV document on stdout and nothing
+    // else (the suite summary path goes to stderr).
+    let out = jsbench()
+        .args(["run", "--repeat", "2", "--format", "csv", "--out"])
+        .arg(d.path().join("r"))
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("scenario,repetition,status,"), "{stdout}");
+    assert!(lines[1].starts_with("ok,1,complete,pass,"), "{stdout}");
+    assert!(lines[2].starts_with("ok,2,complete,pass,"), "{stdout}");
+    let dirs: Vec<String> = std::fs::read_dir(d.path().join("r"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(dirs.iter().any(|d| d.ends_with("-ok-r1")), "{dirs:?}");
+    assert!(dirs.iter().any(|d| d.ends_with("-ok-r2")), "{dirs:?}");
+
+    // --format json: one parseable document whose figures are those of result.json.
+    let out = jsbench()
+        .args(["run", "--format", "json", "--out"])
+        .arg(d.path().join("j"))
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(v["schema"], "jsbench.summary/1");
+    let run = &v["runs"][0];
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run["result"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(run["published"], result["counts"]["published"]);
+    assert_eq!(run["p99_us"], result["latency_us"]["publish_ack"]["p99"]);
+
+    // quiet: nothing on stdout, the exit code tells.
+    let out = jsbench()
+        .args(["run", "--format", "quiet", "--out"])
+        .arg(d.path().join("q"))
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = jsbench()
+        .args(["run", "--format", "yaml"])
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: text, json, csv, quiet"));
+}
+
 /// Pids of the nats-server processes whose parent is `parent`.
 fn server_children(parent: u32) -> Vec<u32> {
     let mut out = Vec::new();
