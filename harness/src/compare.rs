@@ -102,10 +102,12 @@ fn metric_names() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error("cannot read {path}: {source}")]
+    // The I/O error is in the message rather than a `source`, so that callers printing the
+    // whole chain do not print it twice.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a jsbench suite.json: {reason}")]
     Suite { path: PathBuf, reason: String },
@@ -126,7 +128,7 @@ pub enum CompareError {
 pub fn load_set(path: &Path) -> Result<Vec<(PathBuf, Report)>, CompareError> {
     let io = |p: &Path| {
         let p = p.to_path_buf();
-        move |source| CompareError::Io { path: p, source }
+        move |error| CompareError::Io { path: p, error }
     };
     let meta = std::fs::metadata(path).map_err(io(path))?;
     let files: Vec<PathBuf> = if meta.is_file() {
@@ -174,9 +176,9 @@ pub fn load_set(path: &Path) -> Result<Vec<(PathBuf, Report)>, CompareError> {
 }
 
 fn suite_results(suite: &Path) -> Result<Vec<PathBuf>, CompareError> {
-    let text = std::fs::read_to_string(suite).map_err(|source| CompareError::Io {
+    let text = std::fs::read_to_string(suite).map_err(|error| CompareError::Io {
         path: suite.to_path_buf(),
-        source,
+        error,
     })?;
     let bad = |reason: String| CompareError::Suite {
         path: suite.to_path_buf(),
