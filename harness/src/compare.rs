@@ -199,6 +199,9 @@ fn suite_results(suite: &Path) -> Result<Vec<PathBuf>, CompareError> {
         .collect()
 }
 
+/// The bootstrap seed when none is given: the bytes of "jsbench".
+pub const DEFAULT_SEED: u64 = 0x006a_7362_656e_6368;
+
 /// How to compare.
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
@@ -216,7 +219,7 @@ impl Default for CompareOptions {
         CompareOptions {
             thresholds: BTreeMap::new(),
             min_runs: 3,
-            seed: 0x6a73_6265_6e63_68, // "jsbench"
+            seed: DEFAULT_SEED,
             resamples: 2000,
         }
     }
@@ -717,12 +720,17 @@ fn fmt_sample(s: &Sample, unit: &str) -> String {
     if s.n == 1 {
         return format!("{} (n=1)", fmt_value(s.median, unit));
     }
+    // The range without a unit where the unit is not part of the number (msgs/s).
+    let bare = |v: f64| match unit {
+        "µs" => fmt_us(v),
+        _ => format!("{v:.0}"),
+    };
     format!(
         "{} (n={}, {}–{})",
         fmt_value(s.median, unit),
         s.n,
-        fmt_value(s.min, unit),
-        fmt_value(s.max, unit)
+        bare(s.min),
+        bare(s.max)
     )
 }
 

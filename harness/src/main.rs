@@ -69,7 +69,7 @@ struct CompareArgs {
     /// Complete runs needed on each side for a decision.
     #[arg(long, default_value_t = 3)]
     min_runs: usize,
-    /// Seed of the bootstrap.
+    /// Seed of the bootstrap (default: a fixed constant, so reruns give the same intervals).
     #[arg(long)]
     seed: Option<u64>,
     /// Write the comparison as JSON to this file.
