@@ -16,6 +16,7 @@
 pub mod cancel;
 pub mod checker;
 pub mod client;
+pub mod compare;
 pub mod connection;
 pub mod history;
 pub mod nemesis;

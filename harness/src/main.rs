@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 every run complete and no claim failed; 1 a run failed or was incomplete, or a
 //! claim failed; 2 bad usage or an invalid scenario file; 130 interrupted by Ctrl-C.
+//! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 use jsbench::cancel::Cancel;
 use jsbench::checker::Verdict;
+use jsbench::compare;
 use jsbench::output::{self, Format};
 use jsbench::report;
 use jsbench::runner::{RunOptions, RuntimeKind};
@@ -52,6 +54,38 @@ enum Command {
     },
     /// Print the path of the nats-server binary the process backend uses, fetching it if needed.
     FetchServer,
+    /// Compare a candidate result set against a baseline; exit 1 on a regression.
+    Compare(CompareArgs),
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// Baseline: a result.json, a run or suite directory, or a results directory.
+    baseline: PathBuf,
+    /// Candidate, in the same forms.
+    candidate: PathBuf,
+    /// Threshold of one metric in percent, e.g. p99=15 (repeatable).
+    #[arg(long = "threshold", value_name = "METRIC=PCT", value_parser = parse_threshold)]
+    thresholds: Vec<(String, f64)>,
+    /// Complete runs needed on each side for a decision.
+    #[arg(long, default_value_t = 3)]
+    min_runs: usize,
+    /// Seed of the bootstrap (default: a fixed constant, so reruns give the same intervals).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the comparison as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write github-action-benchmark files (bigger-is-better.json, smaller-is-better.json) here.
+    #[arg(long, value_name = "DIR")]
+    gh_bench_dir: Option<PathBuf>,
+    /// Write the markdown table to this file (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+}
+
+fn parse_threshold(s: &str) -> Result<(String, f64), String> {
+    compare::parse_threshold(s).map_err(|e| e.to_string())
 }
 
 #[derive(clap::Args)]
@@ -142,6 +176,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Compare(args) => match compare_cmd(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::FetchServer => {
             let rt = match runtime(RuntimeKind::CurrentThread) {
                 Ok(rt) => rt,
@@ -212,6 +253,48 @@ fn list(path: &Path) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `jsbench compare`: 0 no regression, 1 regression, 2 bad input (returned as an error).
+fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let base = compare::load_set(&args.baseline).context("baseline")?;
+    let cand = compare::load_set(&args.candidate).context("candidate")?;
+    let mut opts = compare::CompareOptions {
+        min_runs: args.min_runs,
+        ..Default::default()
+    };
+    opts.thresholds.extend(args.thresholds);
+    if let Some(seed) = args.seed {
+        opts.seed = seed;
+    }
+    let c = compare::compare(&base, &cand, &opts);
+    let table = compare::render_table(&c);
+    print!("{table}");
+    if let Some(path) = &args.markdown {
+        report::write_atomic(path, table.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&c)?;
+        report::write_atomic(path, &json)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(dir) = &args.gh_bench_dir {
+        let (bigger, smaller) = compare::gh_benchmark_json(&c);
+        for (name, v) in [
+            ("bigger-is-better.json", bigger),
+            ("smaller-is-better.json", smaller),
+        ] {
+            let path = dir.join(name);
+            report::write_atomic(&path, &serde_json::to_vec_pretty(&v)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(if c.regressions > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn runtime(kind: RuntimeKind) -> anyhow::Result<tokio::runtime::Runtime> {
