@@ -457,7 +457,9 @@ fn timeline_chart(
     faults: &[FaultSpan],
     height: u32,
 ) -> Result<String, ChartError> {
-    let rates: Vec<(usize, &str, Vec<(f64, f64)>)> = series
+    // (colour index, name, (s, msgs/s) points)
+    type Rates<'a> = (usize, &'a str, Vec<(f64, f64)>);
+    let rates: Vec<Rates> = series
         .iter()
         .map(|(i, s)| (*i, s.name.as_str(), s.rates()))
         .filter(|(_, _, r)| !r.is_empty())

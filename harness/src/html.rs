@@ -276,7 +276,7 @@ fn summary_table(h: &mut String, runs: &[(PathBuf, Report)], labels: &[String]) 
                 }
             } else if cell.starts_with("broken") {
                 "broken"
-            } else if cell.starts_with("preserved") {
+            } else if cell.starts_with("preserved") || cell.starts_with("per key kept") {
                 "ok"
             } else if cell.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
                 "num"

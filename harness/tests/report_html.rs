@@ -419,7 +419,7 @@ fn index_html_is_self_contained_and_complete() {
         );
         assert!(html.contains(&link), "{link}");
         assert!(
-            out.join(link[6..link.len() - 1].to_string()).is_file(),
+            out.join(&link[6..link.len() - 1]).is_file(),
             "the link resolves"
         );
     }
@@ -551,4 +551,52 @@ fn cli_report_over_a_results_root_and_a_suite() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/results"));
+}
+
+/// A suite run (two tiny scenarios on the process backend) leaves index.html beside summary.md.
+#[test]
+fn a_suite_writes_index_html() {
+    let d = tempfile::tempdir().unwrap();
+    let sc = d.path().join("sc");
+    std::fs::create_dir(&sc).unwrap();
+    for (file, name) in [("a.toml", "one"), ("b.toml", "two")] {
+        std::fs::write(
+            sc.join(file),
+            format!(
+                "name = \"{name}\"\n[server]\nbackend = \"process\"\n[workload]\nmessages = 300\n"
+            ),
+        )
+        .unwrap();
+    }
+    let out_dir = d.path().join("results");
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["run", "--no-progress", "--out"])
+        .arg(&out_dir)
+        .arg(&sc)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let suite = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-suite"))
+        .expect("suite dir");
+    let md = std::fs::read_to_string(suite.join("summary.md")).unwrap();
+    assert!(md.contains("index.html"), "{md}");
+    let html = std::fs::read_to_string(suite.join("index.html")).unwrap();
+    assert!(html.contains("<h1>jsbench suite "), "titled");
+    for (dir, _) in jsbench::results::collect_runs(std::slice::from_ref(&suite)).unwrap() {
+        let link = format!(
+            "href=\"../{}/result.json\"",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+        assert!(html.contains(&link), "{link}");
+    }
+    assert!(html.contains("one") && html.contains("two"));
+    assert_offline(&html);
 }
