@@ -14,18 +14,21 @@
 //! the *history* records what happened, *checkers* judge it, the *report* tells it.
 
 pub mod cancel;
+pub mod chart;
 pub mod checker;
 pub mod client;
 pub mod compare;
 pub mod connection;
 pub mod history;
+pub mod html;
 pub mod nemesis;
-pub mod output;
 pub mod observe;
+pub mod output;
 pub mod progress;
 pub mod proxy;
 pub mod readback;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod server;

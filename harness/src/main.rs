@@ -17,6 +17,7 @@ use jsbench::checker::Verdict;
 use jsbench::compare;
 use jsbench::output::{self, Format};
 use jsbench::report;
+use jsbench::results;
 use jsbench::runner::{RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides, Warmup};
 use jsbench::server::Backend;
@@ -56,6 +57,24 @@ enum Command {
     FetchServer,
     /// Compare a candidate result set against a baseline; exit 1 on a regression.
     Compare(CompareArgs),
+    /// Write a self-contained HTML report (summary, charts, per-run details) for results.
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Run directories, result.json files, suite directories (suite.json) or a results root
+    /// (every */result.json one level down).
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Results root for the report directory: writes <out>/<UTC timestamp>-report/index.html.
+    /// Without it, a single suite directory gets its index.html in place, anything else goes to
+    /// results/<UTC timestamp>-report/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Page title (default "jsbench report <timestamp>").
+    #[arg(long)]
+    title: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -183,6 +202,13 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Report(args) => match report_cmd(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::FetchServer => {
             let rt = match runtime(RuntimeKind::CurrentThread) {
                 Ok(rt) => rt,
@@ -295,6 +321,39 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `jsbench report`: exit 2 when the paths name no readable result (bad usage), 1 when the
+/// report cannot be written.
+fn report_cmd(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let runs = match results::collect_runs(&args.paths) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let stamp = results::utc_stamp();
+    let suites: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .filter_map(|p| results::suite_dir(p))
+        .collect();
+    let dir = match (&args.out, suites.as_slice()) {
+        (None, [suite]) if args.paths.len() == 1 => suite.clone(),
+        (out, _) => out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results"))
+            .join(format!("{stamp}-report")),
+    };
+    let title = args
+        .title
+        .unwrap_or_else(|| format!("jsbench report {stamp}"));
+    let path = jsbench::html::write_report(&dir, &runs, None, &title)
+        .context("cannot write the HTML report")?;
+    eprintln!("{} run(s)", runs.len());
+    println!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime(kind: RuntimeKind) -> anyhow::Result<tokio::runtime::Runtime> {

@@ -495,8 +495,15 @@ pub fn fmt_us(us: f64) -> String {
     }
 }
 
-/// The table that ends a directory run: one row per scenario, the orders side by side.
-pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
+/// The summary table as cells: shared by the terminal / markdown table and the HTML report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryTable {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// One row per run, the orders side by side.
+pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
     let headers = [
         "scenario",
         "status",
@@ -538,6 +545,15 @@ pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
             r.p99_us().map_or("-".into(), fmt_us),
         ]);
     }
+    SummaryTable {
+        headers: headers.iter().map(|h| h.to_string()).collect(),
+        rows,
+    }
+}
+
+/// The table that ends a directory run: one row per scenario, the orders side by side.
+pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
+    let SummaryTable { headers, rows } = summary_rows(reports);
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -552,7 +568,7 @@ pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
         s.push('\n');
         s
     };
-    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    let mut out = line(headers.clone());
     out.push('|');
     for w in &widths {
         out.push_str(&format!("{}|", "-".repeat(w + 2)));

@@ -2,12 +2,14 @@
 //!
 //! Every file is validated before anything runs, so a typo in the last file does not cost the
 //! time of the first runs. The suite ends with the summary table (also written as `summary.md`
-//! and `suite.json` in `<out>/<UTC timestamp>-suite/`).
+//! and `suite.json` in `<out>/<UTC timestamp>-suite/`, beside `index.html`: the HTML report with
+//! charts).
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::html;
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, RunOutput};
 use crate::scenario::{self, FieldError, Overrides, Plan, ScenarioError};
@@ -117,7 +119,8 @@ pub async fn run_all(
     Ok(out)
 }
 
-/// Writes `summary.md` and `suite.json` for a suite run; returns the directory.
+/// Writes `summary.md`, `suite.json` and `index.html` (charts) for a suite run; returns the
+/// directory.
 pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<PathBuf> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -138,6 +141,7 @@ pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<Path
     let table = report::summary_table(&rows);
     let mut md = String::from("# jsbench suite\n\n");
     md.push_str(&table);
+    md.push_str("\nCharts and per-run details: [index.html](index.html)\n");
     md.push_str("\nResults:\n\n");
     for o in outputs {
         md.push_str(&format!(
@@ -162,6 +166,8 @@ pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<Path
     }))
     .map_err(std::io::Error::other)?;
     report::write_atomic(&dir.join("suite.json"), &json)?;
+    html::write_report(&dir, &rows, None, &format!("jsbench suite {stamp}"))
+        .map_err(std::io::Error::other)?;
     Ok(dir)
 }
 

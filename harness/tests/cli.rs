@@ -178,7 +178,10 @@ fn repeat_with_csv_and_json_output() {
     );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(lines[0].starts_with("scenario,repetition,status,"), "{stdout}");
+    assert!(
+        lines[0].starts_with("scenario,repetition,status,"),
+        "{stdout}"
+    );
     assert!(lines[1].starts_with("ok,1,complete,pass,"), "{stdout}");
     assert!(lines[2].starts_with("ok,2,complete,pass,"), "{stdout}");
     let dirs: Vec<String> = std::fs::read_dir(d.path().join("r"))
@@ -213,7 +216,11 @@ fn repeat_with_csv_and_json_output() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     let out = jsbench()
         .args(["run", "--format", "yaml"])

@@ -1,0 +1,602 @@
+//! Charts and the HTML report over the recorded fixtures: well-formed SVG / markup, every
+//! scenario named, fault labels drawn, links to each result.json, nothing loaded from elsewhere;
+//! and `jsbench report` end to end.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use jsbench::chart::{
+    self, ChartError, ComparisonBar, FaultSpan, OrderRow, SpectrumSeries, TimelineSeries,
+};
+use jsbench::report::{self, Report};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
+}
+
+fn runs_in(root: &Path) -> Vec<(PathBuf, Report)> {
+    let runs = jsbench::results::collect_runs(&[root.to_path_buf()]).unwrap();
+    assert_eq!(runs.len(), 6, "the six recorded runs");
+    runs
+}
+
+const PAUSE: &str = "single-async-pause-retry";
+
+/// A small XML well-formedness check: tags balance, attributes are quoted and hold no `<`,
+/// every `&` starts an entity. Comments, `<!DOCTYPE>` and `<?xml?>` are skipped.
+fn well_formed(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    let mut stack: Vec<&str> = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| {
+        format!(
+            "at byte {i}: {:?}",
+            &s[i.saturating_sub(40)..(i + 40).min(s.len())]
+        )
+    };
+    let entity = |i: usize| -> Result<usize, String> {
+        let end = s[i..]
+            .find(';')
+            .ok_or_else(|| format!("bare & {}", at(i)))?
+            + i;
+        let name = &s[i + 1..end];
+        let ok = matches!(name, "lt" | "gt" | "amp" | "quot" | "apos")
+            || (name.starts_with('#')
+                && name.len() > 1
+                && name[1..].chars().all(|c| c.is_ascii_digit()))
+            || (name.starts_with("#x")
+                && name.len() > 2
+                && name[2..].chars().all(|c| c.is_ascii_hexdigit()));
+        if ok {
+            Ok(end + 1)
+        } else {
+            Err(format!("bad entity &{name}; {}", at(i)))
+        }
+    };
+    let mut roots = 0;
+    while i < b.len() {
+        match b[i] {
+            b'<' if s[i..].starts_with("<!--") => {
+                i += s[i..].find("-->").ok_or("unclosed comment")? + 3;
+            }
+            b'<' if s[i..].starts_with("<!") || s[i..].starts_with("<?") => {
+                i += s[i..].find('>').ok_or("unclosed declaration")? + 1;
+            }
+            b'<' if s[i..].starts_with("</") => {
+                let end = s[i..].find('>').ok_or("unclosed end tag")? + i;
+                let name = s[i + 2..end].trim();
+                match stack.pop() {
+                    Some(open) if open == name => {}
+                    other => return Err(format!("</{name}> closes {other:?} {}", at(i))),
+                }
+                i = end + 1;
+            }
+            b'<' => {
+                let mut j = i + 1;
+                while j < b.len() && !b" \n\t/>".contains(&b[j]) {
+                    j += 1;
+                }
+                let name = &s[i + 1..j];
+                if name.is_empty() || !name.chars().next().unwrap().is_ascii_alphabetic() {
+                    return Err(format!("bad tag name {}", at(i)));
+                }
+                loop {
+                    while j < b.len() && b" \n\t\r".contains(&b[j]) {
+                        j += 1;
+                    }
+                    if j >= b.len() {
+                        return Err(format!("unclosed tag {}", at(i)));
+                    }
+                    if s[j..].starts_with("/>") {
+                        j += 2;
+                        if stack.is_empty() {
+                            roots += 1;
+                        }
+                        break;
+                    }
+                    if b[j] == b'>' {
+                        j += 1;
+                        if stack.is_empty() {
+                            roots += 1;
+                        }
+                        stack.push(name);
+                        break;
+                    }
+                    let eq = s[j..]
+                        .find('=')
+                        .ok_or_else(|| format!("attribute without value {}", at(j)))?
+                        + j;
+                    let attr = s[j..eq].trim();
+                    if attr.is_empty()
+                        || attr.contains(|c: char| c.is_whitespace() || c == '>' || c == '<')
+                    {
+                        return Err(format!("bad attribute {attr:?} {}", at(j)));
+                    }
+                    let q = b[eq + 1];
+                    if q != b'"' && q != b'\'' {
+                        return Err(format!("unquoted attribute {}", at(eq)));
+                    }
+                    let close = s[eq + 2..].find(q as char).ok_or("unclosed attribute")? + eq + 2;
+                    let mut k = eq + 2;
+                    while k < close {
+                        match b[k] {
+                            b'<' => return Err(format!("< in attribute {}", at(k))),
+                            b'&' => k = entity(k)?,
+                            _ => k += 1,
+                        }
+                    }
+                    j = close + 1;
+                }
+                i = j;
+            }
+            b'&' => i = entity(i)?,
+            _ => i += 1,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(format!("unclosed elements: {stack:?}"));
+    }
+    if roots != 1 {
+        return Err(format!("{roots} root elements"));
+    }
+    Ok(())
+}
+
+fn assert_svg(svg: &str, names: &[&str]) {
+    let t = svg.trim();
+    assert!(t.starts_with("<svg"), "{}", &t[..80.min(t.len())]);
+    assert!(t.ends_with("</svg>"));
+    well_formed(t).unwrap_or_else(|e| panic!("not well-formed: {e}"));
+    for n in names {
+        // plotters writes ' as &apos;, the HTML page as &#39;: both are fine.
+        let e = jsbench::html::esc(n);
+        assert!(
+            svg.contains(&e) || svg.contains(&e.replace("&#39;", "&apos;")),
+            "{n} missing from the chart"
+        );
+    }
+}
+
+#[test]
+fn the_checker_catches_broken_markup() {
+    assert!(well_formed("<svg><text>a</text></svg>").is_ok());
+    assert!(well_formed("<svg><text>a</svg>").is_err());
+    assert!(well_formed("<svg><text>a<b</text></svg>").is_err());
+    assert!(well_formed("<svg><text>a & b</text></svg>").is_err());
+    assert!(well_formed("<svg x=\"<\"/>").is_err());
+    assert!(well_formed("<svg x=1/>").is_err());
+    assert!(well_formed("<a/><b/>").is_err());
+}
+
+struct Inputs {
+    names: Vec<String>,
+    spectrum: Vec<SpectrumSeries>,
+    timelines: Vec<TimelineSeries>,
+    faults: Vec<FaultSpan>,
+    orders: Vec<OrderRow>,
+}
+
+fn inputs(runs: &[(PathBuf, Report)]) -> Inputs {
+    let names: Vec<String> = runs.iter().map(|(_, r)| r.scenario.name.clone()).collect();
+    Inputs {
+        spectrum: runs
+            .iter()
+            .map(|(d, r)| SpectrumSeries {
+                name: r.scenario.name.clone(),
+                points: chart::spectrum_from_histogram(
+                    &chart::load_histogram(d, r, "publish_ack")
+                        .unwrap()
+                        .expect("an hlog"),
+                ),
+            })
+            .collect(),
+        timelines: runs
+            .iter()
+            .map(|(_, r)| TimelineSeries::from_report(&r.scenario.name, r))
+            .collect(),
+        faults: runs
+            .iter()
+            .flat_map(|(_, r)| FaultSpan::from_report(&r.scenario.name, r))
+            .collect(),
+        orders: runs
+            .iter()
+            .map(|(_, r)| OrderRow::from_report(&r.scenario.name, r))
+            .collect(),
+        names,
+    }
+}
+
+fn comparison_bars(runs: &[(PathBuf, Report)]) -> Vec<ComparisonBar> {
+    let mut bars = Vec::new();
+    for (_, r) in runs {
+        let l = r.latency_us["publish_ack"];
+        for (metric, unit, base, cand, regression) in [
+            (
+                "msgs/s",
+                "msgs/s",
+                r.throughput.msgs_per_sec,
+                r.throughput.msgs_per_sec * 0.9,
+                true,
+            ),
+            ("p50", "µs", l.p50, l.p50, false),
+            ("p99", "µs", l.p99, l.p99 * 1.1, true),
+            ("p99.9", "µs", l.p999, l.p999 * 0.8, false),
+        ] {
+            bars.push(ComparisonBar {
+                scenario: r.scenario.name.clone(),
+                metric: metric.into(),
+                unit: unit.into(),
+                baseline: base,
+                candidate: cand,
+                change_pct: (cand - base) / base * 100.0,
+                regression,
+            });
+        }
+    }
+    bars
+}
+
+#[test]
+fn every_chart_is_well_formed_svg_naming_every_scenario() {
+    let runs = runs_in(&fixtures());
+    let inp = inputs(&runs);
+    let names: Vec<&str> = inp.names.iter().map(String::as_str).collect();
+    let spectrum = chart::latency_spectrum(&inp.spectrum).unwrap();
+    assert_svg(&spectrum, &names);
+    assert!(
+        spectrum.contains("99.999%") && spectrum.contains("99.9%"),
+        "nines ticks"
+    );
+    assert!(
+        spectrum.contains("latency (ms, log scale)"),
+        "unit and log scale named"
+    );
+
+    let overlay = chart::throughput_timeline(&inp.timelines, &inp.faults).unwrap();
+    assert_svg(&overlay, &names);
+    assert!(
+        overlay.contains("single-async-pause-retry: freeze (pause)"),
+        "fault label with its scenario"
+    );
+    assert!(overlay.contains("rr4-async-skew: skew-4ms (latency)"));
+
+    let multiples = chart::throughput_timelines(&inp.timelines, &inp.faults).unwrap();
+    assert_eq!(multiples.len(), 6);
+    for (name, svg) in &multiples {
+        assert_svg(svg, &[name]);
+        let has_label = svg.contains("freeze (pause)");
+        assert_eq!(
+            has_label,
+            name == PAUSE,
+            "{name}: only the pause run shows the pause"
+        );
+    }
+
+    let orders = chart::order_divergence(&inp.orders).unwrap();
+    assert_svg(&orders, &names);
+    // rr4-async-none stores 41% of messages late per key (the recorded figure).
+    assert!(
+        orders.contains("storage: 41% per key (16/16 keys)"),
+        "figures written on the bars"
+    );
+    assert!(orders.contains("preserved (0 of 20000 late)"));
+
+    let bars = comparison_bars(&runs);
+    let cmp = chart::comparison(&bars).unwrap();
+    assert_svg(&cmp, &names);
+    assert!(cmp.contains("-10.0%, REGRESSION"), "regression called out");
+    for panel in ["msgs/s — higher is better", "p50 (", "p99 (", "p99.9 ("] {
+        assert!(cmp.contains(panel), "panel {panel}");
+    }
+}
+
+#[test]
+fn a_consume_order_is_one_more_entry() {
+    let runs = runs_in(&fixtures());
+    let mut row = OrderRow::from_report("x", &runs[0].1);
+    row.orders.push(("consume".into(), None));
+    let svg = chart::order_divergence(&[row]).unwrap();
+    assert_svg(&svg, &["x"]);
+    assert!(svg.contains("consume: not measured"));
+}
+
+#[test]
+fn markup_in_names_is_escaped() {
+    let runs = runs_in(&fixtures());
+    let nasty = "a<b & \"c\" 'd'";
+    let pause = &runs
+        .iter()
+        .find(|(_, r)| r.scenario.name == PAUSE)
+        .unwrap()
+        .1;
+    let t = TimelineSeries::from_report(nasty, pause);
+    let f = FaultSpan::from_report(nasty, pause);
+    let svgs = [
+        chart::latency_spectrum(&[SpectrumSeries {
+            name: nasty.into(),
+            points: vec![(0.5, 10.0), (0.99, 50.0)],
+        }])
+        .unwrap(),
+        chart::throughput_timeline(
+            &[
+                t.clone(),
+                TimelineSeries {
+                    name: "other".into(),
+                    ..t.clone()
+                },
+            ],
+            &f,
+        )
+        .unwrap(),
+        chart::order_divergence(&[OrderRow::from_report(nasty, pause)]).unwrap(),
+        chart::comparison(&[ComparisonBar {
+            scenario: nasty.into(),
+            metric: "p99 <&>".into(),
+            unit: "µs".into(),
+            baseline: 1.0,
+            candidate: 2.0,
+            change_pct: 100.0,
+            regression: true,
+        }])
+        .unwrap(),
+    ];
+    for svg in &svgs {
+        assert_svg(svg, &[nasty]);
+        assert!(!svg.contains(nasty), "raw name must not appear");
+    }
+}
+
+#[test]
+fn nothing_to_draw_is_an_error() {
+    assert!(matches!(
+        chart::latency_spectrum(&[]),
+        Err(ChartError::Empty(_))
+    ));
+    assert!(matches!(
+        chart::throughput_timeline(&[], &[]),
+        Err(ChartError::Empty(_))
+    ));
+    assert!(matches!(
+        chart::order_divergence(&[]),
+        Err(ChartError::Empty(_))
+    ));
+    assert!(matches!(chart::comparison(&[]), Err(ChartError::Empty(_))));
+}
+
+/// Copies the fixtures to `<dst>/recorded` (two levels: run dirs and their files).
+fn copy_fixtures(dst: &Path) -> PathBuf {
+    let root = dst.join("recorded");
+    for run in std::fs::read_dir(fixtures()).unwrap() {
+        let run = run.unwrap().path();
+        let to = root.join(run.file_name().unwrap());
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&run).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    root
+}
+
+fn assert_offline(html: &str) {
+    for bad in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "<link",
+        "<script",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(bad), "external reference: {bad}");
+    }
+}
+
+#[test]
+fn index_html_is_self_contained_and_complete() {
+    let d = tempfile::tempdir().unwrap();
+    let root = copy_fixtures(d.path());
+    let runs = runs_in(&root);
+    let bars = comparison_bars(&runs);
+    let out = d.path().join("out");
+    let path =
+        jsbench::html::write_report(&out, &runs, Some(&bars), "Test <report> & more").unwrap();
+    assert_eq!(path, out.join("index.html"));
+    let html = std::fs::read_to_string(&path).unwrap();
+    let body = html
+        .trim_start()
+        .strip_prefix("<!DOCTYPE html>")
+        .expect("doctype");
+    well_formed(body).unwrap_or_else(|e| panic!("index.html not well-formed: {e}"));
+    assert!(html.contains("<title>Test &lt;report&gt; &amp; more</title>"));
+    assert!(html.contains("How to read this"));
+    for (dir, r) in &runs {
+        assert!(html.contains(&r.scenario.name), "{}", r.scenario.name);
+        let link = format!(
+            "href=\"../recorded/{}/result.json\"",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+        assert!(html.contains(&link), "{link}");
+        assert!(
+            out.join(&link[6..link.len() - 1]).is_file(),
+            "the link resolves"
+        );
+    }
+    for title in [
+        "Publish → ack latency by percentile",
+        "Acked throughput over time",
+        "Acked throughput over time: single-async-pause-retry",
+        "Order divergence",
+        "Baseline vs candidate",
+    ] {
+        assert!(html.contains(title), "chart {title}");
+    }
+    assert!(
+        html.matches("<svg").count() >= 4 + 6,
+        "4 charts + 6 small multiples"
+    );
+    assert!(!html.contains("Chart not drawn"));
+    // The summary table, its verdicts coloured; fault windows with their split; the plan.
+    let t = report::summary_rows(&runs);
+    for h in &t.headers {
+        assert!(
+            html.contains(&format!("<th>{}</th>", jsbench::html::esc(h))),
+            "{h}"
+        );
+    }
+    assert!(html.contains("<td class=\"pass\">pass</td>"));
+    assert!(html.contains("<strong>freeze</strong> #1 · pause"));
+    assert!(html.contains("<tr><th>during</th>"));
+    assert!(
+        html.contains("&quot;timeline_bucket&quot;: &quot;100ms&quot;"),
+        "plan as escaped JSON"
+    );
+    assert!(
+        html.contains("2.15.1") && html.contains("current_thread"),
+        "environment"
+    );
+    assert_offline(&html);
+
+    // Without a comparison, no comparison chart.
+    let out2 = d.path().join("out2");
+    let html2 =
+        std::fs::read_to_string(jsbench::html::write_report(&out2, &runs, None, "t").unwrap())
+            .unwrap();
+    assert!(!html2.contains("Baseline vs candidate"));
+    assert!(html2.contains("Order divergence"));
+}
+
+#[test]
+fn summary_table_renders_the_shared_rows() {
+    let runs = runs_in(&fixtures());
+    let t = report::summary_rows(&runs);
+    assert_eq!(t.rows.len(), 6);
+    assert!(t.rows.iter().all(|r| r.len() == t.headers.len()));
+    let text = report::summary_table(&runs);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2 + 6);
+    for (row, line) in t.rows.iter().zip(&lines[2..]) {
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+        assert_eq!(&cells, row);
+    }
+    let rr4 = t.rows.iter().find(|r| r[0] == "rr4-async-none").unwrap();
+    assert_eq!(rr4[6], "broken: 41% late per key (16/16 keys)");
+}
+
+#[test]
+fn cli_report_over_a_results_root_and_a_suite() {
+    let d = tempfile::tempdir().unwrap();
+    let root = copy_fixtures(d.path());
+    let out = d.path().join("reports");
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["report"])
+        .arg(&root)
+        .arg("--out")
+        .arg(&out)
+        .args(["--title", "CLI report"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+    assert!(
+        printed.starts_with(&out) && printed.ends_with("index.html"),
+        "{}",
+        printed.display()
+    );
+    assert!(printed
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("-report"));
+    let html = std::fs::read_to_string(&printed).unwrap();
+    assert!(html.contains("<h1>CLI report</h1>"));
+    assert!(html.contains(PAUSE));
+    assert_offline(&html);
+
+    // A suite dir: index.html goes into it, with only the suite's runs.
+    let suite = root.join("20261127T120000Z-suite");
+    std::fs::create_dir(&suite).unwrap();
+    let names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with("-none"))
+        .collect();
+    assert_eq!(names.len(), 4);
+    let entries: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| serde_json::json!({"scenario": n, "result": format!("../{n}/result.json")}))
+        .collect();
+    std::fs::write(
+        suite.join("suite.json"),
+        serde_json::json!({"schema": "jsbench.suite/1", "runs": entries}).to_string(),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .current_dir(d.path())
+        .arg("report")
+        .arg(&suite)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(suite.join("index.html")).unwrap();
+    assert!(html.contains("rr4-async-none") && !html.contains(PAUSE));
+
+    // Nothing there: bad usage.
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["report", "/nonexistent/results"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/results"));
+}
+
+/// A suite run (two tiny scenarios on the process backend) leaves index.html beside summary.md.
+#[test]
+fn a_suite_writes_index_html() {
+    let d = tempfile::tempdir().unwrap();
+    let sc = d.path().join("sc");
+    std::fs::create_dir(&sc).unwrap();
+    for (file, name) in [("a.toml", "one"), ("b.toml", "two")] {
+        std::fs::write(
+            sc.join(file),
+            format!(
+                "name = \"{name}\"\n[server]\nbackend = \"process\"\n[workload]\nmessages = 300\n"
+            ),
+        )
+        .unwrap();
+    }
+    let out_dir = d.path().join("results");
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["run", "--no-progress", "--out"])
+        .arg(&out_dir)
+        .arg(&sc)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let suite = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("-suite"))
+        .expect("suite dir");
+    let md = std::fs::read_to_string(suite.join("summary.md")).unwrap();
+    assert!(md.contains("index.html"), "{md}");
+    let html = std::fs::read_to_string(suite.join("index.html")).unwrap();
+    assert!(html.contains("<h1>jsbench suite "), "titled");
+    for (dir, _) in jsbench::results::collect_runs(std::slice::from_ref(&suite)).unwrap() {
+        let link = format!(
+            "href=\"../{}/result.json\"",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+        assert!(html.contains(&link), "{link}");
+    }
+    assert!(html.contains("one") && html.contains("two"));
+    assert_offline(&html);
+}
