@@ -12,11 +12,21 @@
 //! noise; default 1).
 //! Claims that do not hold are reported in the table (that is a finding, not a bench failure);
 //! a run that fails or stops early makes the bench exit non-zero.
+//!
+//! Baselines, named like criterion's (and given the same way, so one `cargo bench -- …` line
+//! serves every bench):
+//! - `cargo bench -- --save-baseline NAME` keeps this suite's results (result.json and latency
+//!   logs) as `<results>/baselines/NAME/`, replacing an older one of that name;
+//! - `cargo bench -- --baseline NAME` compares this suite with it (`jsbench compare`'s rule and
+//!   default thresholds) and puts the comparison in summary.md, compare.md and index.html.
+//!
+//! The suite dir's `index.html` is the one file to open afterwards.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use jsbench::cancel::Cancel;
+use jsbench::compare;
 use jsbench::report;
 use jsbench::runner::RunOptions;
 use jsbench::scenario::{Amount, Mode, Overrides, Warmup};
@@ -41,6 +51,14 @@ fn main() -> anyhow::Result<()> {
     let results = std::env::var_os("JSBENCH_RESULTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("results"));
+    let save_baseline = arg_value("--save-baseline")?;
+    let baseline = arg_value("--baseline")?;
+    let baselines = results.join("baselines");
+    // Fail before an hour of runs, not after, when the baseline to compare with is not there.
+    let base_runs = match &baseline {
+        Some(name) => Some(load_baseline(&baselines, name)?),
+        None => None,
+    };
     let profile = std::env::var("JSBENCH_PROFILE").unwrap_or_else(|_| "quick".into());
     anyhow::ensure!(
         profile == "quick" || profile == "full",
@@ -107,8 +125,23 @@ fn main() -> anyhow::Result<()> {
         .map(|o| (o.dir.clone(), o.report.clone()))
         .collect();
     println!("\n{}", report::summary_table(&rows));
-    let dir = suite::write_summary(&results, &outputs)?;
+    let comparison = base_runs.map(|base| {
+        let cand: Vec<_> = outputs
+            .iter()
+            .map(|o| (o.dir.clone(), o.report.clone()))
+            .collect();
+        compare::compare(&base, &cand, &compare::CompareOptions::default())
+    });
+    if let (Some(c), Some(name)) = (&comparison, &baseline) {
+        println!("\nagainst baseline {name:?}:\n\n{}", compare::render_table(c));
+    }
+    let dir = suite::write_summary(&results, &outputs, comparison.as_ref())?;
     println!("summary: {}", dir.join("summary.md").display());
+    println!("report:  {}  (open this)", dir.join("index.html").display());
+    if let Some(name) = &save_baseline {
+        let kept = save_as_baseline(&baselines, name, &outputs)?;
+        println!("baseline {name:?} saved: {}", kept.display());
+    }
     let bad: Vec<&str> = outputs
         .iter()
         .filter(|o| o.report.status != "complete")
@@ -121,4 +154,78 @@ fn main() -> anyhow::Result<()> {
     );
     anyhow::ensure!(!cancel.is_requested(), "interrupted");
     Ok(())
+}
+
+/// The value after `flag` among the bench's arguments (`cargo bench -- --baseline main`).
+fn arg_value(flag: &str) -> anyhow::Result<Option<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == flag) {
+        None => Ok(None),
+        Some(i) => match args.get(i + 1) {
+            Some(v) if !v.starts_with('-') && !v.is_empty() => Ok(Some(v.clone())),
+            _ => anyhow::bail!("{flag} needs a name, e.g. {flag} main"),
+        },
+    }
+}
+
+fn load_baseline(
+    baselines: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<Vec<(PathBuf, jsbench::report::Report)>> {
+    let dir = baselines.join(name);
+    if !dir.is_dir() {
+        let known: Vec<String> = std::fs::read_dir(baselines)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        anyhow::bail!(
+            "no baseline {name:?} in {} (saved baselines: {}); save one with `cargo bench -- --save-baseline {name}`",
+            baselines.display(),
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        );
+    }
+    compare::load_set(&dir).map_err(|e| anyhow::anyhow!("baseline {name:?}: {e}"))
+}
+
+/// Copies every run's result.json and latency logs to `<baselines>/<name>/<run dir>/`, built
+/// beside the old baseline and swapped in by rename, so a failure never leaves half a baseline.
+fn save_as_baseline(
+    baselines: &std::path::Path,
+    name: &str,
+    outputs: &[jsbench::runner::RunOutput],
+) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(
+        !name.contains(['/', '\\']) && !name.starts_with('.'),
+        "--save-baseline: {name:?} is not a plain name"
+    );
+    std::fs::create_dir_all(baselines)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}-"))
+        .tempdir_in(baselines)?;
+    for o in outputs {
+        let run = o.dir.file_name().map(PathBuf::from).unwrap_or_default();
+        let to = tmp.path().join(&run);
+        std::fs::create_dir_all(&to)?;
+        for e in std::fs::read_dir(&o.dir)? {
+            let p = e?.path();
+            let file = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+            if file == "result.json" || file.ends_with(".hlog") {
+                std::fs::copy(&p, to.join(&file))?;
+            }
+        }
+    }
+    let dest = baselines.join(name);
+    let old = baselines.join(format!(".{name}-old"));
+    if dest.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(&dest, &old)?;
+    }
+    std::fs::rename(tmp.keep(), &dest)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(dest)
 }

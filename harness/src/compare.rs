@@ -393,6 +393,26 @@ fn group(set: &[(PathBuf, Report)]) -> Set<'_> {
     m
 }
 
+impl Comparison {
+    /// The rows that have a change to draw, as the comparison chart's bars.
+    pub fn bars(&self) -> Vec<crate::chart::ComparisonBar> {
+        self.rows
+            .iter()
+            .filter_map(|r| {
+                Some(crate::chart::ComparisonBar {
+                    scenario: r.scenario.clone(),
+                    metric: r.metric.clone(),
+                    unit: r.unit.clone(),
+                    baseline: r.baseline.median,
+                    candidate: r.candidate.median,
+                    change_pct: r.change_pct?,
+                    regression: r.decision == Decision::Regression,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Compares a candidate set against a baseline set.
 pub fn compare(
     base: &[(PathBuf, Report)],

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use crate::chart::{self, ChartError, ComparisonBar, FaultSpan, OrderRow, SpectrumSeries};
+use crate::chart::{self, ChartError, FaultSpan, OrderRow, SpectrumSeries};
+use crate::compare::{Comparison, Decision};
 use crate::checker::OrderFigures;
 use crate::report::{self, fmt_us, FaultReport, Report};
 
@@ -30,7 +31,7 @@ pub enum HtmlError {
 pub fn write_report(
     dir: &Path,
     runs: &[(PathBuf, Report)],
-    comparison: Option<&[ComparisonBar]>,
+    comparison: Option<&Comparison>,
     title: &str,
 ) -> Result<PathBuf, HtmlError> {
     let path = dir.join("index.html");
@@ -48,7 +49,7 @@ pub fn write_report(
 pub fn render(
     dir: &Path,
     runs: &[(PathBuf, Report)],
-    comparison: Option<&[ComparisonBar]>,
+    comparison: Option<&Comparison>,
     title: &str,
 ) -> String {
     let labels = run_labels(runs);
@@ -133,14 +134,32 @@ pub fn render(
         "Share of messages that arrive after a later-published one. Solid: late within its key \
          (what a consumer of one aggregate sees); light: late globally. 0 means the order was kept.",
     );
-    if let Some(bars) = comparison.filter(|b| !b.is_empty()) {
-        h.push_str("<h2 id=\"comparison\">Comparison</h2>\n");
-        figure(
-            &mut h,
-            chart::comparison(bars),
-            "Baseline (grey) against candidate per scenario; red marks a regression.",
+    if let Some(c) = comparison {
+        h.push_str("<h2 id=\"comparison\">Comparison with the baseline</h2>\n");
+        let _ = writeln!(
+            h,
+            "<p class=\"{}\"><b>{}</b>. A metric regresses when its median moved the wrong way \
+             by more than its threshold <i>and</i> the 95% bootstrap interval of the change \
+             excludes 0 (it needs at least {} complete runs per side); a claim, run status or \
+             loss that flips from pass to fail always regresses.</p>",
+            if c.regressions > 0 { "fail" } else { "pass" },
+            if c.regressions > 0 {
+                format!("{} regression(s)", c.regressions)
+            } else {
+                "No regression".to_string()
+            },
+            c.min_runs
         );
-        comparison_table(&mut h, bars);
+        let bars = c.bars();
+        if !bars.is_empty() {
+            figure(
+                &mut h,
+                chart::comparison(&bars),
+                "Baseline (grey) against candidate (median of the runs) per scenario; red marks \
+                 a regression.",
+            );
+        }
+        comparison_table(&mut h, c);
     }
 
     // Per run details.
@@ -199,7 +218,11 @@ fn run_labels(runs: &[(PathBuf, Report)]) -> Vec<String> {
     runs.iter()
         .map(|(_, r)| {
             if count[r.scenario.name.as_str()] > 1 {
-                format!("{} ({})", r.scenario.name, r.run_id)
+                // Repeats read as "#2"; other runs of one name by their run id.
+                match r.scenario.repetition {
+                    Some(k) => format!("{} #{k} ({})", r.scenario.name, r.run_id),
+                    None => format!("{} ({})", r.scenario.name, r.run_id),
+                }
             } else {
                 r.scenario.name.clone()
             }
@@ -304,28 +327,71 @@ fn summary_table(h: &mut String, runs: &[(PathBuf, Report)], labels: &[String]) 
     h.push_str("</table>\n");
 }
 
-fn comparison_table(h: &mut String, bars: &[ComparisonBar]) {
+fn comparison_table(h: &mut String, c: &Comparison) {
     h.push_str(
         "<table>\n<tr><th>scenario</th><th>metric</th><th>baseline</th><th>candidate</th>\
-         <th>change</th><th></th></tr>\n",
+         <th>change</th><th>95% interval</th><th>threshold</th><th>decision</th></tr>\n",
     );
-    for b in bars {
+    let sample = |s: &crate::compare::Sample, unit: &str| {
+        if s.n == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.2} {} (n={})", s.median, esc(unit), s.n)
+        }
+    };
+    for r in &c.rows {
+        let class = match r.decision {
+            Decision::Regression => "fail",
+            Decision::Improved => "pass",
+            _ => "",
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{:.2} {}</td><td class=\"num\">{:.2} {}</td>\
-             <td class=\"num\">{:+.1}%</td><td class=\"{}\">{}</td></tr>",
-            esc(&b.scenario),
-            esc(&b.metric),
-            b.baseline,
-            esc(&b.unit),
-            b.candidate,
-            esc(&b.unit),
-            b.change_pct,
-            if b.regression { "fail" } else { "pass" },
-            if b.regression { "regression" } else { "ok" }
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}{:.0}%</td>\
+             <td class=\"{class}\">{}</td></tr>",
+            esc(&r.scenario),
+            esc(&r.metric),
+            sample(&r.baseline, &r.unit),
+            sample(&r.candidate, &r.unit),
+            r.change_pct.map_or("-".into(), |v| format!("{v:+.1}%")),
+            r.ci_pct
+                .map_or("-".into(), |(lo, hi)| format!("{lo:+.1}% … {hi:+.1}%")),
+            if r.bigger_is_better { "-" } else { "+" },
+            r.threshold_pct,
+            esc(&r.decision.label().replace("**", "")),
         );
     }
     h.push_str("</table>\n");
+    if !c.flips.is_empty() {
+        h.push_str("<p class=\"fail\">Regressions regardless of noise:</p>\n<ul>\n");
+        for f in &c.flips {
+            let _ = writeln!(
+                h,
+                "<li class=\"fail\">{}: {} {} — baseline {}, candidate {}</li>",
+                esc(&f.scenario),
+                esc(&f.kind),
+                esc(&f.what),
+                esc(&f.baseline),
+                esc(&f.candidate)
+            );
+        }
+        h.push_str("</ul>\n");
+    }
+    if !c.missing.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>Missing in the candidate: {}</p>",
+            esc(&c.missing.join(", "))
+        );
+    }
+    if !c.new.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>New in the candidate (no baseline): {}</p>",
+            esc(&c.new.join(", "))
+        );
+    }
 }
 
 fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report, label: &str) {

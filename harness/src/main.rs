@@ -75,6 +75,13 @@ struct ReportArgs {
     /// Page title (default "jsbench report <timestamp>").
     #[arg(long)]
     title: Option<String>,
+    /// Compare against this baseline result set (same forms as `jsbench compare`) and add the
+    /// comparison (chart, table, decisions) to the page.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
+    /// Complete runs needed on each side for a decision (with --baseline).
+    #[arg(long, default_value_t = 3)]
+    min_runs: usize,
 }
 
 #[derive(clap::Args)]
@@ -349,7 +356,24 @@ fn report_cmd(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let title = args
         .title
         .unwrap_or_else(|| format!("jsbench report {stamp}"));
-    let path = jsbench::html::write_report(&dir, &runs, None, &title)
+    let comparison = match &args.baseline {
+        Some(b) => {
+            let base = match compare::load_set(b) {
+                Ok(base) => base,
+                Err(e) => {
+                    eprintln!("error: baseline: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let opts = compare::CompareOptions {
+                min_runs: args.min_runs,
+                ..Default::default()
+            };
+            Some(compare::compare(&base, &runs, &opts))
+        }
+        None => None,
+    };
+    let path = jsbench::html::write_report(&dir, &runs, comparison.as_ref(), &title)
         .context("cannot write the HTML report")?;
     eprintln!("{} run(s)", runs.len());
     println!("{}", path.display());
@@ -416,7 +440,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         if text {
             println!("\n{}", report::summary_table(&rows));
         }
-        let dir = suite::write_summary(&args.out, &outputs).with_context(|| {
+        let dir = suite::write_summary(&args.out, &outputs, None).with_context(|| {
             format!(
                 "cannot write the suite summary under {}",
                 args.out.display()

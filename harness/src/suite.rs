@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::html;
+use crate::compare::{self, Comparison};
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, RunOutput};
 use crate::scenario::{self, FieldError, Overrides, Plan, ScenarioError};
@@ -119,9 +120,14 @@ pub async fn run_all(
     Ok(out)
 }
 
-/// Writes `summary.md`, `suite.json` and `index.html` (charts) for a suite run; returns the
-/// directory.
-pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<PathBuf> {
+/// Writes `summary.md`, `suite.json` and `index.html` (charts) for a suite run, and with a
+/// comparison against a baseline also `compare.md` (its table, also appended to summary.md);
+/// returns the directory.
+pub fn write_summary(
+    root: &Path,
+    outputs: &[RunOutput],
+    comparison: Option<&Comparison>,
+) -> std::io::Result<PathBuf> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
@@ -142,6 +148,12 @@ pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<Path
     let mut md = String::from("# jsbench suite\n\n");
     md.push_str(&table);
     md.push_str("\nCharts and per-run details: [index.html](index.html)\n");
+    if let Some(c) = comparison {
+        let table = compare::render_table(c);
+        report::write_atomic(&dir.join("compare.md"), table.as_bytes())?;
+        md.push_str("\n## Against the baseline\n\n");
+        md.push_str(&table);
+    }
     md.push_str("\nResults:\n\n");
     for o in outputs {
         md.push_str(&format!(
@@ -166,7 +178,7 @@ pub fn write_summary(root: &Path, outputs: &[RunOutput]) -> std::io::Result<Path
     }))
     .map_err(std::io::Error::other)?;
     report::write_atomic(&dir.join("suite.json"), &json)?;
-    html::write_report(&dir, &rows, None, &format!("jsbench suite {stamp}"))
+    html::write_report(&dir, &rows, comparison, &format!("jsbench suite {stamp}"))
         .map_err(std::io::Error::other)?;
     Ok(dir)
 }

@@ -398,10 +398,29 @@ fn index_html_is_self_contained_and_complete() {
     let d = tempfile::tempdir().unwrap();
     let root = copy_fixtures(d.path());
     let runs = runs_in(&root);
-    let bars = comparison_bars(&runs);
+    // The comparison as `jsbench compare` makes it: a baseline 40% faster than the recorded
+    // runs (so the candidate regresses in msgs/s), single runs decided by threshold alone, and a
+    // claim that passed in the baseline and fails in the candidate.
+    let mut base = runs.clone();
+    for (_, r) in &mut base {
+        r.throughput.msgs_per_sec *= 1.4;
+    }
+    let mut cand = runs.clone();
+    let flipped = cand
+        .iter_mut()
+        .find(|(_, r)| !r.verdicts.is_empty())
+        .expect("a run with claims");
+    flipped.1.verdicts[0].verdict = jsbench::checker::Verdict::Fail;
+    let flipped_name = flipped.1.scenario.name.clone();
+    let opts = jsbench::compare::CompareOptions {
+        min_runs: 1,
+        ..Default::default()
+    };
+    let cmp = jsbench::compare::compare(&base, &cand, &opts);
+    assert!(cmp.regressions >= runs.len(), "{}", cmp.regressions);
     let out = d.path().join("out");
     let path =
-        jsbench::html::write_report(&out, &runs, Some(&bars), "Test <report> & more").unwrap();
+        jsbench::html::write_report(&out, &runs, Some(&cmp), "Test <report> & more").unwrap();
     assert_eq!(path, out.join("index.html"));
     let html = std::fs::read_to_string(&path).unwrap();
     let body = html
@@ -437,6 +456,11 @@ fn index_html_is_self_contained_and_complete() {
         "4 charts + 6 small multiples"
     );
     assert!(!html.contains("Chart not drawn"));
+    // The comparison: the gate's verdict, a REGRESSION row per scenario, the claim flip.
+    assert!(html.contains(&format!("{} regression(s)", cmp.regressions)));
+    assert!(html.matches(">REGRESSION</td>").count() >= runs.len());
+    assert!(html.contains("Regressions regardless of noise"));
+    assert!(html.contains(&format!("<li class=\"fail\">{flipped_name}: claim ")));
     // The summary table, its verdicts coloured; fault windows with their split; the plan.
     let t = report::summary_rows(&runs);
     for h in &t.headers {
