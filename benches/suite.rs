@@ -133,7 +133,10 @@ fn main() -> anyhow::Result<()> {
         compare::compare(&base, &cand, &compare::CompareOptions::default())
     });
     if let (Some(c), Some(name)) = (&comparison, &baseline) {
-        println!("\nagainst baseline {name:?}:\n\n{}", compare::render_table(c));
+        println!(
+            "\nagainst baseline {name:?}:\n\n{}",
+            compare::render_table(c)
+        );
     }
     let dir = suite::write_summary(&results, &outputs, comparison.as_ref())?;
     println!("summary: {}", dir.join("summary.md").display());
@@ -213,7 +216,11 @@ fn save_as_baseline(
         std::fs::create_dir_all(&to)?;
         for e in std::fs::read_dir(&o.dir)? {
             let p = e?.path();
-            let file = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let file = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             if file == "result.json" || file.ends_with(".hlog") {
                 std::fs::copy(&p, to.join(&file))?;
             }

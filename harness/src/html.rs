@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
 use crate::chart::{self, ChartError, FaultSpan, OrderRow, SpectrumSeries};
-use crate::compare::{Comparison, Decision};
 use crate::checker::OrderFigures;
+use crate::compare::{Comparison, Decision};
 use crate::report::{self, fmt_us, FaultReport, Report};
 
 #[derive(Debug, thiserror::Error)]

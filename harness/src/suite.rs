@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::html;
 use crate::compare::{self, Comparison};
+use crate::html;
 use crate::report::{self, Report};
 use crate::runner::{self, RunOptions, RunOutput};
 use crate::scenario::{self, FieldError, Overrides, Plan, ScenarioError};
