@@ -9,6 +9,18 @@ fn jsbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_jsbench"))
 }
 
+/// The stdout of a command that must have exited 0 (else fails showing stdout and stderr).
+fn succeeded(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -111,13 +123,7 @@ fn directory_run_ends_with_the_summary_table() {
         .arg(&sc)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("| scenario "), "{stdout}");
     assert!(
         stdout.contains("| ok ") && stdout.contains("| rr "),
@@ -169,13 +175,7 @@ fn repeat_with_csv_and_json_output() {
         .arg(d.path().join("a.toml"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
     assert!(
