@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::checker::Verdict;
 use crate::report::{fmt_us, Report};
+use crate::results::{self, ResultsError};
 
 /// One metric the comparison looks at. Adding a metric is one line in [`METRICS`].
 pub struct MetricDef {
@@ -102,17 +103,9 @@ fn metric_names() -> String {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    // The I/O error is in the message rather than a `source`, so that callers printing the
-    // whole chain do not print it twice.
-    #[error("cannot read {path}: {error}")]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("{path} is not a jsbench suite.json: {reason}")]
-    Suite { path: PathBuf, reason: String },
-    #[error("no result.json found in {0} (expected a result.json, a run or suite directory, or a results directory)")]
-    NoResults(PathBuf),
+    /// A path that names no readable result set.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
     #[error("bad threshold {spec:?}: {reason} (metrics: {allowed})")]
     BadThreshold {
         spec: String,
@@ -122,81 +115,12 @@ pub enum CompareError {
 }
 
 /// Loads a result set: a result.json, a run directory (holding result.json), a suite directory
-/// (holding suite.json, whose `runs[].result` are relative to it), or any other directory (every
-/// result.json one or two levels down). Sorted by path, so the order does not depend on the file
-/// system.
+/// or its suite.json, or a results root (run directories one or two levels down; suite
+/// directories there are not followed, so no run counts twice). The same loader as
+/// `jsbench report` ([`results::collect_runs`]): `(run directory, report)`, sorted by scenario,
+/// then start time.
 pub fn load_set(path: &Path) -> Result<Vec<(PathBuf, Report)>, CompareError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |error| CompareError::Io { path: p, error }
-    };
-    let meta = std::fs::metadata(path).map_err(io(path))?;
-    let files: Vec<PathBuf> = if meta.is_file() {
-        if path.file_name().is_some_and(|n| n == "suite.json") {
-            suite_results(path)?
-        } else {
-            vec![path.to_path_buf()]
-        }
-    } else if path.join("result.json").is_file() {
-        vec![path.join("result.json")]
-    } else if path.join("suite.json").is_file() {
-        suite_results(&path.join("suite.json"))?
-    } else {
-        // A results root: run directories and suite directories side by side. Only result.json
-        // files count (not suite.json), or a suite's runs would be counted twice.
-        let mut found = Vec::new();
-        for e in std::fs::read_dir(path).map_err(io(path))? {
-            let p = e.map_err(io(path))?.path();
-            if !p.is_dir() {
-                continue;
-            }
-            if p.join("result.json").is_file() {
-                found.push(p.join("result.json"));
-                continue;
-            }
-            for e2 in std::fs::read_dir(&p).map_err(io(&p))? {
-                let q = e2.map_err(io(&p))?.path();
-                if q.join("result.json").is_file() {
-                    found.push(q.join("result.json"));
-                }
-            }
-        }
-        found
-    };
-    let mut out = Vec::new();
-    for f in files {
-        let r = Report::load(&f).map_err(io(&f))?;
-        out.push((f, r));
-    }
-    if out.is_empty() {
-        return Err(CompareError::NoResults(path.to_path_buf()));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
-}
-
-fn suite_results(suite: &Path) -> Result<Vec<PathBuf>, CompareError> {
-    let text = std::fs::read_to_string(suite).map_err(|error| CompareError::Io {
-        path: suite.to_path_buf(),
-        error,
-    })?;
-    let bad = |reason: String| CompareError::Suite {
-        path: suite.to_path_buf(),
-        reason,
-    };
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let runs = v["runs"]
-        .as_array()
-        .ok_or_else(|| bad("no \"runs\" array".into()))?;
-    let dir = suite.parent().unwrap_or(Path::new("."));
-    runs.iter()
-        .map(|r| {
-            r["result"]
-                .as_str()
-                .map(|p| dir.join(p))
-                .ok_or_else(|| bad("a run without a \"result\" path".into()))
-        })
-        .collect()
+    Ok(results::collect_runs(&[path.to_path_buf()])?)
 }
 
 /// The bootstrap seed when none is given: the bytes of "jsbench".

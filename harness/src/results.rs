@@ -31,7 +31,7 @@ pub enum ResultsError {
     BadResult { path: PathBuf, message: String },
     #[error("{path}: bad suite.json: {message}")]
     BadSuite { path: PathBuf, message: String },
-    #[error("{path}: no result.json here, nor in any directory one level down")]
+    #[error("{path}: no result.json here, nor in any directory one or two levels down (expected a result.json, a run or suite directory, or a results directory)")]
     NoRuns { path: PathBuf },
 }
 
@@ -169,22 +169,38 @@ fn suite_results(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
 
 /// Every `<root>/*/result.json`.
 fn root_results(root: &Path) -> Result<Vec<PathBuf>, ResultsError> {
-    let entries = std::fs::read_dir(root).map_err(|source| ResultsError::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
     let mut out = Vec::new();
-    for e in entries {
-        let e = e.map_err(|source| ResultsError::Io {
-            path: root.to_path_buf(),
-            source,
-        })?;
-        let f = e.path().join("result.json");
+    for dir in subdirs(root)? {
+        let f = dir.join("result.json");
         if f.is_file() {
             out.push(f);
+        } else if !dir.join("suite.json").is_file() {
+            // One more level: a root of roots, e.g. a downloaded CI artifact holding
+            // `candidate/<run>/`. Suite directories are skipped: their runs sit beside them.
+            out.extend(
+                subdirs(&dir)?
+                    .into_iter()
+                    .map(|d| d.join("result.json"))
+                    .filter(|f| f.is_file()),
+            );
         }
     }
     out.sort();
+    Ok(out)
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
+    let io = |source| ResultsError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io)? {
+        let p = e.map_err(io)?.path();
+        if p.is_dir() {
+            out.push(p);
+        }
+    }
     Ok(out)
 }
 
@@ -203,6 +219,40 @@ mod tests {
 
     fn fixtures() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
+    }
+
+    #[test]
+    fn root_of_roots_is_searched_two_levels_down() {
+        // A downloaded CI artifact: <root>/candidate/<run>/result.json, with a suite dir beside.
+        let d = tempfile::tempdir().unwrap();
+        let run = d.path().join("candidate/r1");
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::copy(
+            fixtures().join("20261127T115747Z-single-sync-none/result.json"),
+            run.join("result.json"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.path().join("candidate/x-suite")).unwrap();
+        std::fs::write(
+            d.path().join("candidate/x-suite/suite.json"),
+            r#"{"schema":"jsbench.suite/1","runs":[{"result":"../r1/result.json"}]}"#,
+        )
+        .unwrap();
+        let runs = collect_runs(&[d.path().to_path_buf()]).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].0, run);
+        // Three levels down is not searched.
+        let deep = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(deep.path().join("a/b/c")).unwrap();
+        std::fs::copy(
+            fixtures().join("20261127T115747Z-single-sync-none/result.json"),
+            deep.path().join("a/b/c/result.json"),
+        )
+        .unwrap();
+        assert!(matches!(
+            collect_runs(&[deep.path().to_path_buf()]),
+            Err(ResultsError::NoRuns { .. })
+        ));
     }
 
     #[test]
