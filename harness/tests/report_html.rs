@@ -538,7 +538,38 @@ fn cli_report_over_a_results_root_and_a_suite() {
     let html = std::fs::read_to_string(&printed).unwrap();
     assert!(html.contains("<h1>CLI report</h1>"));
     assert!(html.contains(PAUSE));
+    assert!(!html.contains("Comparison with the baseline"));
     assert_offline(&html);
+
+    // --baseline: the same runs against themselves, decided on single runs: no regression, and
+    // the comparison section is there. A baseline that does not exist is bad usage.
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["report"])
+        .arg(&root)
+        .arg("--out")
+        .arg(&out)
+        .arg("--baseline")
+        .arg(&root)
+        .args(["--min-runs", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let printed = PathBuf::from(String::from_utf8(o.stdout).unwrap().trim());
+    let html = std::fs::read_to_string(&printed).unwrap();
+    assert!(html.contains("Comparison with the baseline"));
+    assert!(html.contains("<b>No regression</b>"));
+    assert!(html.contains("Baseline vs candidate"));
+    assert!(html.contains(">unchanged</td>"));
+    let o = Command::new(env!("CARGO_BIN_EXE_jsbench"))
+        .args(["report"])
+        .arg(&root)
+        .args(["--out"])
+        .arg(&out)
+        .args(["--baseline", "/nonexistent/base"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("baseline: /nonexistent/base"));
 
     // A suite dir: index.html goes into it, with only the suite's runs.
     let suite = root.join("20261127T120000Z-suite");
