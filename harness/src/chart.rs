@@ -659,16 +659,8 @@ pub fn order_divergence(rows: &[OrderRow]) -> Result<String, ChartError> {
     let total = slot.max(1) as f64;
     // Slot s (from the top) is drawn around y = total - s - 0.5.
     let y_of = |s: f64| total - s - 0.5;
-    let key_points: Vec<f64> = centers.iter().map(|(c, _)| y_of(*c)).collect();
     let names: Vec<(f64, String)> = centers.iter().map(|(c, n)| (y_of(*c), n.clone())).collect();
-    let label_width = names
-        .iter()
-        .map(|(_, n)| n.len())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 48) as u32
-        * 8
-        + 16;
+    let label_width = category_label_width(names.iter().map(|(_, n)| n.len()));
     let height = 150 + (total as u32) * 24;
 
     let mut svg = String::new();
@@ -694,46 +686,26 @@ pub fn order_divergence(rows: &[OrderRow]) -> Result<String, ChartError> {
             false,
         ));
         let area = legend(&area, &items)?;
-        let mut chart = ChartBuilder::on(&area)
-            .margin(12)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(label_width)
-            .build_cartesian_2d(
-                Ticked::new(0.0..x_max, x_ticks),
-                Ticked::new(0.0..total, key_points),
-            )?;
-        let y_fmt = |v: &f64| {
-            names
-                .iter()
-                .find(|(c, _)| (c - v).abs() < 1e-6)
-                .map_or(String::new(), |(_, n)| n.clone())
-        };
-        chart
-            .configure_mesh()
-            .x_desc("messages that arrive after a later-published message (% of messages)")
-            .x_label_formatter(&|v| format!("{}%", fmt_num(*v)))
-            .y_label_formatter(&y_fmt)
-            .disable_y_mesh()
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-            .draw()?;
+        let mut chart = hbar_chart(
+            ChartBuilder::on(&area).margin(12).x_label_area_size(44),
+            label_width,
+            Ticked::new(0.0..x_max, x_ticks),
+            total,
+            &names,
+            "messages that arrive after a later-published message (% of messages)",
+            &|v| format!("{}%", fmt_num(*v)),
+        )?;
         for (s, name, f) in &slots {
             let y = y_of(*s as f64);
             let c = color_of(name);
-            let text_style = |color: RGBColor| {
-                (FONT, 13)
-                    .into_font()
-                    .color(&color)
-                    .pos(Pos::new(HPos::Left, VPos::Center))
-            };
             let Some(f) = f else {
                 chart.draw_series(std::iter::once(Text::new(
                     format!("{name}: not measured"),
                     (0.0, y),
-                    text_style(MUTED),
+                    (FONT, 13)
+                        .into_font()
+                        .color(&MUTED)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 )))?;
                 continue;
             };
@@ -756,10 +728,13 @@ pub fn order_divergence(rows: &[OrderRow]) -> Result<String, ChartError> {
                     percent(f.late_share())
                 )
             };
-            chart.draw_series(std::iter::once(
-                EmptyElement::at((pk.max(gl).min(x_max), y))
-                    + Text::new(figure, (6, 0), text_style(color_dark(c))),
-            ))?;
+            bar_label(
+                &mut chart,
+                (pk.max(gl).min(x_max), y),
+                figure,
+                (FONT, 13).into_font(),
+                color_dark(c),
+            )?;
         }
         root.present()?;
     }
@@ -799,14 +774,7 @@ pub fn comparison(bars: &[ComparisonBar]) -> Result<String, ChartError> {
         .iter()
         .map(|m| 110 + 34 * bars.iter().filter(|b| b.metric == *m).count() as u32)
         .collect();
-    let label_width = bars
-        .iter()
-        .map(|b| b.scenario.len())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 48) as u32
-        * 8
-        + 16;
+    let label_width = category_label_width(bars.iter().map(|b| b.scenario.len()));
     let legend_items = [
         LegendItem::boxed("baseline", BASELINE_COLOR.to_rgba(), true),
         LegendItem::boxed("candidate", CANDIDATE_COLOR.to_rgba(), true),
@@ -862,7 +830,6 @@ fn comparison_panel(
         .enumerate()
         .map(|(k, b)| (y_of(k), b.scenario.clone()))
         .collect();
-    let key_points: Vec<f64> = names.iter().map(|(y, _)| *y).collect();
     let with_unit = if unit.is_empty() || unit == metric {
         metric.to_string()
     } else {
@@ -872,34 +839,18 @@ fn comparison_panel(
         "{with_unit} — {} is better",
         if higher_better { "higher" } else { "lower" }
     );
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, (FONT, 17).into_font().color(&TEXT_COLOR))
-        .margin(10)
-        .margin_right(36)
-        .x_label_area_size(40)
-        .y_label_area_size(label_width)
-        .build_cartesian_2d(
-            Ticked::new(0.0..x_max, x_ticks),
-            Ticked::new(0.0..n, key_points),
-        )?;
-    let y_fmt = |v: &f64| {
-        names
-            .iter()
-            .find(|(c, _)| (c - v).abs() < 1e-6)
-            .map_or(String::new(), |(_, s)| s.clone())
-    };
-    let x_desc = with_unit.clone();
-    chart
-        .configure_mesh()
-        .x_desc(x_desc.as_str())
-        .x_label_formatter(&|v| fmt_num(*v))
-        .y_label_formatter(&y_fmt)
-        .disable_y_mesh()
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, DESC_SIZE))
-        .light_line_style(WHITE)
-        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-        .draw()?;
+    let mut chart = hbar_chart(
+        ChartBuilder::on(area)
+            .caption(caption, (FONT, 17).into_font().color(&TEXT_COLOR))
+            .margin(10)
+            .x_label_area_size(40),
+        label_width,
+        Ticked::new(0.0..x_max, x_ticks),
+        n,
+        &names,
+        &with_unit,
+        &|v| fmt_num(*v),
+    )?;
     for (k, b) in rows.iter().enumerate() {
         let y = y_of(k);
         let (base, cand) = (b.baseline / div, b.candidate / div);
@@ -925,25 +876,85 @@ fn comparison_panel(
         } else {
             font
         };
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((base.max(cand), y))
-                + Text::new(
-                    text,
-                    (6, 0),
-                    font.color(&if b.regression {
-                        REGRESSION_COLOR
-                    } else {
-                        TEXT_COLOR
-                    })
-                    .pos(Pos::new(HPos::Left, VPos::Center)),
-                ),
-        ))?;
+        let color = if b.regression {
+            REGRESSION_COLOR
+        } else {
+            TEXT_COLOR
+        };
+        bar_label(&mut chart, (base.max(cand), y), text, font, color)?;
     }
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
+
+/// Builds a horizontal bar chart (order divergence, comparison panels) and draws its axes: values
+/// along the bottom, one category name per key point down the left, no horizontal grid lines.
+///
+/// The category axis runs from 0 to `slots` (one slot per bar group, plus any gaps); `names` are
+/// `(y, name)`, each y a key point labelled with its name. The caller sets what differs between
+/// charts (caption, margin, x label area) on `builder`; the right margin is common because the
+/// figures written beside the longest bar need it in every such chart.
+fn hbar_chart<'a, 's>(
+    builder: &mut ChartBuilder<'a, '_, SVGBackend<'s>>,
+    label_width: u32,
+    x: Ticked,
+    slots: f64,
+    names: &[(f64, String)],
+    x_desc: &str,
+    x_fmt: &dyn Fn(&f64) -> String,
+) -> Result<ChartContext<'a, SVGBackend<'s>, Cartesian2d<Ticked, Ticked>>, ChartError> {
+    let key_points: Vec<f64> = names.iter().map(|(y, _)| *y).collect();
+    let mut chart = builder
+        .margin_right(36)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(x, Ticked::new(0.0..slots, key_points))?;
+    // The y ticks are exactly the names' key points; any other value gets no label.
+    let y_fmt = |v: &f64| {
+        names
+            .iter()
+            .find(|(y, _)| (y - v).abs() < 1e-6)
+            .map_or(String::new(), |(_, n)| n.clone())
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(&y_fmt)
+        .disable_y_mesh()
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, DESC_SIZE))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
+        .draw()?;
+    Ok(chart)
+}
+
+/// Width of the category label area of a horizontal bar chart for names of these lengths (in
+/// bytes): about 8 px a character, within bounds so a very long name cannot squeeze the bars.
+fn category_label_width(name_lengths: impl Iterator<Item = usize>) -> u32 {
+    name_lengths.max().unwrap_or(8).clamp(8, 48) as u32 * 8 + 16
+}
+
+/// Writes a bar's figures just right of its end at `(x, y)`, vertically centred on the bar.
+fn bar_label(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<Ticked, Ticked>>,
+    (x, y): (f64, f64),
+    text: String,
+    font: FontDesc<'_>,
+    color: RGBColor,
+) -> Result<(), ChartError> {
+    chart.draw_series(std::iter::once(
+        EmptyElement::at((x, y))
+            + Text::new(
+                text,
+                (6, 0),
+                font.color(&color).pos(Pos::new(HPos::Left, VPos::Center)),
+            ),
+    ))?;
+    Ok(())
+}
 
 /// A linear f64 axis with exactly the given ticks. plotters' `with_key_points` does the same but
 /// its result cannot take a label formatter (no `ValueFormatter`), and every axis here needs one
