@@ -2,9 +2,10 @@
 //! ephemeral server and writes results/ plus the summary table.
 //!
 //! Profiles (JSBENCH_PROFILE):
-//! - `quick` (default): each scenario without faults shortened to 50k messages (async) or 5k
-//!   (sync), so the whole matrix takes a few minutes on a laptop; fault scenarios are
-//!   scheduled in time and written short, so they run as written;
+//! - `quick` (default): each scenario without faults or a consume side shortened to 50k
+//!   messages (async) or 5k (sync), so the whole matrix takes a few minutes on a laptop; fault
+//!   and consume scenarios are written short (in time, or paced for their workers), so they run
+//!   as written;
 //! - `full`: the scenario files exactly as written.
 //!
 //! JSBENCH_SCENARIOS overrides the directory (or file); JSBENCH_RESULTS the output directory;
@@ -68,8 +69,12 @@ fn main() -> anyhow::Result<()> {
     let mut plans = suite::load_all(std::slice::from_ref(&scenarios), &Overrides::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if profile == "quick" {
-        // Fault scenarios are scheduled in time and written short already: kept as they are.
-        for p in plans.iter_mut().filter(|p| p.faults.is_empty()) {
+        // Fault and consume scenarios are written short (in time, or paced for their workers)
+        // already: kept as they are.
+        for p in plans
+            .iter_mut()
+            .filter(|p| p.faults.is_empty() && p.consume.is_none())
+        {
             let (n, w) = match p.publish.mode {
                 Mode::Sync => (5_000, 200),
                 Mode::Async => (50_000, 5_000),

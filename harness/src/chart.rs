@@ -604,6 +604,7 @@ impl OrderRow {
                 ("ack (wire)".into(), r.order.ack_wire),
                 ("ack (completion)".into(), r.order.ack_completion),
                 ("storage".into(), r.order.storage),
+                ("consume".into(), r.order.consume),
             ],
         }
     }

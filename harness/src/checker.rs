@@ -467,6 +467,85 @@ pub fn split_by_window(
     }
 }
 
+/// What the consume side did, judged against publish order and the stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumeFigures {
+    /// Distinct messages processed at least once.
+    pub processed: u64,
+    /// Successful processings in all: a message processed again after a redelivery counts twice.
+    pub processings: u64,
+    /// Messages handed to workers (every delivery) and deliveries after the first.
+    pub deliveries: u64,
+    pub redelivered: u64,
+    /// Messages whose first processing came from a redelivery and came after a later-published
+    /// message of the same key: the reorders redelivery caused.
+    pub redelivered_late_per_key: u64,
+    /// Processings that failed (nak'd or left un-acked).
+    pub failures: u64,
+    /// Messages of the run found in the stream but never processed (null without a complete
+    /// read-back).
+    pub unprocessed: Option<u64>,
+}
+
+/// The consume order: each message at its first successful processing, in finish order
+/// (`processed` must be sorted by finish time). Returns the order and, per entry, the delivery
+/// it came from.
+pub fn consume_order(processed: &[crate::consumer::Processed]) -> (Vec<u32>, Vec<u32>) {
+    let mut seen = std::collections::HashSet::with_capacity(processed.len());
+    let mut order = Vec::with_capacity(processed.len());
+    let mut delivered = Vec::with_capacity(processed.len());
+    for p in processed {
+        if seen.insert(p.idx) {
+            order.push(p.idx);
+            delivered.push(p.delivered);
+        }
+    }
+    (order, delivered)
+}
+
+/// Figures of the consume side. `order`/`delivered` come from [`consume_order`]; `keys` is the
+/// history's key per message; `stored` the distinct messages the read-back found (when complete).
+pub fn consume_figures(
+    log: &crate::consumer::ConsumeLog,
+    order: &[u32],
+    delivered: &[u32],
+    keys: &[u32],
+    num_keys: u32,
+    stored: Option<&ReadBack>,
+) -> ConsumeFigures {
+    // Late within its key: a later-published message of the key (higher index) came first.
+    let mut max_per_key: Vec<Option<u32>> = vec![None; num_keys as usize];
+    let mut redelivered_late = 0;
+    for (&idx, &d) in order.iter().zip(delivered) {
+        let Some(&k) = keys.get(idx as usize) else {
+            continue;
+        };
+        let slot = &mut max_per_key[k as usize];
+        match *slot {
+            Some(m) if idx < m => {
+                if d > 1 {
+                    redelivered_late += 1;
+                }
+            }
+            _ => *slot = Some(idx),
+        }
+    }
+    let unprocessed = stored.filter(|rb| rb.complete).map(|rb| {
+        let done: std::collections::HashSet<u32> = order.iter().copied().collect();
+        let stored: std::collections::HashSet<u32> = rb.order.iter().copied().collect();
+        stored.difference(&done).count() as u64
+    });
+    ConsumeFigures {
+        processed: order.len() as u64,
+        processings: log.processed.len() as u64,
+        deliveries: log.deliveries,
+        redelivered: log.redeliveries,
+        redelivered_late_per_key: redelivered_late,
+        failures: log.failures,
+        unprocessed,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
@@ -513,6 +592,8 @@ pub struct Evidence<'a> {
     /// Messages whose final outcome is unknown.
     pub unknown: u64,
     pub retry: Option<&'a RetryFigures>,
+    pub consume: Option<&'a OrderFigures>,
+    pub consume_figures: Option<&'a ConsumeFigures>,
     /// False when the run did not finish (interrupted, failed): "broken" claims can still be
     /// judged, but "preserved"/"none" claims only on what was seen, so they become unknown.
     pub complete: bool,
@@ -678,6 +759,27 @@ pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
             e.complete,
         ));
     }
+    if let Some(c) = expect.consume_order {
+        out.push(judge_order("consume_order", c, e.consume, e.complete));
+    }
+    if expect.all_processed == Some(true) {
+        out.push(judge_zero(
+            "all_processed",
+            "every stored message processed at least once",
+            e.consume_figures.and_then(|f| f.unprocessed),
+            "stored but never processed",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.redelivered {
+        out.push(judge_presence(
+            "redelivered",
+            c,
+            e.consume_figures.map(|f| f.redelivered),
+            "redeliveries",
+            e.complete,
+        ));
+    }
     out
 }
 
@@ -688,6 +790,108 @@ mod tests {
     fn fig(order: &[u32], keys: &[u32]) -> OrderFigures {
         let nk = keys.iter().max().map_or(0, |m| m + 1);
         divergence(order, keys, nk)
+    }
+
+    #[test]
+    fn consume_claims_are_judged() {
+        let broken = OrderFigures {
+            messages: 10,
+            late: 3,
+            late_per_key: 2,
+            keys_affected: 1,
+            keys: 2,
+            ..Default::default()
+        };
+        let figures = ConsumeFigures {
+            processed: 10,
+            processings: 11,
+            redelivered: 1,
+            unprocessed: Some(0),
+            ..Default::default()
+        };
+        let expect = Expect {
+            consume_order: Some(OrderClaim::PreservedPerKey),
+            all_processed: Some(true),
+            redelivered: Some(Presence::Some),
+            ..Default::default()
+        };
+        let e = Evidence {
+            ack_wire: None,
+            ack_completion: None,
+            storage: None,
+            safety: None,
+            published: 10,
+            acked: 10,
+            unknown: 0,
+            retry: None,
+            consume: Some(&broken),
+            consume_figures: Some(&figures),
+            complete: true,
+        };
+        let v = judge(&expect, &e);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("consume_order"), Verdict::Fail);
+        assert_eq!(get("all_processed"), Verdict::Pass);
+        assert_eq!(get("redelivered"), Verdict::Pass);
+        let unprocessed = ConsumeFigures {
+            unprocessed: Some(2),
+            ..figures
+        };
+        let v = judge(
+            &expect,
+            &Evidence {
+                consume_figures: Some(&unprocessed),
+                ..e
+            },
+        );
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
+        assert_eq!(get("all_processed"), Verdict::Fail);
+    }
+
+    #[test]
+    fn consume_figures_count_redelivery_reorders_and_unprocessed() {
+        use crate::consumer::{ConsumeLog, Processed};
+        // Keys: 0 1 0 1 0. Message 2 (key 0) fails first, is redelivered and processed after 4
+        // (key 0): late within its key, from a redelivery. 1 is processed twice.
+        let keys = [0, 1, 0, 1, 0];
+        let p = |idx, at_ns, delivered| Processed {
+            idx,
+            at_ns,
+            delivered,
+            worker: 0,
+        };
+        let log = ConsumeLog {
+            processed: vec![p(0, 1, 1), p(1, 2, 1), p(4, 3, 1), p(2, 4, 2), p(1, 5, 2)],
+            deliveries: 7,
+            redeliveries: 2,
+            failures: 1,
+            ..Default::default()
+        };
+        let (order, delivered) = consume_order(&log.processed);
+        assert_eq!(order, vec![0, 1, 4, 2]);
+        assert_eq!(delivered, vec![1, 1, 1, 2]);
+        let rb = ReadBack {
+            order: vec![0, 1, 2, 3, 4],
+            seqs: vec![1, 2, 3, 4, 5],
+            attempts: vec![1; 5],
+            unexpected: 0,
+            complete: true,
+        };
+        let f = consume_figures(&log, &order, &delivered, &keys, 2, Some(&rb));
+        assert_eq!(f.processed, 4);
+        assert_eq!(f.processings, 5);
+        assert_eq!(f.redelivered, 2);
+        assert_eq!(f.redelivered_late_per_key, 1);
+        assert_eq!(f.unprocessed, Some(1), "message 3 was never processed");
+        let o = divergence(&order, &keys, 2);
+        assert_eq!(o.late_per_key, 1);
+        // Without a complete read-back, unprocessed is unknown.
+        let partial = ReadBack {
+            complete: false,
+            ..rb
+        };
+        let f = consume_figures(&log, &order, &delivered, &keys, 2, Some(&partial));
+        assert_eq!(f.unprocessed, None);
     }
 
     #[test]
@@ -876,6 +1080,8 @@ mod tests {
             acked: 10,
             unknown: 0,
             retry: None,
+            consume: None,
+            consume_figures: None,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -1031,6 +1237,8 @@ mod tests {
             acked: 10,
             unknown: 0,
             retry: Some(&r),
+            consume: None,
+            consume_figures: None,
             complete: true,
         };
         let v = judge(&expect, &e);

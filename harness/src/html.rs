@@ -197,10 +197,11 @@ section.run { border-top: 2px solid #eee; margin-top: 1.5em; }
 ";
 
 const HOW_TO_READ: &str = "<div class=\"howto\"><p><strong>How to read this.</strong> \
-Each run published messages with a per-key sequence and recorded four orders: the <em>publish</em> \
+Each run published messages with a per-key sequence and recorded the orders: the <em>publish</em> \
 order (the reference), the <em>ack</em> order as the replies reached the connection (wire) and as \
 the application's ack futures completed (completion), and the <em>storage</em> order the stream \
-holds. An order is <em>preserved</em> when no message comes after a later-published one of the \
+holds — and, for scenarios with a consume side, the <em>consume</em> order its workers processed \
+the messages in. An order is <em>preserved</em> when no message comes after a later-published one of the \
 same key; <em>broken: N% late per key</em> says how many did. <em>lost</em> counts acknowledged \
 messages missing from the stream (must be 0), <em>dup</em> messages stored twice, <em>unknown</em> \
 publishes that timed out (never counted as lost; in brackets how many were found stored). The \
@@ -511,11 +512,12 @@ fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report
         }
         h.push_str("</table>\n");
     }
-    let orders: [(&str, &Option<OrderFigures>); 4] = [
+    let orders: [(&str, &Option<OrderFigures>); 5] = [
         ("ack (wire)", &r.order.ack_wire),
         ("ack (completion)", &r.order.ack_completion),
         ("storage", &r.order.storage),
         ("storage, from the acks", &r.order.storage_from_acks),
+        ("consume (processed)", &r.order.consume),
     ];
     h.push_str(
         "<table>\n<tr><th>order</th><th>summary</th><th>late per key</th>\
@@ -566,6 +568,30 @@ fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report
             rt.extra_attempts,
             o(rt.stored_from_retries),
             o(rt.retry_reorders)
+        );
+    }
+    if let Some(c) = &r.consume {
+        let f = &c.figures;
+        let _ = writeln!(
+            h,
+            "<p>Consume side: {} consumer, {} pool of {} worker(s), {} publishing · processed {} \
+             ({} processings) · redelivered {} ({} of them late within their key) · failures {} · \
+             never processed {} · {:.0} msgs/s · backlog peak {}{}</p>",
+            esc(&c.consumer),
+            esc(&c.model),
+            c.workers,
+            if c.when == "after" { "after" } else { "while" },
+            f.processed,
+            f.processings,
+            f.redelivered,
+            f.redelivered_late_per_key,
+            f.failures,
+            o(f.unprocessed),
+            c.msgs_per_sec,
+            c.timeline.backlog.iter().max().copied().unwrap_or(0),
+            c.error
+                .as_ref()
+                .map_or(String::new(), |e| format!(" · stopped: {}", esc(e)))
         );
     }
     if !r.errors.is_empty() {

@@ -19,6 +19,7 @@ pub mod checker;
 pub mod client;
 pub mod compare;
 pub mod connection;
+pub mod consumer;
 pub mod history;
 pub mod html;
 pub mod nemesis;

@@ -77,6 +77,11 @@ pub struct SummaryRecord {
     pub ack_completion_late_per_key_pct: Option<f64>,
     pub storage_late_pct: Option<f64>,
     pub storage_late_per_key_pct: Option<f64>,
+    pub consume_late_pct: Option<f64>,
+    pub consume_late_per_key_pct: Option<f64>,
+    /// Consume side: deliveries after the first, and e2e latency p99 (publish → processed).
+    pub redelivered: Option<u64>,
+    pub end_to_end_p99_us: Option<f64>,
     pub faults: usize,
     pub retry_reorders: Option<u64>,
 }
@@ -112,6 +117,10 @@ pub const COLUMNS: &[&str] = &[
     "ack_completion_late_per_key_pct",
     "storage_late_pct",
     "storage_late_per_key_pct",
+    "consume_late_pct",
+    "consume_late_per_key_pct",
+    "redelivered",
+    "end_to_end_p99_us",
     "faults",
     "retry_reorders",
 ];
@@ -164,6 +173,14 @@ impl SummaryRecord {
             ack_completion_late_per_key_pct: pct(&r.order.ack_completion, true),
             storage_late_pct: pct(&r.order.storage, false),
             storage_late_per_key_pct: pct(&r.order.storage, true),
+            consume_late_pct: pct(&r.order.consume, false),
+            consume_late_per_key_pct: pct(&r.order.consume, true),
+            redelivered: r.counts.redelivered,
+            end_to_end_p99_us: r
+                .latency_us
+                .get("end_to_end")
+                .filter(|l| l.count > 0)
+                .map(|l| l.p99),
             faults: r.faults.len(),
             retry_reorders: r.retry.and_then(|t| t.retry_reorders),
         }

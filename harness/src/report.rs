@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::checker::{
-    percent, ClaimResult, OrderFigures, RetryFigures, Safety, Verdict, WindowSplit,
+    percent, ClaimResult, ConsumeFigures, OrderFigures, RetryFigures, Safety, Verdict, WindowSplit,
 };
 use crate::nemesis::FaultWindow;
 
@@ -55,6 +55,40 @@ pub struct Report {
     /// What retries did (present when the plan retries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryFigures>,
+    /// What the consume side did (present when the scenario has `[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume: Option<ConsumeReport>,
+}
+
+/// `consume` in result.json: the consumer and pool, what they processed, and over time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumeReport {
+    /// durable | ordered
+    pub consumer: String,
+    /// keyed | shared
+    pub model: String,
+    pub workers: usize,
+    /// concurrent | after
+    pub when: String,
+    #[serde(flatten)]
+    pub figures: ConsumeFigures,
+    /// Distinct messages processed per second, first to last processing.
+    pub msgs_per_sec: f64,
+    pub duration_s: f64,
+    /// Drained: everything delivered was processed and settled before the consumer stopped.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Per bucket since the measured phase started: messages processed (first processing) and
+    /// the backlog at the bucket's end (published so far minus processed so far).
+    pub timeline: ConsumeTimeline,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConsumeTimeline {
+    pub bucket_ms: f64,
+    pub processed: Vec<u64>,
+    pub backlog: Vec<u64>,
 }
 
 /// One fault window in result.json: `{name, kind, target, start_ms, end_ms, …}` plus the split.
@@ -167,6 +201,9 @@ pub struct Counts {
     pub unexpected: Option<u64>,
     /// Unknown outcome, found stored.
     pub recovered: Option<u64>,
+    /// Consume side: deliveries after the first (null without `[consume]`).
+    #[serde(default)]
+    pub redelivered: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -221,6 +258,9 @@ pub struct Orders {
     pub ack_wire: Option<OrderFigures>,
     pub ack_completion: Option<OrderFigures>,
     pub storage: Option<OrderFigures>,
+    /// The order messages were first processed in by the consume side's workers.
+    #[serde(default)]
+    pub consume: Option<OrderFigures>,
     /// Where the storage order came from: "read_back" (the stream itself) or "acks" (PubAck
     /// sequences, when the read-back was off or incomplete).
     pub storage_source: String,
@@ -367,6 +407,28 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
         r.order.storage_source,
         ord(&r.order.storage)
     ));
+    if let Some(c) = &r.consume {
+        s.push_str(&format!(
+            "  consume order ({} ×{}, {} consumer, {}): {}\n",
+            c.model,
+            c.workers,
+            c.consumer,
+            c.when,
+            ord(&r.order.consume)
+        ));
+        let f = &c.figures;
+        s.push_str(&format!(
+            "  consume: processed {} ({} processings) · redelivered {} ({} of them late per key) · failures {} · never processed {} · {:.0} msgs/s · backlog peak {}\n",
+            f.processed,
+            f.processings,
+            f.redelivered,
+            f.redelivered_late_per_key,
+            f.failures,
+            opt(f.unprocessed),
+            c.msgs_per_sec,
+            c.timeline.backlog.iter().max().copied().unwrap_or(0)
+        ));
+    }
     if let Some(rt) = &r.retry {
         s.push_str(&format!(
             "  retries: {} messages retried ({} extra attempts) · stored from retries {} · retry reorders {}\n",
@@ -512,6 +574,7 @@ pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
         "ack order (wire)",
         "ack order (completion)",
         "storage order",
+        "consume order",
         "faults",
         "lost",
         "dup",
@@ -531,6 +594,7 @@ pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
             cell(&r.order.ack_wire),
             cell(&r.order.ack_completion),
             cell(&r.order.storage),
+            consume_cell(r),
             faults_cell(r),
             r.counts.lost.map_or("-".into(), |v| v.to_string()),
             r.counts.duplicates.map_or("-".into(), |v| v.to_string()),
@@ -548,6 +612,16 @@ pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
     SummaryTable {
         headers: headers.iter().map(|h| h.to_string()).collect(),
         rows,
+    }
+}
+
+/// The consume order column: the order cell plus the pool ("… · keyed ×4"); "-" without
+/// `[consume]`.
+pub fn consume_cell(r: &Report) -> String {
+    match (&r.order.consume, &r.consume) {
+        (Some(f), Some(c)) => format!("{} · {} ×{}", order_cell(f), c.model, c.workers),
+        (Some(f), None) => order_cell(f),
+        _ => "-".into(),
     }
 }
 

@@ -17,16 +17,17 @@ use crate::cancel::Cancel;
 use crate::checker::{self, Evidence, OrderFigures, Safety, Verdict};
 use crate::client::{Limit, Publisher, Stop};
 use crate::connection::{Pool, Router};
+use crate::consumer::{self, ConsumeLog, ConsumeSetup};
 use crate::history::{History, ReadBack};
 use crate::nemesis::{Nemesis, NemesisLog};
-use crate::observe::{Clock, Progress, Recorder, WireTap};
+use crate::observe::{Clock, LatencyLog, Progress, Recorder, WireTap};
 use crate::proxy::Proxy;
 use crate::readback::read_back;
 use crate::report::{
     self, Counts, Environment, Host, LatencySummary, Orders, Report, ScenarioInfo, StreamInfo,
     Throughput, TimelineReport,
 };
-use crate::scenario::{Amount, Plan, Storage, Warmup};
+use crate::scenario::{Amount, ConsumeWhen, Plan, Storage, Warmup};
 use crate::server::{Backend, Server};
 use crate::workload::{key_name, payload, KeyGen, Pacer, Subjects};
 
@@ -111,6 +112,8 @@ struct Measured {
     /// What the nemesis did, and the clock time its schedule started from.
     nemesis: NemesisLog,
     nemesis_origin_ns: u64,
+    /// What the consume side did (`[consume]`).
+    consume: Option<ConsumeLog>,
 }
 
 /// Facts gathered along the way, for the report.
@@ -454,7 +457,7 @@ async fn publish_and_read(
         (Amount::Duration(_), crate::scenario::Rate::Max) => 1 << 20,
     };
     let mut history = History::new(keygen.take(first), w.keys);
-    if !plan.faults.is_empty() || plan.publish.retry.attempts > 1 {
+    if !plan.faults.is_empty() || plan.publish.retry.attempts > 1 || plan.consume.is_some() {
         // Send and ack times per message: the fault-window checkers split by them.
         history = history.timed();
     }
@@ -463,6 +466,28 @@ async fn publish_and_read(
     let bar = opts
         .progress
         .then(|| crate::progress::spawn(progress.clone(), expected, plan.name.clone()));
+    // The consume side: started now when concurrent, after publishing otherwise.
+    let (published_tx, published_rx) = tokio::sync::watch::channel(false);
+    let consume_setup = plan.consume.as_ref().map(|cp| ConsumeSetup {
+        js: admin.clone(),
+        stream: stream.to_string(),
+        filter: subjects.measured_filter.clone(),
+        run_id: run_id.to_string(),
+        name: format!("jsb-consume-{run_id}"),
+        plan: cp.clone(),
+        seed: plan.seed,
+        clock,
+    });
+    let mut consume_setup = consume_setup;
+    let mut consuming = match (&plan.consume, consume_setup.take()) {
+        (Some(cp), Some(setup)) if cp.when == ConsumeWhen::Concurrent => Some(tokio::spawn(
+            consumer::run(setup, published_rx.clone(), opts.cancel.clone()),
+        )),
+        (_, setup) => {
+            consume_setup = setup;
+            None
+        }
+    };
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     publisher.stopped = Some(&stopped_tx);
     let nemesis_origin_ns = clock.now_ns();
@@ -491,6 +516,21 @@ async fn publish_and_read(
     if let Some(bar) = bar {
         bar.finish().await;
     }
+    let _ = published_tx.send(true);
+    if let Some(setup) = consume_setup {
+        consuming = Some(tokio::spawn(consumer::run(
+            setup,
+            published_rx,
+            opts.cancel.clone(),
+        )));
+    }
+    let consume = match consuming {
+        Some(task) => Some(task.await.unwrap_or_else(|e| ConsumeLog {
+            error: Some(format!("the consumer task failed: {e}")),
+            ..Default::default()
+        })),
+        None => None,
+    };
 
     // Read-back: the stream's own account of what was stored, in which order.
     let (read_back, read_back_note) = if !plan.observe.read_back || opts.cancel.is_urgent() {
@@ -523,6 +563,7 @@ async fn publish_and_read(
         read_back_note,
         nemesis,
         nemesis_origin_ns,
+        consume,
     })
 }
 
@@ -577,6 +618,7 @@ fn assemble(
         resources: report::Resources::current(),
         faults: Vec::new(),
         retry: None,
+        consume: None,
     };
 
     let m = match outcome {
@@ -595,6 +637,8 @@ fn assemble(
                     acked: 0,
                     unknown: 0,
                     retry: None,
+                    consume: None,
+                    consume_figures: None,
                     complete: false,
                 },
             );
@@ -712,6 +756,7 @@ fn assemble(
         duplicates: safety.map(|s| s.duplicates),
         unexpected: safety.map(|s| s.unexpected),
         recovered: safety.map(|s| s.unknown_stored),
+        redelivered: m.consume.as_ref().map(|c| c.redeliveries),
     };
     if let Some(s) = &safety {
         if s.ack_seq_mismatches > 0 {
@@ -759,10 +804,53 @@ fn assemble(
         }
     }
 
+    // The consume side: the order of first processings, redeliveries, end-to-end latency.
+    let mut consume_order = None;
+    let mut complete = complete;
+    if let (Some(log), Some(cp)) = (&m.consume, &plan.consume) {
+        let (order, delivered) = checker::consume_order(&log.processed);
+        consume_order = Some(order_figs(&order, h));
+        let figures =
+            checker::consume_figures(log, &order, &delivered, &h.keys, h.num_keys, rb_complete);
+        if !log.complete {
+            complete = false;
+            report.status = "incomplete".into();
+            notes.push(format!(
+                "consume side: {}",
+                log.error.as_deref().unwrap_or("stopped before it drained")
+            ));
+        }
+        let e2e = end_to_end(log, h, m.rec.started_ns);
+        if !e2e.total.is_empty() {
+            report
+                .latency_us
+                .insert("end_to_end".into(), LatencySummary::from_ns(&e2e.total));
+            let file = "latency-end_to_end.hlog";
+            let start = started + Duration::from_nanos(m.rec.started_ns);
+            match report::write_hlog(&dir.join(file), &e2e, "end_to_end", start) {
+                Ok(()) => {
+                    report
+                        .files
+                        .insert("latency_end_to_end".into(), file.into());
+                }
+                Err(e) => notes.push(format!("could not write {file}: {e}")),
+            }
+        }
+        report.consume = Some(consume_report(
+            cp,
+            log,
+            figures,
+            &order,
+            &m.rec,
+            plan.observe.timeline_bucket,
+        ));
+    }
+
     report.order = Orders {
         ack_wire: Some(ack_wire),
         ack_completion: Some(ack_completion),
         storage: Some(storage),
+        consume: consume_order,
         storage_source: source.to_string(),
         storage_from_acks: Some(from_acks),
     };
@@ -779,6 +867,8 @@ fn assemble(
             acked: report.counts.acked,
             unknown: report.counts.unknown,
             retry: report.retry.as_ref(),
+            consume: report.order.consume.as_ref(),
+            consume_figures: report.consume.as_ref().map(|c| &c.figures),
             complete,
         },
     );
@@ -793,6 +883,88 @@ fn assemble(
     // After the checkers: their working memory is part of the peak.
     report.resources = report::Resources::current();
     report
+}
+
+/// End-to-end latency: first send of a message → its first successful processing, recorded by
+/// processing time (so the interval log shows how it grew with the backlog).
+fn end_to_end(log: &ConsumeLog, h: &History, origin_ns: u64) -> LatencyLog {
+    let mut l = LatencyLog::new(crate::observe::LOG_INTERVAL);
+    l.set_origin(origin_ns);
+    let mut seen = std::collections::HashSet::with_capacity(log.processed.len());
+    for p in &log.processed {
+        let Some(&sent) = h.first_send_ns.get(p.idx as usize) else {
+            continue;
+        };
+        if sent > 0 && seen.insert(p.idx) {
+            l.record(p.at_ns, p.at_ns.saturating_sub(sent).max(1));
+        }
+    }
+    l.finish();
+    l
+}
+
+/// `consume` of result.json: figures, rate, and processed/backlog per timeline bucket.
+fn consume_report(
+    cp: &crate::scenario::ConsumePlan,
+    log: &ConsumeLog,
+    figures: checker::ConsumeFigures,
+    order: &[u32],
+    rec: &Recorder,
+    bucket: Duration,
+) -> report::ConsumeReport {
+    let bucket_ns = bucket.as_nanos().max(1) as u64;
+    // First processings only: the backlog is what has not been processed yet.
+    let mut firsts: Vec<u64> = Vec::with_capacity(order.len());
+    let mut seen = std::collections::HashSet::with_capacity(order.len());
+    for p in &log.processed {
+        if seen.insert(p.idx) {
+            firsts.push(p.at_ns);
+        }
+    }
+    let mut processed: Vec<u64> = Vec::new();
+    for &at in &firsts {
+        let i = (at.saturating_sub(rec.started_ns) / bucket_ns) as usize;
+        if i >= processed.len() {
+            processed.resize(i + 1, 0);
+        }
+        processed[i] += 1;
+    }
+    let published = &rec.timeline.published;
+    let n = processed.len().max(published.len());
+    let (mut pubs, mut done) = (0u64, 0u64);
+    let mut backlog = Vec::with_capacity(n);
+    for i in 0..n {
+        pubs += published.get(i).copied().unwrap_or(0);
+        done += processed.get(i).copied().unwrap_or(0);
+        backlog.push(pubs.saturating_sub(done));
+    }
+    processed.resize(n, 0);
+    let span_ns = match (firsts.first(), firsts.last()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => 0,
+    };
+    let duration_s = span_ns as f64 / 1e9;
+    let as_str = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    report::ConsumeReport {
+        consumer: as_str(serde_json::json!(cp.consumer)),
+        model: as_str(serde_json::json!(cp.model)),
+        workers: cp.workers,
+        when: as_str(serde_json::json!(cp.when)),
+        figures,
+        msgs_per_sec: if duration_s > 0.0 {
+            firsts.len() as f64 / duration_s
+        } else {
+            0.0
+        },
+        duration_s,
+        complete: log.complete,
+        error: log.error.clone(),
+        timeline: report::ConsumeTimeline {
+            bucket_ms: bucket_ns as f64 / 1e6,
+            processed,
+            backlog,
+        },
+    }
 }
 
 /// Writes every recorded attempt (failed ones, and the last of each retried message) as CSV:

@@ -40,6 +40,79 @@ pub struct Scenario {
     /// `[[faults]]`: network and server faults, scheduled from the start of the measured phase.
     #[serde(default)]
     pub faults: Vec<FaultSection>,
+    /// `[consume]`: a consumer and a worker pool processing the run's messages.
+    pub consume: Option<ConsumeSection>,
+}
+
+/// `[consume]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeSection {
+    pub consumer: Option<ConsumerKind>,
+    pub when: Option<ConsumeWhen>,
+    pub model: Option<PoolModel>,
+    pub workers: Option<i64>,
+    pub processing: Option<String>,
+    pub processing_max: Option<String>,
+    pub processing_distribution: Option<ProcessingDistribution>,
+    pub fail_rate: Option<f64>,
+    pub on_fail: Option<OnFail>,
+    pub max_ack_pending: Option<i64>,
+    pub ack_wait: Option<String>,
+    pub fetch_batch: Option<i64>,
+    pub drain_timeout: Option<String>,
+}
+
+/// Which JetStream consumer feeds the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumerKind {
+    /// A durable pull consumer, explicit acks: failures lead to redelivery.
+    Durable,
+    /// An ordered consumer: no acks, no redelivery, delivered in stream order.
+    Ordered,
+}
+
+/// When the consumer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumeWhen {
+    /// Alongside the publishers, from the start of the measured phase.
+    Concurrent,
+    /// After publishing ended: drains the stream.
+    After,
+}
+
+/// How the workers share the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolModel {
+    /// Key → worker by hash; each worker processes its messages in arrival order.
+    Keyed,
+    /// Any free worker takes the next message.
+    Shared,
+}
+
+/// How long processing one message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingDistribution {
+    /// Always `processing`.
+    Fixed,
+    /// Uniform between `processing` and `processing_max` (seeded).
+    Uniform,
+    /// Exponential with mean `processing` (seeded), capped at 20 × the mean.
+    Exponential,
+}
+
+/// What a worker does with a message whose processing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// Negative acknowledgement: the server redelivers at once.
+    Nak,
+    /// No ack at all: the server redelivers once `ack_wait` has passed.
+    NoAck,
 }
 
 /// One `[[faults]]` entry as written. Which parameters apply depends on `kind`; validation
@@ -251,6 +324,15 @@ pub struct Expect {
     /// Messages whose final outcome is unknown (timed out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<Presence>,
+    /// The order messages were processed in by the consume side (`[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume_order: Option<OrderClaim>,
+    /// Every stored message of the run was processed at least once (`[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_processed: Option<bool>,
+    /// Deliveries after the first (nak, ack_wait expiry): "none" or "some" (`[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivered: Option<Presence>,
 }
 
 /// A claim that something happens at least once ("some") or never ("none").
@@ -299,6 +381,8 @@ pub struct Plan {
     pub observe: ObservePlan,
     pub expect: Expect,
     pub faults: Vec<FaultPlan>,
+    /// The consume side, when the scenario has one.
+    pub consume: Option<ConsumePlan>,
     /// Which repetition of this scenario a run is (1-based; `None` when not repeated). Set by
     /// the suite for `--repeat N`, recorded in result.json so a comparison can tell repeats
     /// from distinct scenarios.
@@ -399,6 +483,29 @@ pub struct WorkloadPlan {
     pub zipf_exponent: f64,
     pub payload_size: usize,
     pub rate: Rate,
+}
+
+/// The validated `[consume]` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumePlan {
+    pub consumer: ConsumerKind,
+    pub when: ConsumeWhen,
+    pub model: PoolModel,
+    pub workers: usize,
+    #[serde(with = "duration_str")]
+    pub processing: Duration,
+    #[serde(with = "duration_str")]
+    pub processing_max: Duration,
+    pub processing_distribution: ProcessingDistribution,
+    pub fail_rate: f64,
+    pub on_fail: OnFail,
+    pub max_ack_pending: i64,
+    #[serde(with = "duration_str")]
+    pub ack_wait: Duration,
+    pub fetch_batch: usize,
+    /// How long the consumer may keep going after publishing ended before the run stops it.
+    #[serde(with = "duration_str")]
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -931,6 +1038,24 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         );
     }
 
+    let consume = s.consume.as_ref().map(|cs| validate_consume(&mut c, cs));
+    if consume.is_none()
+        && (s.expect.consume_order.is_some()
+            || s.expect.all_processed.is_some()
+            || s.expect.redelivered.is_some())
+    {
+        c.err(
+            "expect",
+            "consume_order, all_processed and redelivered need a [consume] section",
+        );
+    }
+    if consume.is_some() && !read_back {
+        c.err(
+            "consume",
+            "the consume side is judged against the stream: it needs observe.read_back = true",
+        );
+    }
+
     // --- faults (the seed is fixed first: fractional targets are drawn from it)
     let seed = o.seed.or(s.seed).unwrap_or_else(rand::random);
     let faults = validate_faults(&mut c, &s.faults, backend, count, seed);
@@ -991,8 +1116,105 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         },
         expect: s.expect.clone(),
         faults,
+        consume,
         repetition: None,
     })
+}
+
+/// Validates `[consume]`; errors name `consume.field` and what is allowed.
+fn validate_consume(c: &mut Checker, s: &ConsumeSection) -> ConsumePlan {
+    let consumer = s.consumer.unwrap_or(ConsumerKind::Durable);
+    let processing = c.duration0(
+        "consume.processing",
+        s.processing.as_deref(),
+        Duration::ZERO,
+    );
+    let distribution = s
+        .processing_distribution
+        .unwrap_or(ProcessingDistribution::Fixed);
+    let processing_max = match (distribution, s.processing_max.as_deref()) {
+        (ProcessingDistribution::Uniform, None) => {
+            c.err(
+                "consume.processing_max",
+                "processing_distribution = \"uniform\" needs processing_max (the upper bound)",
+            );
+            processing
+        }
+        (ProcessingDistribution::Uniform, Some(v)) => {
+            let m = c.duration0("consume.processing_max", Some(v), processing);
+            if m < processing {
+                c.err(
+                    "consume.processing_max",
+                    "must be at least consume.processing",
+                );
+            }
+            m
+        }
+        (_, Some(_)) => {
+            c.err(
+                "consume.processing_max",
+                "is only used with processing_distribution = \"uniform\"",
+            );
+            processing
+        }
+        (_, None) => processing,
+    };
+    let fail_rate = match s.fail_rate {
+        None => 0.0,
+        Some(f) if (0.0..1.0).contains(&f) => f,
+        Some(f) => {
+            c.err(
+                "consume.fail_rate",
+                format!("must be at least 0 and below 1 (got {f})"),
+            );
+            0.0
+        }
+    };
+    if consumer == ConsumerKind::Ordered {
+        // An ordered consumer has no acks: nothing can be redelivered.
+        for (field, set) in [
+            ("fail_rate", s.fail_rate.is_some_and(|f| f > 0.0)),
+            ("on_fail", s.on_fail.is_some()),
+            ("max_ack_pending", s.max_ack_pending.is_some()),
+            ("ack_wait", s.ack_wait.is_some()),
+        ] {
+            if set {
+                c.err(
+                    &format!("consume.{field}"),
+                    "needs consumer = \"durable\" (an ordered consumer does not ack)",
+                );
+            }
+        }
+    }
+    ConsumePlan {
+        consumer,
+        when: s.when.unwrap_or(ConsumeWhen::Concurrent),
+        model: s.model.unwrap_or(PoolModel::Keyed),
+        workers: c.range("consume.workers", s.workers, 4, 1, 1024) as usize,
+        processing,
+        processing_max,
+        processing_distribution: distribution,
+        fail_rate,
+        on_fail: s.on_fail.unwrap_or(OnFail::Nak),
+        max_ack_pending: c.range(
+            "consume.max_ack_pending",
+            s.max_ack_pending,
+            1000,
+            1,
+            1_000_000,
+        ),
+        ack_wait: c.duration(
+            "consume.ack_wait",
+            s.ack_wait.as_deref(),
+            Duration::from_secs(30),
+        ),
+        fetch_batch: c.range("consume.fetch_batch", s.fetch_batch, 100, 1, 10_000) as usize,
+        drain_timeout: c.duration(
+            "consume.drain_timeout",
+            s.drain_timeout.as_deref(),
+            Duration::from_secs(30),
+        ),
+    }
 }
 
 /// Which optional parameters each fault kind takes.
@@ -1535,5 +1757,47 @@ mod tests {
         let e = errs("name = \"x\"\n[workload]\nmessages = 1\n[[faults]]\nkind = \"quake\"\n");
         assert_eq!(e[0].field, "faults[0].kind");
         assert!(e[0].message.contains("reset_peer"), "{}", e[0].message);
+    }
+
+    #[test]
+    fn consume_errors_name_the_field_and_what_is_allowed() {
+        let e = errs(
+            "name = \"x\"\n[workload]\nmessages = 1\n[consume]\nconsumer = \"ordered\"\n\
+             fail_rate = 0.1\nworkers = 0\nprocessing_distribution = \"uniform\"\nack_wait = \"1s\"\n",
+        );
+        let find = |field: &str| {
+            e.iter()
+                .find(|x| x.field == field)
+                .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
+                .message
+                .clone()
+        };
+        assert!(find("consume.fail_rate").contains("consumer = \"durable\""));
+        assert!(find("consume.ack_wait").contains("does not ack"));
+        assert!(find("consume.workers").contains("between 1 and 1024"));
+        assert!(find("consume.processing_max").contains("needs processing_max"));
+        let e = errs("name = \"x\"\n[workload]\nmessages = 1\n[consume]\nfail_rate = 1.5\nmodel = \"pool\"\n");
+        assert_eq!(e[0].field, "consume.model", "{e:?}");
+        assert!(e[0].message.contains("keyed"), "{}", e[0].message);
+        let e = errs("name = \"x\"\n[workload]\nmessages = 1\n[consume]\nfail_rate = 1.5\n");
+        assert_eq!(e[0].field, "consume.fail_rate");
+        assert!(e[0].message.contains("below 1"), "{}", e[0].message);
+        let e = errs(
+            "name = \"x\"\n[workload]\nmessages = 1\n[expect]\nconsume_order = \"preserved\"\n",
+        );
+        assert!(e[0].message.contains("need a [consume] section"), "{e:?}");
+        // Defaults: a durable consumer, concurrent, keyed ×4, no processing time, no failures.
+        let p = parse(
+            "name = \"x\"\n[workload]\nmessages = 1\n[consume]\n",
+            "x.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+        let c = p.consume.unwrap();
+        assert_eq!(c.consumer, ConsumerKind::Durable);
+        assert_eq!(c.when, ConsumeWhen::Concurrent);
+        assert_eq!(c.model, PoolModel::Keyed);
+        assert_eq!(c.workers, 4);
+        assert_eq!(c.fail_rate, 0.0);
     }
 }
