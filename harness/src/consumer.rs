@@ -116,6 +116,9 @@ pub async fn run(
             return log;
         }
     };
+    // What the server had for us when the consumer was created (the ordered consumer's drain
+    // check starts from it: a run that stored nothing is drained at once).
+    let mut initial_pending = u64::MAX;
     // Each variant gives a message stream plus, for durable, the consumer to ask for info.
     let (mut durable, mut messages): (Option<consumer::PullConsumer>, _) = match plan.consumer {
         ConsumerKind::Durable => {
@@ -159,7 +162,10 @@ pub async fn run(
                 })
                 .await;
             let m = match c {
-                Ok(c) => c.messages().await,
+                Ok(c) => {
+                    initial_pending = c.cached_info().num_pending;
+                    c.messages().await
+                }
                 Err(e) => {
                     log.error = Some(format!("cannot create the ordered consumer: {e}"));
                     return log;
@@ -218,7 +224,7 @@ pub async fn run(
     let mut done_at: Option<tokio::time::Instant> =
         (*publishing_done.borrow()).then(tokio::time::Instant::now);
     let mut last_message = tokio::time::Instant::now();
-    let mut last_pending: u64 = u64::MAX;
+    let mut last_pending: u64 = initial_pending;
     loop {
         if cancel.is_urgent() {
             log.error = Some("interrupted".into());
