@@ -5,14 +5,15 @@
 //! the page around it. Scenarios get colours from one fixed palette by their position in the
 //! input, so the same position has the same colour in every chart of a report.
 //!
-//! Inputs are small plain types (`SpectrumSeries`, `TimelineSeries`, `FaultSpan`, `OrderRow`,
-//! `ComparisonBar`) with `from_report` helpers, so callers that do not hold a `Report` (compare,
+//! Inputs are small plain types (`SpectrumSeries`, `TimelineSeries`, `ConsumeSeries`,
+//! `FaultSpan`, `OrderRow`, `ComparisonBar`) with `from_report` helpers, so callers that do not hold a `Report` (compare,
 //! CI) can draw too.
 
 use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -225,8 +226,17 @@ fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// One line per scenario: latency (y) by percentile on the nines axis (x).
+/// One line per scenario: publish → ack latency (y) by percentile on the nines axis (x).
 pub fn latency_spectrum(series: &[SpectrumSeries]) -> Result<String, ChartError> {
+    latency_spectrum_titled("Publish → ack latency by percentile", series)
+}
+
+/// [`latency_spectrum`] of another latency (e.g. end-to-end), under its own title. Series
+/// without points are left out but keep their position's colour.
+pub fn latency_spectrum_titled(
+    title: &str,
+    series: &[SpectrumSeries],
+) -> Result<String, ChartError> {
     let drawn: Vec<(usize, &SpectrumSeries)> = series
         .iter()
         .enumerate()
@@ -270,10 +280,7 @@ pub fn latency_spectrum(series: &[SpectrumSeries]) -> Result<String, ChartError>
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, 540)).into_drawing_area();
         root.fill(&WHITE)?;
-        let area = root.titled(
-            "Publish → ack latency by percentile",
-            (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR),
-        )?;
+        let area = root.titled(title, (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR))?;
         let items: Vec<LegendItem> = drawn
             .iter()
             .map(|(i, s)| LegendItem::line(&s.name, scenario_color(*i)))
@@ -369,21 +376,22 @@ impl TimelineSeries {
 
     /// `(seconds at the bucket's middle, msgs/s)`.
     fn rates(&self) -> Vec<(f64, f64)> {
-        if self.bucket_ms <= 0.0 {
-            return Vec::new();
-        }
-        let per_sec = 1000.0 / self.bucket_ms;
-        self.acked
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| {
-                (
-                    (i as f64 + 0.5) * self.bucket_ms / 1000.0,
-                    n as f64 * per_sec,
-                )
-            })
-            .collect()
+        bucket_rates(self.bucket_ms, &self.acked)
     }
+}
+
+/// Counts per bucket as `(seconds at the bucket's middle, per second)`; empty without a bucket
+/// width.
+fn bucket_rates(bucket_ms: f64, counts: &[u64]) -> Vec<(f64, f64)> {
+    if bucket_ms <= 0.0 {
+        return Vec::new();
+    }
+    let per_sec = 1000.0 / bucket_ms;
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| ((i as f64 + 0.5) * bucket_ms / 1000.0, n as f64 * per_sec))
+        .collect()
 }
 
 /// One fault window of one scenario (ms since the measured phase started). `start_ms ==
@@ -467,20 +475,8 @@ fn timeline_chart(
     if rates.is_empty() {
         return Err(ChartError::Empty("no throughput timeline"));
     }
-    let several = series.len() > 1;
-    let color_of = |scenario: &str| {
-        if !several {
-            return FAULT_COLOR;
-        }
-        series
-            .iter()
-            .find(|(_, s)| s.name == scenario)
-            .map_or(MUTED, |(i, _)| scenario_color(*i))
-    };
-    let faults: Vec<&FaultSpan> = faults
-        .iter()
-        .filter(|f| series.iter().any(|(_, s)| s.name == f.scenario))
-        .collect();
+    let shading = FaultShading::new(series.iter().map(|(i, s)| (*i, s.name.as_str())).collect());
+    let faults = shading.own(faults);
     let x_max = rates
         .iter()
         .flat_map(|(_, _, r)| r.last().map(|p| p.0))
@@ -492,8 +488,7 @@ fn timeline_chart(
         .flat_map(|(_, _, r)| r.iter().map(|p| p.1))
         .fold(0.0f64, f64::max)
         .max(1.0);
-    // Room above the lines for the stacked fault labels.
-    let y_max = y_peak * (1.12 + 0.08 * faults.len().min(6) as f64);
+    let y_max = FaultShading::headroom(y_peak, faults.len());
 
     let mut svg = String::new();
     {
@@ -504,21 +499,7 @@ fn timeline_chart(
             .iter()
             .map(|(i, name, _)| LegendItem::line(name, scenario_color(*i)))
             .collect();
-        if !faults.is_empty() {
-            items.push(LegendItem::boxed(
-                if several {
-                    "fault window, in its scenario's colour (a line: one-shot fault)"
-                } else {
-                    "fault window (a line: one-shot fault)"
-                },
-                if several {
-                    MUTED.mix(0.25)
-                } else {
-                    FAULT_COLOR.mix(0.13)
-                },
-                false,
-            ));
-        }
+        items.extend(shading.legend_item(&faults));
         let area = legend(&area, &items)?;
         let mut chart = ChartBuilder::on(&area)
             .margin(12)
@@ -526,19 +507,119 @@ fn timeline_chart(
             .x_label_area_size(44)
             .y_label_area_size(72)
             .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the measured phase started (s)")
-            .y_desc("throughput (acked msgs/s)")
-            .y_label_formatter(&|v| fmt_num(*v))
-            .x_label_formatter(&|v| fmt_num(*v))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, DESC_SIZE))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
-            .draw()?;
-        for f in &faults {
-            let c = color_of(&f.scenario);
+        time_mesh(
+            &mut chart,
+            Some("time since the measured phase started (s)"),
+            "throughput (acked msgs/s)",
+        )?;
+        shading.shade(&mut chart, &faults, y_max)?;
+        for (i, _, pts) in &rates {
+            chart.draw_series(LineSeries::new(
+                pts.clone(),
+                scenario_color(*i).stroke_width(2),
+            ))?;
+        }
+        shading.label(&mut chart, &faults, x_max, y_max)?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+/// A time axis chart: seconds along x, a linear quantity up y.
+type TimeChart<'a, 's> =
+    ChartContext<'a, SVGBackend<'s>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The axes and grid of a time chart; `x_desc` is `None` for an upper panel that shares the x
+/// axis with the one below it.
+fn time_mesh(
+    chart: &mut TimeChart<'_, '_>,
+    x_desc: Option<&str>,
+    y_desc: &str,
+) -> Result<(), ChartError> {
+    let mut mesh = chart.configure_mesh();
+    if let Some(d) = x_desc {
+        mesh.x_desc(d);
+    }
+    mesh.y_desc(y_desc)
+        .y_label_formatter(&|v| fmt_num(*v))
+        .x_label_formatter(&|v| fmt_num(*v))
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, DESC_SIZE))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(0xe4, 0xe4, 0xe4))
+        .draw()?;
+    Ok(())
+}
+
+/// How fault windows are drawn on time charts: with several scenarios in one chart a fault is
+/// shaded and labelled in its scenario's colour (and its label names the scenario); alone, in
+/// the common fault colour.
+struct FaultShading<'n> {
+    /// The scenarios of the chart: (colour index, name).
+    scenarios: Vec<(usize, &'n str)>,
+}
+
+impl<'n> FaultShading<'n> {
+    fn new(scenarios: Vec<(usize, &'n str)>) -> FaultShading<'n> {
+        FaultShading { scenarios }
+    }
+
+    fn several(&self) -> bool {
+        self.scenarios.len() > 1
+    }
+
+    fn color(&self, scenario: &str) -> RGBColor {
+        if !self.several() {
+            return FAULT_COLOR;
+        }
+        self.scenarios
+            .iter()
+            .find(|(_, n)| *n == scenario)
+            .map_or(MUTED, |(i, _)| scenario_color(*i))
+    }
+
+    /// The faults of this chart's scenarios.
+    fn own<'f>(&self, faults: &'f [FaultSpan]) -> Vec<&'f FaultSpan> {
+        faults
+            .iter()
+            .filter(|f| self.scenarios.iter().any(|(_, n)| *n == f.scenario))
+            .collect()
+    }
+
+    /// The y range top for a data peak: room above the lines for the stacked fault labels.
+    fn headroom(peak: f64, faults: usize) -> f64 {
+        peak * (1.12 + 0.08 * faults.min(6) as f64)
+    }
+
+    fn legend_item(&self, faults: &[&FaultSpan]) -> Option<LegendItem> {
+        if faults.is_empty() {
+            return None;
+        }
+        Some(if self.several() {
+            LegendItem::boxed(
+                "fault window, in its scenario's colour (a line: one-shot fault)",
+                MUTED.mix(0.25),
+                false,
+            )
+        } else {
+            LegendItem::boxed(
+                "fault window (a line: one-shot fault)",
+                FAULT_COLOR.mix(0.13),
+                false,
+            )
+        })
+    }
+
+    /// Shades the windows (a line for one-shot faults) over the full height; before the data,
+    /// so the lines stay on top.
+    fn shade(
+        &self,
+        chart: &mut TimeChart<'_, '_>,
+        faults: &[&FaultSpan],
+        y_max: f64,
+    ) -> Result<(), ChartError> {
+        for f in faults {
+            let c = self.color(&f.scenario);
             let (x0, x1) = (f.start_ms / 1000.0, f.end_ms / 1000.0);
             if x1 > x0 {
                 chart.draw_series(std::iter::once(Rectangle::new(
@@ -552,15 +633,20 @@ fn timeline_chart(
                 )))?;
             }
         }
-        for (i, _, pts) in &rates {
-            chart.draw_series(LineSeries::new(
-                pts.clone(),
-                scenario_color(*i).stroke_width(2),
-            ))?;
-        }
-        // Labels last, so no line is drawn over them; stacked when faults start together.
+        Ok(())
+    }
+
+    /// Labels the windows at the top: last, so no line is drawn over them; stacked when faults
+    /// start together.
+    fn label(
+        &self,
+        chart: &mut TimeChart<'_, '_>,
+        faults: &[&FaultSpan],
+        x_max: f64,
+        y_max: f64,
+    ) -> Result<(), ChartError> {
         for (k, f) in faults.iter().enumerate() {
-            let label = if several {
+            let label = if self.several() {
                 format!("{}: {} ({})", f.scenario, f.name, f.kind)
             } else {
                 format!("{} ({})", f.name, f.kind)
@@ -569,7 +655,7 @@ fn timeline_chart(
             let right_half = x0 > x_max * 0.6;
             let style = (FONT, LABEL_SIZE)
                 .into_font()
-                .color(&color_dark(color_of(&f.scenario)))
+                .color(&color_dark(self.color(&f.scenario)))
                 .pos(Pos::new(
                     if right_half { HPos::Right } else { HPos::Left },
                     VPos::Top,
@@ -579,6 +665,173 @@ fn timeline_chart(
             chart.draw_series(std::iter::once(
                 EmptyElement::at((x0, y_max)) + Text::new(label, (dx, dy), style),
             ))?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consume timeline
+
+/// The consume side of one scenario over time, per bucket from the start of the measured phase
+/// (the same buckets as its throughput timeline).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumeSeries {
+    pub name: String,
+    pub bucket_ms: f64,
+    /// Messages processed for the first time in each bucket.
+    pub processed: Vec<u64>,
+    /// Published so far minus processed so far, at each bucket's end.
+    pub backlog: Vec<u64>,
+    /// Messages published in each bucket.
+    pub published: Vec<u64>,
+}
+
+impl ConsumeSeries {
+    /// `None` when the run had no consume side.
+    pub fn from_report(name: &str, r: &Report) -> Option<ConsumeSeries> {
+        let c = r.consume.as_ref()?;
+        Some(ConsumeSeries {
+            name: name.to_string(),
+            bucket_ms: c.timeline.bucket_ms,
+            processed: c.timeline.processed.clone(),
+            backlog: c.timeline.backlog.clone(),
+            published: r.throughput.timeline.published.clone(),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.bucket_ms <= 0.0 || (self.processed.is_empty() && self.backlog.is_empty())
+    }
+
+    /// `(seconds at the bucket's end, messages waiting)`, from 0 at the start.
+    fn backlog_points(&self) -> Vec<(f64, f64)> {
+        std::iter::once((0.0, 0.0))
+            .chain(
+                self.backlog
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &n)| ((i + 1) as f64 * self.bucket_ms / 1000.0, n as f64)),
+            )
+            .collect()
+    }
+}
+
+/// Two panels over one time axis: above, per scenario the processed rate (solid) against the
+/// published rate (dashed, same colour); below, the backlog. Series without a timeline are left
+/// out but keep their position's colour; faults are shaded as in [`throughput_timeline`].
+pub fn consume_timeline(
+    series: &[ConsumeSeries],
+    faults: &[FaultSpan],
+) -> Result<String, ChartError> {
+    let drawn: Vec<(usize, &ConsumeSeries)> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .collect();
+    if drawn.is_empty() {
+        return Err(ChartError::Empty("no consume timeline"));
+    }
+    // (colour index, processed rate, published rate, backlog)
+    type Lines = (usize, Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>);
+    let lines: Vec<Lines> = drawn
+        .iter()
+        .map(|(i, s)| {
+            (
+                *i,
+                bucket_rates(s.bucket_ms, &s.processed),
+                bucket_rates(s.bucket_ms, &s.published),
+                s.backlog_points(),
+            )
+        })
+        .collect();
+    let shading = FaultShading::new(drawn.iter().map(|(i, s)| (*i, s.name.as_str())).collect());
+    let faults = shading.own(faults);
+    let all = || {
+        lines
+            .iter()
+            .flat_map(|(_, a, b, c)| a.iter().chain(b).chain(c))
+    };
+    let x_max = all()
+        .map(|p| p.0)
+        .chain(faults.iter().map(|f| f.end_ms / 1000.0))
+        .fold(0.0f64, f64::max)
+        .max(0.1);
+    let rate_peak = lines
+        .iter()
+        .flat_map(|(_, a, b, _)| a.iter().chain(b).map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let rate_max = FaultShading::headroom(rate_peak, faults.len());
+    let backlog_max = lines
+        .iter()
+        .flat_map(|(_, _, _, c)| c.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max)
+        .max(1.0)
+        * 1.1;
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 680)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let area = root.titled(
+            "Consume side: processed vs published, and backlog",
+            (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR),
+        )?;
+        let mut items: Vec<LegendItem> = drawn
+            .iter()
+            .map(|(i, s)| LegendItem::line(&s.name, scenario_color(*i)))
+            .collect();
+        items.push(LegendItem::line("processed", MUTED));
+        items.push(LegendItem::dashed("published", MUTED));
+        items.extend(shading.legend_item(&faults));
+        let area = legend(&area, &items)?;
+        let (_, h) = area.dim_in_pixel();
+        let (upper, lower) = area.split_vertically(h * 56 / 100);
+        let panel_caption = (FONT, DESC_SIZE).into_font().color(&TEXT_COLOR);
+
+        let mut top = ChartBuilder::on(&upper)
+            .caption(
+                "Rates: processed (solid) and published (dashed)",
+                panel_caption.clone(),
+            )
+            .margin(10)
+            .margin_right(36)
+            .x_label_area_size(26)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..x_max, 0.0..rate_max)?;
+        time_mesh(&mut top, None, "rate (msgs/s)")?;
+        shading.shade(&mut top, &faults, rate_max)?;
+        for (i, processed, published, _) in &lines {
+            let c = scenario_color(*i);
+            top.draw_series(DashedLineSeries::new(
+                published.clone(),
+                7,
+                5,
+                c.mix(0.9).stroke_width(2),
+            ))?;
+            top.draw_series(LineSeries::new(processed.clone(), c.stroke_width(2)))?;
+        }
+        shading.label(&mut top, &faults, x_max, rate_max)?;
+
+        let mut bottom = ChartBuilder::on(&lower)
+            .caption("Backlog: published, not yet processed", panel_caption)
+            .margin(10)
+            .margin_right(36)
+            .x_label_area_size(44)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..x_max, 0.0..backlog_max)?;
+        time_mesh(
+            &mut bottom,
+            Some("time since the measured phase started (s)"),
+            "backlog (messages)",
+        )?;
+        shading.shade(&mut bottom, &faults, backlog_max)?;
+        for (i, _, _, backlog) in &lines {
+            let c = scenario_color(*i);
+            bottom.draw_series(
+                AreaSeries::new(backlog.clone(), 0.0, c.mix(0.12)).border_style(c.stroke_width(2)),
+            )?;
         }
         root.present()?;
     }
@@ -637,8 +890,9 @@ pub fn order_divergence(rows: &[OrderRow]) -> Result<String, ChartError> {
         .flat_map(|r| r.orders.iter().filter_map(|(_, f)| f.as_ref()))
         .map(|f| f.late_share().max(f.late_per_key_share()) * 100.0)
         .fold(0.0f64, f64::max);
-    // Leave about 40% of the width right of the longest bar for its figures.
-    let x_max = (max_pct / 0.6).max(5.0);
+    // Leave about 45% of the width right of the longest bar for its figures (the consume row's
+    // "… per key (15/16 keys) · 72% global" needs that much).
+    let x_max = (max_pct / 0.55).max(5.0);
     let x_ticks: Vec<f64> = nice_ticks(0.0, x_max.min(100.0), 8);
 
     // Slots from the top: each scenario's rows, then one empty slot.
@@ -998,11 +1252,12 @@ impl Ranged for Ticked {
     }
 }
 
-/// A legend entry: a line swatch (series) or a box swatch (bars, shading).
+/// A legend entry: a line swatch (series; solid or dashed) or a box swatch (bars, shading).
 struct LegendItem {
     label: String,
     color: RGBAColor,
     line: bool,
+    dashed: bool,
     filled: bool,
 }
 
@@ -1012,7 +1267,15 @@ impl LegendItem {
             label: label.to_string(),
             color: c.to_rgba(),
             line: true,
+            dashed: false,
             filled: true,
+        }
+    }
+
+    fn dashed(label: &str, c: RGBColor) -> LegendItem {
+        LegendItem {
+            dashed: true,
+            ..LegendItem::line(label, c)
         }
     }
 
@@ -1021,6 +1284,7 @@ impl LegendItem {
             label: label.to_string(),
             color,
             line: false,
+            dashed: false,
             filled,
         }
     }
@@ -1050,7 +1314,14 @@ fn legend<'a>(
     let (top, rest) = area.split_vertically(height);
     for (x, y, it) in placed {
         let cy = y + row_h / 2;
-        if it.line {
+        if it.dashed {
+            for dx in [0, 10, 20] {
+                top.draw(&PathElement::new(
+                    vec![(x + dx, cy), (x + dx + 6, cy)],
+                    it.color.stroke_width(3),
+                ))?;
+            }
+        } else if it.line {
             top.draw(&PathElement::new(
                 vec![(x, cy), (x + 26, cy)],
                 it.color.stroke_width(3),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Component, Path, PathBuf};
 
-use crate::chart::{self, ChartError, FaultSpan, OrderRow, SpectrumSeries};
+use crate::chart::{self, ChartError, ConsumeSeries, FaultSpan, OrderRow, SpectrumSeries};
 use crate::checker::OrderFigures;
 use crate::compare::{Comparison, Decision};
 use crate::report::{self, fmt_us, FaultReport, Report};
@@ -87,7 +87,7 @@ pub fn render(
         .zip(&labels)
         .map(|((d, r), name)| SpectrumSeries {
             name: name.clone(),
-            points: spectrum_points(d, r),
+            points: spectrum_points(d, r, "publish_ack"),
         })
         .collect();
     figure(
@@ -96,6 +96,34 @@ pub fn render(
         "Publish → ack latency of every message by percentile: a line further right is rarer; \
          a step up is a group of slow messages (a fault, a retry, a queue).",
     );
+    // End to end only where a consume side measured it; the other runs keep their position (and
+    // so their colour) with no points.
+    let has_e2e = |r: &Report| {
+        r.latency_us.get("end_to_end").is_some_and(|l| l.count > 0)
+            || r.files.contains_key("latency_end_to_end")
+    };
+    if runs.iter().any(|(_, r)| has_e2e(r)) {
+        let e2e: Vec<SpectrumSeries> = runs
+            .iter()
+            .zip(&labels)
+            .map(|((d, r), name)| SpectrumSeries {
+                name: name.clone(),
+                points: if has_e2e(r) {
+                    spectrum_points(d, r, "end_to_end")
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        figure(
+            &mut h,
+            chart::latency_spectrum_titled(E2E_TITLE, &e2e),
+            "Publish → processed latency by percentile, for runs with a consume side: from a \
+             message's first send to the end of its first successful processing. It includes the \
+             time the message waited in the backlog, redeliveries and the processing itself, so \
+             a consumer that falls behind lifts the whole line, not just its right end.",
+        );
+    }
     let timelines: Vec<chart::TimelineSeries> = runs
         .iter()
         .zip(&labels)
@@ -122,6 +150,33 @@ pub fn render(
             }
             Err(e) => note(&mut h, &e),
         }
+    }
+    if runs.iter().any(|(_, r)| r.consume.is_some()) {
+        let consume: Vec<ConsumeSeries> = runs
+            .iter()
+            .zip(&labels)
+            .map(|((_, r), name)| {
+                // Runs without a consume side stay as empty series: same colours as above.
+                ConsumeSeries::from_report(name, r).unwrap_or_else(|| ConsumeSeries {
+                    name: name.clone(),
+                    bucket_ms: 0.0,
+                    processed: Vec::new(),
+                    backlog: Vec::new(),
+                    published: Vec::new(),
+                })
+            })
+            .collect();
+        h.push_str("<h3>Consume side</h3>\n");
+        figure(
+            &mut h,
+            chart::consume_timeline(&consume, &faults),
+            "Above: messages processed per second (solid) against messages published per second \
+             (dashed, same colour), for the runs with a consume side. Where the solid line runs \
+             below the dashed one the consumer falls behind; where it runs above, it catches up. \
+             Below: the backlog, how many published messages wait to be processed (published so \
+             far minus processed so far). End-to-end latency grows with the backlog: a message \
+             published into a backlog of N waits for those N to be processed first.",
+        );
     }
     let orders: Vec<OrderRow> = runs
         .iter()
@@ -231,21 +286,25 @@ fn run_labels(runs: &[(PathBuf, Report)]) -> Vec<String> {
         .collect()
 }
 
-/// The publish → ack spectrum from the run's histogram log, or from its summary points.
-fn spectrum_points(dir: &Path, r: &Report) -> Vec<(f64, f64)> {
-    match chart::load_histogram(dir, r, "publish_ack") {
+/// Title of the end-to-end spectrum (the tests look for it).
+pub const E2E_TITLE: &str = "Publish → processed (end-to-end) latency by percentile";
+
+/// The spectrum of latency `name` ("publish_ack", "end_to_end") from the run's histogram log,
+/// or from its summary points.
+fn spectrum_points(dir: &Path, r: &Report, name: &str) -> Vec<(f64, f64)> {
+    match chart::load_histogram(dir, r, name) {
         Ok(Some(h)) if !h.is_empty() => chart::spectrum_from_histogram(&h),
-        Ok(_) => summary_points(r),
+        Ok(_) => summary_points(r, name),
         Err(e) => {
             tracing::warn!("{e}; using the summary percentiles");
-            summary_points(r)
+            summary_points(r, name)
         }
     }
 }
 
-fn summary_points(r: &Report) -> Vec<(f64, f64)> {
+fn summary_points(r: &Report, name: &str) -> Vec<(f64, f64)> {
     r.latency_us
-        .get("publish_ack")
+        .get(name)
         .map(chart::spectrum_from_summary)
         .unwrap_or_default()
 }

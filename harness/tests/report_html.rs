@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use jsbench::chart::{
-    self, ChartError, ComparisonBar, FaultSpan, OrderRow, SpectrumSeries, TimelineSeries,
+    self, ChartError, ComparisonBar, ConsumeSeries, FaultSpan, OrderRow, SpectrumSeries,
+    TimelineSeries,
 };
-use jsbench::report::{self, Report};
+use jsbench::checker::{ConsumeFigures, OrderFigures};
+use jsbench::report::{self, ConsumeReport, ConsumeTimeline, LatencySummary, Report};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
@@ -293,11 +295,189 @@ fn every_chart_is_well_formed_svg_naming_every_scenario() {
 #[test]
 fn a_consume_order_is_one_more_entry() {
     let runs = runs_in(&fixtures());
-    let mut row = OrderRow::from_report("x", &runs[0].1);
-    row.orders.push(("consume".into(), None));
-    let svg = chart::order_divergence(&[row]).unwrap();
+    // The recorded runs have no consume side: the row says so.
+    let svg = chart::order_divergence(&[OrderRow::from_report("x", &runs[0].1)]).unwrap();
     assert_svg(&svg, &["x"]);
     assert!(svg.contains("consume: not measured"));
+    // With `order.consume` set, the row carries its figures.
+    let mut r = runs[0].1.clone();
+    with_consume(&mut r);
+    let row = OrderRow::from_report("x", &r);
+    assert_eq!(row.orders.last().unwrap().0, "consume");
+    let svg = chart::order_divergence(&[row]).unwrap();
+    assert_svg(&svg, &["x"]);
+    assert!(
+        svg.contains("consume: 3.0% per key (7/16 keys) · 12% global"),
+        "consume figures on the bar"
+    );
+    assert!(!svg.contains("consume: not measured"));
+}
+
+/// Attaches a synthetic consume side to a recorded report: a consumer that processes at 60% of
+/// the publish rate until publishing ends, then drains; its backlog, consume order and
+/// end-to-end latency summary (no hlog: the page falls back to the summary points).
+fn with_consume(r: &mut Report) {
+    let tl = &r.throughput.timeline;
+    let published: Vec<u64> = tl.published.clone();
+    let total: u64 = published.iter().sum();
+    assert!(total > 0, "the fixture published");
+    let (mut processed, mut backlog) = (Vec::new(), Vec::new());
+    let (mut pubs, mut done) = (0u64, 0u64);
+    let mut k = 0;
+    while done < total {
+        pubs += published.get(k).copied().unwrap_or(0);
+        let rate = published.iter().max().copied().unwrap() * 6 / 10;
+        let n = rate.max(1).min(pubs - done);
+        done += n;
+        processed.push(n);
+        backlog.push(pubs - done);
+        k += 1;
+    }
+    r.consume = Some(ConsumeReport {
+        consumer: "durable".into(),
+        model: "keyed".into(),
+        workers: 4,
+        when: "concurrent".into(),
+        figures: ConsumeFigures {
+            processed: total,
+            processings: total,
+            deliveries: total,
+            ..Default::default()
+        },
+        msgs_per_sec: 1234.0,
+        duration_s: k as f64 * tl.bucket_ms / 1000.0,
+        complete: true,
+        error: None,
+        timeline: ConsumeTimeline {
+            bucket_ms: tl.bucket_ms,
+            processed,
+            backlog,
+        },
+    });
+    r.order.consume = Some(OrderFigures {
+        messages: 100,
+        late: 12,
+        inversions: 20,
+        max_displacement: 5,
+        late_per_key: 3,
+        keys_affected: 7,
+        keys: 16,
+    });
+    r.latency_us.insert(
+        "end_to_end".into(),
+        LatencySummary {
+            p50: 20_000.0,
+            p90: 80_000.0,
+            p99: 150_000.0,
+            p999: 180_000.0,
+            max: 200_000.0,
+            mean: 35_000.0,
+            count: total,
+        },
+    );
+}
+
+#[test]
+fn consume_timeline_shows_rates_and_backlog() {
+    let runs = runs_in(&fixtures());
+    let (_, plain) = &runs[0];
+    assert!(
+        ConsumeSeries::from_report("p", plain).is_none(),
+        "no consume side, no series"
+    );
+    let mut pause = runs
+        .iter()
+        .find(|(_, r)| r.scenario.name == PAUSE)
+        .unwrap()
+        .1
+        .clone();
+    with_consume(&mut pause);
+    let s = ConsumeSeries::from_report(PAUSE, &pause).expect("a series");
+    assert_eq!(s.published, pause.throughput.timeline.published);
+    assert_eq!(
+        s.processed,
+        pause.consume.as_ref().unwrap().timeline.processed
+    );
+    assert!(
+        s.backlog.iter().any(|&b| b > 0),
+        "the synthetic consumer falls behind"
+    );
+    let faults = FaultSpan::from_report(PAUSE, &pause);
+    assert!(!faults.is_empty());
+
+    // Alone: its own fault, labelled without the scenario.
+    let svg = chart::consume_timeline(std::slice::from_ref(&s), &faults).unwrap();
+    assert_svg(
+        &svg,
+        &[
+            PAUSE,
+            "Consume side: processed vs published, and backlog",
+            "rate (msgs/s)",
+            "backlog (messages)",
+            "time since the measured phase started (s)",
+            "freeze (pause)",
+        ],
+    );
+    // Beside a run without consume (an empty series keeps its place): two scenarios, so the
+    // fault label names its scenario; the empty one is not in the legend.
+    let empty = ConsumeSeries {
+        name: "no-consume".into(),
+        bucket_ms: 0.0,
+        processed: vec![],
+        backlog: vec![],
+        published: vec![],
+    };
+    let other = ConsumeSeries {
+        name: "other".into(),
+        ..s.clone()
+    };
+    let svg = chart::consume_timeline(&[empty.clone(), s.clone(), other], &faults).unwrap();
+    assert_svg(&svg, &[PAUSE, "other", &format!("{PAUSE}: freeze (pause)")]);
+    assert!(!svg.contains("no-consume"));
+
+    assert!(matches!(
+        chart::consume_timeline(&[], &[]),
+        Err(ChartError::Empty(_))
+    ));
+    assert!(matches!(
+        chart::consume_timeline(&[empty], &faults),
+        Err(ChartError::Empty(_))
+    ));
+}
+
+#[test]
+fn index_html_shows_the_consume_side_when_a_run_has_one() {
+    let d = tempfile::tempdir().unwrap();
+    let root = copy_fixtures(d.path());
+    let mut runs = runs_in(&root);
+    let pause = runs
+        .iter_mut()
+        .find(|(_, r)| r.scenario.name == PAUSE)
+        .unwrap();
+    with_consume(&mut pause.1);
+    let out = d.path().join("out");
+    let html =
+        std::fs::read_to_string(jsbench::html::write_report(&out, &runs, None, "c").unwrap())
+            .unwrap();
+    let body = html
+        .trim_start()
+        .strip_prefix("<!DOCTYPE html>")
+        .expect("doctype");
+    well_formed(body).unwrap_or_else(|e| panic!("index.html not well-formed: {e}"));
+    assert!(!html.contains("Chart not drawn"), "every chart drawn");
+    assert!(html.contains("<h3>Consume side</h3>"));
+    assert!(html.contains("Consume side: processed vs published, and backlog"));
+    assert!(html.contains("the consumer falls behind"), "the caption");
+    assert!(html.contains(jsbench::html::E2E_TITLE));
+    assert!(html.contains("Publish → ack latency by percentile"));
+    // The consume chart comes after the throughput timelines, and the end-to-end spectrum
+    // after the publish → ack one.
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s}"));
+    assert!(at("Consume side: processed") > at("Acked throughput over time: "));
+    assert!(at(jsbench::html::E2E_TITLE) > at("Publish → ack latency by percentile"));
+    // The order chart has the consume figures of the one run that has them.
+    assert!(html.contains("consume: 3.0% per key (7/16 keys) · 12% global"));
+    assert_offline(&html);
 }
 
 #[test]
@@ -329,6 +509,26 @@ fn markup_in_names_is_escaped() {
         )
         .unwrap(),
         chart::order_divergence(&[OrderRow::from_report(nasty, pause)]).unwrap(),
+        chart::consume_timeline(
+            &[
+                ConsumeSeries {
+                    name: nasty.into(),
+                    bucket_ms: 100.0,
+                    processed: vec![5, 10],
+                    backlog: vec![5, 0],
+                    published: vec![10, 5],
+                },
+                ConsumeSeries {
+                    name: "other".into(),
+                    bucket_ms: 100.0,
+                    processed: vec![1],
+                    backlog: vec![0],
+                    published: vec![1],
+                },
+            ],
+            &f,
+        )
+        .unwrap(),
         chart::comparison(&[ComparisonBar {
             scenario: nasty.into(),
             metric: "p99 <&>".into(),
@@ -489,6 +689,11 @@ fn index_html_is_self_contained_and_complete() {
             .unwrap();
     assert!(!html2.contains("Baseline vs candidate"));
     assert!(html2.contains("Order divergence"));
+    // No run consumes: no consume chart, no end-to-end spectrum.
+    for h in [&html, &html2] {
+        assert!(!h.contains("Consume side"));
+        assert!(!h.contains(jsbench::html::E2E_TITLE));
+    }
 }
 
 #[test]
