@@ -13,7 +13,9 @@
 //!   differently (per key kept, global order broken), shuffled within each key, and fully
 //!   shuffled;
 //! - `readback/*`: `checker::safety`, `per_message` and `retry_figures` on a history whose
-//!   read-back holds every message, with 0.1% retried and stored twice.
+//!   read-back holds every message, with 0.1% retried and stored twice;
+//! - `consume/*`: `checker::consume_order` and `consume_figures` on a consume log of 1M
+//!   processings from 4 keyed workers (interleaved by finish time), 0.1% of them redelivered.
 //!
 //! Inputs are built once, outside the timed code, from a fixed seed (ChaCha8), so runs compare.
 //! Without `--bench` (`cargo test --benches`) criterion runs each benchmark once.
@@ -27,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use jsbench::checker;
+use jsbench::consumer::{ConsumeLog, Processed};
 use jsbench::history::{History, ReadBack};
 use jsbench::observe;
 
@@ -220,5 +223,85 @@ fn bench_readback(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_record, bench_divergence, bench_readback);
+/// A consume log as 4 keyed workers leave it: each key's messages in order on its worker, the
+/// workers interleaved by finish time; every 1000th message failed once and was processed again
+/// later (a redelivery), so it appears late within its key.
+fn consume_log(keys: &[u32]) -> ConsumeLog {
+    let mut processed: Vec<Processed> = Vec::with_capacity(N + N / 1000);
+    let mut redelivered = Vec::new();
+    for (i, &k) in keys.iter().enumerate() {
+        let i = i as u32;
+        if i % 1000 == 999 {
+            redelivered.push(i);
+            continue;
+        }
+        processed.push(Processed {
+            idx: i,
+            at_ns: i as u64 * 1000 + (k % 4) as u64 * 400,
+            delivered: 1,
+            worker: (k % 4) as u16,
+        });
+    }
+    for (j, &i) in redelivered.iter().enumerate() {
+        processed.push(Processed {
+            idx: i,
+            at_ns: (i as u64 + 5_000) * 1000 + j as u64,
+            delivered: 2,
+            worker: (keys[i as usize] % 4) as u16,
+        });
+    }
+    processed.sort_by_key(|p| p.at_ns);
+    ConsumeLog {
+        deliveries: (N + redelivered.len()) as u64,
+        redeliveries: redelivered.len() as u64,
+        failures: redelivered.len() as u64,
+        processed,
+        complete: true,
+        ..Default::default()
+    }
+}
+
+fn bench_consume(c: &mut Criterion) {
+    let keys = keys();
+    let log = consume_log(&keys);
+    let (order, delivered) = checker::consume_order(&log.processed);
+    let rb = ReadBack {
+        order: (0..N as u32).collect(),
+        seqs: (1..=N as u64).collect(),
+        attempts: vec![1; N],
+        unexpected: 0,
+        complete: true,
+    };
+    // Sanity of the input: every message processed once, each redelivery late within its key
+    // (but the last: no later message of its key exists).
+    let f = checker::consume_figures(&log, &order, &delivered, &keys, KEYS, Some(&rb));
+    assert_eq!((f.processed, f.unprocessed), (N as u64, Some(0)));
+    assert_eq!(f.redelivered_late_per_key, (N / 1000 - 1) as u64);
+
+    let mut g = group(c, "consume");
+    g.bench_function("order", |b| {
+        b.iter(|| checker::consume_order(black_box(&log.processed)))
+    });
+    g.bench_function("figures", |b| {
+        b.iter(|| {
+            checker::consume_figures(
+                black_box(&log),
+                black_box(&order),
+                black_box(&delivered),
+                black_box(&keys),
+                KEYS,
+                Some(black_box(&rb)),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_record,
+    bench_divergence,
+    bench_readback,
+    bench_consume
+);
 criterion_main!(benches);

@@ -840,7 +840,6 @@ fn assemble(
             cp,
             log,
             figures,
-            &order,
             &m.rec,
             plan.observe.timeline_bucket,
         ));
@@ -885,17 +884,31 @@ fn assemble(
     report
 }
 
+/// Each message's first successful processing, in finish order (indexes are dense: a bitmap).
+fn first_processings(log: &ConsumeLog) -> impl Iterator<Item = &consumer::Processed> {
+    let len = log
+        .processed
+        .iter()
+        .map(|p| p.idx as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut seen = vec![false; len];
+    log.processed.iter().filter(move |p| {
+        let s = &mut seen[p.idx as usize];
+        !std::mem::replace(s, true)
+    })
+}
+
 /// End-to-end latency: first send of a message → its first successful processing, recorded by
 /// processing time (so the interval log shows how it grew with the backlog).
 fn end_to_end(log: &ConsumeLog, h: &History, origin_ns: u64) -> LatencyLog {
     let mut l = LatencyLog::new(crate::observe::LOG_INTERVAL);
     l.set_origin(origin_ns);
-    let mut seen = std::collections::HashSet::with_capacity(log.processed.len());
-    for p in &log.processed {
+    for p in first_processings(log) {
         let Some(&sent) = h.first_send_ns.get(p.idx as usize) else {
             continue;
         };
-        if sent > 0 && seen.insert(p.idx) {
+        if sent > 0 {
             l.record(p.at_ns, p.at_ns.saturating_sub(sent).max(1));
         }
     }
@@ -908,19 +921,12 @@ fn consume_report(
     cp: &crate::scenario::ConsumePlan,
     log: &ConsumeLog,
     figures: checker::ConsumeFigures,
-    order: &[u32],
     rec: &Recorder,
     bucket: Duration,
 ) -> report::ConsumeReport {
     let bucket_ns = bucket.as_nanos().max(1) as u64;
     // First processings only: the backlog is what has not been processed yet.
-    let mut firsts: Vec<u64> = Vec::with_capacity(order.len());
-    let mut seen = std::collections::HashSet::with_capacity(order.len());
-    for p in &log.processed {
-        if seen.insert(p.idx) {
-            firsts.push(p.at_ns);
-        }
-    }
+    let firsts: Vec<u64> = first_processings(log).map(|p| p.at_ns).collect();
     let mut processed: Vec<u64> = Vec::new();
     for &at in &firsts {
         let i = (at.saturating_sub(rec.started_ns) / bucket_ns) as usize;
