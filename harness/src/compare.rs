@@ -32,6 +32,7 @@ use serde::Serialize;
 use crate::checker::Verdict;
 use crate::report::{fmt_us, Report};
 use crate::results::{self, ResultsError};
+use crate::workload::fnv1a;
 
 /// One metric the comparison looks at. Adding a metric is one line in [`METRICS`].
 pub struct MetricDef {
@@ -388,7 +389,7 @@ pub fn compare(
             if bv.is_empty() && cv.is_empty() {
                 continue; // not a metric of this scenario (e.g. end_to_end not measured)
             }
-            let seed = opts.seed ^ fnv1a(&format!("{name}/{}", m.name));
+            let seed = opts.seed ^ fnv1a(format!("{name}/{}", m.name).as_bytes());
             rows.push(metric_row(name, m, &bv, &cv, opts, seed, bruns.is_empty()));
         }
         if !bruns.is_empty() {
@@ -640,13 +641,6 @@ pub fn bootstrap_ci(
     changes.sort_by(f64::total_cmp);
     let at = |q: f64| changes[((changes.len() - 1) as f64 * q).round() as usize];
     Some((at(0.025), at(0.975)))
-}
-
-/// FNV-1a: a stable hash (unlike std's) so each row's bootstrap stream is the same everywhere.
-fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 fn fmt_value(v: f64, unit: &str) -> String {

@@ -127,15 +127,22 @@ fn zipf_cdf(k: u32, s: f64) -> Vec<f64> {
         .collect()
 }
 
+/// FNV-1a (64-bit): the one stable hash of the harness — key → connection (`key_affine`), key →
+/// worker (keyed consume pool), bootstrap streams in `compare`. std's hasher is seeded per
+/// process, and these mappings must be the same in every run and in other tools.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= *b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// Stable key → connection mapping for `key_affine` (FNV-1a of the key's name), so another tool
 /// can tell which connection a key used.
 pub fn key_affine_conn(key_name: &str, conns: usize) -> usize {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in key_name.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    (h % conns as u64) as usize
+    (fnv1a(key_name.as_bytes()) % conns as u64) as usize
 }
 
 /// Builds the headers of message attempts. Header names are parsed once: parsing a name checks
@@ -272,6 +279,14 @@ mod tests {
         let hot = z.iter().filter(|&&k| k == 0).count();
         let cold = z.iter().filter(|&&k| k == 99).count();
         assert!(hot > 10 * cold.max(1), "hot {hot} cold {cold}");
+    }
+
+    #[test]
+    fn fnv1a_has_the_reference_values() {
+        // FNV-1a 64 test vectors: key → connection and key → worker must never change.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]
