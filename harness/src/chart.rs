@@ -276,11 +276,7 @@ pub fn latency_spectrum_titled(
         }
     };
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 540)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let area = root.titled(title, (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR))?;
+    svg_chart(540, title, |area| {
         let items: Vec<LegendItem> = drawn
             .iter()
             .map(|(i, s)| LegendItem::line(&s.name, scenario_color(*i)))
@@ -335,9 +331,8 @@ pub fn latency_spectrum_titled(
                 )?;
             }
         }
-        root.present()?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 fn nines_label(x: f64) -> String {
@@ -490,11 +485,7 @@ fn timeline_chart(
         .max(1.0);
     let y_max = FaultShading::headroom(y_peak, faults.len());
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let area = root.titled(title, (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR))?;
+    svg_chart(height, title, |area| {
         let mut items: Vec<LegendItem> = rates
             .iter()
             .map(|(i, name, _)| LegendItem::line(name, scenario_color(*i)))
@@ -520,9 +511,8 @@ fn timeline_chart(
             ))?;
         }
         shading.label(&mut chart, &faults, x_max, y_max)?;
-        root.present()?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 /// A time axis chart: seconds along x, a linear quantity up y.
@@ -770,72 +760,69 @@ pub fn consume_timeline(
         .max(1.0)
         * 1.1;
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 680)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let area = root.titled(
-            "Consume side: processed vs published, and backlog",
-            (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR),
-        )?;
-        let mut items: Vec<LegendItem> = drawn
-            .iter()
-            .map(|(i, s)| LegendItem::line(&s.name, scenario_color(*i)))
-            .collect();
-        items.push(LegendItem::line("processed", MUTED));
-        items.push(LegendItem::dashed("published", MUTED));
-        items.extend(shading.legend_item(&faults));
-        let area = legend(&area, &items)?;
-        let (_, h) = area.dim_in_pixel();
-        let (upper, lower) = area.split_vertically(h * 56 / 100);
-        let panel_caption = (FONT, DESC_SIZE).into_font().color(&TEXT_COLOR);
+    svg_chart(
+        680,
+        "Consume side: processed vs published, and backlog",
+        |area| {
+            let mut items: Vec<LegendItem> = drawn
+                .iter()
+                .map(|(i, s)| LegendItem::line(&s.name, scenario_color(*i)))
+                .collect();
+            items.push(LegendItem::line("processed", MUTED));
+            items.push(LegendItem::dashed("published", MUTED));
+            items.extend(shading.legend_item(&faults));
+            let area = legend(&area, &items)?;
+            let (_, h) = area.dim_in_pixel();
+            let (upper, lower) = area.split_vertically(h * 56 / 100);
+            let panel_caption = (FONT, DESC_SIZE).into_font().color(&TEXT_COLOR);
 
-        let mut top = ChartBuilder::on(&upper)
-            .caption(
-                "Rates: processed (solid) and published (dashed)",
-                panel_caption.clone(),
-            )
-            .margin(10)
-            .margin_right(36)
-            .x_label_area_size(26)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..x_max, 0.0..rate_max)?;
-        time_mesh(&mut top, None, "rate (msgs/s)")?;
-        shading.shade(&mut top, &faults, rate_max)?;
-        for (i, processed, published, _) in &lines {
-            let c = scenario_color(*i);
-            top.draw_series(DashedLineSeries::new(
-                published.clone(),
-                7,
-                5,
-                c.mix(0.9).stroke_width(2),
-            ))?;
-            top.draw_series(LineSeries::new(processed.clone(), c.stroke_width(2)))?;
-        }
-        shading.label(&mut top, &faults, x_max, rate_max)?;
+            let mut top = ChartBuilder::on(&upper)
+                .caption(
+                    "Rates: processed (solid) and published (dashed)",
+                    panel_caption.clone(),
+                )
+                .margin(10)
+                .margin_right(36)
+                .x_label_area_size(26)
+                .y_label_area_size(72)
+                .build_cartesian_2d(0.0..x_max, 0.0..rate_max)?;
+            time_mesh(&mut top, None, "rate (msgs/s)")?;
+            shading.shade(&mut top, &faults, rate_max)?;
+            for (i, processed, published, _) in &lines {
+                let c = scenario_color(*i);
+                top.draw_series(DashedLineSeries::new(
+                    published.clone(),
+                    7,
+                    5,
+                    c.mix(0.9).stroke_width(2),
+                ))?;
+                top.draw_series(LineSeries::new(processed.clone(), c.stroke_width(2)))?;
+            }
+            shading.label(&mut top, &faults, x_max, rate_max)?;
 
-        let mut bottom = ChartBuilder::on(&lower)
-            .caption("Backlog: published, not yet processed", panel_caption)
-            .margin(10)
-            .margin_right(36)
-            .x_label_area_size(44)
-            .y_label_area_size(72)
-            .build_cartesian_2d(0.0..x_max, 0.0..backlog_max)?;
-        time_mesh(
-            &mut bottom,
-            Some("time since the measured phase started (s)"),
-            "backlog (messages)",
-        )?;
-        shading.shade(&mut bottom, &faults, backlog_max)?;
-        for (i, _, _, backlog) in &lines {
-            let c = scenario_color(*i);
-            bottom.draw_series(
-                AreaSeries::new(backlog.clone(), 0.0, c.mix(0.12)).border_style(c.stroke_width(2)),
+            let mut bottom = ChartBuilder::on(&lower)
+                .caption("Backlog: published, not yet processed", panel_caption)
+                .margin(10)
+                .margin_right(36)
+                .x_label_area_size(44)
+                .y_label_area_size(72)
+                .build_cartesian_2d(0.0..x_max, 0.0..backlog_max)?;
+            time_mesh(
+                &mut bottom,
+                Some("time since the measured phase started (s)"),
+                "backlog (messages)",
             )?;
-        }
-        root.present()?;
-    }
-    Ok(svg)
+            shading.shade(&mut bottom, &faults, backlog_max)?;
+            for (i, _, _, backlog) in &lines {
+                let c = scenario_color(*i);
+                bottom.draw_series(
+                    AreaSeries::new(backlog.clone(), 0.0, c.mix(0.12))
+                        .border_style(c.stroke_width(2)),
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -861,6 +848,24 @@ impl OrderRow {
             ],
         }
     }
+}
+
+/// One chart as SVG text: a white canvas `WIDTH` × `height` with `title` on top; `draw` fills
+/// the area below the title.
+fn svg_chart(
+    height: u32,
+    title: &str,
+    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), ChartError>,
+) -> Result<String, ChartError> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let area = root.titled(title, (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR))?;
+        draw(area)?;
+        root.present()?;
+    }
+    Ok(svg)
 }
 
 /// Horizontal bars: per scenario one row per order, late share per key (solid) above the
@@ -918,82 +923,78 @@ pub fn order_divergence(rows: &[OrderRow]) -> Result<String, ChartError> {
     let label_width = category_label_width(names.iter().map(|(_, n)| n.len()));
     let height = 150 + (total as u32) * 24;
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let area = root.titled(
-            "Order divergence: messages late against publish order",
-            (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR),
-        )?;
-        let mut items: Vec<LegendItem> = order_names
-            .iter()
-            .map(|n| LegendItem::boxed(n, color_of(n).to_rgba(), true))
-            .collect();
-        items.push(LegendItem::boxed(
-            "upper bar, solid: late within its key",
-            MUTED.to_rgba(),
-            true,
-        ));
-        items.push(LegendItem::boxed(
-            "lower bar, light: late globally",
-            MUTED.mix(0.35),
-            false,
-        ));
-        let area = legend(&area, &items)?;
-        let mut chart = hbar_chart(
-            ChartBuilder::on(&area).margin(12).x_label_area_size(44),
-            label_width,
-            Ticked::new(0.0..x_max, x_ticks),
-            total,
-            &names,
-            "messages that arrive after a later-published message (% of messages)",
-            &|v| format!("{}%", fmt_num(*v)),
-        )?;
-        for (s, name, f) in &slots {
-            let y = y_of(*s as f64);
-            let c = color_of(name);
-            let Some(f) = f else {
-                chart.draw_series(std::iter::once(Text::new(
-                    format!("{name}: not measured"),
-                    (0.0, y),
-                    (FONT, 13)
-                        .into_font()
-                        .color(&MUTED)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                )))?;
-                continue;
-            };
-            let pk = f.late_per_key_share() * 100.0;
-            let gl = f.late_share() * 100.0;
-            chart.draw_series([
-                Rectangle::new([(0.0, y), (pk.min(x_max), y + 0.4)], c.filled()),
-                Rectangle::new([(0.0, y - 0.4), (gl.min(x_max), y)], c.mix(0.35).filled()),
-            ])?;
-            let figure = if f.messages == 0 {
-                format!("{name}: no data")
-            } else if f.late == 0 {
-                format!("{name}: preserved (0 of {} late)", f.messages)
-            } else {
-                format!(
-                    "{name}: {} per key ({}/{} keys) · {} global",
-                    percent(f.late_per_key_share()),
-                    f.keys_affected,
-                    f.keys,
-                    percent(f.late_share())
-                )
-            };
-            bar_label(
-                &mut chart,
-                (pk.max(gl).min(x_max), y),
-                figure,
-                (FONT, 13).into_font(),
-                color_dark(c),
+    svg_chart(
+        height,
+        "Order divergence: messages late against publish order",
+        |area| {
+            let mut items: Vec<LegendItem> = order_names
+                .iter()
+                .map(|n| LegendItem::boxed(n, color_of(n).to_rgba(), true))
+                .collect();
+            items.push(LegendItem::boxed(
+                "upper bar, solid: late within its key",
+                MUTED.to_rgba(),
+                true,
+            ));
+            items.push(LegendItem::boxed(
+                "lower bar, light: late globally",
+                MUTED.mix(0.35),
+                false,
+            ));
+            let area = legend(&area, &items)?;
+            let mut chart = hbar_chart(
+                ChartBuilder::on(&area).margin(12).x_label_area_size(44),
+                label_width,
+                Ticked::new(0.0..x_max, x_ticks),
+                total,
+                &names,
+                "messages that arrive after a later-published message (% of messages)",
+                &|v| format!("{}%", fmt_num(*v)),
             )?;
-        }
-        root.present()?;
-    }
-    Ok(svg)
+            for (s, name, f) in &slots {
+                let y = y_of(*s as f64);
+                let c = color_of(name);
+                let Some(f) = f else {
+                    chart.draw_series(std::iter::once(Text::new(
+                        format!("{name}: not measured"),
+                        (0.0, y),
+                        (FONT, 13)
+                            .into_font()
+                            .color(&MUTED)
+                            .pos(Pos::new(HPos::Left, VPos::Center)),
+                    )))?;
+                    continue;
+                };
+                let pk = f.late_per_key_share() * 100.0;
+                let gl = f.late_share() * 100.0;
+                chart.draw_series([
+                    Rectangle::new([(0.0, y), (pk.min(x_max), y + 0.4)], c.filled()),
+                    Rectangle::new([(0.0, y - 0.4), (gl.min(x_max), y)], c.mix(0.35).filled()),
+                ])?;
+                let figure = if f.messages == 0 {
+                    format!("{name}: no data")
+                } else if f.late == 0 {
+                    format!("{name}: preserved (0 of {} late)", f.messages)
+                } else {
+                    format!(
+                        "{name}: {} per key ({}/{} keys) · {} global",
+                        percent(f.late_per_key_share()),
+                        f.keys_affected,
+                        f.keys,
+                        percent(f.late_share())
+                    )
+                };
+                bar_label(
+                    &mut chart,
+                    (pk.max(gl).min(x_max), y),
+                    figure,
+                    (FONT, 13).into_font(),
+                    color_dark(c),
+                )?;
+            }
+            Ok(())
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1037,14 +1038,7 @@ pub fn comparison(bars: &[ComparisonBar]) -> Result<String, ChartError> {
     ];
     let height = 90 + panel_heights.iter().sum::<u32>();
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let area = root.titled(
-            "Baseline vs candidate",
-            (FONT, TITLE_SIZE).into_font().color(&TEXT_COLOR),
-        )?;
+    svg_chart(height, "Baseline vs candidate", |area| {
         let mut rest = legend(&area, &legend_items)?;
         for (m, h) in metrics.iter().zip(&panel_heights) {
             let (panel, below) = rest.split_vertically(*h);
@@ -1052,9 +1046,8 @@ pub fn comparison(bars: &[ComparisonBar]) -> Result<String, ChartError> {
             let rows: Vec<&ComparisonBar> = bars.iter().filter(|b| b.metric == *m).collect();
             comparison_panel(&panel, m, &rows, label_width)?;
         }
-        root.present()?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 fn comparison_panel(
