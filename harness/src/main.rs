@@ -272,14 +272,20 @@ fn list(path: &Path) -> ExitCode {
         }
     };
     let mut bad = false;
+    let mut plans = Vec::new();
     for f in files {
         match scenario::load(&f, &Overrides::default()) {
-            Ok(p) => println!("{:<28} {}", p.name, p.description),
+            Ok(p) => plans.push(p),
             Err(e) => {
                 bad = true;
                 eprintln!("{e}");
             }
         }
+    }
+    // Names line up whatever their length.
+    let width = plans.iter().map(|p| p.name.len()).max().unwrap_or(0);
+    for p in &plans {
+        println!("{:<width$}  {}", p.name, p.description);
     }
     if bad {
         ExitCode::from(2)

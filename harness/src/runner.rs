@@ -478,15 +478,17 @@ async fn publish_and_read(
         seed: plan.seed,
         clock,
     });
-    let mut consume_setup = consume_setup;
-    let mut consuming = match (&plan.consume, consume_setup.take()) {
-        (Some(cp), Some(setup)) if cp.when == ConsumeWhen::Concurrent => Some(tokio::spawn(
-            consumer::run(setup, published_rx.clone(), opts.cancel.clone()),
-        )),
-        (_, setup) => {
-            consume_setup = setup;
-            None
-        }
+    // Concurrent: spawned now; after: kept until publishing has ended.
+    let (mut consuming, deferred) = match consume_setup {
+        Some(setup) if setup.plan.when == ConsumeWhen::Concurrent => (
+            Some(tokio::spawn(consumer::run(
+                setup,
+                published_rx.clone(),
+                opts.cancel.clone(),
+            ))),
+            None,
+        ),
+        setup => (None, setup),
     };
     let (stopped_tx, stopped_rx) = tokio::sync::watch::channel(false);
     publisher.stopped = Some(&stopped_tx);
@@ -517,7 +519,7 @@ async fn publish_and_read(
         bar.finish().await;
     }
     let _ = published_tx.send(true);
-    if let Some(setup) = consume_setup {
+    if let Some(setup) = deferred {
         consuming = Some(tokio::spawn(consumer::run(
             setup,
             published_rx,
