@@ -35,13 +35,17 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 /// A plain async publish loop: one connection, a window of ack futures in a FuturesUnordered.
 async fn bare(
-    url: &str,
+    server: &Server,
     storage: &str,
     n: u64,
     window: usize,
     with_headers: bool,
 ) -> anyhow::Result<f64> {
-    let client = async_nats::connect(url).await?;
+    let client = server
+        .connect_options()
+        .await?
+        .connect(server.url())
+        .await?;
     let js = jetstream::ContextBuilder::new()
         .timeout(Duration::from_secs(10))
         .max_ack_inflight(window + 1)
@@ -119,21 +123,14 @@ fn main() -> anyhow::Result<()> {
     let text = format!(
         "name = \"overhead\"\nseed = 1\n[stream]\nstorage = \"{storage}\"\n[publish]\nmode = \"async\"\nmax_in_flight = {window}\n[workload]\nmessages = {n}\nkeys = 16\nkey_distribution = \"round_robin\"\npayload_size = 128\n"
     );
-    let plan = scenario::parse(
-        &text,
-        "overhead",
-        &Overrides {
-            server_url: Some(url.clone()),
-            ..Default::default()
-        },
-    )?;
+    let plan = scenario::parse(&text, "overhead", &Overrides::default())?;
     let opts = RunOptions {
         out_root: out.path().to_path_buf(),
         cancel: Cancel::new(),
         progress: false,
     };
     let jsbench_run = |rt: &tokio::runtime::Runtime| -> anyhow::Result<f64> {
-        let r = rt.block_on(runner::run(&plan, &opts))?;
+        let r = rt.block_on(runner::run_on(&plan, &opts, &server))?;
         anyhow::ensure!(
             r.report.status == "complete",
             "jsbench run incomplete: {:?}",
@@ -152,11 +149,11 @@ fn main() -> anyhow::Result<()> {
     println!("overhead: {n} msgs x 128 B, {storage} storage, window {window}, {rounds} rounds, server {url}");
     for round in 0..rounds {
         let got = [
-            mt.block_on(bare(&url, &storage, n, window, true))?,
-            ct.block_on(bare(&url, &storage, n, window, true))?,
+            mt.block_on(bare(&server, &storage, n, window, true))?,
+            ct.block_on(bare(&server, &storage, n, window, true))?,
             jsbench_run(&ct)?,
             jsbench_run(&mt)?,
-            mt.block_on(bare(&url, &storage, n, window, false))?,
+            mt.block_on(bare(&server, &storage, n, window, false))?,
         ];
         let line: Vec<String> = names
             .iter()

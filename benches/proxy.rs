@@ -273,11 +273,17 @@ async fn measure_on(js: &Context, phase: Phase, n: u64, tag: &str) -> anyhow::Re
     Ok(sample)
 }
 
+/// The bench's server: where it is and how to connect to it (with its per-run credential).
+struct Target {
+    url: String,
+    options: async_nats::ConnectOptions,
+    upstream: SocketAddr,
+}
+
 /// One run over `route`: a proxy (if any) and a client connection of its own, both closed
 /// afterwards whatever happened.
 async fn run_once(
-    server_url: &str,
-    upstream: SocketAddr,
+    target: &Target,
     route: Route,
     phase: Phase,
     n: u64,
@@ -286,13 +292,17 @@ async fn run_once(
 ) -> anyhow::Result<Measured> {
     let proxy = match route {
         Route::Direct => None,
-        Route::Proxy => Some(Proxy::start(upstream, seed).await.context("start proxy")?),
+        Route::Proxy => Some(
+            Proxy::start(target.upstream, seed)
+                .await
+                .context("start proxy")?,
+        ),
     };
     let url = proxy
         .as_ref()
-        .map_or_else(|| server_url.to_string(), |p| p.url());
+        .map_or_else(|| target.url.clone(), |p| p.url());
     let result = async {
-        let client = tokio::time::timeout(OP_TIMEOUT, async_nats::connect(&url))
+        let client = tokio::time::timeout(OP_TIMEOUT, target.options.clone().connect(&url))
             .await
             .context("connect: timed out")?
             .with_context(|| format!("connect to {url}"))?;
@@ -362,8 +372,14 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
         .trim_start_matches("nats://")
         .parse()
         .with_context(|| format!("server url {server_url} is not nats://host:port"))?;
+    let options = server.connect_options().await?;
+    let target = Target {
+        url: server_url.clone(),
+        options: options.clone(),
+        upstream,
+    };
     let server_version = {
-        let c = tokio::time::timeout(OP_TIMEOUT, async_nats::connect(&server_url))
+        let c = tokio::time::timeout(OP_TIMEOUT, options.clone().connect(&server_url))
             .await
             .context("connect: timed out")??;
         let v = c.server_info().version;
@@ -402,7 +418,7 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
             for route in order {
                 let key = format!("{}_{}", phase.name(), route.name());
                 let tag = format!("{run_id}_{round}_{key}");
-                let m = run_once(&server_url, upstream, route, phase, n, &tag, round)
+                let m = run_once(&target, route, phase, n, &tag, round)
                     .await
                     .with_context(|| format!("round {round}, {key}"))?;
                 match m.sample {

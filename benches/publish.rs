@@ -91,7 +91,11 @@ async fn purge(t: &Target) {
 }
 
 async fn setup(server: &Server) -> (jetstream::Context, Vec<Target>) {
-    let client = async_nats::connect(server.url())
+    let client = server
+        .connect_options()
+        .await
+        .expect("options with the server's credential")
+        .connect(server.url())
         .await
         .expect("connect to the bench server");
     let js = jetstream::ContextBuilder::new()

@@ -572,22 +572,26 @@ pub fn consume_figures(
     }
 }
 
+/// A judgement: of one claim, or of a run's claims together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Nothing was claimed, so nothing was judged (a run's verdict only): not a pass.
+    None,
     Pass,
     Unknown,
     Fail,
 }
 
 impl Verdict {
-    /// Combines verdicts: fail beats unknown beats pass.
+    /// Combines verdicts: fail beats unknown beats pass; `None` when there is nothing to judge.
     pub fn combine(items: impl IntoIterator<Item = Verdict>) -> Verdict {
-        items.into_iter().max().unwrap_or(Verdict::Pass)
+        items.into_iter().max().unwrap_or(Verdict::None)
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Verdict::None => "none",
             Verdict::Pass => "pass",
             Verdict::Unknown => "unknown",
             Verdict::Fail => "fail",
@@ -776,6 +780,24 @@ pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
             e.complete,
         ));
     }
+    if let Some(c) = expect.lost {
+        out.push(judge_presence(
+            "lost",
+            c,
+            e.safety.map(|s| s.lost),
+            "lost",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.unacked {
+        out.push(judge_presence(
+            "unacked",
+            c,
+            Some(e.published - e.acked.min(e.published)),
+            "not acknowledged",
+            e.complete,
+        ));
+    }
     if let Some(c) = expect.unknown {
         out.push(judge_presence(
             "unknown",
@@ -792,6 +814,15 @@ pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
         out.push(judge_zero(
             "all_processed",
             "every stored message processed at least once",
+            e.consume_figures.and_then(|f| f.unprocessed),
+            "stored but never processed",
+            e.complete,
+        ));
+    }
+    if let Some(c) = expect.unprocessed {
+        out.push(judge_presence(
+            "unprocessed",
+            c,
             e.consume_figures.and_then(|f| f.unprocessed),
             "stored but never processed",
             e.complete,
@@ -1136,7 +1167,46 @@ mod tests {
             Verdict::combine([Verdict::Pass, Verdict::Unknown]),
             Verdict::Unknown
         );
-        assert_eq!(Verdict::combine([]), Verdict::Pass);
+        // Nothing claimed is nothing judged: not a pass.
+        assert_eq!(Verdict::combine([]), Verdict::None);
+        assert_eq!(Verdict::None.as_str(), "none");
+    }
+
+    #[test]
+    fn the_opposite_claims_of_the_booleans_can_fail() {
+        let safety = Safety {
+            lost: 2,
+            ..Default::default()
+        };
+        let consumed = ConsumeFigures {
+            unprocessed: Some(0),
+            ..Default::default()
+        };
+        let expect = Expect {
+            lost: Some(Presence::Some),
+            unacked: Some(Presence::Some),
+            unprocessed: Some(Presence::Some),
+            ..Default::default()
+        };
+        let e = Evidence {
+            ack_wire: None,
+            ack_completion: None,
+            storage: None,
+            safety: Some(&safety),
+            published: 10,
+            acked: 10,
+            unknown: 0,
+            retry: None,
+            consume: None,
+            consume_figures: Some(&consumed),
+            complete: true,
+        };
+        let v = judge(&expect, &e);
+        let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().clone();
+        assert_eq!(get("lost").verdict, Verdict::Pass, "{:?}", get("lost"));
+        assert_eq!(get("lost").figure, "2 lost");
+        assert_eq!(get("unacked").verdict, Verdict::Fail);
+        assert_eq!(get("unprocessed").verdict, Verdict::Fail);
     }
 
     /// Key 0: messages 0, 2, 4; key 1: messages 1, 3. Message 2's first attempt was lost and

@@ -239,6 +239,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .pass { background: #e3f4e1; color: #1e6b1e; font-weight: bold; }
 .fail { background: #fbe0e0; color: #a11; font-weight: bold; }
 .unknown, .warn { background: #fff4d6; color: #7a5b00; }
+.none { background: #eeeeee; color: #555; }
 .ok { color: #1e6b1e; }
 .broken { color: #a04000; }
 .sw { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px; margin-right: 0.4em; vertical-align: -0.1em; }
@@ -261,7 +262,8 @@ same key; <em>broken: N% late per key</em> says how many did. <em>lost</em> coun
 messages missing from the stream (must be 0), <em>dup</em> messages stored twice, <em>unknown</em> \
 publishes that timed out (never counted as lost; in brackets how many were found stored). The \
 verdict judges the scenario's own claims (its <code>expect</code> block): fail beats unknown beats \
-pass. Latency is publish → ack per message; throughput counts acks per second. Fault windows are \
+pass, and <em>none</em> means the scenario claims nothing. Latency is publish → ack per message; \
+throughput counts acks per second. Fault windows are \
 shaded in the timelines, and each run's section splits its figures into before / during / after \
 every fault.</p></div>\n";
 
@@ -661,7 +663,7 @@ fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report
     // Claims.
     h.push_str("<h4>Claims</h4>\n");
     if r.verdicts.is_empty() {
-        h.push_str("<p>The scenario claims nothing (verdict pass).</p>\n");
+        h.push_str("<p>The scenario claims nothing (verdict none).</p>\n");
     } else {
         h.push_str(
             "<table>\n<tr><th>claim</th><th>expected</th><th>measured</th><th>verdict</th></tr>\n",

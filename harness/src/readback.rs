@@ -1,15 +1,32 @@
 //! Read-back: reads the run's messages out of the stream with an ordered consumer. The stream is
 //! the truth about storage order and about what was stored at all (lost, duplicated,
 //! unexpected); the acks only say what the server claimed.
+//!
+//! A read-back must see everything that will ever be stored, or `stored`, `lost` and
+//! `unknown_missing` are wrong: a message whose ack timed out may still sit in the client's
+//! buffer, in a fault proxy's queue or in the stream's ingest queue when publishing ends. So
+//! before reading, the runner heals every fault and proves each publishing connection drained
+//! with a round trip on it ([`round_trip`]); then [`read_back`] waits until the stream's last
+//! sequence stops moving, reads, and checks what it read against the stream's own count of the
+//! run's messages, reading on (after another settle) while the stream holds more.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancel;
 use crate::history::ReadBack;
 use crate::workload::{H_ATTEMPT, H_IDX, H_RUN};
+
+/// How long the stream's last sequence must stay put to count as settled.
+const SETTLE_QUIET: Duration = Duration::from_millis(200);
+/// Upper bound of one settle.
+const SETTLE_MAX: Duration = Duration::from_secs(10);
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+/// Read-then-count rounds before the read-back gives up and says it is incomplete.
+const MAX_ROUNDS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadBackError {
@@ -25,58 +42,124 @@ pub enum ReadBackError {
     },
 }
 
-/// Reads every message of `filter` in stream order. Stops when the consumer reports nothing
-/// pending, when nothing arrives for `idle`, or on an urgent cancel; `complete` says which.
-pub async fn read_back(
-    js: &jetstream::Context,
-    stream: &str,
-    filter: &str,
-    run_id: &str,
-    expected_hint: usize,
-    idle: Duration,
-    cancel: &Cancel,
-) -> Result<ReadBack, ReadBackError> {
+/// How the read-back made sure it saw everything (`read_back` in result.json).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReadBackCheck {
+    /// Messages read on the run's measured subjects (stored copies of this run + unexpected).
+    pub read: u64,
+    /// The stream's own count of messages on those subjects after the last read.
+    pub stream_count: Option<u64>,
+    /// Read-then-count rounds it took (1 when nothing arrived late).
+    pub rounds: u32,
+    /// Time spent waiting for the stream to settle before reading, ms.
+    pub settle_ms: f64,
+    /// Publishing connections proven drained by a round trip, of those tried.
+    pub connections_flushed: usize,
+    pub connections: usize,
+}
+
+/// What to read.
+pub struct ReadSpec<'a> {
+    pub js: &'a jetstream::Context,
+    pub stream: &'a str,
+    pub filter: &'a str,
+    pub run_id: &'a str,
+    pub expected_hint: usize,
+    /// Stop reading when nothing arrives for this long.
+    pub idle: Duration,
+    pub cancel: &'a Cancel,
+}
+
+/// A round trip on `client`'s own connection, through whatever proxy it goes through. The
+/// server answers a request to a subject nobody serves with a "no responders" status when it
+/// processes that request, which it does after every byte the connection sent before: so an
+/// answer proves every earlier publish reached the server (and was handed to the stream). A
+/// core-NATS `flush` would only prove the bytes left the client's socket.
+pub async fn round_trip(client: &async_nats::Client, timeout: Duration) -> Result<(), String> {
+    let subject = format!("_JSB.ROUNDTRIP.{}", client.new_inbox().replace('.', "_"));
+    let request = async_nats::Request::new().timeout(Some(timeout));
+    match client.send_request(subject, request).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads every message of `spec.filter` in stream order, checked against the stream's count
+/// (module docs). `complete` says whether what was read is all the stream holds.
+pub async fn read_back(spec: &ReadSpec<'_>) -> Result<(ReadBack, ReadBackCheck), ReadBackError> {
+    let stream_err = |e: async_nats::Error| ReadBackError::Stream {
+        stream: spec.stream.to_string(),
+        source: e,
+    };
+    let consumer_err = |e: async_nats::Error| ReadBackError::Consumer {
+        stream: spec.stream.to_string(),
+        source: e,
+    };
     let mut rb = ReadBack {
-        order: Vec::with_capacity(expected_hint),
-        seqs: Vec::with_capacity(expected_hint),
-        attempts: Vec::with_capacity(expected_hint),
+        order: Vec::with_capacity(spec.expected_hint),
+        seqs: Vec::with_capacity(spec.expected_hint),
+        attempts: Vec::with_capacity(spec.expected_hint),
         unexpected: 0,
         complete: false,
     };
-    let s = js
-        .get_stream(stream)
+    let mut check = ReadBackCheck::default();
+    let mut s = spec
+        .js
+        .get_stream(spec.stream)
         .await
-        .map_err(|e| ReadBackError::Stream {
-            stream: stream.to_string(),
-            source: e.into(),
-        })?;
+        .map_err(|e| stream_err(e.into()))?;
+    check.settle_ms += settle(&mut s).await;
     let consumer = s
         .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: filter.to_string(),
+            filter_subject: spec.filter.to_string(),
             deliver_policy: consumer::DeliverPolicy::All,
             // Only headers are read: saves moving every payload a second time.
             headers_only: true,
             ..Default::default()
         })
         .await
-        .map_err(|e| ReadBackError::Consumer {
-            stream: stream.to_string(),
-            source: e.into(),
-        })?;
+        .map_err(|e| consumer_err(e.into()))?;
     let mut pending = consumer.cached_info().num_pending;
-    if pending == 0 {
-        rb.complete = true;
-        return Ok(rb);
-    }
     let mut messages = consumer
         .messages()
         .await
-        .map_err(|e| ReadBackError::Consumer {
-            stream: stream.to_string(),
-            source: e.into(),
-        })?;
-    while !cancel.is_urgent() {
-        let next = match tokio::time::timeout(idle, messages.next()).await {
+        .map_err(|e| consumer_err(e.into()))?;
+    while check.rounds < MAX_ROUNDS && !spec.cancel.is_urgent() {
+        check.rounds += 1;
+        if pending > 0 {
+            read_some(&mut messages, spec, pending, &mut rb).await;
+        }
+        check.read = rb.order.len() as u64 + rb.unexpected;
+        let count = stream_count(&s, spec.filter).await.map_err(&consumer_err)?;
+        check.stream_count = Some(count);
+        if check.read >= count {
+            rb.complete = check.read == count;
+            if check.read > count {
+                tracing::warn!(
+                    "read-back saw {} messages, the stream counts {count}",
+                    check.read
+                );
+            }
+            break;
+        }
+        // The stream holds more than was read: late arrivals. Let it settle, then read on.
+        pending = count - check.read;
+        check.settle_ms += settle(&mut s).await;
+    }
+    Ok((rb, check))
+}
+
+/// Reads until the consumer reports nothing pending, nothing arrives for `spec.idle`, or an
+/// urgent cancel.
+async fn read_some(
+    messages: &mut consumer::pull::Ordered,
+    spec: &ReadSpec<'_>,
+    mut pending: u64,
+    rb: &mut ReadBack,
+) {
+    while !spec.cancel.is_urgent() && pending > 0 {
+        let next = match tokio::time::timeout(spec.idle, messages.next()).await {
             Err(_) | Ok(None) => break,
             Ok(Some(Err(e))) => {
                 tracing::warn!("read-back: {e}");
@@ -89,20 +172,7 @@ pub async fn read_back(
             Err(_) => (0, pending.saturating_sub(1)),
         };
         pending = left;
-        let idx = next.headers.as_ref().and_then(|h| {
-            let run_ok = h.get(H_RUN).map(|v| v.as_str() == run_id).unwrap_or(false);
-            let idx = h.get(H_IDX).and_then(|v| v.as_str().parse::<u32>().ok());
-            let attempt = h
-                .get(H_ATTEMPT)
-                .and_then(|v| v.as_str().parse::<u8>().ok())
-                .unwrap_or(1);
-            if run_ok {
-                idx.map(|i| (i, attempt))
-            } else {
-                None
-            }
-        });
-        match idx {
+        match identify(&next, spec.run_id) {
             Some((i, attempt)) => {
                 rb.order.push(i);
                 rb.seqs.push(seq);
@@ -110,10 +180,63 @@ pub async fn read_back(
             }
             None => rb.unexpected += 1,
         }
-        if pending == 0 {
-            rb.complete = true;
+    }
+}
+
+/// The message's index and attempt, when it is one of this run's.
+fn identify(m: &jetstream::Message, run_id: &str) -> Option<(u32, u8)> {
+    let h = m.headers.as_ref()?;
+    if h.get(H_RUN).map(|v| v.as_str()) != Some(run_id) {
+        return None;
+    }
+    let idx = h.get(H_IDX)?.as_str().parse::<u32>().ok()?;
+    let attempt = h
+        .get(H_ATTEMPT)
+        .and_then(|v| v.as_str().parse::<u8>().ok())
+        .unwrap_or(1);
+    Some((idx, attempt))
+}
+
+/// Waits until the stream's last sequence has not moved for [`SETTLE_QUIET`] (bounded by
+/// [`SETTLE_MAX`]); returns the time waited in ms. Errors only shorten the wait: the count
+/// check after reading is what decides.
+async fn settle(s: &mut jetstream::stream::Stream) -> f64 {
+    let started = Instant::now();
+    let mut last = None;
+    let mut quiet_since = Instant::now();
+    while started.elapsed() < SETTLE_MAX {
+        let Ok(info) = s.info().await else { break };
+        let seq = info.state.last_sequence;
+        if last != Some(seq) {
+            last = Some(seq);
+            quiet_since = Instant::now();
+        } else if quiet_since.elapsed() >= SETTLE_QUIET {
             break;
         }
+        tokio::time::sleep(SETTLE_POLL).await;
     }
-    Ok(rb)
+    started.elapsed().as_secs_f64() * 1e3
+}
+
+/// The stream's own count of messages on `filter`: the pending count of a fresh consumer that
+/// would deliver all of them (the server counts from its subject index; nothing is read).
+async fn stream_count(
+    s: &jetstream::stream::Stream,
+    filter: &str,
+) -> Result<u64, async_nats::Error> {
+    let c = s
+        .create_consumer(consumer::pull::Config {
+            filter_subject: filter.to_string(),
+            deliver_policy: consumer::DeliverPolicy::All,
+            ack_policy: consumer::AckPolicy::None,
+            inactive_threshold: Duration::from_secs(10),
+            ..Default::default()
+        })
+        .await?;
+    let count = c.cached_info().num_pending;
+    let name = c.cached_info().name.clone();
+    if let Err(e) = s.delete_consumer(&name).await {
+        tracing::debug!("counting consumer {name} not deleted (it expires by itself): {e}");
+    }
+    Ok(count)
 }

@@ -42,7 +42,7 @@ pub struct Report {
     /// Failures by error kind.
     pub errors: BTreeMap<String, u64>,
     pub verdicts: Vec<ClaimResult>,
-    /// All verdicts combined: fail beats unknown beats pass (pass when nothing was claimed).
+    /// All verdicts combined: fail beats unknown beats pass; `none` when nothing was claimed.
     pub verdict: Verdict,
     /// Other files of this result, relative to result.json.
     pub files: BTreeMap<String, String>,
@@ -58,6 +58,9 @@ pub struct Report {
     /// What the consume side did (present when the scenario has `[consume]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consume: Option<ConsumeReport>,
+    /// How the read-back made sure it saw everything the stream holds (present when it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<crate::readback::ReadBackCheck>,
 }
 
 /// `consume` in result.json: the consumer and pool, what they processed, and over time.

@@ -108,6 +108,8 @@ struct Measured {
     rec: Recorder,
     stop: Stop,
     read_back: Option<ReadBack>,
+    /// How the read-back made sure it saw everything.
+    read_back_check: Option<crate::readback::ReadBackCheck>,
     read_back_note: Option<String>,
     /// What the nemesis did, and the clock time its schedule started from.
     nemesis: NemesisLog,
@@ -178,35 +180,9 @@ fn stream_name(scenario: &str, run_id: &str) -> String {
     format!("JSB_{s}_{run_id}")
 }
 
-/// Runs one validated scenario.
+/// Runs one validated scenario on a server of its own, started for it and removed after it.
 pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> {
-    let started = SystemTime::now();
-    let (stamp, started_iso) = utc_stamp(started);
-    let run_id = new_run_id(started);
-    let dir_name = match plan.repetition {
-        Some(k) => format!("{}-r{k}", plan.name),
-        None => plan.name.clone(),
-    };
-    let dir = result_dir(&opts.out_root, &stamp, &dir_name);
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
-        path: dir.clone(),
-        source,
-    })?;
-
-    let mut facts = Facts {
-        environment: Environment {
-            backend: plan.server.backend.as_str().to_string(),
-            client: format!("async-nats {}", ASYNC_NATS_VERSION),
-            jsbench_version: env!("CARGO_PKG_VERSION").to_string(),
-            connections: plan.connections.count,
-            runtime: runtime_name(),
-            host: Host::current(),
-            ..Default::default()
-        },
-        stream_name: stream_name(&plan.name, &run_id),
-        ..Default::default()
-    };
-
+    let (start, mut facts) = RunStart::new(plan, opts)?;
     if matches!(plan.server.backend, Backend::Container | Backend::Auto) {
         // Containers of jsbench processes that were killed before they could clean up.
         let removed = crate::server::kill_orphans().await;
@@ -219,40 +195,121 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         Err(e) => Err(format!("server did not start: {e}")),
         Ok(server) => {
             server_pid = server.pid();
-            facts.environment.backend = server.backend().as_str().to_string();
-            facts.environment.server_source = server.source().to_string();
-            let outcome = measure(plan, opts, &server, &run_id, &mut facts).await;
+            let outcome = measure_on(plan, opts, &server, &start.run_id, &mut facts).await;
             if let Err(e) = server.stop().await {
                 facts.notes.push(format!("server removal reported: {e}"));
             }
             outcome
         }
     };
-
-    let finished_iso = utc_stamp(SystemTime::now()).1;
-    let report = assemble(
-        plan,
-        &run_id,
-        started,
-        &started_iso,
-        &finished_iso,
-        facts,
-        outcome,
-        &dir,
-    );
-    report::write_report(&dir, &report).map_err(|source| RunError::Write {
-        path: dir.join("result.json"),
-        source,
-    })?;
-    Ok(RunOutput {
-        dir,
-        report,
-        server_pid,
-    })
+    start.finish(plan, facts, outcome, server_pid)
 }
 
-/// The async-nats version compiled in (kept in one place for result.json).
-pub const ASYNC_NATS_VERSION: &str = "0.51";
+/// Runs one validated scenario on a server the caller started and keeps (its `[server]`
+/// section is not used). Server faults act on that server; the caller stops it afterwards, so
+/// a kept stream (`--keep-stream`) can still be read after the run.
+pub async fn run_on(
+    plan: &Plan,
+    opts: &RunOptions,
+    server: &Server,
+) -> Result<RunOutput, RunError> {
+    let (start, mut facts) = RunStart::new(plan, opts)?;
+    let outcome = measure_on(plan, opts, server, &start.run_id, &mut facts).await;
+    start.finish(plan, facts, outcome, server.pid())
+}
+
+/// What a run knows from its first moment: its id, its times and its result directory.
+struct RunStart {
+    started: SystemTime,
+    started_iso: String,
+    run_id: String,
+    dir: PathBuf,
+}
+
+impl RunStart {
+    fn new(plan: &Plan, opts: &RunOptions) -> Result<(RunStart, Facts), RunError> {
+        let started = SystemTime::now();
+        let (stamp, started_iso) = utc_stamp(started);
+        let run_id = new_run_id(started);
+        let dir_name = match plan.repetition {
+            Some(k) => format!("{}-r{k}", plan.name),
+            None => plan.name.clone(),
+        };
+        let dir = result_dir(&opts.out_root, &stamp, &dir_name);
+        std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        let facts = Facts {
+            environment: Environment {
+                backend: plan.server.backend.as_str().to_string(),
+                // The version this build links (build.rs reads it from Cargo.lock).
+                client: format!("async-nats {}", env!("JSBENCH_ASYNC_NATS_VERSION")),
+                jsbench_version: env!("CARGO_PKG_VERSION").to_string(),
+                connections: plan.connections.count,
+                runtime: runtime_name(),
+                host: Host::current(),
+                ..Default::default()
+            },
+            stream_name: stream_name(&plan.name, &run_id),
+            ..Default::default()
+        };
+        let start = RunStart {
+            started,
+            started_iso,
+            run_id,
+            dir,
+        };
+        Ok((start, facts))
+    }
+
+    /// Builds the report from what happened and writes it.
+    fn finish(
+        self,
+        plan: &Plan,
+        facts: Facts,
+        outcome: Result<Measured, String>,
+        server_pid: Option<u32>,
+    ) -> Result<RunOutput, RunError> {
+        let finished_iso = utc_stamp(SystemTime::now()).1;
+        let report = assemble(
+            plan,
+            &self.run_id,
+            self.started,
+            &self.started_iso,
+            &finished_iso,
+            facts,
+            outcome,
+            &self.dir,
+        );
+        report::write_report(&self.dir, &report).map_err(|source| RunError::Write {
+            path: self.dir.join("result.json"),
+            source,
+        })?;
+        Ok(RunOutput {
+            dir: self.dir,
+            report,
+            server_pid,
+        })
+    }
+}
+
+/// Records which server the run used, then measures on it.
+async fn measure_on(
+    plan: &Plan,
+    opts: &RunOptions,
+    server: &Server,
+    run_id: &str,
+    facts: &mut Facts,
+) -> Result<Measured, String> {
+    facts.environment.backend = server.backend().as_str().to_string();
+    facts.environment.server_source = server.source().to_string();
+    measure(plan, opts, server, run_id, facts).await
+}
+
+/// How long the round trip that proves a connection drained may take (a reconnect after a
+/// fault included).
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects, publishes, reads back. Errors are strings: they end up in the report.
 async fn measure(
@@ -534,34 +591,64 @@ async fn publish_and_read(
         None => None,
     };
 
-    // Read-back: the stream's own account of what was stored, in which order.
-    let (read_back, read_back_note) = if !plan.observe.read_back || opts.cancel.is_urgent() {
-        (None, None)
-    } else {
-        let rb = read_back(
-            admin,
-            stream,
-            &subjects.measured_filter,
-            run_id,
-            history.published as usize,
-            Duration::from_secs(10),
-            &opts.cancel,
-        )
-        .await;
-        match rb {
-            Ok(rb) => {
-                let note = (!rb.complete)
-                    .then(|| format!("read-back incomplete: {} messages read", rb.order.len()));
-                (Some(rb), note)
+    // Read-back: the stream's own account of what was stored, in which order. Every fault is
+    // healed by now (the nemesis heals when publishing stops); each publishing connection is
+    // proven drained through its own path, proxy included, so that nothing still queued
+    // reaches the stream after it was read.
+    let (read_back, read_back_check, read_back_note) =
+        if !plan.observe.read_back || opts.cancel.is_urgent() {
+            (None, None, None)
+        } else {
+            let mut notes = Vec::new();
+            let mut flushed = 0;
+            for (i, c) in pool.clients.iter().enumerate() {
+                match crate::readback::round_trip(c, ROUND_TRIP_TIMEOUT).await {
+                    Ok(()) => flushed += 1,
+                    Err(e) => notes.push(format!(
+                        "connection {i} could not be proven drained before the read-back: {e}"
+                    )),
+                }
             }
-            Err(e) => (None, Some(format!("read-back failed: {e}"))),
-        }
-    };
+            let spec = crate::readback::ReadSpec {
+                js: admin,
+                stream,
+                filter: &subjects.measured_filter,
+                run_id,
+                expected_hint: history.published as usize,
+                idle: Duration::from_secs(10),
+                cancel: &opts.cancel,
+            };
+            match read_back(&spec).await {
+                Ok((rb, mut check)) => {
+                    check.connections = pool.clients.len();
+                    check.connections_flushed = flushed;
+                    if !rb.complete {
+                        notes.push(match check.stream_count {
+                            Some(n) => format!(
+                                "read-back incomplete: {} messages read, the stream holds {n}",
+                                check.read
+                            ),
+                            None => format!("read-back incomplete: {} messages read", check.read),
+                        });
+                    }
+                    (
+                        Some(rb),
+                        Some(check),
+                        (!notes.is_empty()).then(|| notes.join("; ")),
+                    )
+                }
+                Err(e) => {
+                    notes.push(format!("read-back failed: {e}"));
+                    (None, None, Some(notes.join("; ")))
+                }
+            }
+        };
     Ok(Measured {
         history,
         rec,
         stop,
         read_back,
+        read_back_check,
         read_back_note,
         nemesis,
         nemesis_origin_ns,
@@ -621,6 +708,7 @@ fn assemble(
         faults: Vec::new(),
         retry: None,
         consume: None,
+        read_back: None,
     };
 
     let m = match outcome {
@@ -644,13 +732,9 @@ fn assemble(
                     complete: false,
                 },
             );
-            report.verdict = Verdict::combine(
-                report
-                    .verdicts
-                    .iter()
-                    .map(|v| v.verdict)
-                    .chain([Verdict::Unknown]),
-            );
+            // Claims over a run that failed are unknown (each says "not measured"); a run
+            // without claims has nothing to judge.
+            report.verdict = Verdict::combine(report.verdicts.iter().map(|v| v.verdict));
             return report;
         }
         Ok(m) => m,
@@ -856,6 +940,7 @@ fn assemble(
         storage_from_acks: Some(from_acks),
     };
     report.safety = safety;
+    report.read_back = m.read_back_check.clone();
     report.errors = h.errors.clone();
     report.verdicts = checker::judge(
         &plan.expect,
@@ -874,10 +959,6 @@ fn assemble(
         },
     );
     report.verdict = Verdict::combine(report.verdicts.iter().map(|v| v.verdict));
-    if report.status != "complete" && report.verdict == Verdict::Pass && report.verdicts.is_empty()
-    {
-        report.verdict = Verdict::Unknown;
-    }
     if !notes.is_empty() {
         report.status_reason = Some(notes.join("; "));
     }

@@ -324,6 +324,12 @@ pub struct Expect {
     /// Messages whose final outcome is unknown (timed out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown: Option<Presence>,
+    /// Acknowledged messages missing from the stream: "none" (as `no_loss = true`) or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<Presence>,
+    /// Published messages never acknowledged: "none" (as `all_acked = true`) or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unacked: Option<Presence>,
     /// The order messages were processed in by the consume side (`[consume]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consume_order: Option<OrderClaim>,
@@ -333,6 +339,10 @@ pub struct Expect {
     /// Deliveries after the first (nak, ack_wait expiry): "none" or "some" (`[consume]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redelivered: Option<Presence>,
+    /// Stored messages never processed: "none" (as `all_processed = true`) or "some"
+    /// (`[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unprocessed: Option<Presence>,
 }
 
 /// A claim that something happens at least once ("some") or never ("none").
@@ -1030,11 +1040,51 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         c.err("observe.timeline_bucket", "must be at least 10ms");
     }
 
-    // --- expect: claims about the storage read-back need the read-back.
-    if !read_back && (s.expect.no_loss.is_some() || s.expect.no_duplicates.is_some()) {
+    // --- expect: a boolean claim set to false would claim nothing; say what to write instead.
+    for (field, value, instead, what) in [
+        (
+            "no_loss",
+            s.expect.no_loss,
+            "lost",
+            "acknowledged messages are lost",
+        ),
+        (
+            "no_duplicates",
+            s.expect.no_duplicates,
+            "duplicates",
+            "some key+seq is stored twice",
+        ),
+        (
+            "all_acked",
+            s.expect.all_acked,
+            "unacked",
+            "some messages are never acknowledged",
+        ),
+        (
+            "all_processed",
+            s.expect.all_processed,
+            "unprocessed",
+            "some stored messages are never processed",
+        ),
+    ] {
+        if value == Some(false) {
+            c.err(
+                &format!("expect.{field}"),
+                format!(
+                    "`false` claims nothing: remove the line, or write {instead} = \"some\" to claim that {what}"
+                ),
+            );
+        }
+    }
+    // Claims about the storage read-back need the read-back.
+    if !read_back
+        && (s.expect.no_loss.is_some()
+            || s.expect.no_duplicates.is_some()
+            || s.expect.lost.is_some())
+    {
         c.err(
             "expect",
-            "no_loss and no_duplicates need observe.read_back = true",
+            "no_loss, lost and no_duplicates need observe.read_back = true",
         );
     }
 
@@ -1042,11 +1092,12 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     if consume.is_none()
         && (s.expect.consume_order.is_some()
             || s.expect.all_processed.is_some()
+            || s.expect.unprocessed.is_some()
             || s.expect.redelivered.is_some())
     {
         c.err(
             "expect",
-            "consume_order, all_processed and redelivered need a [consume] section",
+            "consume_order, all_processed, unprocessed and redelivered need a [consume] section",
         );
     }
     if consume.is_some() && !read_back {
@@ -1727,6 +1778,31 @@ mod tests {
         .unwrap();
         assert_eq!(again.faults[0].connections, twice.faults[0].connections);
         assert_eq!(again.faults[0].connections.len(), 2);
+    }
+
+    #[test]
+    fn a_boolean_claim_set_to_false_says_what_to_write_instead() {
+        let e = errs(
+            "name = \"x\"\n[workload]\nmessages = 1\n[consume]\n\
+             [expect]\nno_loss = false\nno_duplicates = false\nall_acked = false\nall_processed = false\n",
+        );
+        let find = |field: &str| {
+            e.iter()
+                .find(|x| x.field == field)
+                .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
+                .message
+                .clone()
+        };
+        assert!(find("expect.no_loss").contains("lost = \"some\""));
+        assert!(find("expect.no_duplicates").contains("duplicates = \"some\""));
+        assert!(find("expect.all_acked").contains("unacked = \"some\""));
+        assert!(find("expect.all_processed").contains("unprocessed = \"some\""));
+        assert_eq!(e.len(), 4, "{e:?}");
+        // The claims it points to are accepted.
+        let ok = "name = \"x\"\n[workload]\nmessages = 1\n[consume]\n\
+                  [expect]\nlost = \"some\"\nunacked = \"none\"\nunprocessed = \"some\"\n";
+        let plan = parse(ok, "x.toml", &Overrides::default()).expect("valid");
+        assert_eq!(plan.expect.lost, Some(Presence::Some));
     }
 
     #[test]

@@ -182,8 +182,8 @@ fn repeat_with_csv_and_json_output() {
         lines[0].starts_with("scenario,repetition,status,"),
         "{stdout}"
     );
-    assert!(lines[1].starts_with("ok,1,complete,pass,"), "{stdout}");
-    assert!(lines[2].starts_with("ok,2,complete,pass,"), "{stdout}");
+    assert!(lines[1].starts_with("ok,1,complete,none,"), "{stdout}");
+    assert!(lines[2].starts_with("ok,2,complete,none,"), "{stdout}");
     let dirs: Vec<String> = std::fs::read_dir(d.path().join("r"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())

@@ -318,7 +318,11 @@ async fn jetstream_publishes_through_the_proxy_and_feel_its_latency() {
         .parse()
         .expect("server url is host:port");
     let proxy = Proxy::start(upstream, 3).await.unwrap();
-    let client = timeout(Duration::from_secs(10), async_nats::connect(proxy.url()))
+    let options = server
+        .connect_options()
+        .await
+        .expect("options with the run's credential");
+    let client = timeout(Duration::from_secs(10), options.connect(proxy.url()))
         .await
         .expect("connect in time")
         .expect("connect through the proxy");

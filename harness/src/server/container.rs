@@ -44,12 +44,16 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 use super::fault::{Action, Status};
+use super::image::split_image;
 use super::port_hold::PortHold;
-use super::{pid_alive, probe, ServerError, DEFAULT_IMAGE, IMAGE_ENV, LOCAL_IMAGE};
+use super::{pid_alive, probe, Credential, ServerError};
 
 const NATS_PORT: u16 = 4222;
+const MONITOR_PORT: u16 = 8222;
+/// Where the config holding the per-run credential is copied into the container.
+const CONFIG_PATH: &str = "/etc/jsbench/nats-server.conf";
 /// Arguments for the image's `/nats-server` entrypoint (the official image and ours).
-const NATS_ARGS: [&str; 3] = ["-js", "-sd", "/data"];
+const NATS_ARGS: [&str; 7] = ["-c", CONFIG_PATH, "-js", "-sd", "/data", "-m", "8222"];
 const READY_LINE: &str = "Server is ready";
 const LABEL_APP: &str = "jsbench";
 const LABEL_PID: &str = "jsbench.pid";
@@ -84,7 +88,7 @@ pub async fn docker_available() -> bool {
 
 /// The Docker client testcontainers uses (same DOCKER_HOST / properties resolution), after
 /// checking that the engine answers.
-async fn docker() -> Result<Docker, String> {
+pub(crate) async fn docker() -> Result<Docker, String> {
     tokio::time::timeout(PING_TIMEOUT, async {
         let docker = docker_client_instance()
             .await
@@ -99,128 +103,38 @@ async fn docker() -> Result<Docker, String> {
     .map_err(|_| format!("Docker did not answer within {PING_TIMEOUT:?}"))?
 }
 
-/// The image chosen for a container run and how it was obtained.
-#[derive(Debug, Clone)]
-pub(crate) struct ImageChoice {
-    pub(crate) image: String,
-    pub(crate) how: &'static str,
-}
-
-/// Picks the image: `explicit`, else `$JSBENCH_NATS_IMAGE`, else the official
-/// [`DEFAULT_IMAGE`] or, when only that is present, the locally built [`LOCAL_IMAGE`].
-/// A present image wins; otherwise the first candidate is pulled within `pull_timeout`.
-/// [`LOCAL_IMAGE`] is never pulled (see [`is_local_only`]).
-pub(crate) async fn resolve_image(
-    explicit: Option<&str>,
-    pull_timeout: Duration,
-) -> Result<ImageChoice, ServerError> {
-    let docker = docker()
-        .await
-        .map_err(|reason| ServerError::DockerUnavailable { reason })?;
-    let from_env = std::env::var(IMAGE_ENV)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    let candidates: Vec<String> = match explicit.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(image) => vec![image.to_string()],
-        None => match from_env {
-            Some(image) => vec![image],
-            None => vec![DEFAULT_IMAGE.to_string(), LOCAL_IMAGE.to_string()],
-        },
-    };
-    for image in &candidates {
-        if image_present(&docker, image).await? {
-            return Ok(ImageChoice {
-                image: image.clone(),
-                how: "present locally",
-            });
-        }
-    }
-    let image = candidates[0].clone();
-    if is_local_only(&image) {
-        return Err(ServerError::ImageUnavailable {
-            image,
-            reason: "it is built locally, never pulled".into(),
-        });
-    }
-    tracing::info!("image {image} is not present locally; pulling it (up to {pull_timeout:?})");
-    let (name, tag) = split_image(&image);
-    match tokio::time::timeout(pull_timeout, GenericImage::new(name, tag).pull_image()).await {
-        Ok(Ok(_)) => Ok(ImageChoice {
-            image,
-            how: "pulled",
-        }),
-        Ok(Err(e)) => Err(ServerError::ImageUnavailable {
-            image,
-            reason: e.to_string(),
-        }),
-        Err(_) => Err(ServerError::ImageUnavailable {
-            image,
-            reason: format!("the pull did not finish within {pull_timeout:?}"),
-        }),
-    }
-}
-
-async fn image_present(docker: &Docker, image: &str) -> Result<bool, ServerError> {
-    use testcontainers::bollard::errors::Error;
-    match tokio::time::timeout(DOCKER_CALL_TIMEOUT, docker.inspect_image(image)).await {
-        Ok(Ok(_)) => Ok(true),
-        Ok(Err(Error::DockerResponseServerError {
-            status_code: 404, ..
-        })) => Ok(false),
-        Ok(Err(e)) => Err(ServerError::DockerUnavailable {
-            reason: format!("inspecting image {image}: {e}"),
-        }),
-        Err(_) => Err(ServerError::DockerUnavailable {
-            reason: format!("inspecting image {image} took over {DOCKER_CALL_TIMEOUT:?}"),
-        }),
-    }
-}
-
-/// Images named like [`LOCAL_IMAGE`] (any tag) exist only where the build script ran; the
-/// same name on Docker Hub would be somebody else's image, so they are never pulled.
-fn is_local_only(image: &str) -> bool {
-    let local_repo = LOCAL_IMAGE.split(':').next().unwrap_or(LOCAL_IMAGE);
-    split_image(image).0 == local_repo
-}
-
-/// `registry:5000/nats:2.15.1` -> (`registry:5000/nats`, `2.15.1`); no tag -> `latest`.
-/// A digest (`nats@sha256:...`) splits at its last colon, which testcontainers joins back.
-fn split_image(image: &str) -> (String, String) {
-    let name_start = image.rfind('/').map_or(0, |i| i + 1);
-    match image[name_start..].rfind(':') {
-        Some(i) => (
-            image[..name_start + i].to_string(),
-            image[name_start + i + 1..].to_string(),
-        ),
-        None => (image.to_string(), "latest".to_string()),
-    }
-}
-
 /// A running NATS container; removed by [`ContainerServer::stop`] or, failing that, Drop.
 pub(crate) struct ContainerServer {
     container: Option<ContainerAsync<GenericImage>>,
     id: String,
     url: String,
+    monitor_url: String,
     /// Serialises fault actions, which read the state and then act on it.
     faults: tokio::sync::Mutex<()>,
-    /// The published host port, held for the container's life (module docs); released
-    /// only after Drop::drop has removed the container.
-    _port: PortHold,
+    /// The published host ports (client, monitoring), held for the container's life (module
+    /// docs); released only after Drop::drop has removed the container.
+    _ports: [PortHold; 2],
 }
 
 impl ContainerServer {
-    /// Starts `image` and waits until the published client port greets.
-    pub(crate) async fn start(image: &str) -> Result<ContainerServer, ServerError> {
+    /// Starts `image`, admitting only `credential`, and waits until the published client port
+    /// greets.
+    pub(crate) async fn start(
+        image: &str,
+        credential: &Credential,
+    ) -> Result<ContainerServer, ServerError> {
         let mut attempt = 1;
         loop {
-            let port = PortHold::bind(0)
-                .map_err(|e| ServerError::io("cannot reserve a host port for the container", e))?;
-            let host_port = port.port();
-            match Self::start_on(image, port).await {
+            let hold = || {
+                PortHold::bind(0)
+                    .map_err(|e| ServerError::io("cannot reserve a host port for the container", e))
+            };
+            let ports = [hold()?, hold()?];
+            let host_ports = [ports[0].port(), ports[1].port()];
+            match Self::start_on(image, credential, ports).await {
                 Err(e) if attempt < PORT_ATTEMPTS && is_port_conflict(&e) => {
                     tracing::info!(
-                        "host port {host_port} was taken meanwhile ({e}); trying another"
+                        "host ports {host_ports:?} were taken meanwhile ({e}); trying others"
                     );
                     attempt += 1;
                 }
@@ -229,7 +143,11 @@ impl ContainerServer {
         }
     }
 
-    async fn start_on(image: &str, port: PortHold) -> Result<ContainerServer, ServerError> {
+    async fn start_on(
+        image: &str,
+        credential: &Credential,
+        ports: [PortHold; 2],
+    ) -> Result<ContainerServer, ServerError> {
         let instance = unique_instance_id();
         // Removes whatever this start created if it fails or is cancelled midway
         // (testcontainers can create a container and then fail before returning it).
@@ -238,8 +156,12 @@ impl ContainerServer {
         let request = GenericImage::new(name, tag)
             .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
             .with_cmd(NATS_ARGS)
-            // An explicit host port, the same on every start of this container (module docs).
-            .with_mapped_port(port.port(), NATS_PORT.tcp())
+            .with_copy_to(CONFIG_PATH, credential.config_block().into_bytes())
+            // Explicit host ports, the same on every start of this container (module docs).
+            .with_mapped_port(ports[0].port(), NATS_PORT.tcp())
+            .with_mapped_port(ports[1].port(), MONITOR_PORT.tcp())
+            // On loopback only: Docker publishes on every interface unless told otherwise.
+            .with_host_config_modifier(bind_loopback)
             // The store on an anonymous volume, not the container's writable layer: on
             // overlay/fuse-overlayfs drivers the layer made file-storage runs ~6x slower than the
             // process backend. Removal (`v: true` in force_remove) frees the volume with it.
@@ -264,11 +186,13 @@ impl ContainerServer {
             id: container.id().to_string(),
             container: Some(container),
             url: String::new(),
+            monitor_url: String::new(),
             faults: tokio::sync::Mutex::new(()),
-            _port: port,
+            _ports: ports,
         };
         // From here on, an early return drops `server`, which removes the container.
         server.url = server.client_url().await?;
+        server.monitor_url = server.host_url("http", MONITOR_PORT).await?;
         server.wait_ready().await?;
         tracing::debug!(
             "started container {} ({image}) at {}",
@@ -279,13 +203,18 @@ impl ContainerServer {
     }
 
     async fn client_url(&self) -> Result<String, ServerError> {
+        self.host_url("nats", NATS_PORT).await
+    }
+
+    /// `<scheme>://<host>:<published port of container_port>`.
+    async fn host_url(&self, scheme: &str, container_port: u16) -> Result<String, ServerError> {
         let Some(container) = self.container.as_ref() else {
             return Err(ServerError::DockerUnavailable {
                 reason: "container already removed".into(),
             });
         };
         let port = container
-            .get_host_port_ipv4(NATS_PORT.tcp())
+            .get_host_port_ipv4(container_port.tcp())
             .await
             .map_err(|source| ServerError::Container {
                 what: format!("port lookup of {}", self.id),
@@ -306,7 +235,7 @@ impl ContainerServer {
         } else {
             host
         };
-        Ok(format!("nats://{host}:{port}"))
+        Ok(format!("{scheme}://{host}:{port}"))
     }
 
     /// "Server is ready" is logged inside the container; the published port can still lag
@@ -344,6 +273,10 @@ impl ContainerServer {
 
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    pub(crate) fn monitor_url(&self) -> &str {
+        &self.monitor_url
     }
 
     /// The state, as Docker reports it.
@@ -576,6 +509,16 @@ async fn call<T>(
     }
 }
 
+/// Publishes every port on 127.0.0.1 only (testcontainers leaves the host address empty,
+/// which Docker reads as every interface, IPv6 included).
+fn bind_loopback(config: &mut testcontainers::bollard::models::HostConfig) {
+    for bindings in config.port_bindings.iter_mut().flat_map(|m| m.values_mut()) {
+        for b in bindings.iter_mut().flatten() {
+            b.host_ip = Some("127.0.0.1".to_string());
+        }
+    }
+}
+
 /// `docker stop` answers only after the grace period in the worst case.
 fn stop_call_timeout() -> Duration {
     Duration::from_secs(STOP_GRACE_SECS.unsigned_abs().into()) + DOCKER_CALL_TIMEOUT
@@ -744,30 +687,4 @@ pub async fn kill_orphans() -> usize {
         }
     }
     removed
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_image;
-
-    #[test]
-    fn splits_image_references() {
-        let s = |a: &str, b: &str| (a.to_string(), b.to_string());
-        assert_eq!(split_image("nats:2.15.1"), s("nats", "2.15.1"));
-        assert_eq!(split_image("nats"), s("nats", "latest"));
-        assert_eq!(
-            split_image("registry:5000/team/nats:2.15.1"),
-            s("registry:5000/team/nats", "2.15.1")
-        );
-        assert_eq!(
-            split_image("registry:5000/nats"),
-            s("registry:5000/nats", "latest")
-        );
-        assert_eq!(
-            split_image("jsbench/nats-server:2.15.1"),
-            s("jsbench/nats-server", "2.15.1")
-        );
-        assert!(super::is_local_only("jsbench/nats-server:0.1"));
-        assert!(!super::is_local_only("nats:2.15.1"));
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Backend, ServerFault, IMAGE_ENV, LOCAL_IMAGE};
+use super::{Backend, ServerFault};
 
 /// Why a server could not be provided, started, connected to or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -69,17 +69,17 @@ pub enum ServerError {
         reason: String,
     },
 
-    /// The container image is neither present locally nor pullable.
+    /// No container image could be had: not present, not pullable, not buildable.
     #[error(
-        "image {image} is not present and cannot be pulled ({reason}); build a local one with \
-         docker/build-nats-image.sh and pass --image {LOCAL_IMAGE} (or set {IMAGE_ENV}), \
-         or use the process backend (--backend process)"
+        "no container image for nats-server: {image} cannot be had (tried: {tried}); fix: {fix}"
     )]
     ImageUnavailable {
-        /// The image wanted.
+        /// The image wanted last.
         image: String,
-        /// Why it could not be had.
-        reason: String,
+        /// Every image tried and how it failed.
+        tried: String,
+        /// What the user can do.
+        fix: String,
     },
 
     /// Docker / testcontainers failed while starting or stopping a container.

@@ -20,19 +20,23 @@
 
 mod binary;
 mod container;
+mod credential;
 mod error;
 mod external;
 mod fault;
+mod image;
 mod port_hold;
 mod probe;
 mod process;
 
 use std::path::PathBuf;
 
-pub use binary::{cache_dir, find_or_fetch_binary, BIN_ENV};
+pub use binary::{cache_dir, find_or_fetch_binary, pinned_binary, BIN_ENV};
 pub use container::{docker_available, kill_orphans};
+pub use credential::Credential;
 pub use error::ServerError;
 pub use fault::ServerFault;
+pub use image::ImageChoice;
 
 use fault::Action;
 
@@ -40,7 +44,8 @@ use fault::Action;
 pub const NATS_VERSION: &str = "2.15.1";
 /// The official image real users get from Docker Hub.
 pub const DEFAULT_IMAGE: &str = "nats:2.15.1";
-/// The image `docker/build-nats-image.sh` builds locally.
+/// The image jsbench builds locally FROM scratch when the official one cannot be had (also
+/// what `docker/build-nats-image.sh` builds).
 pub const LOCAL_IMAGE: &str = "jsbench/nats-server:2.15.1";
 /// Environment variable overriding the default image when none is given explicitly.
 pub const IMAGE_ENV: &str = "JSBENCH_NATS_IMAGE";
@@ -145,6 +150,8 @@ pub struct Server {
     backend: Backend,
     source: String,
     auth: Auth,
+    /// The per-run credential of a server jsbench started (None for an external one).
+    credential: Option<Credential>,
     kind: Kind,
 }
 
@@ -175,18 +182,30 @@ impl Server {
                     url,
                     backend: Backend::External,
                     auth: spec.auth.clone(),
+                    credential: None,
                     kind: Kind::External,
                 })
             }
             Backend::Process => Self::start_process().await,
             Backend::Container => {
                 let choice =
-                    container::resolve_image(spec.image.as_deref(), container::PULL_TIMEOUT)
-                        .await?;
+                    Self::resolve_image(spec.image.as_deref(), container::PULL_TIMEOUT).await?;
                 Self::start_container(&choice).await
             }
             Backend::Auto => Self::start_auto(spec).await,
         }
+    }
+
+    /// The image the container backend would run (see `image.rs`): `explicit`, else
+    /// `$JSBENCH_NATS_IMAGE`, else the official image, else the local one, built if need be.
+    pub async fn resolve_image(
+        explicit: Option<&str>,
+        pull_timeout: std::time::Duration,
+    ) -> Result<ImageChoice, ServerError> {
+        let docker = container::docker()
+            .await
+            .map_err(|reason| ServerError::DockerUnavailable { reason })?;
+        image::resolve_image(&docker, explicit, pull_timeout).await
     }
 
     async fn start_auto(spec: &ServerSpec) -> Result<Server, ServerError> {
@@ -195,9 +214,7 @@ impl Server {
             return Self::start_process().await;
         }
         let choice =
-            match container::resolve_image(spec.image.as_deref(), container::AUTO_PULL_TIMEOUT)
-                .await
-            {
+            match Self::resolve_image(spec.image.as_deref(), container::AUTO_PULL_TIMEOUT).await {
                 Ok(choice) => choice,
                 Err(e) => {
                     tracing::info!("server backend auto: Docker answers but {e}; using process");
@@ -221,23 +238,27 @@ impl Server {
 
     async fn start_process() -> Result<Server, ServerError> {
         let (bin, origin) = find_or_fetch_binary().await?;
-        let server = process::ProcessServer::start(&bin).await?;
+        let credential = Credential::generate();
+        let server = process::ProcessServer::start(&bin, &credential).await?;
         Ok(Server {
             url: server.url().to_string(),
             backend: Backend::Process,
             source: format!("process: {} ({origin})", bin.display()),
             auth: Auth::default(),
+            credential: Some(credential),
             kind: Kind::Process(Box::new(server)),
         })
     }
 
-    async fn start_container(choice: &container::ImageChoice) -> Result<Server, ServerError> {
-        let server = container::ContainerServer::start(&choice.image).await?;
+    async fn start_container(choice: &ImageChoice) -> Result<Server, ServerError> {
+        let credential = Credential::generate();
+        let server = container::ContainerServer::start(&choice.image, &credential).await?;
         Ok(Server {
             url: server.url().to_string(),
             backend: Backend::Container,
             source: format!("container: image {} ({})", choice.image, choice.how),
             auth: Auth::default(),
+            credential: Some(credential),
             kind: Kind::Container(Box::new(server)),
         })
     }
@@ -266,6 +287,21 @@ impl Server {
         }
     }
 
+    /// The per-run credential of a server jsbench started; None for an external server.
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
+    }
+
+    /// The monitoring endpoint (`http://127.0.0.1:PORT`, serving `/varz`, `/jsz`) of a server
+    /// jsbench started; None for an external server.
+    pub fn monitor_url(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Process(p) => Some(p.monitor_url()),
+            Kind::Container(c) => Some(c.monitor_url()),
+            Kind::External => None,
+        }
+    }
+
     /// The container id (container backend).
     pub fn container_id(&self) -> Option<String> {
         match &self.kind {
@@ -274,13 +310,14 @@ impl Server {
         }
     }
 
-    /// Options to connect to this server: auth and TLS applied for an external server,
-    /// plain options for the servers jsbench starts. Async because async-nats reads a
+    /// Options to connect to this server: auth and TLS applied for an external server, the
+    /// per-run credential for the servers jsbench starts. Async because async-nats reads a
     /// credentials file asynchronously.
     pub async fn connect_options(&self) -> Result<async_nats::ConnectOptions, ServerError> {
-        match self.kind {
-            Kind::External => external::connect_options(&self.url, &self.auth).await,
-            _ => Ok(async_nats::ConnectOptions::new()),
+        match (&self.kind, &self.credential) {
+            (Kind::External, _) => external::connect_options(&self.url, &self.auth).await,
+            (_, Some(c)) => Ok(c.apply(async_nats::ConnectOptions::new())),
+            (_, None) => Ok(async_nats::ConnectOptions::new()),
         }
     }
 

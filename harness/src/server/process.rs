@@ -34,7 +34,7 @@ use tempfile::TempDir;
 
 use super::fault::{Action, Status};
 use super::port_hold::PortHold;
-use super::{pid_alive, probe, tail_lines, ServerError};
+use super::{pid_alive, probe, tail_lines, Credential, ServerError};
 
 /// How long the server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,7 +58,10 @@ pub(crate) struct ProcessServer {
     bin: PathBuf,
     paths: Paths,
     url: String,
-    port: u16,
+    /// The monitoring endpoint (`/varz`, `/jsz`), on loopback like the client port.
+    monitor_url: String,
+    /// The client and monitoring ports, kept across restarts.
+    ports: [u16; 2],
     // Removed when dropped, which happens after Drop::drop has killed the child, so the
     // server can no longer write into it.
     dir: Option<TempDir>,
@@ -69,6 +72,9 @@ struct Paths {
     store: PathBuf,
     ports_dir: PathBuf,
     log: PathBuf,
+    /// The config file holding the per-run credential (mode 0600: never on a command line,
+    /// where any local user could read it in /proc).
+    config: PathBuf,
 }
 
 /// What changes when faults are injected.
@@ -77,12 +83,12 @@ struct Live {
     child: Option<Child>,
     paused: bool,
     /// Taken at the first time the server is down, then kept until the server is stopped.
-    hold: Option<PortHold>,
+    holds: Vec<PortHold>,
 }
 
 impl Live {
     /// The state; notices (and reaps) a child that exited on its own.
-    fn status(&mut self, port: u16) -> Status {
+    fn status(&mut self, ports: [u16; 2]) -> Status {
         let Some(child) = self.child.as_mut() else {
             return Status::Down;
         };
@@ -93,7 +99,7 @@ impl Live {
                 child.id()
             );
             self.child = None;
-            self.went_down(port);
+            self.went_down(ports);
             return Status::Down;
         }
         if self.paused {
@@ -103,22 +109,29 @@ impl Live {
         }
     }
 
-    /// Records that the child is gone (already reaped) and holds its port.
-    fn went_down(&mut self, port: u16) {
+    /// Records that the child is gone (already reaped) and holds its ports.
+    fn went_down(&mut self, ports: [u16; 2]) {
         self.paused = false;
-        if self.hold.is_none() {
-            match PortHold::bind(port) {
-                Ok(hold) => self.hold = Some(hold),
-                // Not fatal: start_again will say so if somebody took the port meanwhile.
-                Err(e) => tracing::warn!("cannot hold port {port} while nats-server is down: {e}"),
+        if self.holds.is_empty() {
+            for port in ports {
+                match PortHold::bind(port) {
+                    Ok(hold) => self.holds.push(hold),
+                    // Not fatal: start_again will say so if somebody took the port meanwhile.
+                    Err(e) => {
+                        tracing::warn!("cannot hold port {port} while nats-server is down: {e}")
+                    }
+                }
             }
         }
     }
 }
 
 impl ProcessServer {
-    /// Starts `bin` and waits until it accepts connections.
-    pub(crate) async fn start(bin: &Path) -> Result<ProcessServer, ServerError> {
+    /// Starts `bin`, admitting only `credential`, and waits until it accepts connections.
+    pub(crate) async fn start(
+        bin: &Path,
+        credential: &Credential,
+    ) -> Result<ProcessServer, ServerError> {
         sweep_stale_dirs();
         let dir = tempfile::Builder::new()
             .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
@@ -128,12 +141,14 @@ impl ProcessServer {
             store: dir.path().join("store"),
             ports_dir: dir.path().join("ports"),
             log: dir.path().join("nats-server.log"),
+            config: dir.path().join("nats-server.conf"),
         };
         std::fs::create_dir(&paths.ports_dir).map_err(|e| {
             ServerError::io(format!("cannot create {}", paths.ports_dir.display()), e)
         })?;
+        write_private(&paths.config, credential.config_block().as_bytes())?;
 
-        let cmd = server_command(bin, &paths, "-1", false)?;
+        let cmd = server_command(bin, &paths, ["-1", "-1"], false)?;
         let child = spawn(bin, cmd).await?;
         let pid = child.id();
         tracing::debug!("started nats-server pid {pid} ({})", bin.display());
@@ -142,31 +157,40 @@ impl ProcessServer {
             live: tokio::sync::Mutex::new(Live {
                 child: Some(child),
                 paused: false,
-                hold: None,
+                holds: Vec::new(),
             }),
             pid: AtomicU32::new(pid),
             bin: bin.to_path_buf(),
             paths,
             url: String::new(),
-            port: 0,
+            monitor_url: String::new(),
+            ports: [0, 0],
             dir: Some(dir),
         };
-        let url = match server.live.get_mut().child.as_mut() {
+        let urls = match server.live.get_mut().child.as_mut() {
             Some(child) => wait_ready(child, &server.paths).await?,
             None => unreachable!("the child was just stored"),
         };
-        server.port = port_of(&url).ok_or_else(|| {
-            ServerError::io(
-                format!("nats-server's ports file names {url:?}, which has no port"),
-                io::ErrorKind::InvalidData.into(),
-            )
-        })?;
-        server.url = url;
+        let port = |url: &str| {
+            port_of(url).ok_or_else(|| {
+                ServerError::io(
+                    format!("nats-server's ports file names {url:?}, which has no port"),
+                    io::ErrorKind::InvalidData.into(),
+                )
+            })
+        };
+        server.ports = [port(&urls.client)?, port(&urls.monitor)?];
+        server.url = urls.client;
+        server.monitor_url = urls.monitor;
         Ok(server)
     }
 
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    pub(crate) fn monitor_url(&self) -> &str {
+        &self.monitor_url
     }
 
     /// The current child's pid; after a kill, the killed one's until started again.
@@ -177,7 +201,7 @@ impl ProcessServer {
     /// SIGSTOP; returns once the process is stopped.
     pub(crate) async fn pause(&self) -> Result<(), ServerError> {
         let mut live = self.live.lock().await;
-        live.status(self.port).check(Action::Pause)?;
+        live.status(self.ports).check(Action::Pause)?;
         let pid = self.pid();
         send(pid, libc::SIGSTOP)
             .map_err(|e| ServerError::io(format!("SIGSTOP to nats-server pid {pid}"), e))?;
@@ -189,7 +213,7 @@ impl ProcessServer {
     /// SIGCONT; returns once the process runs again.
     pub(crate) async fn resume(&self) -> Result<(), ServerError> {
         let mut live = self.live.lock().await;
-        live.status(self.port).check(Action::Resume)?;
+        live.status(self.ports).check(Action::Resume)?;
         let pid = self.pid();
         send(pid, libc::SIGCONT)
             .map_err(|e| ServerError::io(format!("SIGCONT to nats-server pid {pid}"), e))?;
@@ -201,7 +225,7 @@ impl ProcessServer {
     /// SIGKILL (which also ends a stopped process) and reap. The store dir stays.
     pub(crate) async fn kill(&self) -> Result<(), ServerError> {
         let mut live = self.live.lock().await;
-        live.status(self.port).check(Action::Kill)?;
+        live.status(self.ports).check(Action::Kill)?;
         if let Some(child) = live.child.as_mut() {
             let pid = child.id();
             // On failure the child stays in `live`, for stop()/Drop to try again.
@@ -209,47 +233,51 @@ impl ProcessServer {
                 .map_err(|e| ServerError::io(format!("killing nats-server pid {pid}"), e))?;
         }
         live.child = None;
-        // Only now is the port free to hold.
-        live.went_down(self.port);
+        // Only now are the ports free to hold.
+        live.went_down(self.ports);
         Ok(())
     }
 
     /// Starts the binary again after a kill, on the same store and port.
     pub(crate) async fn start_again(&self) -> Result<(), ServerError> {
         let mut live = self.live.lock().await;
-        live.status(self.port).check(Action::StartAgain)?;
+        live.status(self.ports).check(Action::StartAgain)?;
         self.respawn(&mut live).await
     }
 
     /// Graceful stop (as in [`ProcessServer::stop`]), then [`ProcessServer::start_again`].
     pub(crate) async fn restart(&self) -> Result<(), ServerError> {
         let mut live = self.live.lock().await;
-        live.status(self.port).check(Action::Restart)?;
+        live.status(self.ports).check(Action::Restart)?;
         if let Some(child) = live.child.as_mut() {
             // The child stays in `live` until it is reaped, so a cancelled or failed restart
             // still leaves it to stop()/Drop.
             terminate(child).await?;
         }
         live.child = None;
-        live.went_down(self.port);
+        live.went_down(self.ports);
         self.respawn(&mut live).await
     }
 
     async fn respawn(&self, live: &mut Live) -> Result<(), ServerError> {
-        let cmd = server_command(&self.bin, &self.paths, &self.port.to_string(), true)?;
+        let ports = self.ports.map(|p| p.to_string());
+        let cmd = server_command(&self.bin, &self.paths, [&ports[0], &ports[1]], true)?;
         let child = spawn(&self.bin, cmd).await?;
         let pid = child.id();
         self.pid.store(pid, Ordering::Relaxed);
-        tracing::debug!("started nats-server again, pid {pid}, port {}", self.port);
+        tracing::debug!(
+            "started nats-server again, pid {pid}, ports {:?}",
+            self.ports
+        );
         // Stored before waiting, so that stop()/Drop kill it should this future be dropped.
         let ready = wait_ready(live.child.insert(child), &self.paths).await;
-        let ready = ready.and_then(|url| {
-            if url == self.url {
+        let ready = ready.and_then(|urls| {
+            if urls.client == self.url {
                 Ok(())
             } else {
                 Err(ServerError::UrlChanged {
                     before: self.url.clone(),
-                    after: url,
+                    after: urls.client,
                 })
             }
         });
@@ -259,7 +287,7 @@ impl ProcessServer {
                     tracing::warn!("cannot kill nats-server pid {pid}: {e}");
                 }
             }
-            live.went_down(self.port);
+            live.went_down(self.ports);
         }
         ready
     }
@@ -275,7 +303,7 @@ impl ProcessServer {
             terminate(child).await?;
         }
         live.child = None;
-        live.hold = None;
+        live.holds.clear();
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             dir.close()
@@ -306,13 +334,13 @@ impl std::fmt::Debug for ProcessServer {
     }
 }
 
-/// The nats-server command line. `port` is `-1` (pick a free one) at the first start and
-/// the port it picked on later starts. The log is appended to on later starts, so that it
-/// tells the whole story.
+/// The nats-server command line. `ports` (client, monitoring) are `-1` (pick a free one) at
+/// the first start and the ports it picked on later starts. The log is appended to on later
+/// starts, so that it tells the whole story.
 fn server_command(
     bin: &Path,
     paths: &Paths,
-    port: &str,
+    ports: [&str; 2],
     append_log: bool,
 ) -> Result<Command, ServerError> {
     // A file, not a pipe: nobody has to drain it, so a chatty server can never block on
@@ -328,10 +356,15 @@ fn server_command(
         .try_clone()
         .map_err(|e| ServerError::io("cannot duplicate the log file handle", e))?;
     let mut cmd = Command::new(bin);
-    cmd.arg("-a")
+    // Loopback only, client and monitoring ports alike (monitoring binds to `-a`'s host).
+    cmd.arg("-c")
+        .arg(&paths.config)
+        .arg("-a")
         .arg("127.0.0.1")
         .arg("-p")
-        .arg(port)
+        .arg(ports[0])
+        .arg("-m")
+        .arg(ports[1])
         .arg("-js")
         .arg("-sd")
         .arg(&paths.store)
@@ -356,7 +389,7 @@ async fn spawn(bin: &Path, cmd: Command) -> Result<Child, ServerError> {
 
 /// Polls for the ports file nats-server writes once it listens, then checks that the
 /// port really answers with the NATS greeting.
-async fn wait_ready(child: &mut Child, paths: &Paths) -> Result<String, ServerError> {
+async fn wait_ready(child: &mut Child, paths: &Paths) -> Result<Urls, ServerError> {
     let deadline = Instant::now() + START_TIMEOUT;
     let mut last_problem = String::from("no ports file yet");
     loop {
@@ -367,9 +400,9 @@ async fn wait_ready(child: &mut Child, paths: &Paths) -> Result<String, ServerEr
             });
         }
         match read_ports_file(&paths.ports_dir, child.id()) {
-            Ok(Some(url)) => match probe::nats_greeting(&url).await {
-                Ok(()) => return Ok(url),
-                Err(e) => last_problem = format!("{url} does not answer: {e}"),
+            Ok(Some(urls)) => match probe::nats_greeting(&urls.client).await {
+                Ok(()) => return Ok(urls),
+                Err(e) => last_problem = format!("{} does not answer: {e}", urls.client),
             },
             Ok(None) => {}
             // Written with a plain write, so it may be read half-done: retry.
@@ -489,6 +522,19 @@ fn sweep_stale_dirs() {
     }
 }
 
+/// Writes a file only its owner can read (the config holding the per-run credential).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServerError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| ServerError::io(format!("cannot write {}", path.display()), e))
+}
+
 /// SIGKILL then wait. The wait returns promptly: SIGKILL cannot be caught, and it ends a
 /// stopped process too.
 fn kill_and_reap(child: &mut Child) -> io::Result<()> {
@@ -582,9 +628,15 @@ async fn spawn_from_long_lived_thread(cmd: Command) -> io::Result<Child> {
     }
 }
 
-/// Reads `<dir>/<exe>_<pid>.ports` (`{"nats":["nats://127.0.0.1:PORT"], ...}`). The file
-/// name depends on the executable's name, so match on the pid suffix only.
-fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<String>, String> {
+/// The endpoints a started server listens on.
+struct Urls {
+    client: String,
+    monitor: String,
+}
+
+/// Reads `<dir>/<exe>_<pid>.ports` (`{"nats":["nats://127.0.0.1:PORT"], "monitoring": [..]}`).
+/// The file name depends on the executable's name, so match on the pid suffix only.
+fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<Urls>, String> {
     let suffix = format!("_{pid}.ports");
     let entries =
         std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
@@ -598,6 +650,8 @@ fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<String>, String> {
         struct Ports {
             #[serde(default)]
             nats: Vec<String>,
+            #[serde(default)]
+            monitoring: Vec<String>,
         }
         let ports: Ports = serde_json::from_str(&text).map_err(|e| {
             format!(
@@ -605,10 +659,13 @@ fn read_ports_file(dir: &Path, pid: u32) -> Result<Option<String>, String> {
                 entry.path().display()
             )
         })?;
-        return match ports.nats.into_iter().next() {
-            Some(url) => Ok(Some(url)),
-            None => Err(format!(
-                "ports file {} lists no client URL",
+        return match (
+            ports.nats.into_iter().next(),
+            ports.monitoring.into_iter().next(),
+        ) {
+            (Some(client), Some(monitor)) => Ok(Some(Urls { client, monitor })),
+            _ => Err(format!(
+                "ports file {} lists no client or no monitoring URL",
                 entry.path().display()
             )),
         };

@@ -1,14 +1,20 @@
 //! Helpers shared by the integration tests: the container-test gate (Docker must answer, or the
-//! test fails, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip) and container listing.
+//! test fails, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip), the image the tests run
+//! (resolved exactly as the container backend resolves it: nothing has to be built by hand) and
+//! container listing.
 // Each test binary uses only some of these.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 
-use jsbench::server::{docker_available, LOCAL_IMAGE};
+use std::time::Duration;
+
+use jsbench::server::{docker_available, Server};
 use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
 
-/// The image for container tests, or None when they are to be skipped.
+/// The image for container tests, or None when they are to be skipped. It is what the container
+/// backend itself would pick: `$JSBENCH_NATS_IMAGE`, else nats:2.15.1 when present or
+/// pullable, else jsbench's local image, built on first use.
 pub async fn container_test_image() -> Option<String> {
     if std::env::var("JSBENCH_SKIP_CONTAINER_TESTS").as_deref() == Ok("1") {
         eprintln!("container test skipped: JSBENCH_SKIP_CONTAINER_TESTS=1");
@@ -19,7 +25,10 @@ pub async fn container_test_image() -> Option<String> {
         "no Docker engine answers: container tests need one (start Docker or set DOCKER_HOST), \
          or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them"
     );
-    Some(std::env::var("JSBENCH_NATS_IMAGE").unwrap_or_else(|_| LOCAL_IMAGE.to_string()))
+    let choice = Server::resolve_image(None, Duration::from_secs(120))
+        .await
+        .unwrap_or_else(|e| panic!("container tests need an image: {e}"));
+    Some(choice.image)
 }
 
 /// Ids of all containers (running or not) matching a filter, like `docker ps -a -q`.
