@@ -171,9 +171,15 @@ fn main() -> anyhow::Result<()> {
     }
     let bare_best = med[0].max(med[1]);
     let jsb_best = med[2].max(med[3]);
+    let ratio = jsb_best / bare_best;
+    // Reported, never enforced: a bench measures, it does not fail on a slow machine.
     println!(
-        "ratio jsbench / bare+headers, each at its best runtime = {:.3}  (goal >= 0.95)",
-        jsb_best / bare_best
+        "ratio jsbench / bare+headers, each at its best runtime = {ratio:.3}  (goal >= 0.95: {})",
+        if ratio >= 0.95 {
+            "goal met"
+        } else {
+            "goal NOT met"
+        }
     );
     println!(
         "ratio jsbench / bare+headers on multi_thread = {:.3}; on current_thread = {:.3}",

@@ -501,7 +501,8 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
         format!("ratio {ratio:.3}")
     );
     println!();
-    let yes_no = |b: bool| if b { "yes" } else { "NO" };
+    // A goal is reported, never enforced: a bench measures, it does not fail on a slow machine.
+    let yes_no = |b: bool| if b { "goal met" } else { "goal NOT met" };
     println!(
         "added latency p50 {:+.1} µs (paired per round {paired_p50:+.1} µs), p99 {:+.1} µs: under \
          Toxiproxy's < {ADDED_GOAL_US:.0} µs: p50 {}, p99 {}",
@@ -537,7 +538,7 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
         "environment": {
             "server_version": server_version,
             "server_source": server.source(),
-            "client": "async-nats 0.51",
+            "client": format!("async-nats {}", env!("JSBENCH_ASYNC_NATS_VERSION")),
             "jsbench_version": env!("CARGO_PKG_VERSION"),
         },
         "rounds": rounds_json,
