@@ -29,9 +29,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use jsbench::checker;
-use jsbench::consumer::{ConsumeLog, Processed};
-use jsbench::history::{History, ReadBack};
-use jsbench::observe;
+use jsbench::consume::{ConsumeLog, Processed};
+use jsbench::record::history::{History, ReadBack};
+use jsbench::record::observe;
 
 // The same allocator as the jsbench binary.
 #[global_allocator]

@@ -598,7 +598,7 @@ fn main() -> anyhow::Result<()> {
     let path = cfg.results.join("proxy-overhead.json");
     let mut bytes = serde_json::to_vec_pretty(&report)?;
     bytes.push(b'\n');
-    jsbench::report::write_atomic(&path, &bytes)
+    jsbench::result::write_atomic(&path, &bytes)
         .with_context(|| format!("write {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())

@@ -26,12 +26,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use jsbench::app::suite;
 use jsbench::cancel::Cancel;
 use jsbench::compare;
-use jsbench::report;
+use jsbench::render::text;
 use jsbench::runner::RunOptions;
 use jsbench::scenario::{Amount, Mode, Overrides, Warmup};
-use jsbench::suite;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -119,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             }
         });
         suite::run_all(&plans, &opts, |o| {
-            print!("{}", report::terminal_summary(&o.report, &o.dir));
+            print!("{}", text::terminal_summary(&o.report, &o.dir));
         })
         .await
     })?;
@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
         .iter()
         .map(|o| (o.dir.clone(), o.report.clone()))
         .collect();
-    println!("\n{}", report::summary_table(&rows));
+    println!("\n{}", text::summary_table(&rows));
     let comparison = base_runs.map(|base| {
         let cand: Vec<_> = outputs
             .iter()
@@ -179,7 +179,7 @@ fn arg_value(flag: &str) -> anyhow::Result<Option<String>> {
 fn load_baseline(
     baselines: &std::path::Path,
     name: &str,
-) -> anyhow::Result<Vec<(PathBuf, jsbench::report::Report)>> {
+) -> anyhow::Result<Vec<(PathBuf, jsbench::result::Report)>> {
     let dir = baselines.join(name);
     if !dir.is_dir() {
         let known: Vec<String> = std::fs::read_dir(baselines)

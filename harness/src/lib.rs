@@ -13,25 +13,19 @@
 //! Vocabulary follows Jepsen: the *client* publishes, the *workload* (generator) decides what,
 //! the *history* records what happened, *checkers* judge it, the *report* tells it.
 
+pub mod app;
 pub mod cancel;
 pub mod chart;
 pub mod checker;
 pub mod client;
 pub mod compare;
-pub mod connection;
-pub mod consumer;
-pub mod history;
-pub mod html;
+pub mod consume;
 pub mod nemesis;
-pub mod observe;
-pub mod output;
-pub mod progress;
 pub mod proxy;
-pub mod readback;
-pub mod report;
-pub mod results;
+pub mod record;
+pub mod render;
+pub mod result;
 pub mod runner;
 pub mod scenario;
 pub mod server;
-pub mod suite;
 pub mod workload;

@@ -12,16 +12,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use jsbench::app::suite;
 use jsbench::cancel::Cancel;
 use jsbench::checker::Verdict;
 use jsbench::compare;
-use jsbench::output::{self, Format};
-use jsbench::report;
-use jsbench::results;
+use jsbench::render::machine::{self as output, Format};
+use jsbench::render::text;
+use jsbench::result::{self, load as results};
 use jsbench::runner::{RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides, Warmup};
 use jsbench::server::Backend;
-use jsbench::suite;
 
 // glibc's malloc serialises on an arena lock when one thread allocates what another frees, which
 // is the client's pattern (publisher task → connection task); it cost ~15% of client CPU.
@@ -310,12 +310,12 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let table = compare::render_table(&c);
     print!("{table}");
     if let Some(path) = &args.markdown {
-        report::write_atomic(path, table.as_bytes())
+        result::write_atomic(path, table.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&c)?;
-        report::write_atomic(path, &json)
+        result::write_atomic(path, &json)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(dir) = &args.gh_bench_dir {
@@ -325,7 +325,7 @@ fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
             ("smaller-is-better.json", smaller),
         ] {
             let path = dir.join(name);
-            report::write_atomic(&path, &serde_json::to_vec_pretty(&v)?)
+            result::write_atomic(&path, &serde_json::to_vec_pretty(&v)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
@@ -379,7 +379,7 @@ fn report_cmd(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let path = jsbench::html::write_report(&dir, &runs, comparison.as_ref(), &title)
+    let path = jsbench::render::html::write_report(&dir, &runs, comparison.as_ref(), &title)
         .context("cannot write the HTML report")?;
     eprintln!("{} run(s)", runs.len());
     println!("{}", path.display());
@@ -430,7 +430,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         suite::run_all(&plans, &opts, |o| {
             if text {
-                print!("{}", report::terminal_summary(&o.report, &o.dir));
+                print!("{}", text::terminal_summary(&o.report, &o.dir));
             }
         })
         .await
@@ -444,7 +444,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .collect();
     if outputs.len() > 1 {
         if text {
-            println!("\n{}", report::summary_table(&rows));
+            println!("\n{}", text::summary_table(&rows));
         }
         let dir = suite::write_summary(&args.out, &outputs, None).with_context(|| {
             format!(

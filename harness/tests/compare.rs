@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use jsbench::checker::Verdict;
-use jsbench::report::{write_report, Report};
+use jsbench::result::{write_report, Report};
 
 const SCENARIOS: [&str; 2] = ["single-async-none", "ka4-async-none"];
 

@@ -5,7 +5,7 @@
 
 use jsbench::cancel::Cancel;
 use jsbench::checker::OrderFigures;
-use jsbench::report::{ConsumeReport, Report};
+use jsbench::result::{ConsumeReport, Report};
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jsbench::cancel::Cancel;
 use jsbench::nemesis::FaultKind;
-use jsbench::report::Report;
+use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions, RunOutput};
 use jsbench::scenario::{self, Overrides, Plan};
 use jsbench::server::Backend;

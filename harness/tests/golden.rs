@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use jsbench::compare::{self, CompareOptions};
-use jsbench::report::{self, Report};
-use jsbench::{html, output, results};
+use jsbench::render::{html, machine as output, text};
+use jsbench::result::{load as results, Report};
 
 /// The fixtures by a relative path, so that the paths in the outputs do not depend on where the
 /// checkout lives (integration tests run in the package directory).
@@ -69,7 +69,7 @@ fn check(name: &str, got: &str) {
 fn terminal_summaries() {
     let text: String = runs()
         .iter()
-        .map(|(d, r)| report::terminal_summary(r, d))
+        .map(|(d, r)| text::terminal_summary(r, d))
         .collect();
     check("terminal.txt", &text);
 }
@@ -77,7 +77,7 @@ fn terminal_summaries() {
 #[test]
 fn summary_table_csv_and_json() {
     let runs = runs();
-    check("summary.md", &report::summary_table(&runs));
+    check("summary.md", &text::summary_table(&runs));
     check("summary.csv", &output::csv(&runs));
     check("summary.json", &output::json(&runs));
 }

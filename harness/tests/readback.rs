@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
 use jsbench::cancel::Cancel;
-use jsbench::report::Report;
+use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
 use jsbench::server::{Auth, Backend, Server, ServerSpec};

@@ -10,14 +10,15 @@ use jsbench::chart::{
     TimelineSeries,
 };
 use jsbench::checker::{ConsumeFigures, OrderFigures};
-use jsbench::report::{self, ConsumeReport, ConsumeTimeline, LatencySummary, Report};
+use jsbench::render::text;
+use jsbench::result::{self, ConsumeReport, ConsumeTimeline, LatencySummary, Report};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
 }
 
 fn runs_in(root: &Path) -> Vec<(PathBuf, Report)> {
-    let runs = jsbench::results::collect_runs(&[root.to_path_buf()]).unwrap();
+    let runs = jsbench::result::load::collect_runs(&[root.to_path_buf()]).unwrap();
     assert_eq!(runs.len(), 6, "the six recorded runs");
     runs
 }
@@ -151,7 +152,7 @@ fn assert_svg(svg: &str, names: &[&str]) {
     well_formed(t).unwrap_or_else(|e| panic!("not well-formed: {e}"));
     for n in names {
         // plotters writes ' as &apos;, the HTML page as &#39;: both are fine.
-        let e = jsbench::html::esc(n);
+        let e = jsbench::render::html::esc(n);
         assert!(
             svg.contains(&e) || svg.contains(&e.replace("&#39;", "&apos;")),
             "{n} missing from the chart"
@@ -186,7 +187,7 @@ fn inputs(runs: &[(PathBuf, Report)]) -> Inputs {
             .map(|(d, r)| SpectrumSeries {
                 name: r.scenario.name.clone(),
                 points: chart::spectrum_from_histogram(
-                    &chart::load_histogram(d, r, "publish_ack")
+                    &result::hlog::load_histogram(d, r, "publish_ack")
                         .unwrap()
                         .expect("an hlog"),
                 ),
@@ -456,9 +457,10 @@ fn index_html_shows_the_consume_side_when_a_run_has_one() {
         .unwrap();
     with_consume(&mut pause.1);
     let out = d.path().join("out");
-    let html =
-        std::fs::read_to_string(jsbench::html::write_report(&out, &runs, None, "c").unwrap())
-            .unwrap();
+    let html = std::fs::read_to_string(
+        jsbench::render::html::write_report(&out, &runs, None, "c").unwrap(),
+    )
+    .unwrap();
     let body = html
         .trim_start()
         .strip_prefix("<!DOCTYPE html>")
@@ -468,13 +470,13 @@ fn index_html_shows_the_consume_side_when_a_run_has_one() {
     assert!(html.contains("<h3>Consume side</h3>"));
     assert!(html.contains("Consume side: processed vs published, and backlog"));
     assert!(html.contains("the consumer falls behind"), "the caption");
-    assert!(html.contains(jsbench::html::E2E_TITLE));
+    assert!(html.contains(jsbench::render::html::E2E_TITLE));
     assert!(html.contains("Publish → ack latency by percentile"));
     // The consume chart comes after the throughput timelines, and the end-to-end spectrum
     // after the publish → ack one.
     let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("{s}"));
     assert!(at("Consume side: processed") > at("Acked throughput over time: "));
-    assert!(at(jsbench::html::E2E_TITLE) > at("Publish → ack latency by percentile"));
+    assert!(at(jsbench::render::html::E2E_TITLE) > at("Publish → ack latency by percentile"));
     // The order chart has the consume figures of the one run that has them.
     assert!(html.contains("consume: 3.0% per key (7/16 keys) · 12% global"));
     assert_offline(&html);
@@ -619,8 +621,8 @@ fn index_html_is_self_contained_and_complete() {
     let cmp = jsbench::compare::compare(&base, &cand, &opts);
     assert!(cmp.regressions >= runs.len(), "{}", cmp.regressions);
     let out = d.path().join("out");
-    let path =
-        jsbench::html::write_report(&out, &runs, Some(&cmp), "Test <report> & more").unwrap();
+    let path = jsbench::render::html::write_report(&out, &runs, Some(&cmp), "Test <report> & more")
+        .unwrap();
     assert_eq!(path, out.join("index.html"));
     let html = std::fs::read_to_string(&path).unwrap();
     let body = html
@@ -662,10 +664,10 @@ fn index_html_is_self_contained_and_complete() {
     assert!(html.contains("Regressions regardless of noise"));
     assert!(html.contains(&format!("<li class=\"fail\">{flipped_name}: claim ")));
     // The summary table, its verdicts coloured; fault windows with their split; the plan.
-    let t = report::summary_rows(&runs);
+    let t = text::summary_rows(&runs);
     for h in &t.headers {
         assert!(
-            html.contains(&format!("<th>{}</th>", jsbench::html::esc(h))),
+            html.contains(&format!("<th>{}</th>", jsbench::render::html::esc(h))),
             "{h}"
         );
     }
@@ -684,25 +686,26 @@ fn index_html_is_self_contained_and_complete() {
 
     // Without a comparison, no comparison chart.
     let out2 = d.path().join("out2");
-    let html2 =
-        std::fs::read_to_string(jsbench::html::write_report(&out2, &runs, None, "t").unwrap())
-            .unwrap();
+    let html2 = std::fs::read_to_string(
+        jsbench::render::html::write_report(&out2, &runs, None, "t").unwrap(),
+    )
+    .unwrap();
     assert!(!html2.contains("Baseline vs candidate"));
     assert!(html2.contains("Order divergence"));
     // No run consumes: no consume chart, no end-to-end spectrum.
     for h in [&html, &html2] {
         assert!(!h.contains("Consume side"));
-        assert!(!h.contains(jsbench::html::E2E_TITLE));
+        assert!(!h.contains(jsbench::render::html::E2E_TITLE));
     }
 }
 
 #[test]
 fn summary_table_renders_the_shared_rows() {
     let runs = runs_in(&fixtures());
-    let t = report::summary_rows(&runs);
+    let t = text::summary_rows(&runs);
     assert_eq!(t.rows.len(), 6);
     assert!(t.rows.iter().all(|r| r.len() == t.headers.len()));
-    let text = report::summary_table(&runs);
+    let text = text::summary_table(&runs);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2 + 6);
     for (row, line) in t.rows.iter().zip(&lines[2..]) {
@@ -850,7 +853,7 @@ fn a_suite_writes_index_html() {
     assert!(md.contains("index.html"), "{md}");
     let html = std::fs::read_to_string(suite.join("index.html")).unwrap();
     assert!(html.contains("<h1>jsbench suite "), "titled");
-    for (dir, _) in jsbench::results::collect_runs(std::slice::from_ref(&suite)).unwrap() {
+    for (dir, _) in jsbench::result::load::collect_runs(std::slice::from_ref(&suite)).unwrap() {
         let link = format!(
             "href=\"../{}/result.json\"",
             dir.file_name().unwrap().to_string_lossy()

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jsbench::cancel::Cancel;
-use jsbench::report::Report;
+use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions, RunOutput};
 use jsbench::scenario::{self, Overrides, Plan};
 use jsbench::server::{Backend, Server, ServerSpec};

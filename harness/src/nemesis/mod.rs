@@ -21,8 +21,8 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::observe::Clock;
 use crate::proxy::{Direction, Proxy, Toxic};
+use crate::record::observe::Clock;
 use crate::server::{Server, ServerFault};
 
 /// The kinds of fault a scenario can schedule (Toxiproxy's names for the network ones).

@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::report::Report;
+use crate::result::Report;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {

@@ -30,8 +30,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::checker::Verdict;
-use crate::report::{fmt_us, Report};
-use crate::results::{self, ResultsError};
+use crate::render::text::fmt_us;
+use crate::result::load::ResultsError;
+use crate::result::Report;
 use crate::workload::fnv1a;
 
 /// One metric the comparison looks at. Adding a metric is one line in [`METRICS`].
@@ -45,7 +46,7 @@ pub struct MetricDef {
     pub extract: fn(&Report) -> Option<f64>,
 }
 
-fn latency(r: &Report, key: &str, q: fn(&crate::report::LatencySummary) -> f64) -> Option<f64> {
+fn latency(r: &Report, key: &str, q: fn(&crate::result::LatencySummary) -> f64) -> Option<f64> {
     r.latency_us.get(key).filter(|l| l.count > 0).map(q)
 }
 
@@ -118,10 +119,10 @@ pub enum CompareError {
 /// Loads a result set: a result.json, a run directory (holding result.json), a suite directory
 /// or its suite.json, or a results root (run directories one or two levels down; suite
 /// directories there are not followed, so no run counts twice). The same loader as
-/// `jsbench report` ([`results::collect_runs`]): `(run directory, report)`, sorted by scenario,
+/// `jsbench report` ([`crate::result::load::collect_runs`]): `(run directory, report)`, sorted by scenario,
 /// then start time.
 pub fn load_set(path: &Path) -> Result<Vec<(PathBuf, Report)>, CompareError> {
-    Ok(results::collect_runs(&[path.to_path_buf()])?)
+    Ok(crate::result::load::collect_runs(&[path.to_path_buf()])?)
 }
 
 /// The bootstrap seed when none is given: the bytes of "jsbench".

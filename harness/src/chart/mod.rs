@@ -9,8 +9,6 @@
 //! `FaultSpan`, `OrderRow`, `ComparisonBar`) with `from_report` helpers, so callers that do not hold a `Report` (compare,
 //! CI) can draw too.
 
-use std::path::{Path, PathBuf};
-
 use hdrhistogram::Histogram;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
@@ -19,7 +17,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::checker::{percent, OrderFigures};
-use crate::report::{LatencySummary, Report};
+use crate::result::{LatencySummary, Report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChartError {
@@ -27,14 +25,8 @@ pub enum ChartError {
     Empty(&'static str),
     #[error("drawing failed: {0}")]
     Draw(String),
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("bad HdrHistogram log {path}: {message}")]
-    Hlog { path: PathBuf, message: String },
+    #[error(transparent)]
+    Log(#[from] crate::result::hlog::HlogError),
 }
 
 impl<E: std::error::Error + Send + Sync> From<DrawingAreaErrorKind<E>> for ChartError {
@@ -149,81 +141,6 @@ pub fn spectrum_from_summary(l: &LatencySummary) -> Vec<(f64, f64)> {
         (0.999, l.p999),
         (1.0, l.max),
     ]
-}
-
-/// Reads the run's HdrHistogram interval log for latency `name` (e.g. "publish_ack", the file
-/// named by `report.files["latency_<name>"]`, relative to the run dir) and sums all its interval
-/// histograms. `Ok(None)` when the report names no such file, the file is missing, or it holds
-/// no interval.
-pub fn load_histogram(
-    run_dir: &Path,
-    report: &Report,
-    name: &str,
-) -> Result<Option<Histogram<u64>>, ChartError> {
-    let Some(file) = report.files.get(&format!("latency_{name}")) else {
-        return Ok(None);
-    };
-    let path = run_dir.join(file);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(ChartError::Io { path, source }),
-    };
-    read_interval_log(&bytes).map_err(|message| ChartError::Hlog { path, message })
-}
-
-/// Sums every interval histogram of an interval log (any tag).
-pub fn read_interval_log(bytes: &[u8]) -> Result<Option<Histogram<u64>>, String> {
-    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-    use hdrhistogram::serialization::Deserializer;
-    let mut de = Deserializer::new();
-    let mut total: Option<Histogram<u64>> = None;
-    for entry in IntervalLogIterator::new(bytes) {
-        let LogEntry::Interval(ilh) = entry.map_err(|e| format!("{e:?}"))? else {
-            continue;
-        };
-        let raw = base64_decode(ilh.encoded_histogram())?;
-        let h: Histogram<u64> = de
-            .deserialize(&mut &raw[..])
-            .map_err(|e| format!("interval at {:?}: {e:?}", ilh.start_timestamp()))?;
-        match &mut total {
-            None => {
-                let mut first = h;
-                // Later intervals may hold larger values than the first one's range.
-                first.auto(true);
-                total = Some(first);
-            }
-            Some(t) => t.add(&h).map_err(|e| format!("{e:?}"))?,
-        }
-    }
-    Ok(total)
-}
-
-/// Standard base64 (with or without padding). hdrhistogram decodes with the `base64` crate
-/// internally but does not re-export it, and these few lines save a dependency.
-fn base64_decode(s: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => break,
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return Err(format!("not base64: {:?}", c as char)),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
 }
 
 /// One line per scenario: publish → ack latency (y) by percentile on the nines axis (x).
@@ -1426,8 +1343,6 @@ fn fmt_num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-    use hdrhistogram::serialization::V2DeflateSerializer;
 
     fn hist(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
@@ -1455,82 +1370,6 @@ mod tests {
         assert!((last.1 - 199_998.0).abs() < 200.0, "{}", last.1);
         assert!(pts[0].1 <= 1.001, "starts at the minimum: {:?}", pts[0]);
         assert!(spectrum_from_histogram(&hist([])).is_empty());
-    }
-
-    fn write_log(intervals: &[&Histogram<u64>]) -> Vec<u8> {
-        let mut buf = Vec::new();
-        {
-            let mut ser = V2DeflateSerializer::new();
-            let mut w = IntervalLogWriterBuilder::new()
-                .add_comment("test")
-                .with_max_value_divisor(1_000_000.0)
-                .begin_log_with(&mut buf, &mut ser)
-                .unwrap();
-            for (i, h) in intervals.iter().enumerate() {
-                w.write_histogram(
-                    *h,
-                    std::time::Duration::from_secs(i as u64),
-                    std::time::Duration::from_secs(1),
-                    Tag::new("publish_ack"),
-                )
-                .unwrap();
-            }
-        }
-        buf
-    }
-
-    #[test]
-    fn load_histogram_sums_all_intervals() {
-        let a = hist((1..=1000u64).map(|v| v * 1000));
-        // The second interval reaches far beyond the first one's values.
-        let b = hist((1..=500u64).map(|v| v * 7_000_000));
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("l.hlog"), write_log(&[&a, &b])).unwrap();
-        let report_json = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/recorded/20261127T115747Z-single-sync-none/result.json"
-        ))
-        .unwrap();
-        let mut report: Report = serde_json::from_str(&report_json).unwrap();
-        report
-            .files
-            .insert("latency_publish_ack".into(), "l.hlog".into());
-        let merged = load_histogram(d.path(), &report, "publish_ack")
-            .unwrap()
-            .expect("a histogram");
-        let mut sum = a.clone();
-        sum.auto(true);
-        sum.add(&b).unwrap();
-        assert_eq!(merged.len(), 1500);
-        assert_eq!(merged, sum);
-        assert_eq!(merged.max(), sum.max());
-        // One interval alone is that interval.
-        std::fs::write(d.path().join("l.hlog"), write_log(&[&a])).unwrap();
-        let one = load_histogram(d.path(), &report, "publish_ack")
-            .unwrap()
-            .unwrap();
-        assert_eq!(one, a);
-        // Not named in the report, or missing: no histogram, no error.
-        assert!(load_histogram(d.path(), &report, "send_delay")
-            .unwrap()
-            .is_none());
-        std::fs::remove_file(d.path().join("l.hlog")).unwrap();
-        assert!(load_histogram(d.path(), &report, "publish_ack")
-            .unwrap()
-            .is_none());
-        // Garbage is an error that names the file.
-        std::fs::write(d.path().join("l.hlog"), "Tag=x,0.0,1.0,1.0,!!!\n").unwrap();
-        let e = load_histogram(d.path(), &report, "publish_ack").unwrap_err();
-        assert!(e.to_string().contains("l.hlog"), "{e}");
-    }
-
-    #[test]
-    fn base64_round_trip() {
-        // "Man" → "TWFu", "Ma" → "TWE=", "M" → "TQ=="
-        assert_eq!(base64_decode("TWFu").unwrap(), b"Man");
-        assert_eq!(base64_decode("TWE=").unwrap(), b"Ma");
-        assert_eq!(base64_decode("TQ==").unwrap(), b"M");
-        assert!(base64_decode("T*").is_err());
     }
 
     #[test]

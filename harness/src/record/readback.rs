@@ -17,7 +17,7 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancel;
-use crate::history::ReadBack;
+use crate::record::history::ReadBack;
 use crate::workload::{H_ATTEMPT, H_IDX, H_RUN};
 
 /// How long the stream's last sequence must stay put to count as settled.

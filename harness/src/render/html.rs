@@ -14,7 +14,8 @@ use std::path::{Component, Path, PathBuf};
 use crate::chart::{self, ChartError, ConsumeSeries, FaultSpan, OrderRow, SpectrumSeries};
 use crate::checker::OrderFigures;
 use crate::compare::{Comparison, Decision};
-use crate::report::{self, fmt_us, FaultReport, Report};
+use crate::render::text::{self, fmt_us};
+use crate::result::{self, FaultReport, Report};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HtmlError {
@@ -41,7 +42,7 @@ pub fn write_report(
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let html = render(dir, runs, comparison, title);
-    report::write_atomic(&path, html.as_bytes()).map_err(io)?;
+    result::write_atomic(&path, html.as_bytes()).map_err(io)?;
     Ok(path)
 }
 
@@ -294,7 +295,7 @@ pub const E2E_TITLE: &str = "Publish → processed (end-to-end) latency by perce
 /// The spectrum of latency `name` ("publish_ack", "end_to_end") from the run's histogram log,
 /// or from its summary points.
 fn spectrum_points(dir: &Path, r: &Report, name: &str) -> Vec<(f64, f64)> {
-    match chart::load_histogram(dir, r, name) {
+    match result::hlog::load_histogram(dir, r, name) {
         Ok(Some(h)) if !h.is_empty() => chart::spectrum_from_histogram(&h),
         Ok(_) => summary_points(r, name),
         Err(e) => {
@@ -333,7 +334,7 @@ fn note(h: &mut String, e: &ChartError) {
 }
 
 fn summary_table(h: &mut String, runs: &[(PathBuf, Report)], labels: &[String]) {
-    let t = report::summary_rows(runs);
+    let t = text::summary_rows(runs);
     h.push_str("<table class=\"summary\">\n<tr>");
     for head in &t.headers {
         let _ = write!(h, "<th>{}</th>", esc(head));
@@ -600,7 +601,7 @@ fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report
                 );
             }
             Some(f) => {
-                let cell = report::order_cell(f);
+                let cell = text::order_cell(f);
                 let class = if f.late > 0 { "broken" } else { "ok" };
                 let _ = writeln!(
                     h,

@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::{mpsc, watch, Mutex};
 
 use crate::cancel::Cancel;
-use crate::observe::Clock;
+use crate::record::observe::Clock;
 use crate::scenario::{ConsumePlan, ConsumerKind, OnFail, PoolModel, ProcessingDistribution};
 use crate::workload::{fnv1a, H_IDX, H_KEY, H_RUN};
 

@@ -5,6 +5,8 @@
 //! remove the server. Whatever fails midway, the server is removed and a result is still written
 //! with `status = "failed"` and the reason; on Ctrl-C the result says `incomplete`.
 
+pub mod progress;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,15 +17,15 @@ use serde_json::json;
 
 use crate::cancel::Cancel;
 use crate::checker::{self, Evidence, OrderFigures, Safety, Verdict};
+use crate::client::pool::{Pool, Router};
 use crate::client::{Limit, Publisher, Stop};
-use crate::connection::{Pool, Router};
-use crate::consumer::{self, ConsumeLog, ConsumeSetup};
-use crate::history::{History, ReadBack};
+use crate::consume::{self, ConsumeLog, ConsumeSetup};
 use crate::nemesis::{Nemesis, NemesisLog};
-use crate::observe::{Clock, LatencyLog, Progress, Recorder, WireTap};
 use crate::proxy::Proxy;
-use crate::readback::read_back;
-use crate::report::{
+use crate::record::history::{History, ReadBack};
+use crate::record::observe::{Clock, LatencyLog, Progress, Recorder, WireTap};
+use crate::record::readback::read_back;
+use crate::result::{
     self, Counts, Environment, Host, LatencySummary, Orders, Report, ScenarioInfo, StreamInfo,
     Throughput, TimelineReport,
 };
@@ -109,7 +111,7 @@ struct Measured {
     stop: Stop,
     read_back: Option<ReadBack>,
     /// How the read-back made sure it saw everything.
-    read_back_check: Option<crate::readback::ReadBackCheck>,
+    read_back_check: Option<crate::record::readback::ReadBackCheck>,
     read_back_note: Option<String>,
     /// What the nemesis did, and the clock time its schedule started from.
     nemesis: NemesisLog,
@@ -282,7 +284,7 @@ impl RunStart {
             outcome,
             &self.dir,
         );
-        report::write_report(&self.dir, &report).map_err(|source| RunError::Write {
+        result::write_report(&self.dir, &report).map_err(|source| RunError::Write {
             path: self.dir.join("result.json"),
             source,
         })?;
@@ -522,7 +524,7 @@ async fn publish_and_read(
     progress.planned.store(planned, Ordering::Relaxed);
     let bar = opts
         .progress
-        .then(|| crate::progress::spawn(progress.clone(), expected, plan.name.clone()));
+        .then(|| crate::runner::progress::spawn(progress.clone(), expected, plan.name.clone()));
     // The consume side: started now when concurrent, after publishing otherwise.
     let (published_tx, published_rx) = tokio::sync::watch::channel(false);
     let consume_setup = plan.consume.as_ref().map(|cp| ConsumeSetup {
@@ -538,7 +540,7 @@ async fn publish_and_read(
     // Concurrent: spawned now; after: kept until publishing has ended.
     let (mut consuming, deferred) = match consume_setup {
         Some(setup) if setup.plan.when == ConsumeWhen::Concurrent => (
-            Some(tokio::spawn(consumer::run(
+            Some(tokio::spawn(consume::run(
                 setup,
                 published_rx.clone(),
                 opts.cancel.clone(),
@@ -577,7 +579,7 @@ async fn publish_and_read(
     }
     let _ = published_tx.send(true);
     if let Some(setup) = deferred {
-        consuming = Some(tokio::spawn(consumer::run(
+        consuming = Some(tokio::spawn(consume::run(
             setup,
             published_rx,
             opts.cancel.clone(),
@@ -602,14 +604,14 @@ async fn publish_and_read(
             let mut notes = Vec::new();
             let mut flushed = 0;
             for (i, c) in pool.clients.iter().enumerate() {
-                match crate::readback::round_trip(c, ROUND_TRIP_TIMEOUT).await {
+                match crate::record::readback::round_trip(c, ROUND_TRIP_TIMEOUT).await {
                     Ok(()) => flushed += 1,
                     Err(e) => notes.push(format!(
                         "connection {i} could not be proven drained before the read-back: {e}"
                     )),
                 }
             }
-            let spec = crate::readback::ReadSpec {
+            let spec = crate::record::readback::ReadSpec {
                 js: admin,
                 stream,
                 filter: &subjects.measured_filter,
@@ -673,7 +675,7 @@ fn assemble(
 ) -> Report {
     let mut notes = facts.notes;
     let mut report = Report {
-        schema: report::SCHEMA.to_string(),
+        schema: result::SCHEMA.to_string(),
         status: "complete".to_string(),
         status_reason: None,
         run_id: run_id.to_string(),
@@ -704,7 +706,7 @@ fn assemble(
         verdicts: Vec::new(),
         verdict: Verdict::Unknown,
         files: Default::default(),
-        resources: report::Resources::current(),
+        resources: result::Resources::current(),
         faults: Vec::new(),
         retry: None,
         consume: None,
@@ -815,7 +817,7 @@ fn assemble(
                 (at(w.start_ms), at(w.end_ms)),
             )
         });
-        report.faults.push(report::FaultReport {
+        report.faults.push(result::FaultReport {
             window: w.clone(),
             split,
         });
@@ -882,7 +884,7 @@ fn assemble(
             .insert(name.to_string(), LatencySummary::from_ns(&hist.total));
         let file = format!("latency-{name}.hlog");
         let start = started + Duration::from_nanos(m.rec.started_ns);
-        match report::write_hlog(&dir.join(&file), hist, name, start) {
+        match result::hlog::write_hlog(&dir.join(&file), hist, name, start) {
             Ok(()) => {
                 report.files.insert(format!("latency_{name}"), file);
             }
@@ -913,7 +915,7 @@ fn assemble(
                 .insert("end_to_end".into(), LatencySummary::from_ns(&e2e.total));
             let file = "latency-end_to_end.hlog";
             let start = started + Duration::from_nanos(m.rec.started_ns);
-            match report::write_hlog(&dir.join(file), &e2e, "end_to_end", start) {
+            match result::hlog::write_hlog(&dir.join(file), &e2e, "end_to_end", start) {
                 Ok(()) => {
                     report
                         .files
@@ -963,12 +965,12 @@ fn assemble(
         report.status_reason = Some(notes.join("; "));
     }
     // After the checkers: their working memory is part of the peak.
-    report.resources = report::Resources::current();
+    report.resources = result::Resources::current();
     report
 }
 
 /// Each message's first successful processing, in finish order (indexes are dense: a bitmap).
-fn first_processings(log: &ConsumeLog) -> impl Iterator<Item = &consumer::Processed> {
+fn first_processings(log: &ConsumeLog) -> impl Iterator<Item = &consume::Processed> {
     let len = log
         .processed
         .iter()
@@ -985,7 +987,7 @@ fn first_processings(log: &ConsumeLog) -> impl Iterator<Item = &consumer::Proces
 /// End-to-end latency: first send of a message → its first successful processing, recorded by
 /// processing time (so the interval log shows how it grew with the backlog).
 fn end_to_end(log: &ConsumeLog, h: &History, origin_ns: u64) -> LatencyLog {
-    let mut l = LatencyLog::new(crate::observe::LOG_INTERVAL);
+    let mut l = LatencyLog::new(crate::record::observe::LOG_INTERVAL);
     l.set_origin(origin_ns);
     for p in first_processings(log) {
         let Some(&sent) = h.first_send_ns.get(p.idx as usize) else {
@@ -1006,7 +1008,7 @@ fn consume_report(
     figures: checker::ConsumeFigures,
     rec: &Recorder,
     bucket: Duration,
-) -> report::ConsumeReport {
+) -> result::ConsumeReport {
     let bucket_ns = bucket.as_nanos().max(1) as u64;
     // First processings only: the backlog is what has not been processed yet.
     let firsts: Vec<u64> = first_processings(log).map(|p| p.at_ns).collect();
@@ -1034,7 +1036,7 @@ fn consume_report(
     };
     let duration_s = span_ns as f64 / 1e9;
     let as_str = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
-    report::ConsumeReport {
+    result::ConsumeReport {
         consumer: as_str(serde_json::json!(cp.consumer)),
         model: as_str(serde_json::json!(cp.model)),
         workers: cp.workers,
@@ -1048,7 +1050,7 @@ fn consume_report(
         duration_s,
         complete: log.complete,
         error: log.error.clone(),
-        timeline: report::ConsumeTimeline {
+        timeline: result::ConsumeTimeline {
             bucket_ms: bucket_ns as f64 / 1e6,
             processed,
             backlog,
@@ -1079,7 +1081,7 @@ fn write_attempts(path: &Path, h: &History, origin_ns: u64) -> std::io::Result<(
             a.error
         );
     }
-    report::write_atomic(path, out.as_bytes())
+    result::write_atomic(path, out.as_bytes())
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::compare::{self, Comparison};
-use crate::html;
-use crate::report::{self, Report};
+
+use crate::result::{self, Report};
 use crate::runner::{self, RunOptions, RunOutput};
 use crate::scenario::{self, FieldError, Overrides, Plan, ScenarioError};
 
@@ -144,13 +144,13 @@ pub fn write_summary(
         .iter()
         .map(|o| (o.dir.clone(), o.report.clone()))
         .collect();
-    let table = report::summary_table(&rows);
+    let table = crate::render::text::summary_table(&rows);
     let mut md = String::from("# jsbench suite\n\n");
     md.push_str(&table);
     md.push_str("\nCharts and per-run details: [index.html](index.html)\n");
     if let Some(c) = comparison {
         let table = compare::render_table(c);
-        report::write_atomic(&dir.join("compare.md"), table.as_bytes())?;
+        result::write_atomic(&dir.join("compare.md"), table.as_bytes())?;
         md.push_str("\n## Against the baseline\n\n");
         md.push_str(&table);
     }
@@ -162,7 +162,7 @@ pub fn write_summary(
             relative(&dir, &o.dir.join("result.json"))
         ));
     }
-    report::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
+    result::write_atomic(&dir.join("summary.md"), md.as_bytes())?;
     let entries: Vec<SuiteEntry> = outputs
         .iter()
         .map(|o| SuiteEntry {
@@ -177,8 +177,8 @@ pub fn write_summary(
         "runs": entries,
     }))
     .map_err(std::io::Error::other)?;
-    report::write_atomic(&dir.join("suite.json"), &json)?;
-    html::write_report(&dir, &rows, comparison, &format!("jsbench suite {stamp}"))
+    result::write_atomic(&dir.join("suite.json"), &json)?;
+    crate::render::html::write_report(&dir, &rows, comparison, &format!("jsbench suite {stamp}"))
         .map_err(std::io::Error::other)?;
     Ok(dir)
 }

@@ -9,6 +9,8 @@
 //! hands the reply to the future (one atomic add). That moment is in socket order, so the ranks
 //! give wire order even when the application completes futures in another order.
 
+pub mod pool;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::{Future, IntoFuture};
@@ -29,9 +31,9 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::cancel::Cancel;
-use crate::connection::Router;
-use crate::history::{AttemptRecord, History, Outcome, NONE};
-use crate::observe::{Progress, Recorder, WireTap};
+use crate::client::pool::Router;
+use crate::record::history::{AttemptRecord, History, Outcome, NONE};
+use crate::record::observe::{Progress, Recorder, WireTap};
 use crate::scenario::{Mode, RetryPlan};
 use crate::workload::{HeaderBuilder, KeyGen, Pacer, Subjects};
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::checker::{OrderFigures, Verdict};
-use crate::report::Report;
+use crate::result::Report;
 
 /// What `jsbench run` prints on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -239,9 +239,10 @@ mod tests {
 
     #[test]
     fn columns_cover_every_field_in_order() {
-        let r: Report =
-            serde_json::from_str(include_str!("../tests/fixtures/result-single-async.json"))
-                .expect("fixture parses");
+        let r: Report = serde_json::from_str(include_str!(
+            "../../tests/fixtures/result-single-async.json"
+        ))
+        .expect("fixture parses");
         let v = serde_json::to_value(SummaryRecord::new(Path::new("/x"), &r)).unwrap();
         let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), COLUMNS.len(), "{keys:?}");
@@ -252,9 +253,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_leaves_unmeasured_empty() {
-        let mut r: Report =
-            serde_json::from_str(include_str!("../tests/fixtures/result-single-async.json"))
-                .unwrap();
+        let mut r: Report = serde_json::from_str(include_str!(
+            "../../tests/fixtures/result-single-async.json"
+        ))
+        .unwrap();
         r.scenario.name = "a,\"b\"".into();
         r.counts.lost = None;
         let text = csv(&[(PathBuf::from("/res/run"), r)]);
@@ -269,9 +271,10 @@ mod tests {
 
     #[test]
     fn json_has_schema_and_numbers() {
-        let r: Report =
-            serde_json::from_str(include_str!("../tests/fixtures/result-single-async.json"))
-                .unwrap();
+        let r: Report = serde_json::from_str(include_str!(
+            "../../tests/fixtures/result-single-async.json"
+        ))
+        .unwrap();
         let v: serde_json::Value =
             serde_json::from_str(&json(&[(PathBuf::from("/r"), r.clone())])).unwrap();
         assert_eq!(v["schema"], "jsbench.summary/1");

@@ -1,0 +1,180 @@
+//! Safety: what the read-back says about acknowledged data (lost, duplicated, unexpected,
+//! unknown outcomes found stored), in total and per message.
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::history::{History, Outcome, ReadBack};
+
+/// What the read-back says about acknowledged data.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Safety {
+    /// Distinct messages of this run found in the stream.
+    pub stored: u64,
+    /// Acknowledged, but not in the stream: a safety failure.
+    pub lost: u64,
+    /// Extra copies: the same key+seq stored more than once.
+    pub duplicates: u64,
+    /// Stored, but never published by this run.
+    pub unexpected: u64,
+    /// Outcome unknown (timed out) and found stored.
+    pub unknown_stored: u64,
+    /// Outcome unknown and not in the stream.
+    pub unknown_missing: u64,
+    /// Reported as failed, yet stored.
+    pub failed_but_stored: u64,
+    /// Acked with a stream sequence that differs from where the read-back found the message.
+    pub ack_seq_mismatches: u64,
+}
+
+/// Compares the history with the stream's content.
+pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
+    let n = history.planned();
+    let mut copies = vec![0u8; n];
+    // Whether one of the message's stored copies sits at the sequence its ack reported (a
+    // retried message's ack may name its second copy).
+    let mut ack_matched = vec![false; n];
+    let mut s = Safety {
+        unexpected: read_back.unexpected,
+        ..Default::default()
+    };
+    for (pos, &idx) in read_back.order.iter().enumerate() {
+        let i = idx as usize;
+        if i >= n || i as u64 >= history.published {
+            s.unexpected += 1;
+            continue;
+        }
+        if copies[i] == 0 {
+            s.stored += 1;
+        } else {
+            s.duplicates += 1;
+        }
+        copies[i] = copies[i].saturating_add(1);
+        if read_back.seqs.get(pos).copied() == Some(history.stream_seq[i]) {
+            ack_matched[i] = true;
+        }
+    }
+    if read_back.complete {
+        s.ack_seq_mismatches = (0..(history.published as usize).min(n))
+            .filter(|&i| history.outcome(i) == Outcome::Ok && copies[i] > 0 && !ack_matched[i])
+            .count() as u64;
+    }
+    for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
+        let stored = c > 0;
+        match history.outcome(i) {
+            Outcome::Ok | Outcome::Duplicate => {
+                if !stored {
+                    s.lost += 1;
+                }
+            }
+            Outcome::Unknown => {
+                if stored {
+                    s.unknown_stored += 1;
+                } else {
+                    s.unknown_missing += 1;
+                }
+            }
+            Outcome::Fail => {
+                if stored {
+                    s.failed_but_stored += 1;
+                }
+            }
+            Outcome::InFlight | Outcome::NotSent => {}
+        }
+    }
+    s
+}
+
+/// What the read-back says about each message, for the checkers that split by message.
+#[derive(Debug, Default)]
+pub struct PerMessage {
+    /// Copies of each message in the stream.
+    pub copies: Vec<u8>,
+    /// The message's first stored copy comes after a later-published message of its key.
+    pub late_per_key: Vec<bool>,
+    /// The message's first stored copy came from a retry and is late within its key.
+    pub retry_reordered: Vec<bool>,
+}
+
+/// Walks the read-back once and marks every message (see [`PerMessage`]).
+pub fn per_message(history: &History, rb: &ReadBack) -> PerMessage {
+    let n = history.planned();
+    let mut pm = PerMessage {
+        copies: vec![0; n],
+        late_per_key: vec![false; n],
+        retry_reordered: vec![false; n],
+    };
+    let mut key_max: Vec<i64> = vec![-1; history.num_keys as usize];
+    for (pos, &idx) in rb.order.iter().enumerate() {
+        let i = idx as usize;
+        if i >= n {
+            continue;
+        }
+        let first = pm.copies[i] == 0;
+        pm.copies[i] = pm.copies[i].saturating_add(1);
+        if !first {
+            continue;
+        }
+        let k = history.keys[i] as usize;
+        if (idx as i64) < key_max[k] {
+            pm.late_per_key[i] = true;
+            if rb.attempts.get(pos).copied().unwrap_or(1) > 1 {
+                pm.retry_reordered[i] = true;
+            }
+        } else {
+            key_max[k] = idx as i64;
+        }
+    }
+    pm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(outcomes: &[Outcome], seqs: &[u64]) -> History {
+        let mut h = History::new(vec![0; outcomes.len()], 1);
+        h.published = outcomes.len() as u64;
+        for (i, (&o, &s)) in outcomes.iter().zip(seqs).enumerate() {
+            h.set_outcome(i, o);
+            h.stream_seq[i] = s;
+        }
+        h
+    }
+
+    #[test]
+    fn safety_figures() {
+        use Outcome::*;
+        let h = history(&[Ok, Ok, Unknown, Unknown, Fail, Ok], &[1, 2, 0, 0, 0, 4]);
+        let rb = ReadBack {
+            // 0 stored, 1 lost, 2 stored (recovered), 3 missing, 4 failed but stored,
+            // 5 stored twice, then a foreign message (idx 77).
+            order: vec![0, 2, 4, 5, 5, 77],
+            seqs: vec![1, 2, 3, 4, 5, 6],
+            unexpected: 1,
+            complete: true,
+            ..Default::default()
+        };
+        let s = safety(&h, &rb);
+        assert_eq!(s.stored, 4);
+        assert_eq!(s.lost, 1);
+        assert_eq!(s.duplicates, 1);
+        assert_eq!(s.unexpected, 2);
+        assert_eq!(s.unknown_stored, 1);
+        assert_eq!(s.unknown_missing, 1);
+        assert_eq!(s.failed_but_stored, 1);
+        assert_eq!(s.ack_seq_mismatches, 0);
+    }
+
+    #[test]
+    fn ack_seq_mismatch_is_counted() {
+        let h = history(&[Outcome::Ok, Outcome::Ok], &[1, 2]);
+        let rb = ReadBack {
+            order: vec![1, 0],
+            seqs: vec![1, 2],
+            unexpected: 0,
+            complete: true,
+            ..Default::default()
+        };
+        assert_eq!(safety(&h, &rb).ack_seq_mismatches, 2);
+    }
+}

@@ -1,0 +1,8 @@
+//! The record of a run (Jepsen's history): what the client did to every message and when
+//! ([`history`]), what was measured along the way — clock, latency histograms, throughput
+//! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
+//! ([`readback`]). The checkers judge these; nothing here judges.
+
+pub mod history;
+pub mod observe;
+pub mod readback;

@@ -1,0 +1,327 @@
+//! Report: the versioned result of one run (`result.json`, schema "jsbench.result/1"), the
+//! latency histograms in HdrHistogram's interval-log format, and the human summaries.
+//!
+//! result.json is the contract with every other tool (charts, compare, CI), so field names here
+//! are documented in the README and only ever added to. Files are written atomically (temp file
+//! + rename): a reader never sees half a result.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::checker::{
+    ClaimResult, ConsumeFigures, OrderFigures, RetryFigures, Safety, Verdict, WindowSplit,
+};
+use crate::nemesis::FaultWindow;
+
+pub mod hlog;
+pub mod load;
+
+pub const SCHEMA: &str = "jsbench.result/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    /// complete | incomplete (interrupted or stopped early) | failed
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub scenario: ScenarioInfo,
+    pub stream: StreamInfo,
+    pub seed: u64,
+    pub environment: Environment,
+    pub counts: Counts,
+    pub throughput: Throughput,
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    pub order: Orders,
+    #[serde(default)]
+    pub safety: Option<Safety>,
+    /// Failures by error kind.
+    pub errors: BTreeMap<String, u64>,
+    pub verdicts: Vec<ClaimResult>,
+    /// All verdicts combined: fail beats unknown beats pass; `none` when nothing was claimed.
+    pub verdict: Verdict,
+    /// Other files of this result, relative to result.json.
+    pub files: BTreeMap<String, String>,
+    /// What the jsbench process itself used (not the server).
+    #[serde(default)]
+    pub resources: Resources,
+    /// Every fault occurrence as it happened, with the figures before / during / after it.
+    #[serde(default)]
+    pub faults: Vec<FaultReport>,
+    /// What retries did (present when the plan retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryFigures>,
+    /// What the consume side did (present when the scenario has `[consume]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume: Option<ConsumeReport>,
+    /// How the read-back made sure it saw everything the stream holds (present when it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_back: Option<crate::record::readback::ReadBackCheck>,
+}
+
+/// `consume` in result.json: the consumer and pool, what they processed, and over time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsumeReport {
+    /// durable | ordered
+    pub consumer: String,
+    /// keyed | shared
+    pub model: String,
+    pub workers: usize,
+    /// concurrent | after
+    pub when: String,
+    #[serde(flatten)]
+    pub figures: ConsumeFigures,
+    /// Distinct messages processed per second, first to last processing.
+    pub msgs_per_sec: f64,
+    pub duration_s: f64,
+    /// Drained: everything delivered was processed and settled before the consumer stopped.
+    pub complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Per bucket since the measured phase started: messages processed (first processing) and
+    /// the backlog at the bucket's end (published so far minus processed so far).
+    pub timeline: ConsumeTimeline,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConsumeTimeline {
+    pub bucket_ms: f64,
+    pub processed: Vec<u64>,
+    pub backlog: Vec<u64>,
+}
+
+/// One fault window in result.json: `{name, kind, target, start_ms, end_ms, …}` plus the split.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultReport {
+    #[serde(flatten)]
+    pub window: FaultWindow,
+    /// Figures for messages first sent before, during and after the window, and the time to
+    /// recover.
+    pub split: Option<WindowSplit>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Resources {
+    /// Peak resident memory of the jsbench process so far (Linux VmHWM), when known.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl Resources {
+    pub fn current() -> Resources {
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+                    .map(|kb| kb * 1024)
+            });
+        Resources {
+            peak_rss_bytes: peak,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    pub file: Option<String>,
+    /// 1-based repetition when the suite ran this scenario several times (`--repeat`,
+    /// `JSBENCH_REPEAT`); absent for a single run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
+    /// The validated plan, defaults filled in.
+    pub plan: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamInfo {
+    pub name: String,
+    pub subjects: Vec<String>,
+    pub storage: String,
+    pub replicas: usize,
+    /// True when the stream was left on the server (--keep-stream).
+    pub kept: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Environment {
+    /// container | process | external
+    pub backend: String,
+    pub server_version: String,
+    /// How the server was obtained (binary path and origin, image, or url).
+    pub server_source: String,
+    pub client: String,
+    pub jsbench_version: String,
+    pub connections: usize,
+    /// The tokio runtime flavour jsbench ran on (current_thread | multi_thread).
+    #[serde(default)]
+    pub runtime: String,
+    pub host: Host,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Host {
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+}
+
+impl Host {
+    pub fn current() -> Host {
+        Host {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Counts {
+    /// Messages handed to the client in the measured phase.
+    pub published: u64,
+    /// Acked with a stream sequence (including acks flagged duplicate).
+    pub acked: u64,
+    /// Acks flagged `duplicate: true` by the server (Msg-Id dedup).
+    pub duplicate_acks: u64,
+    /// Failed with an error.
+    pub failed: u64,
+    /// Timed out: may or may not be stored; never counted as lost.
+    pub unknown: u64,
+    /// Still awaiting an ack when the run stopped.
+    pub in_flight: u64,
+    /// Distinct messages of this run found in the stream (null without read-back).
+    pub stored: Option<u64>,
+    pub lost: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub unexpected: Option<u64>,
+    /// Unknown outcome, found stored.
+    pub recovered: Option<u64>,
+    /// Consume side: deliveries after the first (null without `[consume]`).
+    #[serde(default)]
+    pub redelivered: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Throughput {
+    /// Acked messages per second over the measured phase (first send to last ack).
+    pub msgs_per_sec: f64,
+    pub duration_s: f64,
+    pub timeline: TimelineReport,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TimelineReport {
+    pub bucket_ms: f64,
+    /// Acks per bucket, from the start of the measured phase.
+    pub acked: Vec<u64>,
+    /// Publishes per bucket.
+    pub published: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: u64,
+}
+
+impl LatencySummary {
+    /// Summarizes a histogram recorded in nanoseconds, in microseconds.
+    pub fn from_ns(h: &Histogram<u64>) -> LatencySummary {
+        let us = |v: u64| v as f64 / 1000.0;
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        LatencySummary {
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p999: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+            mean: h.mean() / 1000.0,
+            count: h.len(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Orders {
+    pub ack_wire: Option<OrderFigures>,
+    pub ack_completion: Option<OrderFigures>,
+    pub storage: Option<OrderFigures>,
+    /// The order messages were first processed in by the consume side's workers.
+    #[serde(default)]
+    pub consume: Option<OrderFigures>,
+    /// Where the storage order came from: "read_back" (the stream itself) or "acks" (PubAck
+    /// sequences, when the read-back was off or incomplete).
+    pub storage_source: String,
+    /// Storage order computed from the PubAck sequences, kept beside the read-back's to show
+    /// whether the acks told the truth.
+    pub storage_from_acks: Option<OrderFigures>,
+}
+
+impl Report {
+    pub fn p99_us(&self) -> Option<f64> {
+        self.latency_us
+            .get("publish_ack")
+            .filter(|l| l.count > 0)
+            .map(|l| l.p99)
+    }
+
+    /// Loads a result.json.
+    pub fn load(path: &Path) -> std::io::Result<Report> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Writes the report as `<dir>/result.json`.
+pub fn write_report(dir: &Path, report: &Report) -> std::io::Result<PathBuf> {
+    let path = dir.join("result.json");
+    let mut json = serde_json::to_vec_pretty(report).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    write_atomic(&path, &json)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        write_atomic(&p, b"1").unwrap();
+        write_atomic(&p, b"2").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"2");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
