@@ -132,7 +132,7 @@ fn main() -> anyhow::Result<()> {
     let jsbench_run = |rt: &tokio::runtime::Runtime| -> anyhow::Result<f64> {
         let r = rt.block_on(runner::run_on(&plan, &opts, &server))?;
         anyhow::ensure!(
-            r.report.status == "complete",
+            r.report.status.is_complete(),
             "jsbench run incomplete: {:?}",
             r.report.status_reason
         );

@@ -152,7 +152,7 @@ fn main() -> anyhow::Result<()> {
     }
     let bad: Vec<&str> = outputs
         .iter()
-        .filter(|o| o.report.status != "complete")
+        .filter(|o| !o.report.status.is_complete())
         .map(|o| o.report.scenario.name.as_str())
         .collect();
     anyhow::ensure!(

@@ -468,7 +468,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let bad = outputs
         .iter()
-        .any(|o| o.report.status != "complete" || o.report.verdict == Verdict::Fail);
+        .any(|o| !o.report.status.is_complete() || o.report.verdict == Verdict::Fail);
     Ok(if bad {
         ExitCode::from(1)
     } else {

@@ -168,7 +168,7 @@ pub fn write_summary(
         .map(|o| SuiteEntry {
             scenario: &o.report.scenario.name,
             result: relative(&dir, &o.dir.join("result.json")),
-            status: &o.report.status,
+            status: o.report.status.as_str(),
             verdict: o.report.verdict.as_str(),
         })
         .collect();

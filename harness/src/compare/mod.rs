@@ -360,12 +360,12 @@ pub fn compare(
     for (side, set) in [("baseline", &b), ("candidate", &c)] {
         for (name, runs) in set.iter() {
             for (p, r) in runs.iter().map(|x| (&x.0, &x.1)) {
-                if r.status != "complete" {
+                if !r.status.is_complete() {
                     skipped.push(SkippedRun {
                         side: side.into(),
                         scenario: name.to_string(),
                         path: p.clone(),
-                        status: r.status.clone(),
+                        status: r.status.to_string(),
                     });
                 }
             }
@@ -381,7 +381,7 @@ pub fn compare(
         for m in METRICS {
             let values = |runs: &[&(PathBuf, Report)]| -> Vec<f64> {
                 runs.iter()
-                    .filter(|x| x.1.status == "complete")
+                    .filter(|x| x.1.status.is_complete())
                     .filter_map(|x| (m.extract)(&x.1))
                     .filter(|v| v.is_finite())
                     .collect()
@@ -509,13 +509,13 @@ fn always_regressions(
     let bdone: Vec<&Report> = bruns
         .iter()
         .map(|x| &x.1)
-        .filter(|r| r.status == "complete")
+        .filter(|r| r.status.is_complete())
         .collect();
     if !bdone.is_empty() {
         let bad: Vec<&(PathBuf, Report)> = cruns
             .iter()
             .copied()
-            .filter(|x| x.1.status != "complete")
+            .filter(|x| !x.1.status.is_complete())
             .collect();
         if !bad.is_empty() {
             let statuses: BTreeSet<&str> = bad.iter().map(|x| x.1.status.as_str()).collect();
@@ -1038,7 +1038,7 @@ mod tests {
     fn an_incomplete_run_is_skipped_and_a_status_regression() {
         let base = set("s", 20000.0, 5000.0, &NOISE5);
         let mut cand = base.clone();
-        cand[1].1.status = "incomplete".into();
+        cand[1].1.status = crate::result::RunStatus::Incomplete;
         cand[1].1.throughput.msgs_per_sec = 1.0; // must not count in the statistics
         let c = compare(&base, &cand, &CompareOptions::default());
         assert_eq!(row(&c, "msgs_per_sec").candidate.n, 4);

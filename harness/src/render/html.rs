@@ -470,7 +470,7 @@ fn run_section(h: &mut String, page_dir: &Path, i: usize, dir: &Path, r: &Report
         h,
         "<p>Status <strong>{}</strong>{} · verdict <span class=\"{verdict_class}\">{}</span> · \
          <a href=\"{}\">result.json</a></p>",
-        esc(&r.status),
+        esc(r.status.as_str()),
         r.status_reason
             .as_ref()
             .map_or(String::new(), |s| format!(" ({})", esc(s))),

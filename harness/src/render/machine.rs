@@ -141,7 +141,7 @@ impl SummaryRecord {
         SummaryRecord {
             scenario: r.scenario.name.clone(),
             repetition: r.scenario.repetition,
-            status: r.status.clone(),
+            status: r.status.to_string(),
             verdict: r.verdict.as_str().to_string(),
             failed_claims: r
                 .verdicts

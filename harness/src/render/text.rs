@@ -255,7 +255,7 @@ pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
         let cell = |f: &Option<OrderFigures>| f.as_ref().map_or("-".to_string(), order_cell);
         rows.push(vec![
             r.scenario.name.clone(),
-            r.status.clone(),
+            r.status.to_string(),
             r.verdict.as_str().to_string(),
             format!("reference ({})", r.counts.published),
             cell(&r.order.ack_wire),

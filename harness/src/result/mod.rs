@@ -19,6 +19,9 @@ use crate::nemesis::FaultWindow;
 
 pub mod hlog;
 pub mod load;
+mod status;
+
+pub use status::RunStatus;
 
 pub const SCHEMA: &str = "jsbench.result/1";
 
@@ -26,7 +29,7 @@ pub const SCHEMA: &str = "jsbench.result/1";
 pub struct Report {
     pub schema: String,
     /// complete | incomplete (interrupted or stopped early) | failed
-    pub status: String,
+    pub status: RunStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
     pub run_id: String,

@@ -26,8 +26,8 @@ use crate::record::history::{History, ReadBack};
 use crate::record::observe::{Clock, LatencyLog, Progress, Recorder, WireTap};
 use crate::record::readback::read_back;
 use crate::result::{
-    self, Counts, Environment, Host, LatencySummary, Orders, Report, ScenarioInfo, StreamInfo,
-    Throughput, TimelineReport,
+    self, Counts, Environment, Host, LatencySummary, Orders, Report, RunStatus, ScenarioInfo,
+    StreamInfo, Throughput, TimelineReport,
 };
 use crate::scenario::{Amount, ConsumeWhen, Plan, Storage, Warmup};
 use crate::server::{Backend, Server};
@@ -676,7 +676,7 @@ fn assemble(
     let mut notes = facts.notes;
     let mut report = Report {
         schema: result::SCHEMA.to_string(),
-        status: "complete".to_string(),
+        status: RunStatus::Complete,
         status_reason: None,
         run_id: run_id.to_string(),
         started_at: started_iso.to_string(),
@@ -715,7 +715,7 @@ fn assemble(
 
     let m = match outcome {
         Err(reason) => {
-            report.status = "failed".into();
+            report.status = RunStatus::Failed;
             notes.insert(0, reason);
             report.status_reason = Some(notes.join("; "));
             report.verdicts = checker::judge(
@@ -750,11 +750,11 @@ fn assemble(
         matches!(m.stop, Stop::Done | Stop::Elapsed) && oc.in_flight == 0 && read_back_ok;
     match &m.stop {
         Stop::Cancelled => {
-            report.status = "incomplete".into();
+            report.status = RunStatus::Incomplete;
             notes.insert(0, "interrupted (Ctrl-C): publishing stopped early".into());
         }
         Stop::MaxMessages => {
-            report.status = "incomplete".into();
+            report.status = RunStatus::Incomplete;
             notes.insert(
                 0,
                 format!(
@@ -764,17 +764,17 @@ fn assemble(
             );
         }
         Stop::ClientFailed(why) => {
-            report.status = "incomplete".into();
+            report.status = RunStatus::Incomplete;
             notes.insert(0, format!("publishing stopped: {why}"));
         }
         Stop::Done | Stop::Elapsed => {}
     }
     if !read_back_ok {
         // Without the stream's own account, storage order and safety are not measured.
-        report.status = "incomplete".into();
+        report.status = RunStatus::Incomplete;
     }
     if oc.in_flight > 0 {
-        report.status = "incomplete".into();
+        report.status = RunStatus::Incomplete;
         notes.push(format!(
             "{} acks still outstanding when the run stopped",
             oc.in_flight
@@ -902,7 +902,7 @@ fn assemble(
             checker::consume_figures(log, &order, &delivered, &h.keys, h.num_keys, rb_complete);
         if !log.complete {
             complete = false;
-            report.status = "incomplete".into();
+            report.status = RunStatus::Incomplete;
             notes.push(format!(
                 "consume side: {}",
                 log.error.as_deref().unwrap_or("stopped before it drained")
