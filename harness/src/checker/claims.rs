@@ -65,215 +65,277 @@ pub struct Evidence<'a> {
     pub complete: bool,
 }
 
-fn judge_order(
-    name: &str,
-    claim: OrderClaim,
-    f: Option<&OrderFigures>,
-    complete: bool,
-) -> ClaimResult {
-    let (figure, verdict) = match f {
-        None => ("not measured".to_string(), Verdict::Unknown),
-        Some(f) if f.messages == 0 => ("no messages".to_string(), Verdict::Unknown),
-        Some(f) => {
-            let figure = format!(
-                "{} of {} late ({} late per key, {}/{} keys affected)",
-                f.late, f.messages, f.late_per_key, f.keys_affected, f.keys
-            );
-            let holds = match claim {
-                OrderClaim::Preserved => f.late == 0,
-                OrderClaim::PreservedPerKey => f.late_per_key == 0,
-                OrderClaim::Broken => f.late > 0,
-                OrderClaim::BrokenPerKey => f.late_per_key > 0,
-            };
-            let verdict = match (holds, complete) {
-                (false, _) => Verdict::Fail,
-                (true, true) => Verdict::Pass,
-                // A break seen in part of a run is a break; "preserved" over part is not proven.
-                (true, false) => match claim {
-                    OrderClaim::Broken | OrderClaim::BrokenPerKey => Verdict::Pass,
-                    _ => Verdict::Unknown,
-                },
-            };
-            (figure, verdict)
+/// What a claim says, as written in `[expect]`.
+#[derive(Debug, Clone, Copy)]
+enum Claimed {
+    /// An order is preserved or broken.
+    Order(OrderClaim),
+    /// A count is zero (the `= true` booleans: `no_loss`, `all_acked`, …).
+    Zero,
+    /// A count is zero ("none") or not ("some").
+    Presence(Presence),
+}
+
+/// The figure a claim is judged on; `None` inside when it was not measured.
+enum Measured<'a> {
+    Order(Option<&'a OrderFigures>),
+    Count(Option<u64>),
+}
+
+/// What a claim needs from the scenario to be measurable at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// The stream read back (`observe.read_back = true`).
+    ReadBack,
+    /// A `[consume]` section.
+    Consume,
+}
+
+/// One claim a scenario can make: where it is written, what it is judged on, how it reads.
+pub struct ClaimDef {
+    /// The `[expect]` field; also the claim's name in results.
+    pub name: &'static str,
+    claimed: fn(&Expect) -> Option<Claimed>,
+    measured: for<'e> fn(&'e Evidence<'e>) -> Measured<'e>,
+    /// For counts: what is counted ("lost", "duplicates").
+    what: &'static str,
+    /// For `= true` claims: what holding means, e.g. "nothing acknowledged is lost".
+    holds: &'static str,
+    pub needs: Needs,
+}
+
+fn order(c: Option<OrderClaim>) -> Option<Claimed> {
+    c.map(Claimed::Order)
+}
+
+fn zero(claimed: Option<bool>) -> Option<Claimed> {
+    // `false` is refused by validation (it would claim nothing).
+    claimed.filter(|&b| b).map(|_| Claimed::Zero)
+}
+
+fn presence(c: Option<Presence>) -> Option<Claimed> {
+    c.map(Claimed::Presence)
+}
+
+fn not_acked(e: &Evidence) -> Option<u64> {
+    Some(e.published - e.acked.min(e.published))
+}
+
+/// Every claim, in the order results list them. Adding a claim: a field in
+/// `scenario::Expect` and a row here.
+pub const CLAIMS: &[ClaimDef] = &[
+    ClaimDef {
+        name: "ack_wire_order",
+        claimed: |x| order(x.ack_wire_order),
+        measured: |e| Measured::Order(e.ack_wire),
+        what: "",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "ack_completion_order",
+        claimed: |x| order(x.ack_completion_order),
+        measured: |e| Measured::Order(e.ack_completion),
+        what: "",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "storage_order",
+        claimed: |x| order(x.storage_order),
+        measured: |e| Measured::Order(e.storage),
+        what: "",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "no_loss",
+        claimed: |x| zero(x.no_loss),
+        measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
+        what: "lost",
+        holds: "nothing acknowledged is lost",
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "no_duplicates",
+        claimed: |x| zero(x.no_duplicates),
+        measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
+        what: "duplicates",
+        holds: "no key+seq stored twice",
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "all_acked",
+        claimed: |x| zero(x.all_acked),
+        measured: |e| Measured::Count(not_acked(e)),
+        what: "not acknowledged",
+        holds: "every published message acknowledged",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "duplicates",
+        claimed: |x| presence(x.duplicates),
+        measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
+        what: "duplicates",
+        holds: "",
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "retry_reorders",
+        claimed: |x| presence(x.retry_reorders),
+        measured: |e| Measured::Count(e.retry.and_then(|r| r.retry_reorders)),
+        what: "retry reorders",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "lost",
+        claimed: |x| presence(x.lost),
+        measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
+        what: "lost",
+        holds: "",
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "unacked",
+        claimed: |x| presence(x.unacked),
+        measured: |e| Measured::Count(not_acked(e)),
+        what: "not acknowledged",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "unknown",
+        claimed: |x| presence(x.unknown),
+        measured: |e| Measured::Count(Some(e.unknown)),
+        what: "unknown outcomes",
+        holds: "",
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "consume_order",
+        claimed: |x| order(x.consume_order),
+        measured: |e| Measured::Order(e.consume),
+        what: "",
+        holds: "",
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "all_processed",
+        claimed: |x| zero(x.all_processed),
+        measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
+        what: "stored but never processed",
+        holds: "every stored message processed at least once",
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "unprocessed",
+        claimed: |x| presence(x.unprocessed),
+        measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
+        what: "stored but never processed",
+        holds: "",
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "redelivered",
+        claimed: |x| presence(x.redelivered),
+        measured: |e| Measured::Count(e.consume_figures.map(|f| f.redelivered)),
+        what: "redeliveries",
+        holds: "",
+        needs: Needs::Consume,
+    },
+];
+
+impl ClaimDef {
+    /// Whether the scenario makes this claim.
+    pub fn is_claimed(&self, expect: &Expect) -> bool {
+        (self.claimed)(expect).is_some()
+    }
+
+    fn judge(&self, claimed: Claimed, e: &Evidence) -> ClaimResult {
+        let (expected, figure, verdict) = match (claimed, (self.measured)(e)) {
+            (Claimed::Order(c), Measured::Order(f)) => {
+                let (figure, verdict) = judge_order(c, f, e.complete);
+                (c.describe().to_string(), figure, verdict)
+            }
+            (Claimed::Zero, Measured::Count(v)) => {
+                let (figure, verdict) = judge_count(Presence::None, v, self.what, e.complete);
+                (self.holds.to_string(), figure, verdict)
+            }
+            (Claimed::Presence(p), Measured::Count(v)) => {
+                let (figure, verdict) = judge_count(p, v, self.what, e.complete);
+                let expected = match p {
+                    Presence::None => format!("no {}", self.what),
+                    Presence::Some => format!("some {}", self.what),
+                };
+                (expected, figure, verdict)
+            }
+            _ => unreachable!("claim {} pairs an order with a count", self.name),
+        };
+        ClaimResult {
+            claim: self.name.to_string(),
+            expected,
+            figure,
+            verdict,
         }
-    };
-    ClaimResult {
-        claim: name.to_string(),
-        expected: claim.describe().to_string(),
-        figure,
-        verdict,
     }
 }
 
-fn judge_zero(
-    name: &str,
-    expected: &str,
-    value: Option<u64>,
-    what: &str,
-    complete: bool,
-) -> ClaimResult {
-    let (figure, verdict) = match value {
-        None => ("not measured".to_string(), Verdict::Unknown),
-        Some(0) if !complete => (format!("0 {what} (run incomplete)"), Verdict::Unknown),
-        Some(0) => (format!("0 {what}"), Verdict::Pass),
-        Some(v) => (format!("{v} {what}"), Verdict::Fail),
+/// An order claim against its figures.
+fn judge_order(claim: OrderClaim, f: Option<&OrderFigures>, complete: bool) -> (String, Verdict) {
+    let Some(f) = f else {
+        return ("not measured".to_string(), Verdict::Unknown);
     };
-    ClaimResult {
-        claim: name.to_string(),
-        expected: expected.to_string(),
-        figure,
-        verdict,
+    if f.messages == 0 {
+        return ("no messages".to_string(), Verdict::Unknown);
     }
+    let figure = format!(
+        "{} of {} late ({} late per key, {}/{} keys affected)",
+        f.late, f.messages, f.late_per_key, f.keys_affected, f.keys
+    );
+    let holds = match claim {
+        OrderClaim::Preserved => f.late == 0,
+        OrderClaim::PreservedPerKey => f.late_per_key == 0,
+        OrderClaim::Broken => f.late > 0,
+        OrderClaim::BrokenPerKey => f.late_per_key > 0,
+    };
+    let verdict = match (holds, complete) {
+        (false, _) => Verdict::Fail,
+        (true, true) => Verdict::Pass,
+        // A break seen in part of a run is a break; "preserved" over part is not proven.
+        (true, false) => match claim {
+            OrderClaim::Broken | OrderClaim::BrokenPerKey => Verdict::Pass,
+            _ => Verdict::Unknown,
+        },
+    };
+    (figure, verdict)
 }
 
-/// A "none" / "some" claim about a count.
-fn judge_presence(
-    name: &str,
+/// A count claimed to be zero ("none") or not ("some"). Over an incomplete run a zero proves
+/// nothing; a non-zero seen in part of a run is seen.
+fn judge_count(
     claim: Presence,
     value: Option<u64>,
     what: &str,
     complete: bool,
-) -> ClaimResult {
-    match claim {
-        Presence::None => judge_zero(name, &format!("no {what}"), value, what, complete),
-        Presence::Some => {
-            let (figure, verdict) = match value {
-                None => ("not measured".to_string(), Verdict::Unknown),
-                Some(0) if !complete => (format!("0 {what} (run incomplete)"), Verdict::Unknown),
-                Some(0) => (format!("0 {what}"), Verdict::Fail),
-                // Seen in part of a run is seen.
-                Some(v) => (format!("{v} {what}"), Verdict::Pass),
-            };
-            ClaimResult {
-                claim: name.to_string(),
-                expected: format!("some {what}"),
-                figure,
-                verdict,
-            }
-        }
+) -> (String, Verdict) {
+    match (value, claim) {
+        (None, _) => ("not measured".to_string(), Verdict::Unknown),
+        (Some(0), _) if !complete => (format!("0 {what} (run incomplete)"), Verdict::Unknown),
+        (Some(0), Presence::None) => (format!("0 {what}"), Verdict::Pass),
+        (Some(0), Presence::Some) => (format!("0 {what}"), Verdict::Fail),
+        (Some(v), Presence::None) => (format!("{v} {what}"), Verdict::Fail),
+        (Some(v), Presence::Some) => (format!("{v} {what}"), Verdict::Pass),
     }
 }
 
-/// Turns the scenario's claims into verdicts.
+/// Turns the scenario's claims into verdicts, in [`CLAIMS`] order.
 pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
-    let mut out = Vec::new();
-    if let Some(c) = expect.ack_wire_order {
-        out.push(judge_order("ack_wire_order", c, e.ack_wire, e.complete));
-    }
-    if let Some(c) = expect.ack_completion_order {
-        out.push(judge_order(
-            "ack_completion_order",
-            c,
-            e.ack_completion,
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.storage_order {
-        out.push(judge_order("storage_order", c, e.storage, e.complete));
-    }
-    if expect.no_loss == Some(true) {
-        out.push(judge_zero(
-            "no_loss",
-            "nothing acknowledged is lost",
-            e.safety.map(|s| s.lost),
-            "lost",
-            e.complete,
-        ));
-    }
-    if expect.no_duplicates == Some(true) {
-        out.push(judge_zero(
-            "no_duplicates",
-            "no key+seq stored twice",
-            e.safety.map(|s| s.duplicates),
-            "duplicates",
-            e.complete,
-        ));
-    }
-    if expect.all_acked == Some(true) {
-        out.push(judge_zero(
-            "all_acked",
-            "every published message acknowledged",
-            Some(e.published - e.acked.min(e.published)),
-            "not acknowledged",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.duplicates {
-        out.push(judge_presence(
-            "duplicates",
-            c,
-            e.safety.map(|s| s.duplicates),
-            "duplicates",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.retry_reorders {
-        out.push(judge_presence(
-            "retry_reorders",
-            c,
-            e.retry.and_then(|r| r.retry_reorders),
-            "retry reorders",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.lost {
-        out.push(judge_presence(
-            "lost",
-            c,
-            e.safety.map(|s| s.lost),
-            "lost",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.unacked {
-        out.push(judge_presence(
-            "unacked",
-            c,
-            Some(e.published - e.acked.min(e.published)),
-            "not acknowledged",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.unknown {
-        out.push(judge_presence(
-            "unknown",
-            c,
-            Some(e.unknown),
-            "unknown outcomes",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.consume_order {
-        out.push(judge_order("consume_order", c, e.consume, e.complete));
-    }
-    if expect.all_processed == Some(true) {
-        out.push(judge_zero(
-            "all_processed",
-            "every stored message processed at least once",
-            e.consume_figures.and_then(|f| f.unprocessed),
-            "stored but never processed",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.unprocessed {
-        out.push(judge_presence(
-            "unprocessed",
-            c,
-            e.consume_figures.and_then(|f| f.unprocessed),
-            "stored but never processed",
-            e.complete,
-        ));
-    }
-    if let Some(c) = expect.redelivered {
-        out.push(judge_presence(
-            "redelivered",
-            c,
-            e.consume_figures.map(|f| f.redelivered),
-            "redeliveries",
-            e.complete,
-        ));
-    }
-    out
+    CLAIMS
+        .iter()
+        .filter_map(|d| Some(d.judge((d.claimed)(expect)?, e)))
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ mod retry;
 mod safety;
 mod windows;
 
-pub use claims::{judge, ClaimResult, Evidence, Verdict};
+pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, CLAIMS};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use order::{divergence, percent, OrderFigures};
 pub use retry::{retry_figures, RetryFigures};

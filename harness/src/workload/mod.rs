@@ -5,64 +5,18 @@
 //! hot path). The pacer gives each message its intended send time in open-loop mode, so that
 //! latency can be measured from when a message *should* have been sent (coordinated omission).
 
-use std::time::Duration;
-
-use std::str::FromStr;
-
-use async_nats::header::{HeaderName, HeaderValue};
-use async_nats::HeaderMap;
-use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{KeyDistribution, Rate, WorkloadPlan};
+use crate::scenario::{KeyDistribution, WorkloadPlan};
 
-/// Message headers of the jsbench wire format (see README "Message format").
-pub const H_RUN: &str = "Jsb-Run";
-pub const H_KEY: &str = "Jsb-Key";
-pub const H_SEQ: &str = "Jsb-Seq";
-pub const H_IDX: &str = "Jsb-Idx";
-pub const H_CONN: &str = "Jsb-Conn";
-pub const H_ATTEMPT: &str = "Jsb-Attempt";
+mod message;
+mod pacer;
 
-/// The name of key `k` as it appears in `Jsb-Key` and in the subject.
-pub fn key_name(k: u32) -> String {
-    format!("k{k}")
-}
-
-/// Subjects of one run: every message of the measured phase goes to `jsb.<run>.m.<key>`,
-/// warm-up to `jsb.<run>.w.<key>`, so the read-back can filter the warm-up out.
-#[derive(Debug, Clone)]
-pub struct Subjects {
-    pub stream_filter: String,
-    pub measured_filter: String,
-    measured: Vec<async_nats::Subject>,
-    warmup: Vec<async_nats::Subject>,
-}
-
-impl Subjects {
-    pub fn new(run_id: &str, keys: u32) -> Subjects {
-        let make = |phase: &str| {
-            (0..keys)
-                .map(|k| async_nats::Subject::from(format!("jsb.{run_id}.{phase}.{}", key_name(k))))
-                .collect()
-        };
-        Subjects {
-            stream_filter: format!("jsb.{run_id}.>"),
-            measured_filter: format!("jsb.{run_id}.m.>"),
-            measured: make("m"),
-            warmup: make("w"),
-        }
-    }
-
-    pub fn get(&self, warmup: bool, key: u32) -> async_nats::Subject {
-        if warmup {
-            self.warmup[key as usize].clone()
-        } else {
-            self.measured[key as usize].clone()
-        }
-    }
-}
+pub use message::{
+    key_name, payload, HeaderBuilder, Subjects, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ,
+};
+pub use pacer::Pacer;
 
 /// Draws message keys from the seed, in publish order, a chunk at a time (duration-bound runs
 /// do not know their message count in advance).
@@ -145,110 +99,10 @@ pub fn key_affine_conn(key_name: &str, conns: usize) -> usize {
     (fnv1a(key_name.as_bytes()) % conns as u64) as usize
 }
 
-/// Builds the headers of message attempts. Header names are parsed once: parsing a name checks
-/// it against every standard NATS header, which cost more than the rest of the map.
-#[derive(Debug, Clone)]
-pub struct HeaderBuilder {
-    run: HeaderName,
-    key: HeaderName,
-    seq: HeaderName,
-    idx: HeaderName,
-    conn: HeaderName,
-    attempt: HeaderName,
-}
-
-impl Default for HeaderBuilder {
-    fn default() -> Self {
-        let name = |n: &str| HeaderName::from_str(n).expect("valid header name");
-        HeaderBuilder {
-            run: name(H_RUN),
-            key: name(H_KEY),
-            seq: name(H_SEQ),
-            idx: name(H_IDX),
-            conn: name(H_CONN),
-            attempt: name(H_ATTEMPT),
-        }
-    }
-}
-
-impl HeaderBuilder {
-    /// The headers of one attempt of message `idx` (key `key`, per-key sequence `seq`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn build(
-        &self,
-        run: &str,
-        key: &str,
-        seq: u64,
-        idx: u64,
-        conn: usize,
-        attempt: u32,
-        msg_id: Option<String>,
-    ) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(self.run.clone(), run);
-        h.insert(self.key.clone(), key);
-        h.insert(self.seq.clone(), HeaderValue::from(seq));
-        h.insert(self.idx.clone(), HeaderValue::from(idx));
-        h.insert(self.conn.clone(), HeaderValue::from(conn));
-        h.insert(self.attempt.clone(), HeaderValue::from(attempt));
-        if let Some(id) = msg_id {
-            h.insert(async_nats::header::NATS_MESSAGE_ID, id);
-        }
-        h
-    }
-}
-
-/// The filler payload shared by every message (cloning `Bytes` is a reference count).
-pub fn payload(size: usize) -> Bytes {
-    Bytes::from(
-        (0..size)
-            .map(|i| b'a' + (i % 26) as u8)
-            .collect::<Vec<u8>>(),
-    )
-}
-
-/// Intended send times for open-loop runs.
-#[derive(Debug, Clone, Copy)]
-pub struct Pacer {
-    /// Nanoseconds between intended sends; 0 = closed loop.
-    interval_ns: f64,
-}
-
-impl Pacer {
-    pub fn new(rate: Rate) -> Pacer {
-        Pacer {
-            interval_ns: match rate {
-                Rate::Max => 0.0,
-                Rate::PerSec(r) => 1e9 / r as f64,
-            },
-        }
-    }
-
-    pub fn is_open_loop(&self) -> bool {
-        self.interval_ns > 0.0
-    }
-
-    /// Intended send time of message `i`, in ns since the phase started.
-    pub fn intended_ns(&self, i: u64) -> u64 {
-        (i as f64 * self.interval_ns) as u64
-    }
-
-    /// How long to wait before message `i`, given `now_ns` since the phase started. tokio's timer
-    /// has ~1 ms resolution, so the wait is rounded and the resulting lateness shows up honestly
-    /// in the send-delay histogram.
-    pub fn wait(&self, i: u64, now_ns: u64) -> Option<Duration> {
-        if !self.is_open_loop() {
-            return None;
-        }
-        let due = self.intended_ns(i);
-        (due > now_ns).then(|| Duration::from_nanos(due - now_ns))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Amount, Warmup};
+    use crate::scenario::{Amount, Rate, Warmup};
 
     fn plan(dist: KeyDistribution, keys: u32) -> WorkloadPlan {
         WorkloadPlan {
@@ -301,15 +155,5 @@ mod tests {
         for c in 0..4 {
             assert!(conns.contains(&c));
         }
-    }
-
-    #[test]
-    fn pacer_intended_times() {
-        let p = Pacer::new(Rate::PerSec(1000));
-        assert_eq!(p.intended_ns(0), 0);
-        assert_eq!(p.intended_ns(10), 10_000_000);
-        assert_eq!(p.wait(10, 4_000_000), Some(Duration::from_millis(6)));
-        assert_eq!(p.wait(10, 11_000_000), None);
-        assert!(Pacer::new(Rate::Max).wait(5, 0).is_none());
     }
 }
