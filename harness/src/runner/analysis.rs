@@ -1,0 +1,309 @@
+//! Analysis: the checkers run over what a run measured — orders, safety, retries, the fault
+//! windows, the consume side, counts, throughput, latency summaries. Pure: no file is written
+//! and no clock is read here, so what a result says follows from the history alone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::Measured;
+use crate::checker::{self, ConsumeFigures, OrderFigures, PerMessage, RetryFigures, Safety};
+use crate::consume::{ConsumeLog, Processed};
+use crate::record::history::{History, ReadBack};
+use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
+use crate::result::{
+    ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders, Throughput,
+    TimelineReport,
+};
+use crate::scenario::{ConsumePlan, Plan};
+
+/// Every figure of a run, ready for the report.
+pub(super) struct Analysis {
+    pub(super) orders: Orders,
+    pub(super) safety: Option<Safety>,
+    pub(super) counts: Counts,
+    pub(super) throughput: Throughput,
+    pub(super) latency_us: BTreeMap<String, LatencySummary>,
+    pub(super) retry: Option<RetryFigures>,
+    pub(super) faults: Vec<FaultReport>,
+    pub(super) consume: Option<ConsumeReport>,
+    /// First send → first processing, per message; its interval log is written beside the rest.
+    pub(super) end_to_end: Option<LatencyLog>,
+    /// Things worth saying in `status_reason`.
+    pub(super) notes: Vec<String>,
+}
+
+/// Runs every checker over `m`.
+pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
+    let h = &m.history;
+    let rb = m.read_back.as_ref().filter(|rb| rb.complete);
+    let safety = rb.map(|rb| checker::safety(h, rb));
+    let per_msg = rb.map(|rb| checker::per_message(h, rb));
+    let retry = (plan.publish.retry.attempts > 1 || h.retried() > 0)
+        .then(|| checker::retry_figures(h, rb.zip(per_msg.as_ref())));
+    let consume = m
+        .consume
+        .as_ref()
+        .zip(plan.consume.as_ref())
+        .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
+    let mut orders = orders(h, rb);
+    let mut latency_us = latency_summaries(&m.rec);
+    let mut end_to_end = None;
+    let mut consume_report = None;
+    if let Some(c) = consume {
+        orders.consume = Some(c.order);
+        if !c.end_to_end.total.is_empty() {
+            latency_us.insert(
+                "end_to_end".into(),
+                LatencySummary::from_ns(&c.end_to_end.total),
+            );
+            end_to_end = Some(c.end_to_end);
+        }
+        consume_report = Some(c.report);
+    }
+    let counts = counts(h, safety.as_ref(), m.consume.as_ref());
+    let mut notes = Vec::new();
+    if let Some(n) = safety.filter(|s| s.ack_seq_mismatches > 0) {
+        notes.push(format!(
+            "{} acks reported a stream sequence that differs from the read-back",
+            n.ack_seq_mismatches
+        ));
+    }
+    let (faults, fault_notes) = fault_windows(m, per_msg.as_ref());
+    notes.splice(0..0, fault_notes);
+    Analysis {
+        throughput: throughput(&m.rec, counts.acked),
+        orders,
+        safety,
+        counts,
+        latency_us,
+        retry,
+        faults,
+        consume: consume_report,
+        end_to_end,
+        notes,
+    }
+}
+
+fn order_figs(order: &[u32], h: &History) -> OrderFigures {
+    checker::divergence(order, &h.keys, h.num_keys)
+}
+
+/// The ack orders, and the storage order from the read-back when it is whole (else from the
+/// acks, and it says so).
+fn orders(h: &History, rb: Option<&ReadBack>) -> Orders {
+    let from_acks = order_figs(&h.ack_storage_order(), h);
+    let (storage, source) = match rb {
+        Some(rb) => (order_figs(&rb.order, h), "read_back"),
+        None => (from_acks, "acks"),
+    };
+    Orders {
+        ack_wire: Some(order_figs(&h.wire_order(), h)),
+        ack_completion: Some(order_figs(&h.completion, h)),
+        storage: Some(storage),
+        consume: None,
+        storage_source: source.to_string(),
+        storage_from_acks: Some(from_acks),
+    }
+}
+
+/// Each fault window with the figures before / during / after it (when send times were kept),
+/// and notes on the nemesis's own troubles.
+fn fault_windows(m: &Measured, per_msg: Option<&PerMessage>) -> (Vec<FaultReport>, Vec<String>) {
+    let h = &m.history;
+    let mut notes: Vec<String> = m.nemesis.notes.clone();
+    let mut faults = Vec::new();
+    for w in &m.nemesis.windows {
+        if let Some(e) = &w.error {
+            notes.push(format!("fault {} #{}: {e}", w.name, w.occurrence));
+        }
+        let split = h.is_timed().then(|| {
+            let at = |ms: f64| m.nemesis_origin_ns + (ms * 1e6) as u64;
+            checker::split_by_window(
+                h,
+                per_msg,
+                (m.rec.started_ns, m.rec.ended_ns),
+                (at(w.start_ms), at(w.end_ms)),
+            )
+        });
+        faults.push(FaultReport {
+            window: w.clone(),
+            split,
+        });
+    }
+    (faults, notes)
+}
+
+fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) -> Counts {
+    let oc = h.outcome_counts();
+    Counts {
+        published: h.published,
+        acked: oc.ok + oc.duplicate_acks,
+        duplicate_acks: oc.duplicate_acks,
+        failed: oc.failed,
+        unknown: oc.unknown,
+        in_flight: oc.in_flight,
+        stored: safety.map(|s| s.stored),
+        lost: safety.map(|s| s.lost),
+        duplicates: safety.map(|s| s.duplicates),
+        unexpected: safety.map(|s| s.unexpected),
+        recovered: safety.map(|s| s.unknown_stored),
+        redelivered: consume.map(|c| c.redeliveries),
+    }
+}
+
+/// Acked msgs/s from the first send to the last ack, and the per-bucket timeline.
+fn throughput(rec: &Recorder, acked: u64) -> Throughput {
+    let duration_s = rec.ended_ns.saturating_sub(rec.started_ns) as f64 / 1e9;
+    Throughput {
+        msgs_per_sec: if duration_s > 0.0 {
+            acked as f64 / duration_s
+        } else {
+            0.0
+        },
+        duration_s,
+        timeline: TimelineReport {
+            bucket_ms: rec.timeline.bucket_ns as f64 / 1e6,
+            acked: rec.timeline.acked.clone(),
+            published: rec.timeline.published.clone(),
+        },
+    }
+}
+
+/// The latency logs a run keeps, by name (`latency_us` keys, `latency-<name>.hlog` files).
+pub(super) fn latency_logs(rec: &Recorder) -> Vec<(&'static str, &LatencyLog)> {
+    let mut logs = vec![("publish_ack", &rec.publish_ack)];
+    if let Some(h) = &rec.send_delay {
+        logs.push(("send_delay", h));
+    }
+    if let Some(h) = &rec.intended_ack {
+        logs.push(("intended_ack", h));
+    }
+    logs
+}
+
+fn latency_summaries(rec: &Recorder) -> BTreeMap<String, LatencySummary> {
+    latency_logs(rec)
+        .into_iter()
+        .map(|(name, log)| (name.to_string(), LatencySummary::from_ns(&log.total)))
+        .collect()
+}
+
+/// What the consume side did, judged.
+struct ConsumeSide {
+    order: OrderFigures,
+    report: ConsumeReport,
+    end_to_end: LatencyLog,
+}
+
+/// The consume order (first successful processings), its figures, and end-to-end latency.
+fn consume_side(
+    cp: &ConsumePlan,
+    log: &ConsumeLog,
+    h: &History,
+    rb: Option<&ReadBack>,
+    rec: &Recorder,
+    bucket: Duration,
+) -> ConsumeSide {
+    let (order, delivered) = checker::consume_order(&log.processed);
+    let figures = checker::consume_figures(log, &order, &delivered, &h.keys, h.num_keys, rb);
+    ConsumeSide {
+        order: order_figs(&order, h),
+        report: consume_report(cp, log, figures, rec, bucket),
+        end_to_end: end_to_end(log, h, rec.started_ns),
+    }
+}
+
+/// Each message's first successful processing, in finish order (indexes are dense: a bitmap).
+fn first_processings(log: &ConsumeLog) -> impl Iterator<Item = &Processed> {
+    let len = log
+        .processed
+        .iter()
+        .map(|p| p.idx as usize + 1)
+        .max()
+        .unwrap_or(0);
+    let mut seen = vec![false; len];
+    log.processed.iter().filter(move |p| {
+        let s = &mut seen[p.idx as usize];
+        !std::mem::replace(s, true)
+    })
+}
+
+/// End-to-end latency: first send of a message → its first successful processing, recorded by
+/// processing time (so the interval log shows how it grew with the backlog).
+fn end_to_end(log: &ConsumeLog, h: &History, origin_ns: u64) -> LatencyLog {
+    let mut l = LatencyLog::new(LOG_INTERVAL);
+    l.set_origin(origin_ns);
+    for p in first_processings(log) {
+        let Some(&sent) = h.first_send_ns.get(p.idx as usize) else {
+            continue;
+        };
+        if sent > 0 {
+            l.record(p.at_ns, p.at_ns.saturating_sub(sent).max(1));
+        }
+    }
+    l.finish();
+    l
+}
+
+/// `consume` of result.json: figures, rate, and processed/backlog per timeline bucket.
+fn consume_report(
+    cp: &ConsumePlan,
+    log: &ConsumeLog,
+    figures: ConsumeFigures,
+    rec: &Recorder,
+    bucket: Duration,
+) -> ConsumeReport {
+    let bucket_ns = bucket.as_nanos().max(1) as u64;
+    // First processings only: the backlog is what has not been processed yet.
+    let firsts: Vec<u64> = first_processings(log).map(|p| p.at_ns).collect();
+    let timeline = consume_timeline(&firsts, rec, bucket_ns);
+    let span_ns = match (firsts.first(), firsts.last()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => 0,
+    };
+    let duration_s = span_ns as f64 / 1e9;
+    let as_str = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    ConsumeReport {
+        consumer: as_str(serde_json::json!(cp.consumer)),
+        model: as_str(serde_json::json!(cp.model)),
+        workers: cp.workers,
+        when: as_str(serde_json::json!(cp.when)),
+        figures,
+        msgs_per_sec: if duration_s > 0.0 {
+            firsts.len() as f64 / duration_s
+        } else {
+            0.0
+        },
+        duration_s,
+        complete: log.complete,
+        error: log.error.clone(),
+        timeline,
+    }
+}
+
+/// Processed per bucket and the backlog at each bucket's end (published minus processed).
+fn consume_timeline(firsts: &[u64], rec: &Recorder, bucket_ns: u64) -> ConsumeTimeline {
+    let mut processed: Vec<u64> = Vec::new();
+    for &at in firsts {
+        let i = (at.saturating_sub(rec.started_ns) / bucket_ns) as usize;
+        if i >= processed.len() {
+            processed.resize(i + 1, 0);
+        }
+        processed[i] += 1;
+    }
+    let published = &rec.timeline.published;
+    let n = processed.len().max(published.len());
+    let (mut pubs, mut done) = (0u64, 0u64);
+    let mut backlog = Vec::with_capacity(n);
+    for i in 0..n {
+        pubs += published.get(i).copied().unwrap_or(0);
+        done += processed.get(i).copied().unwrap_or(0);
+        backlog.push(pubs.saturating_sub(done));
+    }
+    processed.resize(n, 0);
+    ConsumeTimeline {
+        bucket_ms: bucket_ns as f64 / 1e6,
+        processed,
+        backlog,
+    }
+}

@@ -1,0 +1,81 @@
+//! Artifacts: the files a result keeps beside result.json — one HdrHistogram interval log per
+//! latency (`latency-<name>.hlog`) and, when attempts failed or were retried, `attempts.csv`.
+//! A file that cannot be written is a note in the result, not a failed run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::analysis::{latency_logs, Analysis};
+use super::Measured;
+use crate::record::history::History;
+use crate::record::observe::LatencyLog;
+use crate::result::{hlog, write_atomic};
+
+/// The files written (`files` of result.json) and notes on those that could not be.
+#[derive(Default)]
+pub(super) struct Artifacts {
+    pub(super) files: BTreeMap<String, String>,
+    pub(super) notes: Vec<String>,
+}
+
+/// Writes every artifact of a run into `dir`; `started` is the run's wall-clock start.
+pub(super) fn write(dir: &Path, started: SystemTime, m: &Measured, a: &Analysis) -> Artifacts {
+    let mut out = Artifacts::default();
+    if !m.history.attempt_log.is_empty() {
+        let file = "attempts.csv";
+        match write_attempts(&dir.join(file), &m.history, m.rec.started_ns) {
+            Ok(()) => {
+                out.files.insert("attempts".into(), file.into());
+            }
+            Err(e) => out.notes.push(format!("could not write {file}: {e}")),
+        }
+    }
+    let start = started + Duration::from_nanos(m.rec.started_ns);
+    let mut logs = latency_logs(&m.rec);
+    if let Some(e2e) = &a.end_to_end {
+        logs.push(("end_to_end", e2e));
+    }
+    for (name, log) in logs {
+        out.write_hlog(dir, name, log, start);
+    }
+    out
+}
+
+impl Artifacts {
+    fn write_hlog(&mut self, dir: &Path, name: &str, log: &LatencyLog, start: SystemTime) {
+        let file = format!("latency-{name}.hlog");
+        match hlog::write_hlog(&dir.join(&file), log, name, start) {
+            Ok(()) => {
+                self.files.insert(format!("latency_{name}"), file);
+            }
+            Err(e) => self.notes.push(format!("could not write {file}: {e}")),
+        }
+    }
+}
+
+/// Writes every recorded attempt (failed ones, and the last of each retried message) as CSV:
+/// times in ms since the measured phase started.
+fn write_attempts(path: &Path, h: &History, origin_ns: u64) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let seqs = h.key_seqs();
+    let mut out = String::from("idx,key,seq,attempt,conn,send_ms,end_ms,outcome,error\n");
+    let ms = |t: u64| t.saturating_sub(origin_ns) as f64 / 1e6;
+    for a in &h.attempt_log {
+        let i = a.idx as usize;
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{:.3},{:.3},{},{}",
+            a.idx,
+            crate::workload::key_name(h.keys[i]),
+            seqs[i],
+            a.attempt,
+            a.conn,
+            ms(a.send_ns),
+            ms(a.end_ns),
+            a.outcome.as_str(),
+            a.error
+        );
+    }
+    write_atomic(path, out.as_bytes())
+}

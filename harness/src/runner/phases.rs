@@ -1,0 +1,323 @@
+//! The phases of a run on an open rig: warm-up (excluded from every figure), the measured phase
+//! (the publisher, and the nemesis on the same task when there are faults), the consume side
+//! (alongside or after publishing), and the read-back.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::rig::Rig;
+use super::{Measured, RunOptions};
+use crate::client::pool::Router;
+use crate::client::{Limit, Publisher, Stop};
+use crate::consume::{self, ConsumeLog, ConsumeSetup};
+use crate::nemesis::{Nemesis, NemesisLog};
+use crate::proxy::Proxy;
+use crate::record::history::{History, ReadBack};
+use crate::record::observe::{Clock, Progress, Recorder, WireTap};
+use crate::record::readback::{self, ReadBackCheck};
+use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
+use crate::server::Server;
+use crate::workload::{key_name, payload, KeyGen, Pacer};
+
+/// How long the round trip that proves a connection drained may take (a reconnect after a
+/// fault included).
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The read-back stops when nothing arrives for this long.
+const READ_BACK_IDLE: Duration = Duration::from_secs(10);
+
+/// What the phases work with; borrowed from the runner.
+pub(super) struct Phases<'a> {
+    pub(super) plan: &'a Plan,
+    pub(super) opts: &'a RunOptions,
+    pub(super) server: &'a Server,
+    pub(super) proxies: &'a [Proxy],
+    pub(super) rig: &'a Rig,
+    pub(super) run_id: &'a str,
+}
+
+/// The measured phase's own record.
+struct Published {
+    history: History,
+    rec: Recorder,
+    stop: Stop,
+    nemesis: NemesisLog,
+    nemesis_origin_ns: u64,
+}
+
+/// The consume side while it runs: a task, or a setup waiting for publishing to end.
+struct Consuming {
+    task: Option<JoinHandle<ConsumeLog>>,
+    deferred: Option<ConsumeSetup>,
+    published_tx: watch::Sender<bool>,
+    published_rx: watch::Receiver<bool>,
+}
+
+/// What the read-back found, how it made sure, and anything worth a note.
+#[derive(Default)]
+struct ReadBackOutcome {
+    read_back: Option<ReadBack>,
+    check: Option<ReadBackCheck>,
+    note: Option<String>,
+}
+
+impl Phases<'_> {
+    /// Warm-up, measured phase with the consume side, read-back.
+    pub(super) async fn run(&self) -> Measured {
+        let clock = Clock::start();
+        let w = &self.plan.workload;
+        let key_names: Vec<String> = (0..w.keys).map(key_name).collect();
+        let router = Router::new(&self.plan.connections, w.keys);
+        let progress = Arc::new(Progress::default());
+        // Declared before the publisher, which borrows it for the measured phase.
+        let (stopped_tx, stopped_rx) = watch::channel(false);
+        let mut publisher = Publisher {
+            contexts: &self.rig.pool.contexts,
+            router: &router,
+            subjects: &self.rig.subjects,
+            run_id: self.run_id,
+            key_names: &key_names,
+            payload: payload(w.payload_size),
+            mode: self.plan.publish.mode,
+            window: self.plan.publish.max_in_flight,
+            msg_id: self.plan.publish.msg_id,
+            pacer: Pacer::new(w.rate),
+            tap: WireTap::new(clock),
+            cancel: &self.opts.cancel,
+            progress: Some(&progress),
+            retry: self.plan.publish.retry,
+            stopped: None,
+        };
+        self.warm_up(&publisher).await;
+        let mut consuming = self.start_consumer(clock);
+        // Only the measured phase tells the nemesis that publishing stopped.
+        publisher.stopped = Some(&stopped_tx);
+        let published = self
+            .measured(&publisher, &progress, clock, stopped_rx)
+            .await;
+        let consume = self.finish_consumer(&mut consuming).await;
+        let rb = self.read_back(&published.history).await;
+        Measured {
+            history: published.history,
+            rec: published.rec,
+            stop: published.stop,
+            read_back: rb.read_back,
+            read_back_check: rb.check,
+            read_back_note: rb.note,
+            nemesis: published.nemesis,
+            nemesis_origin_ns: published.nemesis_origin_ns,
+            consume,
+        }
+    }
+
+    /// Same code path as the measured phase, its own keys and a throwaway history.
+    async fn warm_up(&self, publisher: &Publisher<'_>) {
+        let w = &self.plan.workload;
+        let limit = match w.warmup {
+            Warmup::Messages(0) => return,
+            Warmup::Messages(n) => Limit::Messages(n),
+            Warmup::Duration(d) => Limit::Duration {
+                duration: d,
+                max: w.max_messages,
+            },
+        };
+        let mut keygen = KeyGen::new(w, self.plan.seed ^ 0x5741_524d_5550);
+        let first = match limit {
+            Limit::Messages(n) => keygen.take(n as usize),
+            Limit::Duration { .. } => Vec::new(),
+        };
+        let mut h = History::new(first, w.keys);
+        let mut r = Recorder::new(false, self.plan.observe.timeline_bucket, None);
+        publisher
+            .run_phase(true, limit, &mut keygen, &mut h, &mut r)
+            .await;
+    }
+
+    /// The measured phase: the publisher and, with faults, the nemesis on the same task.
+    async fn measured(
+        &self,
+        publisher: &Publisher<'_>,
+        progress: &Arc<Progress>,
+        clock: Clock,
+        stopped_rx: watch::Receiver<bool>,
+    ) -> Published {
+        let w = &self.plan.workload;
+        let (limit, expected, planned) = match w.amount {
+            Amount::Messages(n) => (Limit::Messages(n), None, n),
+            Amount::Duration(d) => (
+                Limit::Duration {
+                    duration: d,
+                    max: w.max_messages,
+                },
+                Some(d),
+                0,
+            ),
+        };
+        let mut keygen = KeyGen::new(w, self.plan.seed);
+        let mut history = self.history(&mut keygen);
+        let open_loop = publisher.pacer.is_open_loop();
+        let mut rec = Recorder::new(open_loop, self.plan.observe.timeline_bucket, expected);
+        progress.planned.store(planned, Ordering::Relaxed);
+        let bar = self
+            .opts
+            .progress
+            .then(|| super::progress::spawn(progress.clone(), expected, self.plan.name.clone()));
+        let nemesis_origin_ns = clock.now_ns();
+        let publishing = publisher.run_phase(false, limit, &mut keygen, &mut history, &mut rec);
+        let (stop, nemesis) = if self.plan.faults.is_empty() {
+            (publishing.await, NemesisLog::default())
+        } else {
+            // Same task, so the nemesis borrows the server and proxies; the publisher yields at
+            // every await, which is often enough for fault times to be kept to a millisecond or
+            // so (the windows record the real times anyway).
+            let nemesis = Nemesis {
+                faults: &self.plan.faults,
+                server: self.server,
+                proxies: self.proxies,
+                clock,
+            };
+            // The nemesis first: faults due at once are set before the first message goes out.
+            let (log, stop) = tokio::join!(nemesis.run(nemesis_origin_ns, stopped_rx), publishing);
+            (stop, log)
+        };
+        if let Some(bar) = bar {
+            bar.finish().await;
+        }
+        Published {
+            history,
+            rec,
+            stop,
+            nemesis,
+            nemesis_origin_ns,
+        }
+    }
+
+    /// The measured phase's history, with the keys of the messages known up front.
+    fn history(&self, keygen: &mut KeyGen) -> History {
+        let w = &self.plan.workload;
+        let first = match (w.amount, w.rate) {
+            (Amount::Messages(n), _) => n as usize,
+            (Amount::Duration(d), Rate::PerSec(r)) => {
+                ((d.as_secs_f64() * r as f64) as usize + 1).min(w.max_messages as usize)
+            }
+            (Amount::Duration(_), Rate::Max) => 1 << 20,
+        };
+        let history = History::new(keygen.take(first), w.keys);
+        let p = self.plan;
+        if !p.faults.is_empty() || p.publish.retry.attempts > 1 || p.consume.is_some() {
+            // Send and ack times per message: the fault-window checkers split by them.
+            history.timed()
+        } else {
+            history
+        }
+    }
+
+    /// The consume side: spawned now when concurrent, kept for after publishing otherwise.
+    fn start_consumer(&self, clock: Clock) -> Consuming {
+        let (published_tx, published_rx) = watch::channel(false);
+        let setup = self.plan.consume.as_ref().map(|cp| ConsumeSetup {
+            js: self.rig.admin.clone(),
+            stream: self.rig.stream.clone(),
+            filter: self.rig.subjects.measured_filter.clone(),
+            run_id: self.run_id.to_string(),
+            name: format!("jsb-consume-{}", self.run_id),
+            plan: cp.clone(),
+            seed: self.plan.seed,
+            clock,
+        });
+        let mut c = Consuming {
+            task: None,
+            deferred: None,
+            published_tx,
+            published_rx,
+        };
+        match setup {
+            Some(s) if s.plan.when == ConsumeWhen::Concurrent => {
+                c.task = Some(self.spawn_consumer(s, c.published_rx.clone()));
+            }
+            s => c.deferred = s,
+        }
+        c
+    }
+
+    fn spawn_consumer(
+        &self,
+        setup: ConsumeSetup,
+        published: watch::Receiver<bool>,
+    ) -> JoinHandle<ConsumeLog> {
+        tokio::spawn(consume::run(setup, published, self.opts.cancel.clone()))
+    }
+
+    /// Tells the consumer publishing has ended (starting it now when it runs after), and
+    /// waits until it has drained.
+    async fn finish_consumer(&self, c: &mut Consuming) -> Option<ConsumeLog> {
+        let _ = c.published_tx.send(true);
+        if let Some(setup) = c.deferred.take() {
+            c.task = Some(self.spawn_consumer(setup, c.published_rx.clone()));
+        }
+        let task = c.task.take()?;
+        Some(task.await.unwrap_or_else(|e| ConsumeLog {
+            error: Some(format!("the consumer task failed: {e}")),
+            ..Default::default()
+        }))
+    }
+
+    /// The stream's own account of what was stored, in which order. Every fault is healed by
+    /// now (the nemesis heals when publishing stops); each publishing connection is proven
+    /// drained through its own path, proxy included, so that nothing still queued reaches the
+    /// stream after it was read.
+    async fn read_back(&self, history: &History) -> ReadBackOutcome {
+        if !self.plan.observe.read_back || self.opts.cancel.is_urgent() {
+            return ReadBackOutcome::default();
+        }
+        let (flushed, mut notes) = self.prove_drained().await;
+        let spec = readback::ReadSpec {
+            js: &self.rig.admin,
+            stream: &self.rig.stream,
+            filter: &self.rig.subjects.measured_filter,
+            run_id: self.run_id,
+            expected_hint: history.published as usize,
+            idle: READ_BACK_IDLE,
+            cancel: &self.opts.cancel,
+        };
+        let mut out = ReadBackOutcome::default();
+        match readback::read_back(&spec).await {
+            Ok((rb, mut check)) => {
+                check.connections = self.rig.pool.clients.len();
+                check.connections_flushed = flushed;
+                if !rb.complete {
+                    notes.push(match check.stream_count {
+                        Some(n) => format!(
+                            "read-back incomplete: {} messages read, the stream holds {n}",
+                            check.read
+                        ),
+                        None => format!("read-back incomplete: {} messages read", check.read),
+                    });
+                }
+                out.read_back = Some(rb);
+                out.check = Some(check);
+            }
+            Err(e) => notes.push(format!("read-back failed: {e}")),
+        }
+        out.note = (!notes.is_empty()).then(|| notes.join("; "));
+        out
+    }
+
+    /// A round trip on every publishing connection; how many answered, and notes on the others.
+    async fn prove_drained(&self) -> (usize, Vec<String>) {
+        let mut notes = Vec::new();
+        let mut flushed = 0;
+        for (i, c) in self.rig.pool.clients.iter().enumerate() {
+            match readback::round_trip(c, ROUND_TRIP_TIMEOUT).await {
+                Ok(()) => flushed += 1,
+                Err(e) => notes.push(format!(
+                    "connection {i} could not be proven drained before the read-back: {e}"
+                )),
+            }
+        }
+        (flushed, notes)
+    }
+}
