@@ -1,26 +1,23 @@
-//! `jsbench`: the command line. Thin on purpose — parsing, exit codes and printing; the library
-//! does the work.
+//! `jsbench`: the command line. Thin on purpose: it parses arguments and dispatches to
+//! `jsbench::app`, which does the work (and is what `cargo bench`'s suite calls too).
 //!
 //! Exit codes: 0 every run complete and no claim failed; 1 a run failed or was incomplete, or a
 //! claim failed; 2 bad usage or an invalid scenario file; 130 interrupted by Ctrl-C.
 //! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use jsbench::app::suite;
-use jsbench::cancel::Cancel;
-use jsbench::checker::Verdict;
-use jsbench::compare;
-use jsbench::render::machine::{self as output, Format};
-use jsbench::render::text;
-use jsbench::result::{self, load as results};
-use jsbench::runner::{RunOptions, RuntimeKind};
-use jsbench::scenario::{self, Overrides, Warmup};
+use jsbench::app::commands::{self, CompareRequest, ReportRequest};
+use jsbench::app::run::{self, ExitPolicy, RunRequest, SummaryPolicy};
+use jsbench::app::{suite, Exit};
+use jsbench::compare::{self, CompareOptions};
+use jsbench::render::machine::Format;
+use jsbench::runner::RuntimeKind;
+use jsbench::scenario::{Overrides, Warmup};
 use jsbench::server::Backend;
 
 // glibc's malloc serialises on an arena lock when one thread allocates what another frees, which
@@ -159,6 +156,14 @@ struct RunArgs {
     /// quiet (nothing; exit code and result files only).
     #[arg(long, default_value = "text", value_parser = parse_format)]
     format: Format,
+    /// Compare this run with the saved baseline NAME (`<out>/baselines/NAME/`) and put the
+    /// comparison into the suite summary and its HTML report.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// Keep this run's results as the baseline NAME (`<out>/baselines/NAME/`), replacing an
+    /// older one of that name.
+    #[arg(long, value_name = "NAME")]
+    save_baseline: Option<String>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -191,206 +196,18 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("jsbench=info,warn")),
         )
         .init();
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Check { paths } => check(&paths),
-        Command::List { path } => list(&path),
-        Command::Run(args) => match run(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
-            }
-        },
-        Command::Compare(args) => match compare_cmd(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Report(args) => match report_cmd(args) {
-            Ok(code) => code,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
-            }
-        },
-        Command::FetchServer => {
-            let rt = match runtime(RuntimeKind::CurrentThread) {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    return ExitCode::from(1);
-                }
-            };
-            match rt.block_on(jsbench::server::find_or_fetch_binary()) {
-                Ok((path, source)) => {
-                    eprintln!("{source}");
-                    println!("{}", path.display());
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
-    }
-}
-
-fn check(paths: &[PathBuf]) -> ExitCode {
-    match suite::load_all(paths, &Overrides::default()) {
-        Ok(plans) => {
-            for p in &plans {
-                let file = p
-                    .file
-                    .as_ref()
-                    .map(|f| f.display().to_string())
-                    .unwrap_or_default();
-                println!("ok  {file}  ({})", p.name);
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!(
-                "{} error(s); see scenarios/README.md for every field",
-                e.errors.len()
-            );
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn list(path: &Path) -> ExitCode {
-    let files = match scenario::files_in(path) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let exit = match Cli::parse().command {
+        Command::Check { paths } => commands::check(&paths),
+        Command::List { path } => commands::list(&path),
+        Command::Run(args) => run(args),
+        Command::Compare(args) => compare(args),
+        Command::Report(args) => report(args),
+        Command::FetchServer => commands::fetch_server(),
     };
-    let mut bad = false;
-    let mut plans = Vec::new();
-    for f in files {
-        match scenario::load(&f, &Overrides::default()) {
-            Ok(p) => plans.push(p),
-            Err(e) => {
-                bad = true;
-                eprintln!("{e}");
-            }
-        }
-    }
-    // Names line up whatever their length.
-    let width = plans.iter().map(|p| p.name.len()).max().unwrap_or(0);
-    for p in &plans {
-        println!("{:<width$}  {}", p.name, p.description);
-    }
-    if bad {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(exit.0)
 }
 
-/// `jsbench compare`: 0 no regression, 1 regression, 2 bad input (returned as an error).
-fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let base = compare::load_set(&args.baseline).context("baseline")?;
-    let cand = compare::load_set(&args.candidate).context("candidate")?;
-    let mut opts = compare::CompareOptions {
-        min_runs: args.min_runs,
-        ..Default::default()
-    };
-    opts.thresholds.extend(args.thresholds);
-    if let Some(seed) = args.seed {
-        opts.seed = seed;
-    }
-    let c = compare::compare(&base, &cand, &opts);
-    let table = compare::render_table(&c);
-    print!("{table}");
-    if let Some(path) = &args.markdown {
-        result::write_atomic(path, table.as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if let Some(path) = &args.json {
-        let json = serde_json::to_vec_pretty(&c)?;
-        result::write_atomic(path, &json)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    if let Some(dir) = &args.gh_bench_dir {
-        let (bigger, smaller) = compare::gh_benchmark_json(&c);
-        for (name, v) in [
-            ("bigger-is-better.json", bigger),
-            ("smaller-is-better.json", smaller),
-        ] {
-            let path = dir.join(name);
-            result::write_atomic(&path, &serde_json::to_vec_pretty(&v)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
-    Ok(if c.regressions > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// `jsbench report`: exit 2 when the paths name no readable result (bad usage), 1 when the
-/// report cannot be written.
-fn report_cmd(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let runs = match results::collect_runs(&args.paths) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
-    let stamp = results::utc_stamp();
-    let suites: Vec<PathBuf> = args
-        .paths
-        .iter()
-        .filter_map(|p| results::suite_dir(p))
-        .collect();
-    let dir = match (&args.out, suites.as_slice()) {
-        (None, [suite]) if args.paths.len() == 1 => suite.clone(),
-        (out, _) => out
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("results"))
-            .join(format!("{stamp}-report")),
-    };
-    let title = args
-        .title
-        .unwrap_or_else(|| format!("jsbench report {stamp}"));
-    let comparison = match &args.baseline {
-        Some(b) => {
-            let base = match compare::load_set(b) {
-                Ok(base) => base,
-                Err(e) => {
-                    eprintln!("error: baseline: {e}");
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            let opts = compare::CompareOptions {
-                min_runs: args.min_runs,
-                ..Default::default()
-            };
-            Some(compare::compare(&base, &runs, &opts))
-        }
-        None => None,
-    };
-    let path = jsbench::render::html::write_report(&dir, &runs, comparison.as_ref(), &title)
-        .context("cannot write the HTML report")?;
-    eprintln!("{} run(s)", runs.len());
-    println!("{}", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn runtime(kind: RuntimeKind) -> anyhow::Result<tokio::runtime::Runtime> {
-    kind.build().context("cannot start the tokio runtime")
-}
-
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+fn run(args: RunArgs) -> Exit {
     let overrides = Overrides {
         messages: args.messages,
         duration: args.duration,
@@ -406,72 +223,63 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             eprintln!("{e}");
             eprintln!("{} error(s); nothing was run", e.errors.len());
-            return Ok(ExitCode::from(2));
+            return Exit::BAD_INPUT;
         }
     };
-    let rt = runtime(args.runtime)?;
-    let cancel = Cancel::new();
-    let opts = RunOptions {
-        out_root: args.out.clone(),
-        cancel: cancel.clone(),
-        // Machine-readable output is for pipelines: no bar there either.
-        progress: !args.no_progress && args.format == Format::Text,
+    let request = RunRequest {
+        plans,
+        out: args.out,
+        runtime: args.runtime,
+        format: args.format,
+        progress: !args.no_progress,
+        baseline: args.baseline,
+        save_baseline: args.save_baseline,
+        exit: ExitPolicy::RunsAndClaims,
+        summary: SummaryPolicy::WhenSeveral,
     };
-    let text = args.format == Format::Text;
-    let outputs = rt.block_on(async {
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                match c.request() {
-                    1 => eprintln!("\ninterrupted: stopping publishing, finishing the run cleanly (Ctrl-C again to skip waiting)"),
-                    _ => eprintln!("\ninterrupted again: skipping the drain and read-back, removing the server"),
-                }
-            }
-        });
-        suite::run_all(&plans, &opts, |o| {
-            if text {
-                print!("{}", text::terminal_summary(&o.report, &o.dir));
-            }
-        })
-        .await
-    })?;
-    // Leave no runtime task behind (the Ctrl-C listener) holding the process.
-    rt.shutdown_timeout(Duration::from_secs(1));
+    run::execute(&request).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        match e {
+            run::RunCommandError::Baseline(_) => Exit::BAD_INPUT,
+            _ => Exit::FAILED,
+        }
+    })
+}
 
-    let rows: Vec<_> = outputs
-        .iter()
-        .map(|o| (o.dir.clone(), o.report.clone()))
-        .collect();
-    if outputs.len() > 1 {
-        if text {
-            println!("\n{}", text::summary_table(&rows));
-        }
-        let dir = suite::write_summary(&args.out, &outputs, None).with_context(|| {
-            format!(
-                "cannot write the suite summary under {}",
-                args.out.display()
-            )
-        })?;
-        if text {
-            println!("summary: {}", dir.join("summary.md").display());
-        } else {
-            eprintln!("summary: {}", dir.join("summary.md").display());
-        }
+fn compare(args: CompareArgs) -> Exit {
+    let mut options = CompareOptions {
+        min_runs: args.min_runs,
+        ..Default::default()
+    };
+    options.thresholds.extend(args.thresholds);
+    if let Some(seed) = args.seed {
+        options.seed = seed;
     }
-    match args.format {
-        Format::Json => print!("{}", output::json(&rows)),
-        Format::Csv => print!("{}", output::csv(&rows)),
-        Format::Text | Format::Quiet => {}
-    }
-    if cancel.is_requested() {
-        return Ok(ExitCode::from(130));
-    }
-    let bad = outputs
-        .iter()
-        .any(|o| !o.report.status.is_complete() || o.report.verdict == Verdict::Fail);
-    Ok(if bad {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    let request = CompareRequest {
+        baseline: args.baseline,
+        candidate: args.candidate,
+        options,
+        json: args.json,
+        gh_bench_dir: args.gh_bench_dir,
+        markdown: args.markdown,
+    };
+    commands::compare(&request).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        // Every error of compare is bad input or an unwritable file: the gate must not pass.
+        Exit::BAD_INPUT
+    })
+}
+
+fn report(args: ReportArgs) -> Exit {
+    let request = ReportRequest {
+        paths: args.paths,
+        out: args.out,
+        title: args.title,
+        baseline: args.baseline,
+        min_runs: args.min_runs,
+    };
+    commands::report(&request).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.exit()
     })
 }

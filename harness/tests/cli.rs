@@ -391,3 +391,53 @@ fn shipped_scenarios_validate_and_list() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("rr4-async-none"));
 }
+
+#[test]
+fn save_and_compare_a_baseline_from_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.toml", OK);
+    let out = d.path().join("r");
+    // A baseline that is not there is bad input, said before anything runs.
+    let missing = jsbench()
+        .args(["run", "--no-progress", "--baseline", "nope", "--out"])
+        .arg(&out)
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("no baseline \"nope\""), "{err}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().count() == 0);
+
+    let saved = jsbench()
+        .args(["run", "--no-progress", "--save-baseline", "main", "--out"])
+        .arg(&out)
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    let stdout = succeeded(&saved);
+    assert!(stdout.contains("baseline \"main\" saved"), "{stdout}");
+    let kept: Vec<_> = std::fs::read_dir(out.join("baselines/main"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].join("result.json").is_file());
+
+    let compared = jsbench()
+        .args(["run", "--no-progress", "--baseline", "main", "--out"])
+        .arg(&out)
+        .arg(d.path().join("a.toml"))
+        .output()
+        .unwrap();
+    let stdout = succeeded(&compared);
+    assert!(stdout.contains("against baseline \"main\""), "{stdout}");
+    let suite = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-suite"))
+        .expect("a suite dir with the comparison");
+    assert!(suite.join("compare.md").is_file());
+    let html = std::fs::read_to_string(suite.join("index.html")).unwrap();
+    assert!(html.contains("Comparison with the baseline"));
+}

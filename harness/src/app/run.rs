@@ -1,0 +1,206 @@
+//! The run command, shared by `jsbench run` and `cargo bench`'s suite: runs validated plans one
+//! after another on a runtime of their own, with Ctrl-C stopping cleanly; prints each run's
+//! summary and the table; writes the suite's summary, compares with a saved baseline and saves
+//! one; decides the exit code.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{baseline, suite, Exit};
+use crate::cancel::Cancel;
+use crate::checker::Verdict;
+use crate::compare::{self, Comparison};
+use crate::render::machine::{self, Format};
+use crate::render::text;
+use crate::result::Report;
+use crate::runner::{RunOptions, RunOutput, RuntimeKind};
+use crate::scenario::Plan;
+
+/// What makes a finished set of runs a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitPolicy {
+    /// `jsbench run`: a run that did not complete, or a claim that failed.
+    RunsAndClaims,
+    /// `cargo bench`: only a run that did not complete. A claim that does not hold is a finding
+    /// shown in the table, not a broken bench.
+    Runs,
+}
+
+/// When the suite summary (summary.md, suite.json, index.html) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryPolicy {
+    Always,
+    /// Only for more than one run (a single `jsbench run` has its result dir, and that is all).
+    WhenSeveral,
+}
+
+/// Everything the run command needs.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub plans: Vec<Plan>,
+    /// The results root.
+    pub out: PathBuf,
+    pub runtime: RuntimeKind,
+    pub format: Format,
+    /// Draw progress bars (text format, on a terminal).
+    pub progress: bool,
+    /// Compare with this saved baseline afterwards (checked before anything runs).
+    pub baseline: Option<String>,
+    /// Save this suite as a baseline of that name.
+    pub save_baseline: Option<String>,
+    pub exit: ExitPolicy,
+    pub summary: SummaryPolicy,
+}
+
+/// Why the run command could not do its job (as opposed to runs that failed: those are in the
+/// exit code and the results).
+#[derive(Debug, thiserror::Error)]
+pub enum RunCommandError {
+    #[error(transparent)]
+    Baseline(#[from] baseline::BaselineError),
+    #[error("cannot start the tokio runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(transparent)]
+    Run(#[from] crate::runner::RunError),
+    #[error("cannot write the suite summary under {dir}: {source}")]
+    Summary {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Runs the request; see the module docs.
+pub fn execute(req: &RunRequest) -> Result<Exit, RunCommandError> {
+    let baselines = baseline::dir_of(&req.out);
+    // Fail before an hour of runs, not after, when the baseline to compare with is not there.
+    let base = match &req.baseline {
+        Some(name) => Some(baseline::load(&baselines, name)?),
+        None => None,
+    };
+    let cancel = Cancel::new();
+    let outputs = run_plans(req, &cancel)?;
+    let rows: Vec<(PathBuf, Report)> = outputs
+        .iter()
+        .map(|o| (o.dir.clone(), o.report.clone()))
+        .collect();
+    let comparison = base.map(|b| compare::compare(&b, &rows, &compare::CompareOptions::default()));
+    write_summaries(req, &outputs, &rows, comparison.as_ref())?;
+    if let Some(name) = &req.save_baseline {
+        let kept = baseline::save(&baselines, name, &outputs)?;
+        say(req, &format!("baseline {name:?} saved: {}", kept.display()));
+    }
+    match req.format {
+        Format::Json => print!("{}", machine::json(&rows)),
+        Format::Csv => print!("{}", machine::csv(&rows)),
+        Format::Text | Format::Quiet => {}
+    }
+    Ok(exit_code(req.exit, &outputs, &cancel))
+}
+
+/// Runs every plan on one runtime, printing each summary as it ends (text format).
+fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCommandError> {
+    let rt = req.runtime.build().map_err(RunCommandError::Runtime)?;
+    let opts = RunOptions {
+        out_root: req.out.clone(),
+        cancel: cancel.clone(),
+        // Machine-readable output is for pipelines: no bar there either.
+        progress: req.progress && req.format == Format::Text,
+    };
+    let text_out = req.format == Format::Text;
+    let outputs = rt.block_on(async {
+        tokio::spawn(listen_for_ctrl_c(cancel.clone()));
+        suite::run_all(&req.plans, &opts, |o| {
+            if text_out {
+                print!("{}", text::terminal_summary(&o.report, &o.dir));
+            }
+        })
+        .await
+    });
+    // Leave no runtime task behind (the Ctrl-C listener) holding the process.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    Ok(outputs?)
+}
+
+/// The first Ctrl-C stops publishing and lets the run finish cleanly; the second skips the
+/// waiting (drain, read-back) and goes straight to removing the server.
+async fn listen_for_ctrl_c(cancel: Cancel) {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        match cancel.request() {
+            1 => eprintln!(
+                "\ninterrupted: stopping publishing, finishing the run cleanly (Ctrl-C again to skip waiting)"
+            ),
+            _ => eprintln!(
+                "\ninterrupted again: skipping the drain and read-back, removing the server"
+            ),
+        }
+    }
+}
+
+/// The table, the suite directory (summary.md, suite.json, index.html) and the comparison.
+fn write_summaries(
+    req: &RunRequest,
+    outputs: &[RunOutput],
+    rows: &[(PathBuf, Report)],
+    comparison: Option<&Comparison>,
+) -> Result<(), RunCommandError> {
+    let several = outputs.len() > 1;
+    if req.format == Format::Text && (several || req.summary == SummaryPolicy::Always) {
+        println!("\n{}", text::summary_table(rows));
+    }
+    if let (Some(c), Some(name)) = (comparison, &req.baseline) {
+        if req.format == Format::Text {
+            println!(
+                "\nagainst baseline {name:?}:\n\n{}",
+                compare::render_table(c)
+            );
+        }
+    }
+    if !(several || req.summary == SummaryPolicy::Always || comparison.is_some()) {
+        return Ok(());
+    }
+    let dir = suite::write_summary(&req.out, outputs, comparison).map_err(|source| {
+        RunCommandError::Summary {
+            dir: req.out.clone(),
+            source,
+        }
+    })?;
+    say(
+        req,
+        &format!("summary: {}", dir.join("summary.md").display()),
+    );
+    say(
+        req,
+        &format!("report:  {}  (open this)", dir.join("index.html").display()),
+    );
+    Ok(())
+}
+
+/// A line for people: stdout in text format, stderr otherwise (stdout is the document).
+fn say(req: &RunRequest, line: &str) {
+    if req.format == Format::Text {
+        println!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+fn exit_code(policy: ExitPolicy, outputs: &[RunOutput], cancel: &Cancel) -> Exit {
+    if cancel.is_requested() {
+        return Exit::INTERRUPTED;
+    }
+    let incomplete: Vec<&str> = outputs
+        .iter()
+        .filter(|o| !o.report.status.is_complete())
+        .map(|o| o.report.scenario.name.as_str())
+        .collect();
+    if !incomplete.is_empty() {
+        eprintln!("runs that did not complete: {}", incomplete.join(", "));
+    }
+    let claim_failed = policy == ExitPolicy::RunsAndClaims
+        && outputs.iter().any(|o| o.report.verdict == Verdict::Fail);
+    if !incomplete.is_empty() || claim_failed {
+        Exit::FAILED
+    } else {
+        Exit::SUCCESS
+    }
+}
