@@ -52,39 +52,74 @@ pub fn split_by_window(
 ) -> WindowSplit {
     let (p0, p1) = phase;
     let (w0, w1) = (window.0.max(p0), window.1.max(window.0));
-    let bounds = [(p0, w0), (w0, w1), (w1, p1.max(w1))];
-    let mut segs = [Segment::default(); 3];
-    if pm.is_some() {
-        for s in &mut segs {
-            s.lost = Some(0);
-            s.duplicates = Some(0);
-            s.recovered = Some(0);
-            s.storage_late_per_key = Some(0);
-            s.retry_reorders = Some(0);
+    let mut t = Tally::new(w0, w1, pm.is_some());
+    for i in 0..(h.published as usize).min(h.first_send_ns.len()) {
+        if h.first_send_ns[i] == 0 && h.attempts[i] == 0 {
+            continue;
+        }
+        t.count(h, pm, i);
+    }
+    let segs = t.finish([(p0, w0), (w0, w1), (w1, p1.max(w1))], p0);
+    WindowSplit {
+        before: segs[0],
+        during: segs[1],
+        after: segs[2],
+        recover_ms: t.recover.map(|r| (r - w1) as f64 / 1e6),
+    }
+}
+
+/// The three segments being counted, with what is needed for their rates and latencies.
+struct Tally {
+    /// The window, healed at `w1`.
+    w0: u64,
+    w1: u64,
+    segs: [Segment; 3],
+    hists: Vec<hdrhistogram::Histogram<u64>>,
+    acks_in: [u64; 3],
+    /// The first successful ack at or after the heal.
+    recover: Option<u64>,
+}
+
+impl Tally {
+    fn new(w0: u64, w1: u64, stored_known: bool) -> Tally {
+        let mut segs = [Segment::default(); 3];
+        if stored_known {
+            for s in &mut segs {
+                s.lost = Some(0);
+                s.duplicates = Some(0);
+                s.recovered = Some(0);
+                s.storage_late_per_key = Some(0);
+                s.retry_reorders = Some(0);
+            }
+        }
+        Tally {
+            w0,
+            w1,
+            segs,
+            hists: (0..3)
+                .map(|_| crate::record::observe::latency_histogram())
+                .collect(),
+            acks_in: [0; 3],
+            recover: None,
         }
     }
-    let mut hists: Vec<hdrhistogram::Histogram<u64>> = (0..3)
-        .map(|_| crate::record::observe::latency_histogram())
-        .collect();
-    let mut acks_in = [0u64; 3];
-    let seg_of = |t: u64| -> usize {
-        if t < w0 {
+
+    fn seg_of(&self, t: u64) -> usize {
+        if t < self.w0 {
             0
-        } else if t < w1 {
+        } else if t < self.w1 {
             1
         } else {
             2
         }
-    };
-    let mut recover: Option<u64> = None;
-    let published = h.published as usize;
-    for i in 0..published.min(h.first_send_ns.len()) {
+    }
+
+    /// Counts message `i` in the segment of its first send, and its ack in the segment of the
+    /// ack's arrival.
+    fn count(&mut self, h: &History, pm: Option<&PerMessage>, i: usize) {
         let sent = h.first_send_ns[i];
-        if sent == 0 && h.attempts[i] == 0 {
-            continue;
-        }
-        let s = &mut segs[seg_of(sent)];
         let o = h.outcome(i);
+        let s = &mut self.segs[self.seg_of(sent)];
         s.published += 1;
         match o {
             Outcome::Ok | Outcome::Duplicate => s.acked += 1,
@@ -106,34 +141,34 @@ pub fn split_by_window(
         }
         let acked_at = h.ack_ns[i];
         if o.is_acked() && acked_at > 0 {
-            let k = seg_of(acked_at);
-            acks_in[k] += 1;
-            hists[k].saturating_record(acked_at.saturating_sub(sent).max(1));
-            if acked_at >= w1 && recover.is_none_or(|r| acked_at < r) {
-                recover = Some(acked_at);
+            let k = self.seg_of(acked_at);
+            self.acks_in[k] += 1;
+            self.hists[k].saturating_record(acked_at.saturating_sub(sent).max(1));
+            if acked_at >= self.w1 && self.recover.is_none_or(|r| acked_at < r) {
+                self.recover = Some(acked_at);
             }
         }
     }
-    for (k, s) in segs.iter_mut().enumerate() {
-        let (a, b) = bounds[k];
-        s.from_ms = a.saturating_sub(p0) as f64 / 1e6;
-        s.to_ms = b.saturating_sub(p0) as f64 / 1e6;
-        let secs = b.saturating_sub(a) as f64 / 1e9;
-        s.acks_per_sec = if secs > 0.0 {
-            acks_in[k] as f64 / secs
-        } else {
-            0.0
-        };
-        if !hists[k].is_empty() {
-            s.latency_p50_us = Some(hists[k].value_at_quantile(0.5) as f64 / 1e3);
-            s.latency_p99_us = Some(hists[k].value_at_quantile(0.99) as f64 / 1e3);
+
+    /// The segments with their spans (ms since `p0`), ack rates and latencies.
+    fn finish(&self, bounds: [(u64, u64); 3], p0: u64) -> [Segment; 3] {
+        let mut segs = self.segs;
+        for (k, s) in segs.iter_mut().enumerate() {
+            let (a, b) = bounds[k];
+            s.from_ms = a.saturating_sub(p0) as f64 / 1e6;
+            s.to_ms = b.saturating_sub(p0) as f64 / 1e6;
+            let secs = b.saturating_sub(a) as f64 / 1e9;
+            s.acks_per_sec = if secs > 0.0 {
+                self.acks_in[k] as f64 / secs
+            } else {
+                0.0
+            };
+            if !self.hists[k].is_empty() {
+                s.latency_p50_us = Some(self.hists[k].value_at_quantile(0.5) as f64 / 1e3);
+                s.latency_p99_us = Some(self.hists[k].value_at_quantile(0.99) as f64 / 1e3);
+            }
         }
-    }
-    WindowSplit {
-        before: segs[0],
-        during: segs[1],
-        after: segs[2],
-        recover_ms: recover.map(|r| (r - w1) as f64 / 1e6),
+        segs
     }
 }
 

@@ -22,86 +22,28 @@
 //! A scenario only in the baseline is reported as missing (a warning), one only in the candidate
 //! as new.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::checker::Verdict;
-use crate::render::text::fmt_us;
 use crate::result::load::ResultsError;
 use crate::result::Report;
 use crate::workload::fnv1a;
 
-/// One metric the comparison looks at. Adding a metric is one line in [`METRICS`].
-pub struct MetricDef {
-    /// The name used in the table, in `--threshold NAME=PCT` and in the gh-bench names.
-    pub name: &'static str,
-    pub unit: &'static str,
-    pub bigger_is_better: bool,
-    pub default_threshold_pct: f64,
-    /// The metric's value in one run; `None` when the run did not measure it.
-    pub extract: fn(&Report) -> Option<f64>,
-}
+mod decision;
+mod flips;
+mod metrics;
+mod stats;
+mod table;
 
-fn latency(r: &Report, key: &str, q: fn(&crate::result::LatencySummary) -> f64) -> Option<f64> {
-    r.latency_us.get(key).filter(|l| l.count > 0).map(q)
-}
+pub use decision::{Decision, MetricRow, Sample};
+pub use flips::VerdictFlip;
+pub use metrics::{metric, MetricDef, METRICS};
+pub use stats::bootstrap_ci;
+pub use table::{gh_benchmark_json, render_table};
 
-/// Every metric compared, in table order.
-pub const METRICS: &[MetricDef] = &[
-    MetricDef {
-        name: "msgs_per_sec",
-        unit: "msgs/s",
-        bigger_is_better: true,
-        default_threshold_pct: 10.0,
-        extract: |r| Some(r.throughput.msgs_per_sec).filter(|v| *v > 0.0),
-    },
-    MetricDef {
-        name: "p50",
-        unit: "µs",
-        bigger_is_better: false,
-        default_threshold_pct: 10.0,
-        extract: |r| latency(r, "publish_ack", |l| l.p50),
-    },
-    MetricDef {
-        name: "p99",
-        unit: "µs",
-        bigger_is_better: false,
-        default_threshold_pct: 20.0,
-        extract: |r| latency(r, "publish_ack", |l| l.p99),
-    },
-    MetricDef {
-        name: "p999",
-        unit: "µs",
-        bigger_is_better: false,
-        default_threshold_pct: 30.0,
-        extract: |r| latency(r, "publish_ack", |l| l.p999),
-    },
-    MetricDef {
-        name: "end_to_end_p99",
-        unit: "µs",
-        bigger_is_better: false,
-        default_threshold_pct: 20.0,
-        extract: |r| latency(r, "end_to_end", |l| l.p99),
-    },
-];
-
-/// The metric of that name (`p99.9` is accepted for `p999`).
-pub fn metric(name: &str) -> Option<&'static MetricDef> {
-    let name = if name == "p99.9" { "p999" } else { name };
-    METRICS.iter().find(|m| m.name == name)
-}
-
-fn metric_names() -> String {
-    METRICS
-        .iter()
-        .map(|m| m.name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+use metrics::metric_names;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -189,98 +131,6 @@ pub fn parse_threshold(spec: &str) -> Result<(String, f64), CompareError> {
     Ok((m.name.to_string(), pct))
 }
 
-/// A metric's values over the complete runs of one side.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Sample {
-    /// Runs that measured it (0: none; then the other fields are 0).
-    pub n: usize,
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Sample {
-    fn of(values: &[f64]) -> Sample {
-        if values.is_empty() {
-            return Sample::default();
-        }
-        let mut v = values.to_vec();
-        Sample {
-            n: v.len(),
-            median: median(&mut v),
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Decision {
-    Regression,
-    Improved,
-    Unchanged,
-    /// Fewer complete runs than `min_runs` on a side: no decision, does not fail the gate.
-    InsufficientSamples {
-        baseline: usize,
-        candidate: usize,
-        need: usize,
-    },
-    /// Nothing to compare (not measured on a side, or a baseline of 0).
-    NoData {
-        reason: String,
-    },
-}
-
-impl Decision {
-    pub fn label(&self) -> String {
-        match self {
-            Decision::Regression => "**REGRESSION**".into(),
-            Decision::Improved => "improved".into(),
-            Decision::Unchanged => "unchanged".into(),
-            Decision::InsufficientSamples {
-                baseline,
-                candidate,
-                need,
-            } => format!("insufficient samples (n={baseline} vs n={candidate}, need {need})"),
-            Decision::NoData { reason } => format!("no data ({reason})"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricRow {
-    pub scenario: String,
-    pub metric: String,
-    pub unit: String,
-    pub bigger_is_better: bool,
-    pub baseline: Sample,
-    pub candidate: Sample,
-    /// Relative change of the medians, candidate vs baseline, in percent (positive: the candidate
-    /// is bigger, whatever that means for this metric); `None` when not comparable.
-    pub change_pct: Option<f64>,
-    /// True when the change is in the bad direction for this metric (any size).
-    pub worse: bool,
-    /// 95 % bootstrap interval of `change_pct` (both sides need 2 or more runs).
-    pub ci_pct: Option<(f64, f64)>,
-    pub threshold_pct: f64,
-    pub decision: Decision,
-}
-
-/// A regression that no amount of noise explains: a claim, the run status, or lost messages.
-#[derive(Debug, Clone, Serialize)]
-pub struct VerdictFlip {
-    pub scenario: String,
-    /// "claim" | "status" | "lost"
-    pub kind: String,
-    /// The claim and what it expected ("storage_order: preserved per key"), or the figure.
-    pub what: String,
-    pub baseline: String,
-    pub candidate: String,
-    /// The candidate runs that show it.
-    pub candidate_runs: Vec<PathBuf>,
-}
-
 /// A run left out of the metric statistics because it did not complete.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedRun {
@@ -346,18 +196,69 @@ pub fn compare(
     opts: &CompareOptions,
 ) -> Comparison {
     let (b, c) = (group(base), group(cand));
-    let missing: Vec<String> = b
-        .keys()
-        .filter(|k| !c.contains_key(*k))
-        .map(|k| k.to_string())
-        .collect();
-    let new: Vec<String> = c
-        .keys()
-        .filter(|k| !b.contains_key(*k))
-        .map(|k| k.to_string())
-        .collect();
+    let only_in = |x: &Set, y: &Set| -> Vec<String> {
+        x.keys()
+            .filter(|k| !y.contains_key(*k))
+            .map(|k| k.to_string())
+            .collect()
+    };
+    let empty = Vec::new();
+    let mut rows = Vec::new();
+    let mut flips = Vec::new();
+    // Scenarios of the candidate (compared, or new: their rows feed the gh-bench charts).
+    for (name, cruns) in &c {
+        let bruns = b.get(name).unwrap_or(&empty);
+        rows.extend(metric_rows(name, bruns, cruns, opts));
+        if !bruns.is_empty() {
+            flips.extend(flips::always_regressions(name, bruns, cruns));
+        }
+    }
+    let count = |f: fn(&Decision) -> bool| rows.iter().filter(|r| f(&r.decision)).count();
+    Comparison {
+        regressions: count(|d| *d == Decision::Regression) + flips.len(),
+        insufficient: count(|d| matches!(d, Decision::InsufficientSamples { .. })),
+        missing: only_in(&b, &c),
+        new: only_in(&c, &b),
+        skipped: skipped_runs(&b, &c),
+        rows,
+        flips,
+        min_runs: opts.min_runs,
+        seed: opts.seed,
+        resamples: opts.resamples,
+    }
+}
+
+/// Every metric of one scenario that either side measured.
+fn metric_rows(
+    name: &str,
+    bruns: &[&(PathBuf, Report)],
+    cruns: &[&(PathBuf, Report)],
+    opts: &CompareOptions,
+) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    for m in METRICS {
+        let values = |runs: &[&(PathBuf, Report)]| -> Vec<f64> {
+            runs.iter()
+                .filter(|x| x.1.status.is_complete())
+                .filter_map(|x| (m.extract)(&x.1))
+                .filter(|v| v.is_finite())
+                .collect()
+        };
+        let (bv, cv) = (values(bruns), values(cruns));
+        if bv.is_empty() && cv.is_empty() {
+            continue; // not a metric of this scenario (e.g. end_to_end not measured)
+        }
+        let seed = opts.seed ^ fnv1a(format!("{name}/{}", m.name).as_bytes());
+        let new = bruns.is_empty();
+        rows.push(decision::metric_row(name, m, (&bv, &cv), opts, seed, new));
+    }
+    rows
+}
+
+/// Runs left out of the statistics because they did not complete.
+fn skipped_runs(b: &Set, c: &Set) -> Vec<SkippedRun> {
     let mut skipped = Vec::new();
-    for (side, set) in [("baseline", &b), ("candidate", &c)] {
+    for (side, set) in [("baseline", b), ("candidate", c)] {
         for (name, runs) in set.iter() {
             for (p, r) in runs.iter().map(|x| (&x.0, &x.1)) {
                 if !r.status.is_complete() {
@@ -371,437 +272,16 @@ pub fn compare(
             }
         }
     }
-
-    let empty = Vec::new();
-    let mut rows = Vec::new();
-    let mut flips = Vec::new();
-    // Scenarios of the candidate (compared, or new: their rows feed the gh-bench charts).
-    for (name, cruns) in &c {
-        let bruns = b.get(name).unwrap_or(&empty);
-        for m in METRICS {
-            let values = |runs: &[&(PathBuf, Report)]| -> Vec<f64> {
-                runs.iter()
-                    .filter(|x| x.1.status.is_complete())
-                    .filter_map(|x| (m.extract)(&x.1))
-                    .filter(|v| v.is_finite())
-                    .collect()
-            };
-            let (bv, cv) = (values(bruns), values(cruns));
-            if bv.is_empty() && cv.is_empty() {
-                continue; // not a metric of this scenario (e.g. end_to_end not measured)
-            }
-            let seed = opts.seed ^ fnv1a(format!("{name}/{}", m.name).as_bytes());
-            rows.push(metric_row(name, m, &bv, &cv, opts, seed, bruns.is_empty()));
-        }
-        if !bruns.is_empty() {
-            flips.extend(always_regressions(name, bruns, cruns));
-        }
-    }
-    let regressions = rows
-        .iter()
-        .filter(|r| r.decision == Decision::Regression)
-        .count()
-        + flips.len();
-    let insufficient = rows
-        .iter()
-        .filter(|r| matches!(r.decision, Decision::InsufficientSamples { .. }))
-        .count();
-    Comparison {
-        rows,
-        flips,
-        missing,
-        new,
-        skipped,
-        regressions,
-        insufficient,
-        min_runs: opts.min_runs,
-        seed: opts.seed,
-        resamples: opts.resamples,
-    }
-}
-
-fn metric_row(
-    scenario: &str,
-    m: &MetricDef,
-    bv: &[f64],
-    cv: &[f64],
-    opts: &CompareOptions,
-    seed: u64,
-    new: bool,
-) -> MetricRow {
-    let (bs, cs) = (Sample::of(bv), Sample::of(cv));
-    let threshold = opts.threshold(m);
-    let mut row = MetricRow {
-        scenario: scenario.to_string(),
-        metric: m.name.to_string(),
-        unit: m.unit.to_string(),
-        bigger_is_better: m.bigger_is_better,
-        baseline: bs,
-        candidate: cs,
-        change_pct: None,
-        worse: false,
-        ci_pct: None,
-        threshold_pct: threshold,
-        decision: Decision::Unchanged,
-    };
-    let no_data = |reason: &str| Decision::NoData {
-        reason: reason.into(),
-    };
-    if new {
-        row.decision = no_data("new scenario");
-        return row;
-    }
-    if bs.n == 0 || cs.n == 0 {
-        row.decision = no_data(if bs.n == 0 {
-            "no complete baseline run measured it"
-        } else {
-            "no complete candidate run measured it"
-        });
-        return row;
-    }
-    if bs.median <= 0.0 {
-        row.decision = no_data("baseline median is 0");
-        return row;
-    }
-    let change = (cs.median / bs.median - 1.0) * 100.0;
-    // Positive = worse, whatever the metric's direction.
-    let sign = if m.bigger_is_better { -1.0 } else { 1.0 };
-    row.change_pct = Some(change);
-    row.worse = sign * change > 0.0;
-    if bs.n >= 2 && cs.n >= 2 {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        row.ci_pct = bootstrap_ci(bv, cv, opts.resamples, &mut rng);
-    }
-    let need = opts.min_runs.max(1);
-    if bs.n < need || cs.n < need {
-        row.decision = Decision::InsufficientSamples {
-            baseline: bs.n,
-            candidate: cs.n,
-            need,
-        };
-        return row;
-    }
-    // The interval, turned so that positive = worse: (lo, hi) of sign * change.
-    let ci_worse = row.ci_pct.map(|(lo, hi)| {
-        let (a, b) = (sign * lo, sign * hi);
-        (a.min(b), a.max(b))
-    });
-    let worse = sign * change;
-    row.decision = if worse > threshold && ci_worse.is_none_or(|(lo, _)| lo > 0.0) {
-        Decision::Regression
-    } else if -worse > threshold && ci_worse.is_none_or(|(_, hi)| hi < 0.0) {
-        Decision::Improved
-    } else {
-        Decision::Unchanged
-    };
-    row
-}
-
-/// The noise-independent regressions of one scenario.
-fn always_regressions(
-    scenario: &str,
-    bruns: &[&(PathBuf, Report)],
-    cruns: &[&(PathBuf, Report)],
-) -> Vec<VerdictFlip> {
-    let mut out = Vec::new();
-    // Incomplete baseline runs often fail claims for that reason alone (e.g. all_acked); judge the
-    // baseline by its complete runs. Any candidate run counts.
-    let bdone: Vec<&Report> = bruns
-        .iter()
-        .map(|x| &x.1)
-        .filter(|r| r.status.is_complete())
-        .collect();
-    if !bdone.is_empty() {
-        let bad: Vec<&(PathBuf, Report)> = cruns
-            .iter()
-            .copied()
-            .filter(|x| !x.1.status.is_complete())
-            .collect();
-        if !bad.is_empty() {
-            let statuses: BTreeSet<&str> = bad.iter().map(|x| x.1.status.as_str()).collect();
-            out.push(VerdictFlip {
-                scenario: scenario.into(),
-                kind: "status".into(),
-                what: "run status".into(),
-                baseline: format!("complete in {}/{} runs", bdone.len(), bruns.len()),
-                candidate: format!(
-                    "{} in {}/{} runs",
-                    statuses.into_iter().collect::<Vec<_>>().join(", "),
-                    bad.len(),
-                    cruns.len()
-                ),
-                candidate_runs: bad.iter().map(|x| x.0.clone()).collect(),
-            });
-        }
-        // Claims that passed in every complete baseline run.
-        let claims: BTreeSet<(&str, &str)> = bdone
-            .iter()
-            .flat_map(|r| r.verdicts.iter())
-            .map(|v| (v.claim.as_str(), v.expected.as_str()))
-            .collect();
-        for (claim, expected) in claims {
-            let passes_everywhere = bdone.iter().all(|r| {
-                r.verdicts.iter().any(|v| {
-                    v.claim == claim && v.expected == expected && v.verdict == Verdict::Pass
-                })
-            });
-            if !passes_everywhere {
-                continue;
-            }
-            let failing: Vec<&(PathBuf, Report)> = cruns
-                .iter()
-                .copied()
-                .filter(|x| {
-                    x.1.verdicts.iter().any(|v| {
-                        v.claim == claim && v.expected == expected && v.verdict == Verdict::Fail
-                    })
-                })
-                .collect();
-            if let Some(first) = failing.first() {
-                let figure = first
-                    .1
-                    .verdicts
-                    .iter()
-                    .find(|v| v.claim == claim && v.expected == expected)
-                    .map_or(String::new(), |v| v.figure.clone());
-                out.push(VerdictFlip {
-                    scenario: scenario.into(),
-                    kind: "claim".into(),
-                    what: format!("{claim}: {expected}"),
-                    baseline: format!("pass in {}/{} runs", bdone.len(), bdone.len()),
-                    candidate: format!("fail in {}/{} runs ({figure})", failing.len(), cruns.len()),
-                    candidate_runs: failing.iter().map(|x| x.0.clone()).collect(),
-                });
-            }
-        }
-    }
-    // Safety: lost acknowledged messages where the baseline (measured) lost none.
-    let base_lost: Vec<Option<u64>> = bruns.iter().map(|x| x.1.counts.lost).collect();
-    if base_lost.iter().any(|l| l.is_some()) && base_lost.iter().all(|l| l.unwrap_or(0) == 0) {
-        let losing: Vec<&(PathBuf, Report)> = cruns
-            .iter()
-            .copied()
-            .filter(|x| x.1.counts.lost.unwrap_or(0) > 0)
-            .collect();
-        if !losing.is_empty() {
-            let total: u64 = losing.iter().filter_map(|x| x.1.counts.lost).sum();
-            out.push(VerdictFlip {
-                scenario: scenario.into(),
-                kind: "lost".into(),
-                what: "acknowledged messages lost".into(),
-                baseline: "0".into(),
-                candidate: format!("{total} in {}/{} runs", losing.len(), cruns.len()),
-                candidate_runs: losing.iter().map(|x| x.0.clone()).collect(),
-            });
-        }
-    }
-    out
-}
-
-/// Median; sorts `v` in place. `v` must not be empty.
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-/// Percentile bootstrap of the relative change of medians (percent): resample each side with
-/// replacement, take the change of the two medians, and return the 2.5th and 97.5th percentiles
-/// of those changes. Deterministic for a given RNG state.
-pub fn bootstrap_ci(
-    base: &[f64],
-    cand: &[f64],
-    resamples: usize,
-    rng: &mut ChaCha8Rng,
-) -> Option<(f64, f64)> {
-    if base.is_empty() || cand.is_empty() || resamples == 0 {
-        return None;
-    }
-    let mut bs = vec![0.0; base.len()];
-    let mut cs = vec![0.0; cand.len()];
-    let mut changes = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        for x in bs.iter_mut() {
-            *x = base[rng.random_range(0..base.len())];
-        }
-        for x in cs.iter_mut() {
-            *x = cand[rng.random_range(0..cand.len())];
-        }
-        let (mb, mc) = (median(&mut bs), median(&mut cs));
-        if mb > 0.0 {
-            changes.push((mc / mb - 1.0) * 100.0);
-        }
-    }
-    if changes.len() * 2 < resamples {
-        return None; // mostly zero baselines: no meaningful interval
-    }
-    changes.sort_by(f64::total_cmp);
-    let at = |q: f64| changes[((changes.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.025), at(0.975)))
-}
-
-fn fmt_value(v: f64, unit: &str) -> String {
-    match unit {
-        "µs" => fmt_us(v),
-        "msgs/s" => format!("{v:.0} msgs/s"),
-        _ => format!("{v:.3} {unit}"),
-    }
-}
-
-fn fmt_sample(s: &Sample, unit: &str) -> String {
-    if s.n == 0 {
-        return "-".into();
-    }
-    if s.n == 1 {
-        return format!("{} (n=1)", fmt_value(s.median, unit));
-    }
-    // The range without a unit where the unit is not part of the number (msgs/s).
-    let bare = |v: f64| match unit {
-        "µs" => fmt_us(v),
-        _ => format!("{v:.0}"),
-    };
-    format!(
-        "{} (n={}, {}–{})",
-        fmt_value(s.median, unit),
-        s.n,
-        bare(s.min),
-        bare(s.max)
-    )
-}
-
-/// The comparison as markdown (fits a GitHub job summary): the metric table, then the
-/// noise-independent regressions, missing / new scenarios, skipped runs, and one closing line.
-pub fn render_table(c: &Comparison) -> String {
-    let mut s = String::new();
-    s.push_str(
-        "| scenario | metric | baseline | candidate | change | 95% CI | threshold | decision |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|---|---|\n");
-    for r in c.rows.iter().filter(|r| !c.new.contains(&r.scenario)) {
-        let change = r.change_pct.map_or("-".into(), |ch| {
-            let dir = if ch == 0.0 {
-                ""
-            } else if r.worse {
-                " worse"
-            } else {
-                " better"
-            };
-            format!("{ch:+.1}%{dir}")
-        });
-        let ci = r
-            .ci_pct
-            .map_or("-".into(), |(lo, hi)| format!("{lo:+.1}% … {hi:+.1}%"));
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {}{:.0}% | {} |\n",
-            r.scenario,
-            r.metric,
-            fmt_sample(&r.baseline, &r.unit),
-            fmt_sample(&r.candidate, &r.unit),
-            change,
-            ci,
-            if r.bigger_is_better { "-" } else { "+" },
-            r.threshold_pct,
-            r.decision.label()
-        ));
-    }
-    if !c.flips.is_empty() {
-        s.push_str("\nRegressions regardless of noise:\n\n");
-        for f in &c.flips {
-            s.push_str(&format!(
-                "- **{}** {} `{}`: baseline {} → candidate {}\n",
-                f.scenario, f.kind, f.what, f.baseline, f.candidate
-            ));
-        }
-    }
-    if !c.missing.is_empty() {
-        s.push_str(&format!(
-            "\nMissing in the candidate (warning): {}\n",
-            c.missing.join(", ")
-        ));
-    }
-    if !c.new.is_empty() {
-        s.push_str(&format!("\nNew in the candidate: {}\n", c.new.join(", ")));
-    }
-    if !c.skipped.is_empty() {
-        s.push_str("\nRuns left out of the statistics (not complete):\n\n");
-        for k in &c.skipped {
-            s.push_str(&format!(
-                "- {} {} [{}]: {}\n",
-                k.side,
-                k.scenario,
-                k.status,
-                k.path.display()
-            ));
-        }
-    }
-    if c.insufficient > 0 {
-        s.push_str(&format!(
-            "\n{} metric(s) not decided: fewer than {} complete run(s) per side (run more repeats, or --min-runs).\n",
-            c.insufficient, c.min_runs
-        ));
-    }
-    s.push('\n');
-    s.push_str(&match c.regressions {
-        0 => "no regression".to_string(),
-        n => format!("{n} regression(s)"),
-    });
-    s.push('\n');
-    s
-}
-
-/// The candidate's metrics in github-action-benchmark's custom formats: `(customBiggerIsBetter,
-/// customSmallerIsBetter)`, each a JSON array of `{name, unit, value, range, extra}`.
-/// `value` is the candidate median; `range` is "± (max − min) / 2" of the candidate runs (the
-/// spread of the plotted value, in its unit); `extra` tells the run count, the baseline and the
-/// change with its interval.
-pub fn gh_benchmark_json(c: &Comparison) -> (serde_json::Value, serde_json::Value) {
-    let (mut bigger, mut smaller) = (Vec::new(), Vec::new());
-    for r in c.rows.iter().filter(|r| r.candidate.n > 0) {
-        let mut extra = format!("n={}", r.candidate.n);
-        if r.baseline.n > 0 {
-            extra.push_str(&format!(
-                "; baseline {} (n={})",
-                round3(r.baseline.median),
-                r.baseline.n
-            ));
-        }
-        if let Some(ch) = r.change_pct {
-            extra.push_str(&format!("; change {ch:+.1}%"));
-        }
-        if let Some((lo, hi)) = r.ci_pct {
-            extra.push_str(&format!(" (95% CI {lo:+.1}% … {hi:+.1}%)"));
-        }
-        let entry = serde_json::json!({
-            "name": format!("{} - {}", r.scenario, r.metric),
-            "unit": r.unit,
-            "value": round3(r.candidate.median),
-            "range": format!("± {}", round3((r.candidate.max - r.candidate.min) / 2.0)),
-            "extra": extra,
-        });
-        if r.bigger_is_better {
-            bigger.push(entry);
-        } else {
-            smaller.push(entry);
-        }
-    }
-    (
-        serde_json::Value::Array(bigger),
-        serde_json::Value::Array(smaller),
-    )
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
+    skipped
 }
 
 #[cfg(test)]
 mod tests {
+    use super::stats::median;
     use super::*;
-    use crate::checker::ClaimResult;
+    use crate::checker::{ClaimResult, Verdict};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
     /// A report from the recorded fixture, with the figures the test sets.
     fn fixture() -> Report {

@@ -1,0 +1,146 @@
+//! Regressions that no amount of noise explains: a claim that passed in every complete baseline
+//! run and fails in a candidate run, a run that no longer completes, acknowledged messages lost.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::checker::Verdict;
+use crate::result::Report;
+
+/// One run of a set: its directory and its report.
+type Run = (PathBuf, Report);
+
+/// A regression that no amount of noise explains: a claim, the run status, or lost messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerdictFlip {
+    pub scenario: String,
+    /// "claim" | "status" | "lost"
+    pub kind: String,
+    /// The claim and what it expected ("storage_order: preserved per key"), or the figure.
+    pub what: String,
+    pub baseline: String,
+    pub candidate: String,
+    /// The candidate runs that show it.
+    pub candidate_runs: Vec<PathBuf>,
+}
+
+/// The noise-independent regressions of one scenario.
+pub(super) fn always_regressions(
+    scenario: &str,
+    bruns: &[&Run],
+    cruns: &[&Run],
+) -> Vec<VerdictFlip> {
+    let mut out = Vec::new();
+    // Incomplete baseline runs often fail claims for that reason alone (e.g. all_acked); judge the
+    // baseline by its complete runs. Any candidate run counts.
+    let bdone: Vec<&Report> = bruns
+        .iter()
+        .map(|x| &x.1)
+        .filter(|r| r.status.is_complete())
+        .collect();
+    if !bdone.is_empty() {
+        out.extend(status_flip(scenario, bdone.len(), bruns.len(), cruns));
+        out.extend(claim_flips(scenario, &bdone, cruns));
+    }
+    out.extend(lost_flip(scenario, bruns, cruns));
+    out
+}
+
+/// Candidate runs that did not complete where `done` of `total` baseline runs did.
+fn status_flip(scenario: &str, done: usize, total: usize, cruns: &[&Run]) -> Option<VerdictFlip> {
+    let bad: Vec<&Run> = cruns
+        .iter()
+        .copied()
+        .filter(|x| !x.1.status.is_complete())
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let statuses: BTreeSet<&str> = bad.iter().map(|x| x.1.status.as_str()).collect();
+    Some(VerdictFlip {
+        scenario: scenario.into(),
+        kind: "status".into(),
+        what: "run status".into(),
+        baseline: format!("complete in {done}/{total} runs"),
+        candidate: format!(
+            "{} in {}/{} runs",
+            statuses.into_iter().collect::<Vec<_>>().join(", "),
+            bad.len(),
+            cruns.len()
+        ),
+        candidate_runs: bad.iter().map(|x| x.0.clone()).collect(),
+    })
+}
+
+/// Claims that passed in every complete baseline run and fail in a candidate run.
+fn claim_flips(scenario: &str, bdone: &[&Report], cruns: &[&Run]) -> Vec<VerdictFlip> {
+    let claims: BTreeSet<(&str, &str)> = bdone
+        .iter()
+        .flat_map(|r| r.verdicts.iter())
+        .map(|v| (v.claim.as_str(), v.expected.as_str()))
+        .collect();
+    let judged = |r: &Report, claim: &str, expected: &str, verdict: Verdict| {
+        r.verdicts
+            .iter()
+            .any(|v| v.claim == claim && v.expected == expected && v.verdict == verdict)
+    };
+    let mut out = Vec::new();
+    for (claim, expected) in claims {
+        if !bdone
+            .iter()
+            .all(|r| judged(r, claim, expected, Verdict::Pass))
+        {
+            continue;
+        }
+        let failing: Vec<&Run> = cruns
+            .iter()
+            .copied()
+            .filter(|x| judged(&x.1, claim, expected, Verdict::Fail))
+            .collect();
+        let Some(first) = failing.first() else {
+            continue;
+        };
+        let figure = first
+            .1
+            .verdicts
+            .iter()
+            .find(|v| v.claim == claim && v.expected == expected)
+            .map_or(String::new(), |v| v.figure.clone());
+        out.push(VerdictFlip {
+            scenario: scenario.into(),
+            kind: "claim".into(),
+            what: format!("{claim}: {expected}"),
+            baseline: format!("pass in {}/{} runs", bdone.len(), bdone.len()),
+            candidate: format!("fail in {}/{} runs ({figure})", failing.len(), cruns.len()),
+            candidate_runs: failing.iter().map(|x| x.0.clone()).collect(),
+        });
+    }
+    out
+}
+
+/// Lost acknowledged messages where the baseline (measured) lost none.
+fn lost_flip(scenario: &str, bruns: &[&Run], cruns: &[&Run]) -> Option<VerdictFlip> {
+    let base_lost: Vec<Option<u64>> = bruns.iter().map(|x| x.1.counts.lost).collect();
+    if !(base_lost.iter().any(|l| l.is_some()) && base_lost.iter().all(|l| l.unwrap_or(0) == 0)) {
+        return None;
+    }
+    let losing: Vec<&Run> = cruns
+        .iter()
+        .copied()
+        .filter(|x| x.1.counts.lost.unwrap_or(0) > 0)
+        .collect();
+    if losing.is_empty() {
+        return None;
+    }
+    let total: u64 = losing.iter().filter_map(|x| x.1.counts.lost).sum();
+    Some(VerdictFlip {
+        scenario: scenario.into(),
+        kind: "lost".into(),
+        what: "acknowledged messages lost".into(),
+        baseline: "0".into(),
+        candidate: format!("{total} in {}/{} runs", losing.len(), cruns.len()),
+        candidate_runs: losing.iter().map(|x| x.0.clone()).collect(),
+    })
+}
