@@ -1,0 +1,291 @@
+//! The phase loop: publishes one phase (warm-up or measured) at the pacer's times, sends due
+//! retries before new messages, and drains the acks still in flight once publishing stops.
+//!
+//! The loop itself only decides *what* goes out next and *when*; sending one attempt and
+//! recording its outcome is `send.rs`, the retry queue is `retry.rs`.
+
+use std::sync::atomic::Ordering;
+
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+
+use super::ack::{Attempt, Tapped};
+use super::retry::Retries;
+use super::{Limit, Publisher, Stop};
+use crate::record::history::History;
+use crate::record::observe::Recorder;
+use crate::scenario::Mode;
+use crate::workload::{HeaderBuilder, KeyGen};
+
+/// Consecutive publishes the client refuses to queue before the phase gives up. Queueing only
+/// fails at once when the client is closed for good; a slow or reconnecting connection makes
+/// publishes wait (up to the ack timeout), not fail.
+const MAX_CONSECUTIVE_SEND_FAILURES: u32 = 100;
+
+/// The mutable state of one phase.
+pub(super) struct Phase<'h> {
+    pub warmup: bool,
+    pub history: &'h mut History,
+    pub rec: &'h mut Recorder,
+    /// Ack futures not yet completed (async mode; sync mode awaits each one in turn).
+    pub inflight: FuturesUnordered<Tapped>,
+    pub retries: Retries,
+    /// Publishes the client refused to queue in a row (see `MAX_CONSECUTIVE_SEND_FAILURES`).
+    pub send_failures: u32,
+    pub hb: HeaderBuilder,
+    /// Per key: the sequence number of its latest message.
+    seq: Vec<u32>,
+}
+
+/// Where a phase ends: after `max` messages, or at `deadline_ns` if that comes first.
+struct Bound {
+    start_ns: u64,
+    deadline_ns: Option<u64>,
+    max: u64,
+}
+
+impl Bound {
+    fn new(limit: Limit, start_ns: u64) -> Bound {
+        let (deadline_ns, max) = match limit {
+            Limit::Messages(n) => (None, n),
+            Limit::Duration { duration, max } => (Some(start_ns + duration.as_nanos() as u64), max),
+        };
+        Bound {
+            start_ns,
+            deadline_ns,
+            max,
+        }
+    }
+
+    /// Why the phase stops once all `max` messages are out.
+    fn exhausted(&self) -> Stop {
+        if self.deadline_ns.is_some() {
+            Stop::MaxMessages
+        } else {
+            Stop::Done
+        }
+    }
+}
+
+/// What the phase loop does about the retry due first.
+enum RetryStep {
+    /// Sync mode: block until it is due, as a blocking application would.
+    Wait(u64),
+    /// It is due: send it now.
+    Send(Attempt),
+}
+
+impl Publisher<'_> {
+    /// Publishes one phase (warm-up or measured) into `history` and `rec`.
+    ///
+    /// `history` must already hold the keys of a message-bound phase; a duration-bound phase
+    /// draws more keys from `keygen` as it goes. Retries (when the plan has them) are sent
+    /// before new messages once their backoff has passed; in sync mode the publisher waits for
+    /// them, as a blocking application would.
+    pub async fn run_phase(
+        &self,
+        warmup: bool,
+        limit: Limit,
+        keygen: &mut KeyGen,
+        history: &mut History,
+        rec: &mut Recorder,
+    ) -> Stop {
+        let phase_start = self.tap.clock().now_ns();
+        rec.start_at(phase_start);
+        let mut st = Phase {
+            warmup,
+            seq: vec![0u32; history.num_keys as usize],
+            history,
+            rec,
+            inflight: FuturesUnordered::new(),
+            retries: Retries::default(),
+            send_failures: 0,
+            hb: HeaderBuilder::default(),
+        };
+        let stop = self
+            .publish(&mut st, &Bound::new(limit, phase_start), keygen)
+            .await;
+        if let Some(s) = self.stopped {
+            s.send_replace(true);
+        }
+        self.drain(&mut st).await;
+        if let Some(p) = self.progress {
+            p.acked
+                .store(st.history.completion.len() as u64, Ordering::Relaxed);
+        }
+        st.rec.finish();
+        stop
+    }
+
+    /// Publishes until the bound, a cancel or a failed client stops it; returns why.
+    async fn publish(&self, st: &mut Phase<'_>, bound: &Bound, keygen: &mut KeyGen) -> Stop {
+        let clock = *self.tap.clock();
+        let mut i: u64 = 0;
+        loop {
+            if self.cancel.is_requested() {
+                return Stop::Cancelled;
+            }
+            if let Some(why) = self.client_failed(st) {
+                return why;
+            }
+            // Retries first: a due one goes out before any new message.
+            match self.retry_step(st) {
+                Some(RetryStep::Wait(due_ns)) => {
+                    self.wait_until(st, due_ns).await;
+                    continue;
+                }
+                Some(RetryStep::Send(a)) => {
+                    self.send(st, a).await;
+                    continue;
+                }
+                None => {}
+            }
+            let intended_ns = match self.next_message(st, bound, i, keygen) {
+                Ok(at) => at,
+                Err(stop) => return stop,
+            };
+            // Open loop: wait for the intended send time, completing acks meanwhile.
+            if self.pacer.is_open_loop() && clock.now_ns() < intended_ns {
+                self.wait_until(st, intended_ns).await;
+                if clock.now_ns() < intended_ns {
+                    // Woken early by a due retry or a cancel: go round again.
+                    continue;
+                }
+            }
+            let a = self.first_attempt(st, i, intended_ns);
+            self.send(st, a).await;
+            if let Some(p) = self.progress {
+                p.published.store(i + 1, Ordering::Relaxed);
+            }
+            i += 1;
+        }
+    }
+
+    /// What to do about the retry due first: nothing yet (async mode, not due), wait for it
+    /// (sync mode), or send it (due; taken off the queue).
+    fn retry_step(&self, st: &mut Phase<'_>) -> Option<RetryStep> {
+        let r = st.retries.peek()?;
+        let now = self.tap.clock().now_ns();
+        if r.due_ns > now {
+            return (self.mode == Mode::Sync).then_some(RetryStep::Wait(r.due_ns));
+        }
+        st.retries.pop();
+        Some(RetryStep::Send(r.attempt(
+            self.router,
+            &st.history.keys,
+            now,
+        )))
+    }
+
+    /// The intended send time of message `i` (its key drawn if the phase is duration-bound),
+    /// or why the phase stops before it.
+    fn next_message(
+        &self,
+        st: &mut Phase<'_>,
+        bound: &Bound,
+        i: u64,
+        keygen: &mut KeyGen,
+    ) -> Result<u64, Stop> {
+        if i >= bound.max {
+            return Err(bound.exhausted());
+        }
+        let intended_ns = bound.start_ns + self.pacer.intended_ns(i);
+        if let Some(deadline) = bound.deadline_ns {
+            if self.tap.clock().now_ns() >= deadline || intended_ns >= deadline {
+                return Err(Stop::Elapsed);
+            }
+        }
+        if i as usize >= st.history.planned() {
+            // Duration-bound: grow geometrically, bounded by `max`.
+            let more = (st.history.planned().max(1 << 16)).min((bound.max - i) as usize);
+            st.history.extend_keys(&keygen.take(more));
+        }
+        Ok(intended_ns)
+    }
+
+    /// The first attempt of message `i`: the next sequence number of its key, its connection,
+    /// and the message counted as published.
+    fn first_attempt(&self, st: &mut Phase<'_>, i: u64, intended_ns: u64) -> Attempt {
+        let key = st.history.keys[i as usize];
+        st.seq[key as usize] += 1;
+        let a = Attempt {
+            idx: i as u32,
+            attempt: 1,
+            seq: st.seq[key as usize],
+            conn: self.router.route(i, key),
+            intended_ns,
+        };
+        st.history.published = i + 1;
+        st.rec.timeline.publish(self.tap.clock().now_ns());
+        a
+    }
+
+    /// Drain: every ack future ends by its own timeout; due retries still go out (the nemesis
+    /// has healed its faults by now). A second Ctrl-C stops waiting.
+    async fn drain(&self, st: &mut Phase<'_>) {
+        let clock = *self.tap.clock();
+        let urgent = self.cancel.reached(2);
+        tokio::pin!(urgent);
+        loop {
+            let next_retry = st.retries.next_due();
+            if st.inflight.is_empty() && next_retry.is_none() {
+                break;
+            }
+            if self.cancel.is_requested() && st.inflight.is_empty() {
+                break;
+            }
+            let retry_at = clock.instant_at(next_retry.unwrap_or(0));
+            tokio::select! {
+                biased;
+                _ = &mut urgent => break,
+                Some(c) = st.inflight.next(), if !st.inflight.is_empty() => self.complete(c, st),
+                _ = tokio::time::sleep_until(retry_at.into()), if next_retry.is_some() => {
+                    let Some(r) = st.retries.pop() else { continue };
+                    if self.cancel.is_requested() || self.client_failed(st).is_some() {
+                        // No new attempts once the run is cancelled or the client is gone:
+                        // the message keeps its last attempt's outcome.
+                        continue;
+                    }
+                    let a = r.attempt(self.router, &st.history.keys, clock.now_ns());
+                    self.send(st, a).await;
+                }
+            }
+        }
+    }
+
+    /// `Some` once the client has refused too many publishes in a row (see [`Stop`]).
+    fn client_failed(&self, st: &Phase) -> Option<Stop> {
+        (st.send_failures >= MAX_CONSECUTIVE_SEND_FAILURES).then(|| {
+            Stop::ClientFailed(format!(
+                "the client refused {} publishes in a row (it has given up on the connection)",
+                st.send_failures
+            ))
+        })
+    }
+
+    /// Waits until `at_ns` on the run clock, completing acks meanwhile; returns early when a
+    /// retry falls due first (async mode) or the run is cancelled.
+    async fn wait_until(&self, st: &mut Phase<'_>, at_ns: u64) {
+        let clock = *self.tap.clock();
+        loop {
+            let retry_due = match self.mode {
+                Mode::Async => st.retries.next_due(),
+                Mode::Sync => None,
+            };
+            let until = retry_due.map_or(at_ns, |r| r.min(at_ns));
+            if clock.now_ns() >= until || self.cancel.is_requested() {
+                return;
+            }
+            let sleep = tokio::time::sleep_until(clock.instant_at(until).into());
+            if st.inflight.is_empty() {
+                sleep.await;
+            } else {
+                tokio::select! {
+                    biased;
+                    Some(c) = st.inflight.next() => self.complete(c, st),
+                    _ = sleep => {}
+                }
+            }
+        }
+    }
+}

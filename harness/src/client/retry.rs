@@ -1,0 +1,74 @@
+//! Retries: the queue of failed attempts waiting for their backoff, earliest due first.
+//!
+//! A failed or timed-out attempt is queued here when the scenario's retry plan allows another
+//! one. The phase loop sends a due retry before any new message (see `phase.rs`); a retry keeps
+//! its message's key, per-key sequence and connection, so a server-side dedup window can
+//! recognise it.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::ack::{Attempt, Completion};
+use super::pool::Router;
+use crate::scenario::RetryPlan;
+
+/// A retry waiting for its backoff to pass. Ordered by due time (then index) for the heap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Retry {
+    pub due_ns: u64,
+    idx: u32,
+    /// The attempt to send (2 for the first retry).
+    attempt: u8,
+    seq: u32,
+}
+
+impl Retry {
+    /// The attempt this retry sends: same key, per-key sequence and connection as the first.
+    pub(super) fn attempt(&self, router: &Router, keys: &[u32], now_ns: u64) -> Attempt {
+        Attempt {
+            idx: self.idx,
+            attempt: self.attempt,
+            seq: self.seq,
+            conn: router.route(self.idx as u64, keys[self.idx as usize]),
+            intended_ns: now_ns,
+        }
+    }
+}
+
+/// Retries waiting for their backoff, earliest due first.
+#[derive(Debug, Default)]
+pub(super) struct Retries {
+    heap: BinaryHeap<Reverse<Retry>>,
+}
+
+impl Retries {
+    /// Queues the attempt after `failed`, due once the plan's backoff has passed since
+    /// `failed_ns`. The caller decides whether another attempt is allowed at all.
+    pub(super) fn schedule(&mut self, plan: &RetryPlan, failed: &Completion, failed_ns: u64) {
+        let wait = plan.backoff_after(failed.attempt as u32);
+        self.heap.push(Reverse(Retry {
+            due_ns: failed_ns + wait.as_nanos() as u64,
+            idx: failed.idx,
+            attempt: failed.attempt + 1,
+            seq: failed.seq,
+        }));
+    }
+
+    /// The retry due first, left in the queue.
+    #[inline]
+    pub(super) fn peek(&self) -> Option<Retry> {
+        self.heap.peek().map(|Reverse(r)| *r)
+    }
+
+    /// When the first retry falls due, if any is queued.
+    #[inline]
+    pub(super) fn next_due(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse(r)| r.due_ns)
+    }
+
+    /// Takes the retry due first.
+    #[inline]
+    pub(super) fn pop(&mut self) -> Option<Retry> {
+        self.heap.pop().map(|Reverse(r)| r)
+    }
+}

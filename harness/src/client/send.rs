@@ -1,0 +1,166 @@
+//! One attempt on the wire and its outcome: the publisher's per-message hot path.
+//!
+//! [`Publisher::send`] builds the message, queues it on its connection and follows its ack
+//! future through the tap ([`Tapped`]); [`Publisher::complete`] records what came back into the
+//! history and the recorder, and queues a retry when the plan allows one. Both run once per
+//! message at full rate, so they stay lean: no locks, no logging, and the only await points are
+//! queueing the publish and waiting for acks. The small per-message helpers that live in other
+//! files (`Tapped::new`, `Tapped::prime`, the retry queue's `peek`) are `#[inline]` so that
+//! splitting the code into files costs no extra calls.
+
+use std::sync::atomic::Ordering;
+
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::Subject;
+use futures::StreamExt;
+
+use super::ack::{Attempt, Completion, Tapped};
+use super::phase::Phase;
+use super::{error_kind_name, Publisher};
+use crate::record::history::{AttemptRecord, Outcome};
+use crate::scenario::Mode;
+
+impl Publisher<'_> {
+    /// Sends one attempt and, in sync mode, waits for its outcome; in async mode, waits only
+    /// while the window is full.
+    pub(super) async fn send(&self, st: &mut Phase<'_>, a: Attempt) {
+        let clock = *self.tap.clock();
+        let (subject, msg) = self.message(st, &a);
+        let send_ns = clock.now_ns();
+        let sent = self.contexts[a.conn].send_publish(subject, msg).await;
+        st.history.record_send(a.idx, a.attempt, send_ns);
+        if a.attempt == 1 {
+            if let Some(h) = st.rec.send_delay.as_mut() {
+                h.record(send_ns, send_ns.saturating_sub(a.intended_ns).max(1));
+            }
+        }
+        let fut = match sent {
+            Ok(fut) => fut,
+            Err(e) => {
+                // Not queued (e.g. the connection is gone): the client knows it was not sent,
+                // unless queueing itself timed out, where it cannot be sure.
+                st.send_failures += 1;
+                self.complete(Completion::refused(&a, send_ns, clock.now_ns(), e), st);
+                return;
+            }
+        };
+        st.send_failures = 0;
+        st.history.set_outcome(a.idx as usize, Outcome::InFlight);
+        let mut t = Tapped::new(fut, &self.tap, &a, send_ns);
+        match self.mode {
+            Mode::Sync => {
+                let c = (&mut t).await;
+                self.complete(c, st);
+            }
+            Mode::Async => {
+                // Poll once now so the reply's arrival is timed by the tap even if the
+                // collection does not poll this future for a while. A result that is already
+                // there is kept and handed out by the collection in its own order, as an
+                // application would see it.
+                t.prime();
+                st.inflight.push(t);
+                while st.inflight.len() >= self.window {
+                    match st.inflight.next().await {
+                        Some(c) => self.complete(c, st),
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The subject and message of one attempt: the payload plus the headers the checkers read
+    /// back (run, key, sequence, index, connection, attempt) and, when asked, a message id.
+    #[inline]
+    fn message(&self, st: &Phase<'_>, a: &Attempt) -> (Subject, PublishMessage) {
+        let key = st.history.keys[a.idx as usize];
+        let key_name = &self.key_names[key as usize];
+        // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
+        let id = self.msg_id.then(|| {
+            let phase = if st.warmup { "w" } else { "m" };
+            format!("{}-{phase}-{}-{}", self.run_id, key_name, a.seq)
+        });
+        let h = st.hb.build(
+            self.run_id,
+            key_name,
+            a.seq as u64,
+            a.idx as u64,
+            a.conn,
+            a.attempt as u32,
+            id,
+        );
+        let msg = PublishMessage::build()
+            .payload(self.payload.clone())
+            .headers(h);
+        (self.subjects.get(st.warmup, key), msg)
+    }
+
+    /// Records one finished attempt: an ack into the history and the latency recorders, a
+    /// failure into the history's attempt log (and the retry queue when the plan allows).
+    #[inline]
+    pub(super) fn complete(&self, c: Completion, st: &mut Phase<'_>) {
+        let ack_ns = if c.ack_ns == 0 {
+            self.tap.clock().now_ns()
+        } else {
+            c.ack_ns
+        };
+        let history = &mut *st.history;
+        let rec = &mut *st.rec;
+        match c.result {
+            Ok(ack) => {
+                history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
+                history.record_ack_time(c.idx, ack_ns);
+                if c.attempt > 1 {
+                    history.attempt_log.push(AttemptRecord {
+                        idx: c.idx,
+                        attempt: c.attempt,
+                        conn: c.conn,
+                        send_ns: c.send_ns,
+                        end_ns: ack_ns,
+                        outcome: if ack.duplicate {
+                            Outcome::Duplicate
+                        } else {
+                            Outcome::Ok
+                        },
+                        error: "",
+                    });
+                }
+                rec.publish_ack
+                    .record(ack_ns, ack_ns.saturating_sub(c.send_ns).max(1));
+                if let Some(h) = rec.intended_ack.as_mut() {
+                    h.record(ack_ns, ack_ns.saturating_sub(c.intended_ns).max(1));
+                }
+                rec.timeline.ack(ack_ns);
+                let n = history.completion.len() as u64;
+                if n & 1023 == 0 {
+                    if let Some(p) = self.progress {
+                        p.acked.store(n, Ordering::Relaxed);
+                    }
+                }
+            }
+            Err(ref e) => {
+                let outcome = if e.kind() == PublishErrorKind::TimedOut {
+                    Outcome::Unknown
+                } else {
+                    Outcome::Fail
+                };
+                let kind = error_kind_name(e.kind());
+                history.record_failure(c.idx, outcome, kind);
+                history.attempt_log.push(AttemptRecord {
+                    idx: c.idx,
+                    attempt: c.attempt,
+                    conn: c.conn,
+                    send_ns: c.send_ns,
+                    end_ns: ack_ns,
+                    outcome,
+                    error: kind,
+                });
+                if (c.attempt as u32) < self.retry.attempts && !self.cancel.is_requested() {
+                    st.retries.schedule(&self.retry, &c, ack_ns);
+                }
+            }
+        }
+        rec.ended_ns = rec.ended_ns.max(ack_ns);
+    }
+}
