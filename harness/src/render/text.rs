@@ -94,7 +94,7 @@ fn latencies(s: &mut String, run: &RunView) {
         let _ = writeln!(
             s,
             "  latency {}: p50 {} · p90 {} · p99 {} · p99.9 {} · max {}",
-            l.key,
+            l.label,
             fmt_us(p.p50),
             fmt_us(p.p90),
             fmt_us(p.p99),

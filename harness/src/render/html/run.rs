@@ -108,7 +108,7 @@ fn latencies(h: &mut String, run: &RunView) {
     );
     for l in &run.latencies {
         let p = l.summary;
-        let _ = write!(h, "<tr><th>{}</th>", esc(&l.key.replace('_', " → ")));
+        let _ = write!(h, "<tr><th>{}</th>", esc(&l.label));
         for v in [p.p50, p.p90, p.p99, p.p999, p.max, p.mean] {
             let _ = write!(h, "<td class=\"num\">{}</td>", esc(&fmt_us(v)));
         }
