@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::result::{FaultReport, Report};
 
 use super::view::{
-    dash, dash_us, fault_span, healed_early, lost_phrase, recovery, segments, OrderKind, RunView,
-    SuiteView,
+    consume_figures, consume_setup, dash, dash_us, fault_span, healed_early, lost_phrase, recovery,
+    segments, OrderKind, RunView, SuiteView,
 };
 
 // The cells and phrases every output shares, under the names callers have always used.
@@ -123,12 +123,9 @@ fn orders(s: &mut String, run: &RunView) {
         let consume = run.order(OrderKind::Consume);
         let _ = writeln!(
             s,
-            "  {} ({} ×{}, {} consumer, {}): {}",
+            "  {} ({}): {}",
             consume.title(),
-            c.model,
-            c.workers,
-            c.consumer,
-            c.when,
+            consume_setup(c),
             consume.cell_or("not measured")
         );
     }
@@ -136,29 +133,10 @@ fn orders(s: &mut String, run: &RunView) {
 
 fn consume_and_retries(s: &mut String, run: &RunView) {
     if let Some(c) = run.consume() {
-        let f = &c.figures;
-        let _ = writeln!(
-            s,
-            "  consume: processed {} ({} processings) · redelivered {} ({} of them late per key) · failures {} · never processed {} · {:.0} msgs/s · backlog peak {}",
-            f.processed,
-            f.processings,
-            f.redelivered,
-            f.redelivered_late_per_key,
-            f.failures,
-            dash(f.unprocessed),
-            c.msgs_per_sec,
-            c.timeline.backlog.iter().max().copied().unwrap_or(0)
-        );
+        let _ = writeln!(s, "  consume: {}", consume_figures(c));
     }
-    if let Some(rt) = &run.report.retry {
-        let _ = writeln!(
-            s,
-            "  retries: {} messages retried ({} extra attempts) · stored from retries {} · retry reorders {}",
-            rt.retried,
-            rt.extra_attempts,
-            dash(rt.stored_from_retries),
-            dash(rt.retry_reorders)
-        );
+    if let Some(retries) = run.retries() {
+        let _ = writeln!(s, "  retries: {retries}");
     }
 }
 

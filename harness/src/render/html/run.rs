@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::chart;
-use crate::render::view::{dash, fmt_us, lost_phrase, OrderKind, OrderView, RunView, Tone};
+use crate::render::view::{
+    consume_figures, consume_setup, dash, fmt_us, lost_phrase, OrderKind, OrderView, RunView, Tone,
+};
 
 use super::faults;
 use super::markup::{esc, href, td};
@@ -163,27 +165,11 @@ fn consume_retries_errors(h: &mut String, run: &RunView) {
         let _ = writeln!(h, "<p>Retries: {}</p>", esc(&retries));
     }
     if let Some(c) = run.consume() {
-        let f = &c.figures;
         let _ = writeln!(
             h,
-            "<p>Consume side: {} consumer, {} pool of {} worker(s), {} publishing · processed {} \
-             ({} processings) · redelivered {} ({} of them late within their key) · failures {} · \
-             never processed {} · {:.0} msgs/s · backlog peak {}{}</p>",
-            esc(&c.consumer),
-            esc(&c.model),
-            c.workers,
-            if c.when == "after" { "after" } else { "while" },
-            f.processed,
-            f.processings,
-            f.redelivered,
-            f.redelivered_late_per_key,
-            f.failures,
-            dash(f.unprocessed),
-            c.msgs_per_sec,
-            c.timeline.backlog.iter().max().copied().unwrap_or(0),
-            c.error
-                .as_ref()
-                .map_or(String::new(), |e| format!(" · stopped: {}", esc(e)))
+            "<p>Consume side: {} · {}</p>",
+            esc(&consume_setup(c)),
+            esc(&consume_figures(c))
         );
     }
     if let Some(errors) = run.errors() {

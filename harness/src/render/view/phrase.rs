@@ -176,4 +176,31 @@ mod tests {
         assert_eq!(dash(None), "-");
         assert_eq!(dash_us(Some(12.0)), "12µs");
     }
+
+    #[test]
+    fn consume_phrases() {
+        let mut c = ConsumeReport {
+            consumer: "durable".into(),
+            model: "keyed".into(),
+            workers: 4,
+            when: "concurrent".into(),
+            figures: Default::default(),
+            msgs_per_sec: 1234.4,
+            duration_s: 1.0,
+            complete: false,
+            error: None,
+            timeline: crate::result::ConsumeTimeline {
+                bucket_ms: 100.0,
+                processed: vec![5, 5],
+                backlog: vec![7, 3],
+            },
+        };
+        assert_eq!(
+            consume_setup(&c),
+            "keyed ×4, durable consumer, while publishing"
+        );
+        assert!(consume_figures(&c).ends_with(" · 1234 msgs/s · backlog peak 7"));
+        c.error = Some("deleted".into());
+        assert!(consume_figures(&c).ends_with(" · backlog peak 7 · stopped: deleted"));
+    }
 }
