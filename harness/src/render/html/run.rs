@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::chart;
 use crate::render::view::{
-    consume_figures, consume_setup, dash, fmt_us, lost_phrase, OrderKind, OrderView, RunView, Tone,
+    consume_figures, consume_setup, dash, fmt_us, lost_phrase, OrderView, RunView,
 };
 
 use super::faults;
@@ -132,11 +132,7 @@ fn orders(h: &mut String, run: &RunView) {
 }
 
 fn order_row(h: &mut String, o: &OrderView) {
-    let name = if o.kind == OrderKind::Consume {
-        "consume (processed)".to_string()
-    } else {
-        esc(&o.name())
-    };
+    let name = esc(&o.name());
     let Some(f) = &o.figures else {
         let _ = writeln!(
             h,
@@ -149,7 +145,7 @@ fn order_row(h: &mut String, o: &OrderView) {
         "<tr><th>{name}</th>{}{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
          <td class=\"num\">{}/{}</td></tr>",
-        td(if f.late > 0 { Tone::Broken } else { Tone::Kept }),
+        td(o.tone()),
         esc(&o.cell_or("-")),
         f.late_per_key,
         f.late,
