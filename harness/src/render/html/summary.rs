@@ -33,7 +33,7 @@ fn cell(h: &mut String, run: &RunView, c: &Cell) {
             "{open}<span class=\"sw\" style=\"background:{}\"></span><a href=\"#run-{}\">{}</a></td>",
             chart::scenario_color_hex(run.index),
             run.index,
-            esc(&run.label)
+            esc(&c.text)
         );
     } else {
         let _ = write!(h, "{open}{}</td>", esc(&c.text));

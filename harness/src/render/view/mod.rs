@@ -271,3 +271,53 @@ impl<'a> RunView<'a> {
         serde_json::to_string_pretty(&self.report.scenario.plan).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        serde_json::from_str(include_str!(
+            "../../../tests/fixtures/result-single-async.json"
+        ))
+        .expect("fixture parses")
+    }
+
+    #[test]
+    fn repeats_are_told_apart_in_every_table() {
+        let mut a = report();
+        a.scenario.repetition = Some(1);
+        a.run_id = "aaaa".into();
+        let mut b = a.clone();
+        b.scenario.repetition = Some(2);
+        b.run_id = "bbbb".into();
+        let other = Report {
+            scenario: crate::result::ScenarioInfo {
+                name: "other".into(),
+                ..a.scenario.clone()
+            },
+            ..a.clone()
+        };
+        let name = a.scenario.name.clone();
+        let runs = vec![
+            (PathBuf::from("/r/a"), a),
+            (PathBuf::from("/r/b"), b),
+            (PathBuf::from("/r/o"), other),
+        ];
+        let suite = SuiteView::new(&runs);
+        let labels: Vec<&str> = suite.runs.iter().map(|r| r.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                format!("{name} #1 (aaaa)"),
+                format!("{name} #2 (bbbb)"),
+                "other".to_string()
+            ]
+        );
+        let table = suite.summary_table();
+        assert_eq!(table.headers[0], "scenario");
+        let first: Vec<&str> = table.rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(first, labels, "the table names runs as the charts do");
+        assert_eq!(suite.runs[2].index, 2, "the colour follows the position");
+    }
+}

@@ -63,7 +63,7 @@ pub struct Column {
 pub const SUMMARY_COLUMNS: [Column; 15] = [
     Column {
         header: "scenario",
-        cell: |r| Cell::new(r.scenario(), Tone::Run),
+        cell: |r| Cell::new(r.label.clone(), Tone::Run),
     },
     Column {
         header: "status",
@@ -112,7 +112,7 @@ pub const SUMMARY_COLUMNS: [Column; 15] = [
         cell: |r| match r.report.counts.lost {
             Some(0) => Cell::new("0", Tone::Number),
             Some(n) => Cell::new(n.to_string(), Tone::Bad),
-            None => Cell::new("-", Tone::Number),
+            None => Cell::new("-", Tone::Plain),
         },
     },
     Column {
