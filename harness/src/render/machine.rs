@@ -5,13 +5,17 @@
 //! the figures of the summary table as plain numbers (percentages of late messages, µs), so a
 //! pipeline can `jq` or load them without parsing "broken: 43% late per key". The full detail
 //! stays in each run's result.json, whose path every record carries.
+//!
+//! The records read the run's [`RunView`] like every other output; the field names and their
+//! order are a contract with scripts: add fields at the end, never rename.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::checker::{OrderFigures, Verdict};
 use crate::result::Report;
+
+use super::view::{OrderKind, RunView, SuiteView};
 
 /// What `jsbench run` prints on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,30 +130,22 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 impl SummaryRecord {
+    /// The record of the run in `dir` (for its `result` path).
     pub fn new(dir: &Path, r: &Report) -> SummaryRecord {
-        let lat = r.latency_us.get("publish_ack").filter(|l| l.count > 0);
-        let pct = |f: &Option<OrderFigures>, per_key: bool| {
-            f.as_ref().filter(|f| f.messages > 0).map(|f| {
-                100.0
-                    * if per_key {
-                        f.late_per_key_share()
-                    } else {
-                        f.late_share()
-                    }
-            })
-        };
+        SummaryRecord::from_view(&RunView::new(dir, r))
+    }
+
+    pub fn from_view(run: &RunView) -> SummaryRecord {
+        let r = run.report;
+        let lat = run.publish_ack();
+        let pct = |kind: OrderKind, per_key: bool| run.order(kind).late_pct(per_key);
         SummaryRecord {
-            scenario: r.scenario.name.clone(),
+            scenario: run.scenario().to_string(),
             repetition: r.scenario.repetition,
-            status: r.status.to_string(),
-            verdict: r.verdict.as_str().to_string(),
-            failed_claims: r
-                .verdicts
-                .iter()
-                .filter(|v| v.verdict == Verdict::Fail)
-                .map(|v| v.claim.clone())
-                .collect(),
-            result: dir.join("result.json").display().to_string(),
+            status: run.status().to_string(),
+            verdict: run.verdict().as_str().to_string(),
+            failed_claims: run.failed_claims(),
+            result: run.result_path().display().to_string(),
             backend: r.environment.backend.clone(),
             seed: r.seed,
             published: r.counts.published,
@@ -167,29 +163,34 @@ impl SummaryRecord {
             p99_us: lat.map(|l| l.p99),
             p999_us: lat.map(|l| l.p999),
             max_us: lat.map(|l| l.max),
-            ack_wire_late_pct: pct(&r.order.ack_wire, false),
-            ack_wire_late_per_key_pct: pct(&r.order.ack_wire, true),
-            ack_completion_late_pct: pct(&r.order.ack_completion, false),
-            ack_completion_late_per_key_pct: pct(&r.order.ack_completion, true),
-            storage_late_pct: pct(&r.order.storage, false),
-            storage_late_per_key_pct: pct(&r.order.storage, true),
-            consume_late_pct: pct(&r.order.consume, false),
-            consume_late_per_key_pct: pct(&r.order.consume, true),
+            ack_wire_late_pct: pct(OrderKind::AckWire, false),
+            ack_wire_late_per_key_pct: pct(OrderKind::AckWire, true),
+            ack_completion_late_pct: pct(OrderKind::AckCompletion, false),
+            ack_completion_late_per_key_pct: pct(OrderKind::AckCompletion, true),
+            storage_late_pct: pct(OrderKind::Storage, false),
+            storage_late_per_key_pct: pct(OrderKind::Storage, true),
+            consume_late_pct: pct(OrderKind::Consume, false),
+            consume_late_per_key_pct: pct(OrderKind::Consume, true),
             redelivered: r.counts.redelivered,
-            end_to_end_p99_us: r
-                .latency_us
-                .get("end_to_end")
-                .filter(|l| l.count > 0)
-                .map(|l| l.p99),
-            faults: r.faults.len(),
+            end_to_end_p99_us: run.latency("end_to_end").map(|l| l.p99),
+            faults: run.faults().len(),
             retry_reorders: r.retry.and_then(|t| t.retry_reorders),
         }
     }
 }
 
+/// One record per run, in input order.
+fn records(runs: &[(PathBuf, Report)]) -> Vec<SummaryRecord> {
+    SuiteView::new(runs)
+        .runs
+        .iter()
+        .map(SummaryRecord::from_view)
+        .collect()
+}
+
 /// `{"schema": "jsbench.summary/1", "runs": [...]}`, pretty-printed, with a trailing newline.
 pub fn json(runs: &[(PathBuf, Report)]) -> String {
-    let records: Vec<SummaryRecord> = runs.iter().map(|(d, r)| SummaryRecord::new(d, r)).collect();
+    let records = records(runs);
     let mut s = serde_json::to_string_pretty(&serde_json::json!({
         "schema": "jsbench.summary/1",
         "runs": records,
@@ -203,8 +204,8 @@ pub fn json(runs: &[(PathBuf, Report)]) -> String {
 pub fn csv(runs: &[(PathBuf, Report)]) -> String {
     let mut out = COLUMNS.join(",");
     out.push('\n');
-    for (d, r) in runs {
-        let v = serde_json::to_value(SummaryRecord::new(d, r)).expect("summary records serialize");
+    for record in records(runs) {
+        let v = serde_json::to_value(record).expect("summary records serialize");
         let cells: Vec<String> = COLUMNS
             .iter()
             .map(|c| match &v[*c] {

@@ -1,298 +1,191 @@
-//! Text views of results: the terminal summary of one run and the summary table of a set
-//! (markdown, also what the terminal prints at the end of a suite).
+//! Text for people: the terminal summary of one run, and the summary table of a set of runs as
+//! markdown (what the terminal prints at the end of a suite, and `summary.md`).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::checker::{percent, OrderFigures};
 use crate::result::{FaultReport, Report};
+
+use super::view::{
+    consume_figures, consume_setup, dash, dash_us, fault_span, healed_early, lost_phrase, recovery,
+    segments, OrderKind, RunView, SuiteView,
+};
+
+// The cells and phrases every output shares, under the names callers have always used.
+pub use super::view::{consume_cell, faults_cell, fmt_us, order_cell, SummaryTable};
 
 /// A short multi-line summary of one run for the terminal.
 pub fn terminal_summary(r: &Report, dir: &Path) -> String {
+    let run = RunView::new(dir, r);
     let mut s = String::new();
-    let c = &r.counts;
-    let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-    s.push_str(&format!(
-        "{} [{}] {} · {} · server {} ({})\n",
-        r.scenario.name,
-        r.status,
-        r.verdict.as_str().to_uppercase(),
-        r.run_id,
-        r.environment.server_version,
-        r.environment.backend
-    ));
-    if let Some(lost) = c.lost.filter(|&l| l > 0) {
-        // A safety failure: first, and impossible to miss.
-        s.push_str(&format!(
-            "  !! LOST: {lost} acknowledged message(s) are not in the stream\n"
-        ));
-    }
-    if let Some(reason) = &r.status_reason {
-        s.push_str(&format!("  note: {reason}\n"));
-    }
-    s.push_str(&format!(
-        "  published {} · acked {} · failed {} · unknown {} · stored {} · lost {} · duplicates {} · unexpected {}\n",
-        c.published,
-        c.acked,
-        c.failed,
-        c.unknown,
-        opt(c.stored),
-        opt(c.lost),
-        opt(c.duplicates),
-        opt(c.unexpected)
-    ));
-    s.push_str(&format!(
-        "  throughput {:.0} msgs/s over {:.2}s",
-        r.throughput.msgs_per_sec, r.throughput.duration_s
-    ));
-    if let Some(rss) = r.resources.peak_rss_bytes {
-        s.push_str(&format!(" · jsbench peak RSS {} MB", rss / (1024 * 1024)));
-    }
-    s.push('\n');
-    for (name, l) in &r.latency_us {
-        if l.count > 0 {
-            s.push_str(&format!(
-                "  latency {name}: p50 {} · p90 {} · p99 {} · p99.9 {} · max {}\n",
-                fmt_us(l.p50),
-                fmt_us(l.p90),
-                fmt_us(l.p99),
-                fmt_us(l.p999),
-                fmt_us(l.max)
-            ));
-        }
-    }
-    let ord = |f: &Option<OrderFigures>| f.as_ref().map_or("not measured".to_string(), order_cell);
-    s.push_str(&format!(
-        "  ack order (wire):       {}\n",
-        ord(&r.order.ack_wire)
-    ));
-    s.push_str(&format!(
-        "  ack order (completion): {}\n",
-        ord(&r.order.ack_completion)
-    ));
-    s.push_str(&format!(
-        "  storage order ({}): {}\n",
-        r.order.storage_source,
-        ord(&r.order.storage)
-    ));
-    if let Some(c) = &r.consume {
-        s.push_str(&format!(
-            "  consume order ({} ×{}, {} consumer, {}): {}\n",
-            c.model,
-            c.workers,
-            c.consumer,
-            c.when,
-            ord(&r.order.consume)
-        ));
-        let f = &c.figures;
-        s.push_str(&format!(
-            "  consume: processed {} ({} processings) · redelivered {} ({} of them late per key) · failures {} · never processed {} · {:.0} msgs/s · backlog peak {}\n",
-            f.processed,
-            f.processings,
-            f.redelivered,
-            f.redelivered_late_per_key,
-            f.failures,
-            opt(f.unprocessed),
-            c.msgs_per_sec,
-            c.timeline.backlog.iter().max().copied().unwrap_or(0)
-        ));
-    }
-    if let Some(rt) = &r.retry {
-        s.push_str(&format!(
-            "  retries: {} messages retried ({} extra attempts) · stored from retries {} · retry reorders {}\n",
-            rt.retried,
-            rt.extra_attempts,
-            opt(rt.stored_from_retries),
-            opt(rt.retry_reorders)
-        ));
-    }
-    for f in &r.faults {
+    headline(&mut s, &run);
+    counts(&mut s, &run);
+    latencies(&mut s, &run);
+    orders(&mut s, &run);
+    consume_and_retries(&mut s, &run);
+    for f in run.faults() {
         s.push_str(&fault_lines(f));
     }
-    for v in &r.verdicts {
-        s.push_str(&format!(
-            "  [{}] {} {}: {}\n",
+    for v in run.claims() {
+        let _ = writeln!(
+            s,
+            "  [{}] {} {}: {}",
             v.verdict.as_str(),
             v.claim,
             v.expected,
             v.figure
-        ));
+        );
     }
-    s.push_str(&format!("  → {}\n", dir.join("result.json").display()));
+    let _ = writeln!(s, "  → {}", run.result_path().display());
     s
+}
+
+/// Who ran, how it ended, and anything that must not be missed.
+fn headline(s: &mut String, run: &RunView) {
+    let r = run.report;
+    let _ = writeln!(
+        s,
+        "{} [{}] {} · {} · server {} ({})",
+        run.scenario(),
+        run.status(),
+        run.verdict().as_str().to_uppercase(),
+        r.run_id,
+        r.environment.server_version,
+        r.environment.backend
+    );
+    if let Some(lost) = run.lost() {
+        // A safety failure: first, and impossible to miss.
+        let _ = writeln!(s, "  !! LOST: {}", lost_phrase(lost));
+    }
+    if let Some(reason) = &r.status_reason {
+        let _ = writeln!(s, "  note: {reason}");
+    }
+}
+
+fn counts(s: &mut String, run: &RunView) {
+    let c = &run.report.counts;
+    let _ = writeln!(
+        s,
+        "  published {} · acked {} · failed {} · unknown {} · stored {} · lost {} · duplicates {} · unexpected {}",
+        c.published,
+        c.acked,
+        c.failed,
+        c.unknown,
+        dash(c.stored),
+        dash(c.lost),
+        dash(c.duplicates),
+        dash(c.unexpected)
+    );
+    let t = &run.report.throughput;
+    let _ = write!(
+        s,
+        "  throughput {:.0} msgs/s over {:.2}s",
+        t.msgs_per_sec, t.duration_s
+    );
+    if let Some(rss) = run.report.resources.peak_rss_bytes {
+        let _ = write!(s, " · jsbench peak RSS {} MB", rss / (1024 * 1024));
+    }
+    s.push('\n');
+}
+
+fn latencies(s: &mut String, run: &RunView) {
+    for l in &run.latencies {
+        let p = l.summary;
+        let _ = writeln!(
+            s,
+            "  latency {}: p50 {} · p90 {} · p99 {} · p99.9 {} · max {}",
+            l.label,
+            fmt_us(p.p50),
+            fmt_us(p.p90),
+            fmt_us(p.p99),
+            fmt_us(p.p999),
+            fmt_us(p.max)
+        );
+    }
+}
+
+/// The orders against publish order; consume only for runs with a consume side.
+fn orders(s: &mut String, run: &RunView) {
+    for kind in [OrderKind::AckWire, OrderKind::AckCompletion] {
+        let o = run.order(kind);
+        // Aligned on the longer of the two ack lines.
+        let title = format!("{}:", o.title());
+        let _ = writeln!(s, "  {title:<23} {}", o.cell_or("not measured"));
+    }
+    let storage = run.order(OrderKind::Storage);
+    let _ = writeln!(
+        s,
+        "  {}: {}",
+        storage.title(),
+        storage.cell_or("not measured")
+    );
+    if let Some(c) = run.consume() {
+        let consume = run.order(OrderKind::Consume);
+        let _ = writeln!(
+            s,
+            "  {} ({}): {}",
+            consume.title(),
+            consume_setup(c),
+            consume.cell_or("not measured")
+        );
+    }
+}
+
+fn consume_and_retries(s: &mut String, run: &RunView) {
+    if let Some(c) = run.consume() {
+        let _ = writeln!(s, "  consume: {}", consume_figures(c));
+    }
+    if let Some(retries) = run.retries() {
+        let _ = writeln!(s, "  retries: {retries}");
+    }
 }
 
 /// What one fault window did, in a few lines for the terminal.
 pub fn fault_lines(f: &FaultReport) -> String {
     let w = &f.window;
     let mut s = format!(
-        "  fault {} #{} ({}, {}): {:.0}–{:.0} ms{}{}\n",
+        "  fault {} #{} ({}, {}): {}{}{}\n",
         w.name,
         w.occurrence,
         w.detail,
         w.target,
-        w.start_ms,
-        w.end_ms,
-        if w.truncated {
-            " (healed early: publishing ended)"
-        } else {
-            ""
-        },
+        fault_span(w),
+        healed_early(w),
         w.error
             .as_ref()
             .map_or(String::new(), |e| format!(" ERROR: {e}"))
     );
-    if let Some(sp) = &f.split {
-        for (name, seg) in [
-            ("before", &sp.before),
-            ("during", &sp.during),
-            ("after", &sp.after),
-        ] {
-            let o = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-            s.push_str(&format!(
-                "    {name:<6} published {} · acked {} · failed {} · unknown {} (stored {}) · lost {} · dup {} · late per key {} · retry reorders {} · {:.0} acks/s · p99 {}\n",
-                seg.published,
-                seg.acked,
-                seg.failed,
-                seg.unknown,
-                o(seg.recovered),
-                o(seg.lost),
-                o(seg.duplicates),
-                o(seg.storage_late_per_key),
-                o(seg.retry_reorders),
-                seg.acks_per_sec,
-                seg.latency_p99_us.map_or("-".to_string(), fmt_us)
-            ));
-        }
-        s.push_str(&format!(
-            "    recovered: {}\n",
-            sp.recover_ms
-                .map_or("no successful ack after the heal".to_string(), |m| format!(
-                    "first successful ack {m:.0} ms after the heal"
-                ))
-        ));
+    let Some(sp) = &f.split else {
+        return s;
+    };
+    for (name, seg) in segments(sp) {
+        let _ = writeln!(
+            s,
+            "    {name:<6} published {} · acked {} · failed {} · unknown {} (stored {}) · lost {} · dup {} · late per key {} · retry reorders {} · {:.0} acks/s · p99 {}",
+            seg.published,
+            seg.acked,
+            seg.failed,
+            seg.unknown,
+            dash(seg.recovered),
+            dash(seg.lost),
+            dash(seg.duplicates),
+            dash(seg.storage_late_per_key),
+            dash(seg.retry_reorders),
+            seg.acks_per_sec,
+            dash_us(seg.latency_p99_us)
+        );
     }
+    let _ = writeln!(s, "    recovered: {}", recovery(sp));
     s
 }
 
-/// The faults column of the summary table: "pause@2s 3.0s; kill@5s 1.2s".
-pub fn faults_cell(r: &Report) -> String {
-    if r.faults.is_empty() {
-        return "-".into();
-    }
-    let mut parts: Vec<String> = Vec::new();
-    for f in &r.faults {
-        let w = &f.window;
-        let span = w.end_ms - w.start_ms;
-        let mut p = format!("{}@{:.1}s", w.kind.as_str(), w.start_ms / 1000.0);
-        if span > 0.0 {
-            p.push_str(&format!(" {:.1}s", span / 1000.0));
-        }
-        if w.target != "server" && w.target != "all connections" {
-            p.push_str(&format!(" ({})", w.target));
-        }
-        if parts.len() >= 4 {
-            parts.push(format!("+{} more", r.faults.len() - 4));
-            break;
-        }
-        parts.push(p);
-    }
-    parts.join("; ")
-}
-
-/// One cell of the order columns: "preserved (0 of N)" or "broken: 71% late per key", with the
-/// per-key figure first because that is what an aggregate sees.
-pub fn order_cell(f: &OrderFigures) -> String {
-    if f.messages > 0 && f.late > 0 && f.late_per_key > 0 {
-        format!(
-            "broken: {} late per key ({}/{} keys)",
-            percent(f.late_per_key_share()),
-            f.keys_affected,
-            f.keys
-        )
-    } else {
-        f.describe()
-    }
-}
-
-pub fn fmt_us(us: f64) -> String {
-    if us >= 1_000_000.0 {
-        format!("{:.2}s", us / 1_000_000.0)
-    } else if us >= 1000.0 {
-        format!("{:.2}ms", us / 1000.0)
-    } else {
-        format!("{us:.0}µs")
-    }
-}
-
-/// The summary table as cells: shared by the terminal / markdown table and the HTML report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SummaryTable {
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-/// One row per run, the orders side by side.
+/// One row per run, the orders side by side: the summary table's cells.
 pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
-    let headers = [
-        "scenario",
-        "status",
-        "verdict",
-        "publish order",
-        "ack order (wire)",
-        "ack order (completion)",
-        "storage order",
-        "consume order",
-        "faults",
-        "lost",
-        "dup",
-        "unknown (stored)",
-        "retry reorders",
-        "msgs/s",
-        "p99",
-    ];
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for (_, r) in reports {
-        let cell = |f: &Option<OrderFigures>| f.as_ref().map_or("-".to_string(), order_cell);
-        rows.push(vec![
-            r.scenario.name.clone(),
-            r.status.to_string(),
-            r.verdict.as_str().to_string(),
-            format!("reference ({})", r.counts.published),
-            cell(&r.order.ack_wire),
-            cell(&r.order.ack_completion),
-            cell(&r.order.storage),
-            consume_cell(r),
-            faults_cell(r),
-            r.counts.lost.map_or("-".into(), |v| v.to_string()),
-            r.counts.duplicates.map_or("-".into(), |v| v.to_string()),
-            match r.counts.recovered {
-                Some(rec) => format!("{} ({rec})", r.counts.unknown),
-                None => r.counts.unknown.to_string(),
-            },
-            r.retry
-                .and_then(|t| t.retry_reorders)
-                .map_or("-".into(), |v| v.to_string()),
-            format!("{:.0}", r.throughput.msgs_per_sec),
-            r.p99_us().map_or("-".into(), fmt_us),
-        ]);
-    }
-    SummaryTable {
-        headers: headers.iter().map(|h| h.to_string()).collect(),
-        rows,
-    }
+    SuiteView::new(reports).summary_table()
 }
 
-/// The consume order column: the order cell plus the pool ("… · keyed ×4"); "-" without
-/// `[consume]`.
-pub fn consume_cell(r: &Report) -> String {
-    match (&r.order.consume, &r.consume) {
-        (Some(f), Some(c)) => format!("{} · {} ×{}", order_cell(f), c.model, c.workers),
-        (Some(f), None) => order_cell(f),
-        _ => "-".into(),
-    }
-}
-
-/// The table that ends a directory run: one row per scenario, the orders side by side.
+/// The table that ends a directory run, as markdown: one row per run, the orders side by side,
+/// columns padded to line up in a terminal.
 pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
     let SummaryTable { headers, rows } = summary_rows(reports);
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
@@ -301,46 +194,22 @@ pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |cells: &[String]| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(&widths) {
-            s.push_str(&format!(" {}{} |", c, " ".repeat(w - c.chars().count())));
+            let _ = write!(s, " {}{} |", c, " ".repeat(w - c.chars().count()));
         }
         s.push('\n');
         s
     };
-    let mut out = line(headers.clone());
+    let mut out = line(&headers);
     out.push('|');
     for w in &widths {
-        out.push_str(&format!("{}|", "-".repeat(w + 2)));
+        let _ = write!(out, "{}|", "-".repeat(w + 2));
     }
     out.push('\n');
-    for row in rows {
+    for row in &rows {
         out.push_str(&line(row));
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn order_cells() {
-        let f = OrderFigures {
-            messages: 100,
-            late: 71,
-            late_per_key: 71,
-            keys_affected: 16,
-            keys: 16,
-            ..Default::default()
-        };
-        assert_eq!(order_cell(&f), "broken: 71% late per key (16/16 keys)");
-        let ok = OrderFigures {
-            messages: 100,
-            keys: 4,
-            ..Default::default()
-        };
-        assert_eq!(order_cell(&ok), "preserved (0 of 100)");
-    }
 }

@@ -1,0 +1,206 @@
+//! How figures read in words, the same in every output: durations in µs/ms/s, a figure that was
+//! not measured, the names of the latencies, and the sentences about retries, the consume side,
+//! losses and fault windows.
+
+use crate::checker::{RetryFigures, Segment, WindowSplit};
+use crate::nemesis::FaultWindow;
+use crate::result::{ConsumeReport, Report};
+
+use super::order::order_cell;
+
+/// A latency in µs as people read it: "478µs", "14.04ms", "3.71s".
+pub fn fmt_us(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.2}s", us / 1_000_000.0)
+    } else if us >= 1000.0 {
+        format!("{:.2}ms", us / 1000.0)
+    } else {
+        format!("{us:.0}µs")
+    }
+}
+
+/// A count, or "-" when it was not measured (e.g. no read-back).
+pub fn dash(v: Option<u64>) -> String {
+    v.map_or("-".to_string(), |v| v.to_string())
+}
+
+/// A latency in µs ([`fmt_us`]), or "-" when there was none.
+pub fn dash_us(v: Option<f64>) -> String {
+    v.map_or("-".to_string(), fmt_us)
+}
+
+/// The name of a latency of result.json's `latency_us` ("publish_ack") as every output shows
+/// it ("publish → ack"). Names this list does not know read with spaces for underscores.
+pub fn latency_label(key: &str) -> String {
+    match key {
+        "publish_ack" => "publish → ack".into(),
+        "intended_ack" => "intended → ack".into(),
+        "send_delay" => "send delay".into(),
+        "end_to_end" => "publish → processed".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+/// "3 acknowledged message(s) are not in the stream": the loss, said first wherever it shows.
+pub fn lost_phrase(lost: u64) -> String {
+    format!("{lost} acknowledged message(s) are not in the stream")
+}
+
+/// What retries did: "12 message(s) retried (30 extra attempts) · stored from retries 12 ·
+/// retry reorders 0".
+pub fn retry_phrase(rt: &RetryFigures) -> String {
+    format!(
+        "{} message(s) retried ({} extra attempts) · stored from retries {} · retry reorders {}",
+        rt.retried,
+        rt.extra_attempts,
+        dash(rt.stored_from_retries),
+        dash(rt.retry_reorders)
+    )
+}
+
+/// The consume pool in short, as the summary table's consume column ends: "keyed ×4".
+pub fn consume_pool(c: &ConsumeReport) -> String {
+    format!("{} ×{}", c.model, c.workers)
+}
+
+/// How the consume side was set up: "keyed ×4, durable consumer, while publishing".
+pub fn consume_setup(c: &ConsumeReport) -> String {
+    let when = if c.when == "after" {
+        "after publishing"
+    } else {
+        "while publishing"
+    };
+    format!("{}, {} consumer, {when}", consume_pool(c), c.consumer)
+}
+
+/// What the consume side did: processed, redelivered, failed, left over, how fast, how far
+/// behind, and why it stopped when it did not drain.
+pub fn consume_figures(c: &ConsumeReport) -> String {
+    let f = &c.figures;
+    format!(
+        "processed {} ({} processings) · redelivered {} ({} of them late per key) · failures {} · \
+         never processed {} · {:.0} msgs/s · backlog peak {}{}",
+        f.processed,
+        f.processings,
+        f.redelivered,
+        f.redelivered_late_per_key,
+        f.failures,
+        dash(f.unprocessed),
+        c.msgs_per_sec,
+        c.timeline.backlog.iter().max().copied().unwrap_or(0),
+        c.error
+            .as_ref()
+            .map_or(String::new(), |e| format!(" · stopped: {e}"))
+    )
+}
+
+/// A fault window's time span: "1501–4501 ms".
+pub fn fault_span(w: &FaultWindow) -> String {
+    format!("{:.0}–{:.0} ms", w.start_ms, w.end_ms)
+}
+
+/// Said after the span of a window that ended before its time.
+pub fn healed_early(w: &FaultWindow) -> &'static str {
+    if w.truncated {
+        " (healed early: publishing ended)"
+    } else {
+        ""
+    }
+}
+
+/// How long acks took to come back after the heal.
+pub fn recovery(sp: &WindowSplit) -> String {
+    sp.recover_ms
+        .map_or("no successful ack after the heal".to_string(), |m| {
+            format!("first successful ack {m:.0} ms after the heal")
+        })
+}
+
+/// The three stretches of a window's split, named.
+pub fn segments(sp: &WindowSplit) -> [(&'static str, &Segment); 3] {
+    [
+        ("before", &sp.before),
+        ("during", &sp.during),
+        ("after", &sp.after),
+    ]
+}
+
+/// The consume order column of the summary table: the order cell plus the pool ("… · keyed
+/// ×4"); "-" without `[consume]`.
+pub fn consume_cell(r: &Report) -> String {
+    match (&r.order.consume, &r.consume) {
+        (Some(f), Some(c)) => format!("{} · {}", order_cell(f), consume_pool(c)),
+        (Some(f), None) => order_cell(f),
+        _ => dash(None),
+    }
+}
+
+/// The faults column of the summary table: "pause@2s 3.0s; kill@5s 1.2s".
+pub fn faults_cell(r: &Report) -> String {
+    if r.faults.is_empty() {
+        return "-".into();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for f in &r.faults {
+        let w = &f.window;
+        let span = w.end_ms - w.start_ms;
+        let mut p = format!("{}@{:.1}s", w.kind.as_str(), w.start_ms / 1000.0);
+        if span > 0.0 {
+            p.push_str(&format!(" {:.1}s", span / 1000.0));
+        }
+        // The usual targets go without saying; a single connection is worth naming.
+        if w.target != "server" && w.target != "all connections" {
+            p.push_str(&format!(" ({})", w.target));
+        }
+        if parts.len() >= 4 {
+            parts.push(format!("+{} more", r.faults.len() - 4));
+            break;
+        }
+        parts.push(p);
+    }
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_names() {
+        assert_eq!(fmt_us(478.0), "478µs");
+        assert_eq!(fmt_us(14_041.0), "14.04ms");
+        assert_eq!(fmt_us(3_710_000.0), "3.71s");
+        assert_eq!(latency_label("send_delay"), "send delay");
+        assert_eq!(latency_label("end_to_end"), "publish → processed");
+        assert_eq!(latency_label("some_new"), "some new");
+        assert_eq!(dash(None), "-");
+        assert_eq!(dash_us(Some(12.0)), "12µs");
+    }
+
+    #[test]
+    fn consume_phrases() {
+        let mut c = ConsumeReport {
+            consumer: "durable".into(),
+            model: "keyed".into(),
+            workers: 4,
+            when: "concurrent".into(),
+            figures: Default::default(),
+            msgs_per_sec: 1234.4,
+            duration_s: 1.0,
+            complete: false,
+            error: None,
+            timeline: crate::result::ConsumeTimeline {
+                bucket_ms: 100.0,
+                processed: vec![5, 5],
+                backlog: vec![7, 3],
+            },
+        };
+        assert_eq!(
+            consume_setup(&c),
+            "keyed ×4, durable consumer, while publishing"
+        );
+        assert!(consume_figures(&c).ends_with(" · 1234 msgs/s · backlog peak 7"));
+        c.error = Some("deleted".into());
+        assert!(consume_figures(&c).ends_with(" · backlog peak 7 · stopped: deleted"));
+    }
+}

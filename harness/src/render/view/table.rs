@@ -1,0 +1,189 @@
+//! The summary table: one row per run, the orders side by side. Each cell carries its text and
+//! its [`Tone`], so the markdown table (text only) and the HTML table (coloured) are the same
+//! table.
+
+use crate::checker::Verdict;
+
+use super::order::OrderKind;
+use super::phrase::{consume_cell, faults_cell, fmt_us};
+use super::{RunView, SuiteView};
+
+/// What a cell is, for outputs that style their cells (the HTML page colours them); text-only
+/// outputs ignore it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Names the run (the page links it to the run's section and shows its colour).
+    Run,
+    Plain,
+    /// A figure: right-aligned.
+    Number,
+    /// An order kept within every key.
+    Kept,
+    /// An order broken within some key.
+    Broken,
+    /// Something that must not happen: acknowledged messages lost.
+    Bad,
+    /// A run that did not complete.
+    Warning,
+    Verdict(Verdict),
+}
+
+/// One cell of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub text: String,
+    pub tone: Tone,
+}
+
+impl Cell {
+    fn new(text: impl Into<String>, tone: Tone) -> Cell {
+        Cell {
+            text: text.into(),
+            tone,
+        }
+    }
+
+    /// A figure, or a plain "-" when it was not measured.
+    fn number_or_dash(v: Option<String>) -> Cell {
+        match v {
+            Some(v) => Cell::new(v, Tone::Number),
+            None => Cell::new("-", Tone::Plain),
+        }
+    }
+}
+
+/// One column: its header and how a run fills it.
+pub struct Column {
+    pub header: &'static str,
+    pub cell: fn(&RunView) -> Cell,
+}
+
+/// The columns, left to right. A new column is one more entry here; the markdown and the HTML
+/// table both follow.
+pub const SUMMARY_COLUMNS: [Column; 15] = [
+    Column {
+        header: "scenario",
+        cell: |r| Cell::new(r.label.clone(), Tone::Run),
+    },
+    Column {
+        header: "status",
+        cell: |r| {
+            let tone = if r.status().is_complete() {
+                Tone::Plain
+            } else {
+                Tone::Warning
+            };
+            Cell::new(r.status().as_str(), tone)
+        },
+    },
+    Column {
+        header: "verdict",
+        cell: |r| Cell::new(r.verdict().as_str(), Tone::Verdict(r.verdict())),
+    },
+    Column {
+        header: "publish order",
+        cell: |r| {
+            let published = r.report.counts.published;
+            Cell::new(format!("reference ({published})"), Tone::Plain)
+        },
+    },
+    Column {
+        header: OrderKind::AckWire.title(),
+        cell: |r| order_column(r, OrderKind::AckWire),
+    },
+    Column {
+        header: OrderKind::AckCompletion.title(),
+        cell: |r| order_column(r, OrderKind::AckCompletion),
+    },
+    Column {
+        header: OrderKind::Storage.title(),
+        cell: |r| order_column(r, OrderKind::Storage),
+    },
+    Column {
+        header: OrderKind::Consume.title(),
+        cell: |r| Cell::new(consume_cell(r.report), r.order(OrderKind::Consume).tone()),
+    },
+    Column {
+        header: "faults",
+        cell: |r| Cell::new(faults_cell(r.report), Tone::Plain),
+    },
+    Column {
+        header: "lost",
+        cell: |r| match r.report.counts.lost {
+            Some(0) => Cell::new("0", Tone::Number),
+            Some(n) => Cell::new(n.to_string(), Tone::Bad),
+            None => Cell::new("-", Tone::Plain),
+        },
+    },
+    Column {
+        header: "dup",
+        cell: |r| Cell::number_or_dash(r.report.counts.duplicates.map(|v| v.to_string())),
+    },
+    Column {
+        header: "unknown (stored)",
+        cell: |r| {
+            let c = &r.report.counts;
+            let text = match c.recovered {
+                Some(rec) => format!("{} ({rec})", c.unknown),
+                None => c.unknown.to_string(),
+            };
+            Cell::new(text, Tone::Number)
+        },
+    },
+    Column {
+        header: "retry reorders",
+        cell: |r| {
+            let reorders = r.report.retry.and_then(|t| t.retry_reorders);
+            Cell::number_or_dash(reorders.map(|v| v.to_string()))
+        },
+    },
+    Column {
+        header: "msgs/s",
+        cell: |r| {
+            let rate = r.report.throughput.msgs_per_sec;
+            Cell::new(format!("{rate:.0}"), Tone::Number)
+        },
+    },
+    Column {
+        header: "p99",
+        cell: |r| Cell::number_or_dash(r.publish_ack().map(|l| fmt_us(l.p99))),
+    },
+];
+
+/// An order column: its cell, "-" when not measured.
+fn order_column(r: &RunView, kind: OrderKind) -> Cell {
+    let order = r.order(kind);
+    Cell::new(order.cell_or("-"), order.tone())
+}
+
+/// The summary table as text cells: what the markdown table prints and tests compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryTable {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl SuiteView<'_> {
+    /// The table's cells, a row per run, in [`SUMMARY_COLUMNS`] order.
+    pub fn summary_cells(&self) -> Vec<Vec<Cell>> {
+        self.runs
+            .iter()
+            .map(|r| SUMMARY_COLUMNS.iter().map(|c| (c.cell)(r)).collect())
+            .collect()
+    }
+
+    /// The table as text.
+    pub fn summary_table(&self) -> SummaryTable {
+        SummaryTable {
+            headers: SUMMARY_COLUMNS
+                .iter()
+                .map(|c| c.header.to_string())
+                .collect(),
+            rows: self
+                .summary_cells()
+                .into_iter()
+                .map(|row| row.into_iter().map(|c| c.text).collect())
+                .collect(),
+        }
+    }
+}
