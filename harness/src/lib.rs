@@ -15,7 +15,7 @@
 
 pub mod app;
 pub mod cancel;
-pub mod chart;
+
 pub mod checker;
 pub mod client;
 pub mod compare;

@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use jsbench::chart::{
+use jsbench::checker::{ConsumeFigures, OrderFigures};
+use jsbench::render::chart::{
     self, ChartError, ComparisonBar, ConsumeSeries, FaultSpan, OrderRow, SpectrumSeries,
     TimelineSeries,
 };
-use jsbench::checker::{ConsumeFigures, OrderFigures};
 use jsbench::render::text;
 use jsbench::result::{self, ConsumeReport, ConsumeTimeline, LatencySummary, Report};
 

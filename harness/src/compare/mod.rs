@@ -171,11 +171,11 @@ fn group(set: &[(PathBuf, Report)]) -> Set<'_> {
 
 impl Comparison {
     /// The rows that have a change to draw, as the comparison chart's bars.
-    pub fn bars(&self) -> Vec<crate::chart::ComparisonBar> {
+    pub fn bars(&self) -> Vec<crate::render::chart::ComparisonBar> {
         self.rows
             .iter()
             .filter_map(|r| {
-                Some(crate::chart::ComparisonBar {
+                Some(crate::render::chart::ComparisonBar {
                     scenario: r.scenario.clone(),
                     metric: r.metric.clone(),
                     unit: r.unit.clone(),

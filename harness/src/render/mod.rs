@@ -7,12 +7,14 @@
 //! - [`text`]: the terminal summary of one run, and the summary table as markdown (`summary.md`,
 //!   and what the terminal prints at the end of a suite);
 //! - [`machine`]: csv and json summaries for scripts (`jsbench run --format json | csv`);
-//! - [`html`]: the self-contained HTML report, with the charts of [`crate::chart`].
+//! - [`html`]: the self-contained HTML report, with the SVG charts of [`chart`] (one file per
+//!   chart; charts live here because each chart reads the same view).
 //!
 //! Adding an output format touches two files: the new format's file here, which reads
 //! `SuiteView` / `RunView` (and, for a table, `view::SUMMARY_COLUMNS`), and this one, for its
 //! `mod` line. Offering it on a command line is the command's business, not the renderer's.
 
+pub mod chart;
 pub mod html;
 pub mod machine;
 pub mod text;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::chart::{self, ChartError, Figure};
+use crate::render::chart::{self, ChartError, Figure};
 use crate::render::view::SuiteView;
 
 use super::markup::esc;

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::chart;
 use crate::compare::{Comparison, Decision, MetricRow, Sample};
+use crate::render::chart;
 
 use super::charts::write_figure;
 use super::markup::esc;

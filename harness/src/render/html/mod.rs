@@ -10,7 +10,7 @@
 //! This file owns the page's skeleton, its stylesheet and its "how to read this"; the sections,
 //! top to bottom, each in its own file, all drawn from the suite's [`SuiteView`]:
 //! - `summary`: the summary table;
-//! - `charts`: the figures of [`crate::chart::FIGURES`];
+//! - `charts`: the figures of [`crate::render::chart::FIGURES`];
 //! - `comparison`: the comparison with a baseline, when there is one;
 //! - `run` (with `faults`): one section per run.
 //!
@@ -30,7 +30,7 @@ mod markup;
 mod run;
 mod summary;
 
-pub use crate::chart::E2E_TITLE;
+pub use crate::render::chart::E2E_TITLE;
 pub use markup::esc;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::chart;
+use crate::render::chart;
 use crate::render::view::{
     consume_figures, consume_setup, dash, fmt_us, lost_phrase, OrderView, RunView,
 };

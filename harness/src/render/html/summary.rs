@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::chart;
+use crate::render::chart;
 use crate::render::view::{Cell, RunView, SuiteView, Tone, SUMMARY_COLUMNS};
 
 use super::markup::{esc, td};
