@@ -117,6 +117,7 @@ fn main() -> anyhow::Result<()> {
         url: None,
         image: None,
         auth: Default::default(),
+        ..ServerSpec::default()
     }))?;
     let url = server.url().to_string();
     let out = tempfile::tempdir()?;

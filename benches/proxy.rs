@@ -589,6 +589,7 @@ fn main() -> anyhow::Result<()> {
         url: None,
         image: None,
         auth: Default::default(),
+        ..ServerSpec::default()
     }))?;
     let outcome = rt.block_on(bench(&server, &cfg));
     // The server goes whatever happened (a panic above drops it, which kills it too).

@@ -134,6 +134,7 @@ fn bench_publish(c: &mut Criterion) {
             url: None,
             image: None,
             auth: Default::default(),
+            ..ServerSpec::default()
         }))
         .expect("start nats-server (set NATS_SERVER_BIN or let jsbench fetch it)");
     eprintln!("publish bench: {} ({})", server.url(), server.source());

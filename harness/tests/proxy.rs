@@ -309,6 +309,7 @@ async fn jetstream_publishes_through_the_proxy_and_feel_its_latency() {
         url: None,
         image: None,
         auth: Default::default(),
+        ..ServerSpec::default()
     })
     .await
     .expect("process server");

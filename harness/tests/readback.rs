@@ -26,6 +26,7 @@ async fn process_server() -> Server {
         url: None,
         image: None,
         auth: Auth::default(),
+        ..ServerSpec::default()
     })
     .await
     .expect("process server")

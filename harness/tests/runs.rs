@@ -65,6 +65,7 @@ async fn process_server() -> Server {
         url: None,
         image: None,
         auth: Default::default(),
+        ..ServerSpec::default()
     })
     .await
     .expect("process server")

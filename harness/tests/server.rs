@@ -20,6 +20,7 @@ fn spec(backend: Backend) -> ServerSpec {
         url: None,
         image: None,
         auth: Auth::default(),
+        ..ServerSpec::default()
     }
 }
 

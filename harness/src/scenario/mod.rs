@@ -423,6 +423,7 @@ impl ServerPlan {
             url: self.url.clone(),
             image: self.image.clone(),
             auth: self.auth.clone(),
+            ..ServerSpec::default()
         }
     }
 }

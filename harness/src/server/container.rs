@@ -43,10 +43,11 @@ use testcontainers::core::{IntoContainerPort, WaitFor};
 use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
+use super::config::NodeConfig;
 use super::fault::{Action, Status};
 use super::image::split_image;
 use super::port_hold::PortHold;
-use super::{pid_alive, probe, Credential, ServerError};
+use super::{pid_alive, probe, ServerError};
 
 const NATS_PORT: u16 = 4222;
 const MONITOR_PORT: u16 = 8222;
@@ -121,7 +122,7 @@ impl ContainerServer {
     /// greets.
     pub(crate) async fn start(
         image: &str,
-        credential: &Credential,
+        config: &NodeConfig,
     ) -> Result<ContainerServer, ServerError> {
         let mut attempt = 1;
         loop {
@@ -131,7 +132,7 @@ impl ContainerServer {
             };
             let ports = [hold()?, hold()?];
             let host_ports = [ports[0].port(), ports[1].port()];
-            match Self::start_on(image, credential, ports).await {
+            match Self::start_on(image, config, ports).await {
                 Err(e) if attempt < PORT_ATTEMPTS && is_port_conflict(&e) => {
                     tracing::info!(
                         "host ports {host_ports:?} were taken meanwhile ({e}); trying others"
@@ -145,7 +146,7 @@ impl ContainerServer {
 
     async fn start_on(
         image: &str,
-        credential: &Credential,
+        config: &NodeConfig,
         ports: [PortHold; 2],
     ) -> Result<ContainerServer, ServerError> {
         let instance = unique_instance_id();
@@ -156,7 +157,7 @@ impl ContainerServer {
         let request = GenericImage::new(name, tag)
             .with_wait_for(WaitFor::message_on_stderr(READY_LINE))
             .with_cmd(NATS_ARGS)
-            .with_copy_to(CONFIG_PATH, credential.config_block().into_bytes())
+            .with_copy_to(CONFIG_PATH, config.render().into_bytes())
             // Explicit host ports, the same on every start of this container (module docs).
             .with_mapped_port(ports[0].port(), NATS_PORT.tcp())
             .with_mapped_port(ports[1].port(), MONITOR_PORT.tcp())

@@ -152,6 +152,18 @@ pub enum ServerError {
         after: String,
     },
 
+    /// A cluster cannot be had, or asked to do something, on this backend.
+    #[error("the {backend} backend: {reason}")]
+    ClusterUnsupported { backend: Backend, reason: String },
+
+    /// A cluster's nodes started but did not agree on a meta leader in time.
+    #[error("the cluster did not elect its meta leader within {secs} s ({what})")]
+    ClusterNotReady { secs: u64, what: String },
+
+    /// A fault named a node the server does not have.
+    #[error("no node {node}: the server has {nodes} node(s)")]
+    NoSuchNode { node: usize, nodes: usize },
+
     /// A filesystem or process operation failed.
     #[error("{what}: {source}")]
     Io {

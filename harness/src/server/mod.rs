@@ -13,25 +13,40 @@
 //! (also on panic). If jsbench itself is killed, the kernel kills a process server
 //! (`PR_SET_PDEATHSIG`), and [`kill_orphans`] removes containers left behind.
 //!
-//! A server jsbench started can also be made to fail ([`ServerFault`]): paused, killed
-//! (kill -9) and started again, or restarted gracefully. It keeps its JetStream store and
-//! its client URL through all of them, so clients under test can reconnect, and stopping or
-//! dropping it cleans up whatever state a fault left it in.
+//! A server jsbench starts may be a cluster of `nodes` (up to [`MAX_NODES`]): nodes named `n0`…,
+//! with routes between them (process backend: every route through a fault proxy of its own,
+//! `cluster.rs`; container backend: a network of their own). Every node listens on loopback
+//! only and admits only the run's credential; its monitoring endpoint is known ([`Node`]).
+//!
+//! A server jsbench started can also be made to fail ([`ServerFault`]), node by node: paused,
+//! killed (kill -9) and started again, or restarted gracefully. A node keeps its JetStream store
+//! and its client URL through all of them, so clients under test can reconnect, and stopping or
+//! dropping the server cleans up whatever state a fault left it in. The links between nodes can
+//! be cut or slowed ([`Server::set_route_toxic`]).
 
 mod binary;
+mod cluster;
+mod config;
 mod container;
 mod credential;
 mod error;
 mod external;
 mod fault;
 mod image;
+pub mod monitor;
 mod port_hold;
 mod probe;
 mod process;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::proxy::Toxic;
+use cluster::RouteMesh;
+use config::{ClusterConfig, NodeConfig};
 
 pub use binary::{cache_dir, find_or_fetch_binary, pinned_binary, BIN_ENV};
+pub use config::SyncInterval;
 pub use container::{docker_available, kill_orphans};
 pub use credential::Credential;
 pub use error::ServerError;
@@ -49,6 +64,10 @@ pub const DEFAULT_IMAGE: &str = "nats:2.15.1";
 pub const LOCAL_IMAGE: &str = "jsbench/nats-server:2.15.1";
 /// Environment variable overriding the default image when none is given explicitly.
 pub const IMAGE_ENV: &str = "JSBENCH_NATS_IMAGE";
+/// The largest cluster jsbench starts.
+pub const MAX_NODES: usize = 5;
+/// How long a cluster may take to elect its meta leader after its nodes are up.
+const CLUSTER_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the server for a run is provided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -129,7 +148,7 @@ pub struct Auth {
 }
 
 /// What server a run wants.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ServerSpec {
     /// Which backend to use; [`Backend::Auto`] picks one.
     pub backend: Backend,
@@ -140,32 +159,65 @@ pub struct ServerSpec {
     pub image: Option<String>,
     /// External only.
     pub auth: Auth,
+    /// Nodes to start (0 and 1: a single server). Not for external servers.
+    pub nodes: usize,
+    /// JetStream's fsync setting on every node jsbench starts.
+    pub sync: SyncInterval,
+    /// Drives the jitter of route latency faults.
+    pub seed: u64,
+}
+
+/// One node of a server: its name (the `server_name` streams report their leader by), its
+/// client URL and its monitoring endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub index: usize,
+    pub name: String,
+    pub url: String,
+    /// `http://127.0.0.1:PORT`; None for an external server.
+    pub monitor_url: Option<String>,
 }
 
 /// The server of one run. Call [`Server::stop`] when done; dropping it instead removes
 /// what was started too, forcibly.
 #[derive(Debug)]
 pub struct Server {
-    url: String,
     backend: Backend,
     source: String,
     auth: Auth,
     /// The per-run credential of a server jsbench started (None for an external one).
     credential: Option<Credential>,
+    nodes: Vec<Node>,
     kind: Kind,
 }
 
-#[derive(Debug)]
 enum Kind {
-    // Boxed: both handles are large (the child, paths and fault state; the testcontainers
-    // handle) and this enum lives in every Server.
-    Process(Box<process::ProcessServer>),
-    Container(Box<container::ContainerServer>),
+    Process {
+        nodes: Vec<process::ProcessServer>,
+        /// The route proxies of a cluster.
+        mesh: Option<RouteMesh>,
+    },
+    Container(Vec<container::ContainerServer>),
     External,
 }
 
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kind::Process { nodes, mesh } => f
+                .debug_struct("Process")
+                .field("nodes", nodes)
+                .field("routed", &mesh.is_some())
+                .finish(),
+            Kind::Container(c) => f.debug_tuple("Container").field(c).finish(),
+            Kind::External => f.write_str("External"),
+        }
+    }
+}
+
 impl Server {
-    /// Provisions the server `spec` asks for and waits until it accepts connections.
+    /// Provisions the server `spec` asks for and waits until it accepts connections (a
+    /// cluster: until it has elected its meta leader).
     pub async fn start(spec: &ServerSpec) -> Result<Server, ServerError> {
         if spec.backend != Backend::External && spec.auth != Auth::default() {
             tracing::warn!(
@@ -174,33 +226,44 @@ impl Server {
                 spec.backend
             );
         }
-        match spec.backend {
-            Backend::External => {
-                let url = external::check_url(spec.url.as_deref())?;
-                Ok(Server {
-                    source: format!("external: {url}"),
-                    url,
-                    backend: Backend::External,
-                    auth: spec.auth.clone(),
-                    credential: None,
-                    kind: Kind::External,
-                })
-            }
-            Backend::Process => Self::start_process().await,
+        let server = match spec.backend {
+            Backend::External => Self::external(spec)?,
+            Backend::Process => Self::start_process(spec).await?,
             Backend::Container => {
                 let choice =
                     Self::resolve_image(spec.image.as_deref(), container::PULL_TIMEOUT).await?;
-                Self::start_container(&choice).await
+                Self::start_container(spec, &choice).await?
             }
-            Backend::Auto => Self::start_auto(spec).await,
+            Backend::Auto => Self::start_auto(spec).await?,
+        };
+        if server.nodes.len() > 1 {
+            server.wait_cluster_ready().await?;
         }
+        Ok(server)
+    }
+
+    fn external(spec: &ServerSpec) -> Result<Server, ServerError> {
+        let url = external::check_url(spec.url.as_deref())?;
+        Ok(Server {
+            source: format!("external: {url}"),
+            nodes: vec![Node {
+                index: 0,
+                name: String::new(),
+                url,
+                monitor_url: None,
+            }],
+            backend: Backend::External,
+            auth: spec.auth.clone(),
+            credential: None,
+            kind: Kind::External,
+        })
     }
 
     /// The image the container backend would run (see `image.rs`): `explicit`, else
     /// `$JSBENCH_NATS_IMAGE`, else the official image, else the local one, built if need be.
     pub async fn resolve_image(
         explicit: Option<&str>,
-        pull_timeout: std::time::Duration,
+        pull_timeout: Duration,
     ) -> Result<ImageChoice, ServerError> {
         let docker = container::docker()
             .await
@@ -211,14 +274,14 @@ impl Server {
     async fn start_auto(spec: &ServerSpec) -> Result<Server, ServerError> {
         if !docker_available().await {
             tracing::info!("server backend auto: no Docker engine answers; using process");
-            return Self::start_process().await;
+            return Self::start_process(spec).await;
         }
         let choice =
             match Self::resolve_image(spec.image.as_deref(), container::AUTO_PULL_TIMEOUT).await {
                 Ok(choice) => choice,
                 Err(e) => {
                     tracing::info!("server backend auto: Docker answers but {e}; using process");
-                    return Self::start_process().await;
+                    return Self::start_process(spec).await;
                 }
             };
         tracing::info!(
@@ -226,46 +289,179 @@ impl Server {
             choice.image,
             choice.how
         );
-        match Self::start_container(&choice).await {
+        match Self::start_container(spec, &choice).await {
             Ok(server) => Ok(server),
             Err(e) => {
                 // `auto` promises a server, not a particular backend.
                 tracing::warn!("server backend auto: the container failed ({e}); using process");
-                Self::start_process().await
+                Self::start_process(spec).await
             }
         }
     }
 
-    async fn start_process() -> Result<Server, ServerError> {
+    /// The configs of `n` nodes: one without routes, or a cluster whose routes `route_of`
+    /// names (the process backend's proxies, the container backend's node names).
+    fn node_configs(
+        spec: &ServerSpec,
+        credential: &Credential,
+        cluster: Option<(&dyn Fn(usize) -> String, &dyn Fn(usize) -> Vec<String>)>,
+    ) -> Vec<NodeConfig> {
+        let n = spec.nodes.max(1);
+        let cluster_name = format!("jsb-{}", &Credential::generate().token()[..12]);
+        let route_password = Credential::generate().token().to_string();
+        (0..n)
+            .map(|i| NodeConfig {
+                name: format!("n{i}"),
+                credential: credential.clone(),
+                sync: spec.sync,
+                cluster: cluster.map(|(listen, routes)| ClusterConfig {
+                    name: cluster_name.clone(),
+                    listen: listen(i),
+                    routes: routes(i),
+                    route_password: route_password.clone(),
+                }),
+            })
+            .collect()
+    }
+
+    async fn start_process(spec: &ServerSpec) -> Result<Server, ServerError> {
         let (bin, origin) = find_or_fetch_binary().await?;
         let credential = Credential::generate();
-        let server = process::ProcessServer::start(&bin, &credential).await?;
+        let n = spec.nodes.max(1);
+        let mesh = if n > 1 {
+            Some(RouteMesh::start(n, spec.seed).await?)
+        } else {
+            None
+        };
+        let configs = match &mesh {
+            Some(m) => {
+                let listen = |i| m.listen(i);
+                let routes = |i| m.routes_of(i);
+                Self::node_configs(spec, &credential, Some((&listen, &routes)))
+            }
+            None => Self::node_configs(spec, &credential, None),
+        };
+        let started = futures::future::join_all(
+            configs
+                .iter()
+                .map(|c| process::ProcessServer::start(&bin, c)),
+        )
+        .await;
+        let mut procs = Vec::with_capacity(n);
+        for s in started {
+            // An early return drops the nodes that did start, which kills them.
+            procs.push(s?);
+        }
+        let nodes = procs
+            .iter()
+            .zip(&configs)
+            .enumerate()
+            .map(|(index, (p, c))| Node {
+                index,
+                name: c.name.clone(),
+                url: p.url().to_string(),
+                monitor_url: Some(p.monitor_url().to_string()),
+            })
+            .collect();
+        let cluster = if n > 1 {
+            format!(", {n} nodes")
+        } else {
+            String::new()
+        };
         Ok(Server {
-            url: server.url().to_string(),
             backend: Backend::Process,
-            source: format!("process: {} ({origin})", bin.display()),
+            source: format!("process: {} ({origin}){cluster}", bin.display()),
             auth: Auth::default(),
             credential: Some(credential),
-            kind: Kind::Process(Box::new(server)),
+            nodes,
+            kind: Kind::Process { nodes: procs, mesh },
         })
     }
 
-    async fn start_container(choice: &ImageChoice) -> Result<Server, ServerError> {
+    async fn start_container(
+        spec: &ServerSpec,
+        choice: &ImageChoice,
+    ) -> Result<Server, ServerError> {
+        if spec.nodes > 1 {
+            return Err(ServerError::ClusterUnsupported {
+                backend: Backend::Container,
+                reason: "clusters of containers are not available yet".into(),
+            });
+        }
         let credential = Credential::generate();
-        let server = container::ContainerServer::start(&choice.image, &credential).await?;
+        let config = Self::node_configs(spec, &credential, None).remove(0);
+        let server = container::ContainerServer::start(&choice.image, &config).await?;
         Ok(Server {
-            url: server.url().to_string(),
             backend: Backend::Container,
             source: format!("container: image {} ({})", choice.image, choice.how),
             auth: Auth::default(),
             credential: Some(credential),
-            kind: Kind::Container(Box::new(server)),
+            nodes: vec![Node {
+                index: 0,
+                name: config.name.clone(),
+                url: server.url().to_string(),
+                monitor_url: Some(server.monitor_url().to_string()),
+            }],
+            kind: Kind::Container(vec![server]),
         })
     }
 
-    /// The client URL, e.g. `nats://127.0.0.1:34567`.
+    /// Waits until every node sees the same meta leader of a cluster of all the nodes.
+    async fn wait_cluster_ready(&self) -> Result<(), ServerError> {
+        let deadline = tokio::time::Instant::now() + CLUSTER_READY_TIMEOUT;
+        loop {
+            let why = match self.meta_leader().await {
+                Ok(leader) => {
+                    tracing::debug!(
+                        "cluster of {} nodes ready, meta leader {leader}",
+                        self.nodes.len()
+                    );
+                    return Ok(());
+                }
+                Err(why) => why,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ServerError::ClusterNotReady {
+                    secs: CLUSTER_READY_TIMEOUT.as_secs(),
+                    what: why,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The meta leader every node agrees on, or why there is none yet.
+    pub async fn meta_leader(&self) -> Result<String, String> {
+        let mut leaders = Vec::new();
+        for n in &self.nodes {
+            let Some(m) = &n.monitor_url else {
+                return Err(format!("node {} has no monitoring endpoint", n.name));
+            };
+            let jsz: monitor::Jsz = monitor::get_json(m, "/jsz").await?;
+            let meta = jsz.meta_cluster.unwrap_or_default();
+            if meta.leader.is_empty() || meta.cluster_size < self.nodes.len() {
+                return Err(format!(
+                    "node {}: meta leader {:?}, cluster size {}",
+                    n.name, meta.leader, meta.cluster_size
+                ));
+            }
+            leaders.push(meta.leader);
+        }
+        leaders.dedup();
+        match leaders.as_slice() {
+            [one] => Ok(one.clone()),
+            many => Err(format!("nodes disagree on the meta leader: {many:?}")),
+        }
+    }
+
+    /// The client URL of node 0, e.g. `nats://127.0.0.1:34567`.
     pub fn url(&self) -> &str {
-        &self.url
+        &self.nodes[0].url
+    }
+
+    /// Every node: 1 for a single server (or an external one), `nodes` for a cluster.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
     }
 
     /// The backend actually used (never [`Backend::Auto`]).
@@ -278,11 +474,16 @@ impl Server {
         &self.source
     }
 
-    /// The current nats-server child's pid (process backend): after a restart the new
-    /// child's, after a kill (until started again) the killed one's.
+    /// Node 0's nats-server child pid (process backend): after a restart the new child's,
+    /// after a kill (until started again) the killed one's.
     pub fn pid(&self) -> Option<u32> {
+        self.node_pid(0)
+    }
+
+    /// Node `i`'s pid (process backend).
+    pub fn node_pid(&self, i: usize) -> Option<u32> {
         match &self.kind {
-            Kind::Process(p) => Some(p.pid()),
+            Kind::Process { nodes, .. } => nodes.get(i).map(|p| p.pid()),
             _ => None,
         }
     }
@@ -292,20 +493,15 @@ impl Server {
         self.credential.as_ref()
     }
 
-    /// The monitoring endpoint (`http://127.0.0.1:PORT`, serving `/varz`, `/jsz`) of a server
-    /// jsbench started; None for an external server.
+    /// Node 0's monitoring endpoint; None for an external server.
     pub fn monitor_url(&self) -> Option<&str> {
-        match &self.kind {
-            Kind::Process(p) => Some(p.monitor_url()),
-            Kind::Container(c) => Some(c.monitor_url()),
-            Kind::External => None,
-        }
+        self.nodes[0].monitor_url.as_deref()
     }
 
-    /// The container id (container backend).
+    /// Node 0's container id (container backend).
     pub fn container_id(&self) -> Option<String> {
         match &self.kind {
-            Kind::Container(c) => Some(c.id().to_string()),
+            Kind::Container(c) => c.first().map(|c| c.id().to_string()),
             _ => None,
         }
     }
@@ -315,62 +511,148 @@ impl Server {
     /// credentials file asynchronously.
     pub async fn connect_options(&self) -> Result<async_nats::ConnectOptions, ServerError> {
         match (&self.kind, &self.credential) {
-            (Kind::External, _) => external::connect_options(&self.url, &self.auth).await,
+            (Kind::External, _) => external::connect_options(self.url(), &self.auth).await,
             (_, Some(c)) => Ok(c.apply(async_nats::ConnectOptions::new())),
             (_, None) => Ok(async_nats::ConnectOptions::new()),
         }
     }
 
-    /// Freezes the server: SIGSTOP to the process, `docker pause` for a container.
-    /// Connections stay open, nothing is answered. Returns once the freeze is in effect.
+    /// Applies a fault action to node `i`.
+    async fn act(&self, i: usize, action: Action) -> Result<(), ServerError> {
+        let missing = || ServerError::NoSuchNode {
+            node: i,
+            nodes: self.nodes.len(),
+        };
+        match &self.kind {
+            Kind::Process { nodes, .. } => {
+                let p = nodes.get(i).ok_or_else(missing)?;
+                match action {
+                    Action::Pause => p.pause().await,
+                    Action::Resume => p.resume().await,
+                    Action::Kill => p.kill().await,
+                    Action::StartAgain => p.start_again().await,
+                    Action::Restart => p.restart().await,
+                }
+            }
+            Kind::Container(nodes) => {
+                let c = nodes.get(i).ok_or_else(missing)?;
+                match action {
+                    Action::Pause => c.pause().await,
+                    Action::Resume => c.resume().await,
+                    Action::Kill => c.kill().await,
+                    Action::StartAgain => c.start_again().await,
+                    Action::Restart => c.restart().await,
+                }
+            }
+            Kind::External => Err(self.unsupported(action)),
+        }
+    }
+
+    /// Freezes node `i`: SIGSTOP to the process, `docker pause` for a container. Connections
+    /// stay open, nothing is answered. Returns once the freeze is in effect.
+    pub async fn pause_node(&self, i: usize) -> Result<(), ServerError> {
+        self.act(i, Action::Pause).await
+    }
+
+    /// Undoes [`Server::pause_node`]: SIGCONT / `docker unpause`.
+    pub async fn resume_node(&self, i: usize) -> Result<(), ServerError> {
+        self.act(i, Action::Resume).await
+    }
+
+    /// kill -9 of node `i`: SIGKILL to the process / `docker kill` of the container (also when
+    /// paused). The JetStream store is kept. Returns once the node is dead (reaped).
+    pub async fn kill_node(&self, i: usize) -> Result<(), ServerError> {
+        self.act(i, Action::Kill).await
+    }
+
+    /// Starts node `i` again after a kill, on the same store and the same client URL, and
+    /// waits until it accepts connections.
+    pub async fn start_again_node(&self, i: usize) -> Result<(), ServerError> {
+        self.act(i, Action::StartAgain).await
+    }
+
+    /// Graceful restart of node `i`: SIGTERM and a bounded wait for the exit (then SIGKILL) /
+    /// `docker stop` with a grace period; then as [`Server::start_again_node`].
+    pub async fn restart_node(&self, i: usize) -> Result<(), ServerError> {
+        self.act(i, Action::Restart).await
+    }
+
+    /// [`Server::pause_node`] of node 0.
     pub async fn pause(&self) -> Result<(), ServerError> {
-        match &self.kind {
-            Kind::Process(p) => p.pause().await,
-            Kind::Container(c) => c.pause().await,
-            Kind::External => Err(self.unsupported(Action::Pause)),
-        }
+        self.pause_node(0).await
     }
 
-    /// Undoes [`Server::pause`]: SIGCONT / `docker unpause`.
+    /// [`Server::resume_node`] of node 0.
     pub async fn resume(&self) -> Result<(), ServerError> {
-        match &self.kind {
-            Kind::Process(p) => p.resume().await,
-            Kind::Container(c) => c.resume().await,
-            Kind::External => Err(self.unsupported(Action::Resume)),
-        }
+        self.resume_node(0).await
     }
 
-    /// kill -9: SIGKILL to the process / `docker kill` of the container (also when paused).
-    /// The JetStream store is kept (the same temp dir; the same container and volume).
-    /// Returns once the server is dead (reaped). Clients see their connections drop and
-    /// reconnects refused until [`Server::start_again`].
+    /// [`Server::kill_node`] of node 0.
     pub async fn kill(&self) -> Result<(), ServerError> {
-        match &self.kind {
-            Kind::Process(p) => p.kill().await,
-            Kind::Container(c) => c.kill().await,
-            Kind::External => Err(self.unsupported(Action::Kill)),
-        }
+        self.kill_node(0).await
     }
 
-    /// Starts the server again after [`Server::kill`], on the same store and the same
-    /// client URL, and waits until it accepts connections; clients configured with
-    /// [`Server::url`] reconnect by themselves.
+    /// [`Server::start_again_node`] of node 0.
     pub async fn start_again(&self) -> Result<(), ServerError> {
+        self.start_again_node(0).await
+    }
+
+    /// [`Server::restart_node`] of node 0.
+    pub async fn restart(&self) -> Result<(), ServerError> {
+        self.restart_node(0).await
+    }
+
+    /// Sets (`on`) or heals `toxic` on the route links between nodes `a` and `b` (both ways):
+    /// `Toxic::Timeout` cuts them (a blackhole, as a partition drops packets), `Toxic::Latency`
+    /// slows them. Process-backend clusters only: there every route goes through a proxy.
+    pub fn set_route_toxic(
+        &self,
+        a: usize,
+        b: usize,
+        toxic: Toxic,
+        on: bool,
+    ) -> Result<(), ServerError> {
         match &self.kind {
-            Kind::Process(p) => p.start_again().await,
-            Kind::Container(c) => c.start_again().await,
-            Kind::External => Err(self.unsupported(Action::StartAgain)),
+            Kind::Process {
+                mesh: Some(mesh), ..
+            } => {
+                mesh.set(a, b, toxic, on);
+                Ok(())
+            }
+            _ => Err(ServerError::ClusterUnsupported {
+                backend: self.backend,
+                reason: "route faults need a cluster on the process backend, whose routes go \
+                         through jsbench's proxies"
+                    .into(),
+            }),
         }
     }
 
-    /// Graceful restart: SIGTERM and a bounded wait for the exit (then SIGKILL) /
-    /// `docker stop` with a grace period; then as [`Server::start_again`]. A paused server
-    /// is resumed first, so that it can shut down cleanly.
-    pub async fn restart(&self) -> Result<(), ServerError> {
+    /// Cuts (`on`) or heals every route between the nodes of `side` and the others: a network
+    /// partition. Clients keep their links (cutting those is the client proxies' business).
+    /// Process backend: a blackhole on each route proxy across the cut, which behaves like a
+    /// partition that drops packets (TCP retransmits once it heals). Container backend: the
+    /// nodes leave the cluster's network (and join it again).
+    pub async fn partition(&self, side: &[usize], on: bool) -> Result<(), ServerError> {
+        if let Some(&bad) = side.iter().find(|&&i| i >= self.nodes.len()) {
+            return Err(ServerError::NoSuchNode {
+                node: bad,
+                nodes: self.nodes.len(),
+            });
+        }
         match &self.kind {
-            Kind::Process(p) => p.restart().await,
-            Kind::Container(c) => c.restart().await,
-            Kind::External => Err(self.unsupported(Action::Restart)),
+            Kind::Process { mesh: Some(_), .. } => {
+                for &a in side {
+                    for b in (0..self.nodes.len()).filter(|b| !side.contains(b)) {
+                        self.set_route_toxic(a, b, Toxic::Timeout, on)?;
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(ServerError::ClusterUnsupported {
+                backend: self.backend,
+                reason: "partitions need a cluster jsbench started".into(),
+            }),
         }
     }
 
@@ -384,11 +666,28 @@ impl Server {
     /// Stops and removes what was started (gracefully, then forcibly), whatever state a
     /// fault left it in (paused, killed); a no-op for an external server.
     pub async fn stop(self) -> Result<(), ServerError> {
+        let mut first_err = None;
         match self.kind {
-            Kind::Process(p) => p.stop().await,
-            Kind::Container(c) => c.stop().await,
-            Kind::External => Ok(()),
+            Kind::Process { nodes, mesh } => {
+                for p in nodes {
+                    if let Err(e) = p.stop().await {
+                        first_err.get_or_insert(e);
+                    }
+                }
+                if let Some(m) = mesh {
+                    m.stop().await;
+                }
+            }
+            Kind::Container(nodes) => {
+                for c in nodes {
+                    if let Err(e) = c.stop().await {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            Kind::External => {}
         }
+        first_err.map_or(Ok(()), Err)
     }
 }
 

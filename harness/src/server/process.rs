@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use super::config::NodeConfig;
 use super::fault::{Action, Status};
 use super::port_hold::PortHold;
-use super::{pid_alive, probe, tail_lines, Credential, ServerError};
+use super::{pid_alive, probe, tail_lines, ServerError};
 
 /// How long the server may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,10 +128,11 @@ impl Live {
 }
 
 impl ProcessServer {
-    /// Starts `bin`, admitting only `credential`, and waits until it accepts connections.
+    /// Starts `bin` with `config` (which holds the per-run credential) and waits until it
+    /// accepts connections.
     pub(crate) async fn start(
         bin: &Path,
-        credential: &Credential,
+        config: &NodeConfig,
     ) -> Result<ProcessServer, ServerError> {
         sweep_stale_dirs();
         let dir = tempfile::Builder::new()
@@ -146,7 +148,7 @@ impl ProcessServer {
         std::fs::create_dir(&paths.ports_dir).map_err(|e| {
             ServerError::io(format!("cannot create {}", paths.ports_dir.display()), e)
         })?;
-        write_private(&paths.config, credential.config_block().as_bytes())?;
+        write_private(&paths.config, config.render().as_bytes())?;
 
         let cmd = server_command(bin, &paths, ["-1", "-1"], false)?;
         let child = spawn(bin, cmd).await?;
