@@ -76,7 +76,15 @@ async fn bare(
         let mut msg = PublishMessage::build().payload(payload.clone());
         if with_headers {
             seq[k as usize] += 1;
-            msg = msg.headers(hb.build(&run, &keys[k as usize], seq[k as usize], i, 0, 1, None));
+            msg = msg.headers(hb.build(workload::Tag {
+                run: &run,
+                key: &keys[k as usize],
+                seq: seq[k as usize],
+                idx: i,
+                conn: 0,
+                attempt: 1,
+                msg_id: None,
+            }));
         }
         let fut = js.send_publish(subjects.get(false, k), msg).await?;
         inflight.push(fut.into_future());

@@ -20,6 +20,7 @@ use super::phase::Phase;
 use super::{error_kind_name, Publisher};
 use crate::record::history::{AttemptRecord, Outcome};
 use crate::scenario::Mode;
+use crate::workload::Tag;
 
 impl Publisher<'_> {
     /// Sends one attempt and, in sync mode, waits for its outcome; in async mode, waits only
@@ -81,15 +82,15 @@ impl Publisher<'_> {
             let phase = if st.warmup { "w" } else { "m" };
             format!("{}-{phase}-{}-{}", self.run_id, key_name, a.seq)
         });
-        let h = st.hb.build(
-            self.run_id,
-            key_name,
-            a.seq as u64,
-            a.idx as u64,
-            a.conn,
-            a.attempt as u32,
-            id,
-        );
+        let h = st.hb.build(Tag {
+            run: self.run_id,
+            key: key_name,
+            seq: a.seq as u64,
+            idx: a.idx as u64,
+            conn: a.conn,
+            attempt: a.attempt as u32,
+            msg_id: id,
+        });
         let msg = PublishMessage::build()
             .payload(self.payload.clone())
             .headers(h);

@@ -55,6 +55,25 @@ impl Subjects {
     }
 }
 
+/// What identifies one attempt of one message on the wire.
+#[derive(Debug, Clone)]
+pub struct Tag<'a> {
+    /// The run id (`Jsb-Run`).
+    pub run: &'a str,
+    /// The aggregate key (`Jsb-Key`).
+    pub key: &'a str,
+    /// The message's sequence within its key, from 1 (`Jsb-Seq`).
+    pub seq: u64,
+    /// The global publish index, from 0 (`Jsb-Idx`).
+    pub idx: u64,
+    /// The connection that carries it (`Jsb-Conn`).
+    pub conn: usize,
+    /// 1 for the first try (`Jsb-Attempt`).
+    pub attempt: u32,
+    /// `Nats-Msg-Id`, when dedup is on.
+    pub msg_id: Option<String>,
+}
+
 /// Builds the headers of message attempts. Header names are parsed once: parsing a name checks
 /// it against every standard NATS header, which cost more than the rest of the map.
 #[derive(Debug, Clone)]
@@ -82,26 +101,16 @@ impl Default for HeaderBuilder {
 }
 
 impl HeaderBuilder {
-    /// The headers of one attempt of message `idx` (key `key`, per-key sequence `seq`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn build(
-        &self,
-        run: &str,
-        key: &str,
-        seq: u64,
-        idx: u64,
-        conn: usize,
-        attempt: u32,
-        msg_id: Option<String>,
-    ) -> HeaderMap {
+    /// The headers of one attempt of a message.
+    pub fn build(&self, t: Tag<'_>) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(self.run.clone(), run);
-        h.insert(self.key.clone(), key);
-        h.insert(self.seq.clone(), HeaderValue::from(seq));
-        h.insert(self.idx.clone(), HeaderValue::from(idx));
-        h.insert(self.conn.clone(), HeaderValue::from(conn));
-        h.insert(self.attempt.clone(), HeaderValue::from(attempt));
-        if let Some(id) = msg_id {
+        h.insert(self.run.clone(), t.run);
+        h.insert(self.key.clone(), t.key);
+        h.insert(self.seq.clone(), HeaderValue::from(t.seq));
+        h.insert(self.idx.clone(), HeaderValue::from(t.idx));
+        h.insert(self.conn.clone(), HeaderValue::from(t.conn));
+        h.insert(self.attempt.clone(), HeaderValue::from(t.attempt));
+        if let Some(id) = t.msg_id {
             h.insert(async_nats::header::NATS_MESSAGE_ID, id);
         }
         h

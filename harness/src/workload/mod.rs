@@ -14,7 +14,7 @@ mod message;
 mod pacer;
 
 pub use message::{
-    key_name, payload, HeaderBuilder, Subjects, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ,
+    key_name, payload, HeaderBuilder, Subjects, Tag, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ,
 };
 pub use pacer::Pacer;
 
