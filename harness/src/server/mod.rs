@@ -167,6 +167,12 @@ pub struct ServerSpec {
     pub seed: u64,
 }
 
+/// For each node index: where it listens for routes, and the routes it dials.
+type RoutesOf<'a> = (
+    &'a dyn Fn(usize) -> String,
+    &'a dyn Fn(usize) -> Vec<String>,
+);
+
 /// One node of a server: its name (the `server_name` streams report their leader by), its
 /// client URL and its monitoring endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,7 +310,7 @@ impl Server {
     fn node_configs(
         spec: &ServerSpec,
         credential: &Credential,
-        cluster: Option<(&dyn Fn(usize) -> String, &dyn Fn(usize) -> Vec<String>)>,
+        cluster: Option<RoutesOf<'_>>,
     ) -> Vec<NodeConfig> {
         let n = spec.nodes.max(1);
         let cluster_name = format!("jsb-{}", &Credential::generate().token()[..12]);

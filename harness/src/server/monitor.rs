@@ -47,7 +47,7 @@ async fn get(monitor_url: &str, path: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("{monitor_url}{path}: no HTTP header in the answer"))?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let status = head.lines().next().unwrap_or_default();
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1).is_none_or(|c| c != "200") {
         return Err(format!("{monitor_url}{path}: {status}"));
     }
     Ok(raw[split + 4..].to_vec())
