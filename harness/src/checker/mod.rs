@@ -9,6 +9,7 @@
 mod claims;
 mod consume;
 mod order;
+mod replies;
 mod retry;
 mod safety;
 mod windows;
@@ -16,6 +17,7 @@ mod windows;
 pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, CLAIMS};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use order::{divergence, percent, OrderFigures};
+pub use replies::{replies, Overtaken, Replies};
 pub use retry::{retry_figures, RetryFigures};
 pub use safety::{per_message, safety, PerMessage, Safety};
 pub use windows::{split_by_window, Segment, WindowSplit};

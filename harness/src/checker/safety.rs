@@ -24,6 +24,20 @@ pub struct Safety {
     pub failed_but_stored: u64,
     /// Acked with a stream sequence that differs from where the read-back found the message.
     pub ack_seq_mismatches: u64,
+    /// Lost messages classified as Jepsen does for queues, by where they sit among the stored
+    /// acknowledged messages in publish order: before the first one (prefix), after the last
+    /// one (postfix), or between (middle).
+    #[serde(default)]
+    pub lost_prefix: u64,
+    #[serde(default)]
+    pub lost_middle: u64,
+    #[serde(default)]
+    pub lost_postfix: u64,
+    /// "Duplicate message id is in process" (err_code 10158) and found stored / not stored.
+    #[serde(default)]
+    pub in_process_stored: u64,
+    #[serde(default)]
+    pub in_process_missing: u64,
 }
 
 /// Compares the history with the stream's content.
@@ -58,12 +72,30 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
             .filter(|&i| history.outcome(i) == Outcome::Ok && copies[i] > 0 && !ack_matched[i])
             .count() as u64;
     }
+    let published = (history.published as usize).min(n);
+    let acked_stored = |i: &usize| history.outcome(*i).is_acked() && copies[*i] > 0;
+    let first = (0..published).find(acked_stored).unwrap_or(published);
+    let last = (0..published).rev().find(acked_stored).unwrap_or(0);
     for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
         let stored = c > 0;
         match history.outcome(i) {
             Outcome::Ok | Outcome::Duplicate => {
                 if !stored {
                     s.lost += 1;
+                    if i < first {
+                        s.lost_prefix += 1;
+                    } else if i > last {
+                        s.lost_postfix += 1;
+                    } else {
+                        s.lost_middle += 1;
+                    }
+                }
+            }
+            Outcome::InProcess => {
+                if stored {
+                    s.in_process_stored += 1;
+                } else {
+                    s.in_process_missing += 1;
                 }
             }
             Outcome::Unknown => {
@@ -163,6 +195,27 @@ mod tests {
         assert_eq!(s.unknown_missing, 1);
         assert_eq!(s.failed_but_stored, 1);
         assert_eq!(s.ack_seq_mismatches, 0);
+    }
+
+    #[test]
+    fn losses_are_classified_by_where_they_sit_among_the_stored() {
+        use Outcome::*;
+        // Acked 0..7; stored 2, 3, 5; lost 0, 1 (prefix), 4 (middle), 6, 7 (postfix); 8 was
+        // "in process" and never stored.
+        let h = history(
+            &[Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, InProcess],
+            &[1, 2, 3, 4, 5, 6, 7, 8, 0],
+        );
+        let rb = ReadBack {
+            order: vec![2, 3, 5],
+            seqs: vec![3, 4, 6],
+            complete: true,
+            ..Default::default()
+        };
+        let s = safety(&h, &rb);
+        assert_eq!(s.lost, 5);
+        assert_eq!((s.lost_prefix, s.lost_middle, s.lost_postfix), (2, 1, 2));
+        assert_eq!((s.in_process_stored, s.in_process_missing), (0, 1));
     }
 
     #[test]

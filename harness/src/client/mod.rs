@@ -87,7 +87,10 @@ pub struct Publisher<'a> {
 /// A short, stable name for an error kind (result.json `errors`).
 pub fn error_kind_name(kind: PublishErrorKind) -> &'static str {
     match kind {
-        PublishErrorKind::StreamNotFound => "stream_not_found",
+        // async-nats reports a publish answered "no responders" (503) as StreamNotFound; on a
+        // cluster that is what a leader election looks like (a real missing stream is an error
+        // reply, err_code 10059).
+        PublishErrorKind::StreamNotFound => "no_responders",
         PublishErrorKind::WrongLastMessageId => "wrong_last_message_id",
         PublishErrorKind::WrongLastSequence => "wrong_last_sequence",
         PublishErrorKind::TimedOut => "timed_out",
@@ -95,5 +98,30 @@ pub fn error_kind_name(kind: PublishErrorKind) -> &'static str {
         PublishErrorKind::MaxAckPending => "max_ack_pending",
         PublishErrorKind::MaxPayloadExceeded => "max_payload_exceeded",
         _ => "other",
+    }
+}
+
+/// JetStream's err_code for "duplicate message id is in process".
+pub const DUPLICATE_IN_PROCESS: u32 = 10158;
+/// The status of a request nobody answered.
+pub const NO_RESPONDERS: u32 = 503;
+
+/// The code of an error reply: its JetStream `err_code`, [`NO_RESPONDERS`], or 0 when the
+/// error was not a reply (a timeout, a broken connection).
+pub fn reply_code(e: &async_nats::jetstream::context::PublishError) -> u32 {
+    if e.kind() == PublishErrorKind::StreamNotFound {
+        return NO_RESPONDERS;
+    }
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+        .map_or(0, |j| j.error_code().0 as u32)
+}
+
+/// The name an error gets in `errors`: its kind, or for the JetStream error replies that
+/// matter to a publisher, what they mean.
+pub fn error_name(kind: PublishErrorKind, code: u32) -> &'static str {
+    match code {
+        DUPLICATE_IN_PROCESS => "duplicate_in_process",
+        _ => error_kind_name(kind),
     }
 }

@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use super::ack::{Attempt, Completion, Tapped};
 use super::phase::Phase;
-use super::{error_kind_name, Publisher};
+use super::{error_name, reply_code, Publisher, DUPLICATE_IN_PROCESS};
 use crate::record::history::{AttemptRecord, Outcome};
 use crate::scenario::Mode;
 use crate::workload::Tag;
@@ -125,6 +125,8 @@ impl Publisher<'_> {
                             Outcome::Ok
                         },
                         error: "",
+                        code: 0,
+                        rank: c.rank,
                     });
                 }
                 rec.publish_ack
@@ -141,12 +143,14 @@ impl Publisher<'_> {
                 }
             }
             Err(ref e) => {
-                let outcome = if e.kind() == PublishErrorKind::TimedOut {
-                    Outcome::Unknown
-                } else {
-                    Outcome::Fail
+                let code = reply_code(e);
+                let outcome = match (e.kind(), code) {
+                    (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
+                    // Stored by the earlier attempt that is in process: nothing to retry.
+                    (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
+                    _ => Outcome::Fail,
                 };
-                let kind = error_kind_name(e.kind());
+                let kind = error_name(e.kind(), code);
                 history.record_failure(c.idx, outcome, kind);
                 history.attempt_log.push(AttemptRecord {
                     idx: c.idx,
@@ -156,8 +160,13 @@ impl Publisher<'_> {
                     end_ns: ack_ns,
                     outcome,
                     error: kind,
+                    code,
+                    rank: c.rank,
                 });
-                if (c.attempt as u32) < self.retry.attempts && !self.cancel.is_requested() {
+                let retry = outcome != Outcome::InProcess
+                    && (c.attempt as u32) < self.retry.attempts
+                    && !self.cancel.is_requested();
+                if retry {
                     st.retries.schedule(&self.retry, &c, ack_ns);
                 }
             }

@@ -23,6 +23,10 @@ pub enum Outcome {
     Unknown = 4,
     /// Handed to the client, ack still outstanding when the run stopped (e.g. Ctrl-C).
     InFlight = 5,
+    /// A retry answered "duplicate message id is in process" (err_code 10158): an earlier
+    /// attempt with the same Msg-Id is being stored (on a cluster, proposed but not committed
+    /// yet). Not a failure, and not retried again; it is stored unless that attempt is lost.
+    InProcess = 6,
 }
 
 impl Outcome {
@@ -33,6 +37,7 @@ impl Outcome {
             3 => Outcome::Fail,
             4 => Outcome::Unknown,
             5 => Outcome::InFlight,
+            6 => Outcome::InProcess,
             _ => Outcome::NotSent,
         }
     }
@@ -45,6 +50,7 @@ impl Outcome {
             Outcome::Fail => "fail",
             Outcome::Unknown => "unknown",
             Outcome::InFlight => "in_flight",
+            Outcome::InProcess => "in_process",
         }
     }
 
@@ -98,6 +104,12 @@ pub struct AttemptRecord {
     pub outcome: Outcome,
     /// Error kind ("timed_out", …), empty when acked.
     pub error: &'static str,
+    /// The reply's code: the JetStream `err_code` of an error reply (10158, 10077, …), 503 for
+    /// "no responders", 0 for an ack or no reply at all.
+    pub code: u32,
+    /// Arrival rank of the reply on the wire, in the same sequence as `History::wire_rank`;
+    /// [`NONE`] when no reply arrived (timeout, not sent).
+    pub rank: u32,
 }
 
 impl History {
@@ -240,6 +252,7 @@ impl History {
                 Outcome::Duplicate => c.duplicate_acks += 1,
                 Outcome::Fail => c.failed += 1,
                 Outcome::Unknown => c.unknown += 1,
+                Outcome::InProcess => c.in_process += 1,
                 Outcome::InFlight | Outcome::NotSent => c.in_flight += 1,
             }
         }
@@ -273,6 +286,7 @@ pub struct OutcomeCounts {
     pub failed: u64,
     pub unknown: u64,
     pub in_flight: u64,
+    pub in_process: u64,
 }
 
 /// What reading the stream back found: the storage order as the stream holds it.

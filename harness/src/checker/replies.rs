@@ -1,0 +1,216 @@
+//! Replies: every reply a publish got, by kind (ok, duplicate, error with its code), and how
+//! many success acks reached the client after the error or duplicate reply of a message
+//! published later ("reply overtaking").
+//!
+//! Why it matters: on a replicated stream the leader answers a rejected publish (a Msg-Id
+//! duplicate, "duplicate message id is in process", an expected-sequence failure) at once, but a
+//! successful one only after the Raft commit. A client that takes the order of replies for the
+//! order of storage, or reacts to an error before the acks of earlier messages arrived, is
+//! misled. Measured on the wire tap's arrival ranks, which are in socket order.
+//!
+//! Positions in publish order: a message's first attempt stands at its publish index; a later
+//! attempt of it (a retry, a repeat of its Msg-Id) was sent after that first attempt, so it stands
+//! just after it — an error reply to the repeat of message 7 overtakes message 7's own ack when it
+//! arrives first.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::DUPLICATE_IN_PROCESS;
+use crate::record::history::{History, Outcome, NONE};
+
+/// `replies` of result.json.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replies {
+    /// Success acks (a new stream sequence).
+    pub ok: u64,
+    /// Acks flagged `duplicate: true` (Msg-Id dedup).
+    pub duplicate: u64,
+    /// Error replies by code: a JetStream `err_code` ("10158": duplicate message id is in
+    /// process, "10077": …), "503" for no responders.
+    pub errors: BTreeMap<String, u64>,
+    /// Attempts that got no reply in time.
+    pub timed_out: u64,
+    /// Attempts that failed without a reply (the connection broke, the client refused to
+    /// queue).
+    pub no_reply: u64,
+    /// Success acks that reached the client after a later-published message's reply of each
+    /// kind, and after any of them.
+    pub overtaken: Overtaken,
+}
+
+/// Success acks overtaken, by the kind of the reply that overtook them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overtaken {
+    /// By a duplicate ack.
+    pub by_duplicate: u64,
+    /// By a "duplicate message id is in process" error (10158).
+    pub by_in_process: u64,
+    /// By any other error reply.
+    pub by_error: u64,
+    /// By any of these.
+    pub any: u64,
+}
+
+/// A non-success reply's kind, for the overtaking sweep.
+#[derive(Clone, Copy)]
+enum Other {
+    Duplicate,
+    InProcess,
+    Error,
+}
+
+/// One reply on the wire: its arrival rank, its position in publish order, what it was.
+struct Reply {
+    rank: u32,
+    /// 2 × publish index, + 1 for a later attempt (module docs).
+    position: u64,
+    kind: Option<Other>,
+}
+
+/// Counts the replies of `h` and the success acks overtaken.
+pub fn replies(h: &History) -> Replies {
+    let mut r = Replies::default();
+    let mut wire = Vec::new();
+    let published = h.published as usize;
+    for i in 0..published.min(h.wire_rank.len()) {
+        let rank = h.wire_rank[i];
+        let kind = match h.outcome(i) {
+            Outcome::Ok => None,
+            Outcome::Duplicate => Some(Other::Duplicate),
+            _ => continue,
+        };
+        match kind {
+            None => r.ok += 1,
+            Some(_) => r.duplicate += 1,
+        }
+        if rank != NONE {
+            // The successful attempt: the first, or a retry that stands after it.
+            let later = h.attempts[i] > 1;
+            wire.push(Reply {
+                rank,
+                position: 2 * i as u64 + later as u64,
+                kind,
+            });
+        }
+    }
+    for a in h.attempt_log.iter().filter(|a| a.outcome != Outcome::Ok) {
+        if matches!(a.outcome, Outcome::Duplicate) {
+            continue; // counted above, from the history's own columns
+        }
+        if a.code == 0 {
+            if a.outcome == Outcome::Unknown {
+                r.timed_out += 1;
+            } else {
+                r.no_reply += 1;
+            }
+            continue;
+        }
+        *r.errors.entry(a.code.to_string()).or_default() += 1;
+        if a.rank != NONE {
+            let kind = if a.code == DUPLICATE_IN_PROCESS {
+                Other::InProcess
+            } else {
+                Other::Error
+            };
+            wire.push(Reply {
+                rank: a.rank,
+                position: 2 * a.idx as u64 + (a.attempt > 1) as u64,
+                kind: Some(kind),
+            });
+        }
+    }
+    r.overtaken = overtaken(wire);
+    r
+}
+
+/// Sweeps the replies in arrival order, keeping the furthest publish position each kind of
+/// non-success reply has reached; a success ack behind it was overtaken.
+fn overtaken(mut wire: Vec<Reply>) -> Overtaken {
+    wire.sort_unstable_by_key(|w| w.rank);
+    let (mut dup, mut in_process, mut error) = (None::<u64>, None::<u64>, None::<u64>);
+    let mut o = Overtaken::default();
+    let beyond = |furthest: Option<u64>, p: u64| furthest.is_some_and(|f| f > p);
+    for w in wire {
+        match w.kind {
+            Some(Other::Duplicate) => dup = dup.max(Some(w.position)),
+            Some(Other::InProcess) => in_process = in_process.max(Some(w.position)),
+            Some(Other::Error) => error = error.max(Some(w.position)),
+            None => {
+                let (d, ip, e) = (
+                    beyond(dup, w.position),
+                    beyond(in_process, w.position),
+                    beyond(error, w.position),
+                );
+                o.by_duplicate += d as u64;
+                o.by_in_process += ip as u64;
+                o.by_error += e as u64;
+                o.any += (d || ip || e) as u64;
+            }
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::history::AttemptRecord;
+
+    /// Messages 0..4 acked ok with wire ranks `ranks`; error replies `(idx, attempt, code, rank)`.
+    fn history(ranks: &[u32], errors: &[(u32, u8, u32, u32)]) -> History {
+        let mut h = History::new(vec![0; ranks.len()], 1);
+        h.published = ranks.len() as u64;
+        for (i, &r) in ranks.iter().enumerate() {
+            h.record_send(i as u32, 1, 0);
+            h.record_ack(i as u32, i as u64 + 1, false, r);
+        }
+        for &(idx, attempt, code, rank) in errors {
+            h.attempt_log.push(AttemptRecord {
+                idx,
+                attempt,
+                conn: 0,
+                send_ns: 0,
+                end_ns: 0,
+                outcome: if code == DUPLICATE_IN_PROCESS {
+                    Outcome::InProcess
+                } else {
+                    Outcome::Fail
+                },
+                error: "other",
+                code,
+                rank,
+            });
+        }
+        h
+    }
+
+    #[test]
+    fn acks_behind_a_later_messages_error_are_overtaken() {
+        // The acks of messages 0..4 arrive at ranks 10, 11, 13, 14, 15. The repeat of message 1
+        // is answered 10158 at rank 5, before all of them: it overtakes the acks of 0 and 1
+        // (published before the repeat). Message 3's error arrives at rank 12: it overtakes
+        // message 2's ack (rank 13), not 0's or 1's (already in).
+        let h = history(
+            &[10, 11, 13, 14, 15],
+            &[(1, 2, 10158, 5), (3, 1, 10077, 12)],
+        );
+        let r = replies(&h);
+        assert_eq!(r.ok, 5);
+        assert_eq!(r.errors.get("10158"), Some(&1));
+        assert_eq!(r.errors.get("10077"), Some(&1));
+        assert_eq!(r.overtaken.by_in_process, 2, "{r:?}");
+        // Message 2's ack (rank 13) came after message 3's error (rank 12).
+        assert_eq!(r.overtaken.by_error, 1, "{r:?}");
+        assert_eq!(r.overtaken.any, 3);
+    }
+
+    #[test]
+    fn replies_in_publish_order_overtake_nothing() {
+        let h = history(&[1, 2, 3, 4], &[(3, 2, 10158, 5)]);
+        let r = replies(&h);
+        assert_eq!(r.overtaken, Overtaken::default());
+        assert_eq!(r.errors.get("10158"), Some(&1));
+    }
+}
