@@ -3,6 +3,7 @@
 //! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
 //! ([`readback`]). The checkers judge these; nothing here judges.
 
+pub mod cluster;
 pub mod history;
 pub mod observe;
 pub mod readback;

@@ -1,0 +1,214 @@
+//! What is observed of a cluster during and after a run: who leads the stream and from when (the
+//! leader timeline), each node's own figures over time (`/varz`), and, once every fault has
+//! healed, each node's own view of the stream (`/jsz`) — whether the replicas agree.
+//!
+//! The leader timeline comes from two sources, because either alone misses things: the
+//! `LEADER_ELECTED` advisory tells the moment a leader is elected, and a poll of the stream's info
+//! tells when there is none (the info request fails or names no leader) — no advisory says that.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::server::monitor::{self, StreamState};
+use crate::server::Node;
+
+use super::observe::Clock;
+
+/// How often the stream's leader is polled.
+const LEADER_POLL: Duration = Duration::from_millis(250);
+/// How long one stream-info request may take before the stream counts as leaderless.
+const INFO_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often each node's `/varz` is sampled.
+const VARZ_EVERY: Duration = Duration::from_secs(1);
+
+/// The stream's leader from a moment on (`None`: no leader, or the question went unanswered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderChange {
+    /// ms since the measured phase started (negative: before it).
+    pub at_ms: f64,
+    pub leader: Option<String>,
+    /// "advisory" or "poll".
+    pub seen_by: String,
+}
+
+/// Watches the stream's leader until `stop` turns true; returns the changes in time order.
+pub async fn watch_leader(
+    js: jetstream::Context,
+    client: async_nats::Client,
+    stream: String,
+    clock: Clock,
+    origin_ns: u64,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<LeaderChange> {
+    let subject = format!("$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED.{stream}");
+    let mut advisories = client.subscribe(subject).await.ok();
+    let mut timeline: Vec<LeaderChange> = Vec::new();
+    let at_ms = |clock: &Clock| (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
+    let push = |timeline: &mut Vec<LeaderChange>, leader: Option<String>, by: &str| {
+        if timeline.last().map(|c| &c.leader) != Some(&leader) {
+            timeline.push(LeaderChange {
+                at_ms: at_ms(&clock),
+                leader,
+                seen_by: by.to_string(),
+            });
+        }
+    };
+    let mut tick = tokio::time::interval(LEADER_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            Some(m) = next_advisory(&mut advisories) => {
+                if let Some(leader) = advisory_leader(&m.payload) {
+                    push(&mut timeline, Some(leader), "advisory");
+                }
+            }
+            _ = tick.tick() => {
+                let leader = poll_leader(&js, &stream).await;
+                push(&mut timeline, leader, "poll");
+            }
+        }
+    }
+    timeline
+}
+
+async fn next_advisory(sub: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Message> {
+    match sub {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn advisory_leader(payload: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Elected {
+        leader: String,
+    }
+    serde_json::from_slice::<Elected>(payload)
+        .ok()
+        .map(|e| e.leader)
+}
+
+/// The stream's leader as its info says, `None` when it names none or does not answer in time.
+pub async fn poll_leader(js: &jetstream::Context, stream: &str) -> Option<String> {
+    let info = async {
+        let mut s = js.get_stream(stream).await.ok()?;
+        let info = s.info().await.ok()?;
+        info.cluster.as_ref()?.leader.clone()
+    };
+    tokio::time::timeout(INFO_TIMEOUT, info)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// One node's figures at one moment (`/varz`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct NodeSample {
+    pub at_ms: f64,
+    /// Percent of one core.
+    pub cpu: f64,
+    pub mem_bytes: u64,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+}
+
+/// Samples every node's `/varz` until `stop` turns true; one series per node (a node that does
+/// not answer — paused, killed — has no sample for that moment).
+pub async fn sample_nodes(
+    nodes: Vec<Node>,
+    clock: Clock,
+    origin_ns: u64,
+    mut stop: watch::Receiver<bool>,
+) -> Vec<Vec<NodeSample>> {
+    let mut series = vec![Vec::new(); nodes.len()];
+    let mut tick = tokio::time::interval(VARZ_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|s| *s) => break,
+            _ = tick.tick() => {
+                let at_ms = (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
+                for (i, n) in nodes.iter().enumerate() {
+                    let Some(url) = &n.monitor_url else { continue };
+                    if let Ok(v) = monitor::get_json::<monitor::Varz>(url, "/varz").await {
+                        series[i].push(NodeSample {
+                            at_ms,
+                            cpu: v.cpu,
+                            mem_bytes: v.mem,
+                            in_msgs: v.in_msgs,
+                            out_msgs: v.out_msgs,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    series
+}
+
+/// Each node's own replica of the stream after the run, and whether they agree.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaSurvey {
+    /// Per node: its name and its replica's state (`None`: it holds none, or did not answer).
+    pub nodes: Vec<NodeReplica>,
+    /// Every node answered and all states are equal.
+    pub agree: bool,
+    /// How long jsbench waited for them to agree, ms.
+    pub waited_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeReplica {
+    pub node: String,
+    pub state: Option<StreamState>,
+    /// Why there is no state, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Asks every node for its replica of `stream` until they all agree or `limit` has passed.
+/// Replicas catch up after a fault heals, so disagreement is only reported once they had time.
+pub async fn survey_replicas(nodes: &[Node], stream: &str, limit: Duration) -> ReplicaSurvey {
+    let started = std::time::Instant::now();
+    loop {
+        let mut survey = ReplicaSurvey::default();
+        for n in nodes {
+            survey.nodes.push(replica_of(n, stream).await);
+        }
+        let states: Vec<Option<StreamState>> = survey.nodes.iter().map(|n| n.state).collect();
+        survey.agree =
+            states.iter().all(|s| s.is_some()) && states.windows(2).all(|w| w[0] == w[1]);
+        survey.waited_ms = started.elapsed().as_secs_f64() * 1e3;
+        if survey.agree || started.elapsed() >= limit {
+            return survey;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn replica_of(n: &Node, stream: &str) -> NodeReplica {
+    let mut r = NodeReplica {
+        node: n.name.clone(),
+        state: None,
+        error: None,
+    };
+    let Some(url) = &n.monitor_url else {
+        r.error = Some("no monitoring endpoint".into());
+        return r;
+    };
+    match monitor::get_json::<monitor::Jsz>(url, "/jsz?streams=true").await {
+        Ok(jsz) => match jsz.stream(stream) {
+            Some(s) => r.state = Some(s.state),
+            None => r.error = Some("holds no replica of the stream".into()),
+        },
+        Err(e) => r.error = Some(e),
+    }
+    r
+}
