@@ -154,6 +154,7 @@ impl From<FaultDirection> for Direction {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
+    /// Every chunk delayed by `latency` ± a uniform `jitter`.
     Latency {
         #[serde(with = "humantime_str")]
         latency: Duration,
@@ -161,10 +162,12 @@ pub enum Fault {
         jitter: Duration,
         direction: FaultDirection,
     },
+    /// Throughput limited to `bytes_per_sec` (0 holds the bytes).
     Bandwidth {
         bytes_per_sec: u64,
         direction: FaultDirection,
     },
+    /// Writes split into slices of `average_size` ± `size_variation` bytes, `delay` apart.
     Slicer {
         average_size: usize,
         size_variation: usize,
@@ -172,13 +175,17 @@ pub enum Fault {
         delay: Duration,
         direction: FaultDirection,
     },
-    Timeout {
-        direction: FaultDirection,
-    },
+    /// Blackhole: nothing forwarded, the connection stays open.
+    Timeout { direction: FaultDirection },
+    /// Every link closed with a TCP RST (one shot).
     ResetPeer,
+    /// New connections refused, existing ones dropped.
     Down,
+    /// The server frozen.
     Pause,
+    /// The server killed (-9), then started again on the same store.
     Kill,
+    /// The server stopped gracefully and started again (one shot).
     Restart,
 }
 
@@ -206,56 +213,70 @@ pub struct Param {
     pub below: Option<&'static str>,
 }
 
+impl Param {
+    const fn optional(kind: FaultKind, name: &'static str, unit: Unit) -> Param {
+        Param {
+            kind,
+            name,
+            unit,
+            required: None,
+            below: None,
+        }
+    }
+
+    const fn required(
+        kind: FaultKind,
+        name: &'static str,
+        unit: Unit,
+        hint: &'static str,
+    ) -> Param {
+        Param {
+            required: Some(hint),
+            ..Param::optional(kind, name, unit)
+        }
+    }
+
+    const fn below(self, other: &'static str) -> Param {
+        Param {
+            below: Some(other),
+            ..self
+        }
+    }
+}
+
+/// A slicer's slice size and its variation, in bytes (up to 1 MiB).
+const SLICE_SIZE: Unit = Unit::Count {
+    min: 1,
+    max: 1 << 20,
+};
+const SLICE_VARIATION: Unit = Unit::Count {
+    min: 0,
+    max: 1 << 20,
+};
+
 /// Every fault parameter, in the order an "unknown field" error lists them.
 pub const PARAMS: &[Param] = &[
-    Param {
-        kind: FaultKind::Latency,
-        name: "latency",
-        unit: Unit::Duration,
-        required: Some("e.g. \"5ms\""),
-        below: None,
-    },
-    Param {
-        kind: FaultKind::Latency,
-        name: "jitter",
-        unit: Unit::Duration,
-        required: None,
-        below: None,
-    },
-    Param {
-        kind: FaultKind::Bandwidth,
-        name: "bytes_per_sec",
-        unit: Unit::BytesPerSec,
-        required: Some("bytes per second, e.g. 100000 or \"1MiB\""),
-        below: None,
-    },
-    Param {
-        kind: FaultKind::Slicer,
-        name: "average_size",
-        unit: Unit::Count {
-            min: 1,
-            max: 1 << 20,
-        },
-        required: Some("bytes per slice"),
-        below: None,
-    },
-    Param {
-        kind: FaultKind::Slicer,
-        name: "size_variation",
-        unit: Unit::Count {
-            min: 0,
-            max: 1 << 20,
-        },
-        required: None,
-        below: Some("average_size"),
-    },
-    Param {
-        kind: FaultKind::Slicer,
-        name: "delay",
-        unit: Unit::Duration,
-        required: None,
-        below: None,
-    },
+    Param::required(
+        FaultKind::Latency,
+        "latency",
+        Unit::Duration,
+        "e.g. \"5ms\"",
+    ),
+    Param::optional(FaultKind::Latency, "jitter", Unit::Duration),
+    Param::required(
+        FaultKind::Bandwidth,
+        "bytes_per_sec",
+        Unit::BytesPerSec,
+        "bytes per second, e.g. 100000 or \"1MiB\"",
+    ),
+    Param::required(
+        FaultKind::Slicer,
+        "average_size",
+        SLICE_SIZE,
+        "bytes per slice",
+    ),
+    Param::optional(FaultKind::Slicer, "size_variation", SLICE_VARIATION).below("average_size"),
+    Param::optional(FaultKind::Slicer, "delay", Unit::Duration),
 ];
 
 /// A validated parameter value: a duration, or a number (count or bytes per second).
