@@ -1,0 +1,318 @@
+//! The validated scenario: [`Plan`] and one `*Plan` per section, every default filled in and
+//! every value checked. The enums here (modes, strategies, distributions) are both how a value
+//! is written in TOML (snake_case) and what the plan holds.
+//!
+//! A Plan is recorded in result.json (`scenario.plan`), durations as humantime strings
+//! ("2m", "500ms"); changing a field's name or form changes result.json.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Expect;
+use crate::nemesis::FaultPlan;
+use crate::server::{Auth, Backend, ServerSpec};
+
+/// A validated scenario: the only thing the runner accepts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub name: String,
+    pub description: String,
+    pub file: Option<PathBuf>,
+    pub seed: u64,
+    pub server: ServerPlan,
+    pub stream: StreamPlan,
+    pub connections: ConnectionsPlan,
+    pub publish: PublishPlan,
+    pub workload: WorkloadPlan,
+    pub observe: ObservePlan,
+    pub expect: Expect,
+    pub faults: Vec<FaultPlan>,
+    /// The consume side, when the scenario has one.
+    pub consume: Option<ConsumePlan>,
+    /// Which repetition of this scenario a run is (1-based; `None` when not repeated). Set by
+    /// the suite for `--repeat N`, recorded in result.json so a comparison can tell repeats
+    /// from distinct scenarios.
+    #[serde(skip)]
+    pub repetition: Option<u32>,
+}
+
+impl Plan {
+    /// True when client connections go through fault proxies.
+    pub fn proxied(&self) -> bool {
+        self.connections.proxy
+    }
+}
+
+/// `[server]`: which server the run talks to and how it authenticates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerPlan {
+    pub backend: Backend,
+    pub url: Option<String>,
+    pub image: Option<String>,
+    #[serde(skip)]
+    pub auth: Auth,
+}
+
+impl ServerPlan {
+    pub fn spec(&self) -> ServerSpec {
+        ServerSpec {
+            backend: self.backend,
+            url: self.url.clone(),
+            image: self.image.clone(),
+            auth: self.auth.clone(),
+            ..ServerSpec::default()
+        }
+    }
+}
+
+/// `[stream]`: the stream the run creates (and deletes, unless kept).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamPlan {
+    pub storage: Storage,
+    pub replicas: usize,
+    #[serde(with = "duration_str")]
+    pub duplicate_window: Duration,
+    /// -1: unlimited.
+    pub max_bytes: i64,
+    /// Keep the stream after the run (default: delete it).
+    pub keep: bool,
+}
+
+/// Where the stream keeps its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    File,
+    Memory,
+}
+
+/// `[connections]`: how many client connections carry the messages, and how they share them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionsPlan {
+    pub strategy: Strategy,
+    pub count: usize,
+    /// Every connection goes through its own fault proxy.
+    #[serde(default)]
+    pub proxy: bool,
+}
+
+/// How messages are spread over the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// One connection carries every message.
+    Single,
+    /// A pool of N connections; message i goes to connection i mod N.
+    RoundRobin,
+    /// A pool of N connections; a key always goes to the same connection (by hash).
+    KeyAffine,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Single => "single",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::KeyAffine => "key_affine",
+        }
+    }
+}
+
+/// `[publish]`: how the client publishes and waits for acks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublishPlan {
+    pub mode: Mode,
+    pub max_in_flight: usize,
+    pub msg_id: bool,
+    #[serde(with = "duration_str")]
+    pub ack_timeout: Duration,
+    pub retry: RetryPlan,
+}
+
+/// How the publisher waits for acks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Await each ack before the next publish.
+    Sync,
+    /// Keep up to `max_in_flight` acks outstanding.
+    Async,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Async => "async",
+        }
+    }
+}
+
+/// `[publish.retry]`: what the application does when an attempt fails or times out.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RetryPlan {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    #[serde(with = "duration_str")]
+    pub backoff: Duration,
+    #[serde(with = "duration_str")]
+    pub max_backoff: Duration,
+}
+
+impl RetryPlan {
+    pub const NONE: RetryPlan = RetryPlan {
+        attempts: 1,
+        backoff: Duration::ZERO,
+        max_backoff: Duration::ZERO,
+    };
+
+    /// The wait after attempt `failed` (1-based) failed: backoff × 2^(failed-1), capped.
+    pub fn backoff_after(&self, failed: u32) -> Duration {
+        let factor = 1u32 << failed.saturating_sub(1).min(20);
+        (self.backoff * factor).min(self.max_backoff)
+    }
+}
+
+/// `[workload]`: how much is published, how fast, with which keys and payloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadPlan {
+    pub amount: Amount,
+    /// Hard bound on messages for duration-bound runs (every load loop is bounded).
+    pub max_messages: u64,
+    pub warmup: Warmup,
+    pub keys: u32,
+    pub key_distribution: KeyDistribution,
+    pub zipf_exponent: f64,
+    pub payload_size: usize,
+    pub rate: Rate,
+}
+
+/// How much is published.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Amount {
+    Messages(u64),
+    Duration(#[serde(with = "duration_str")] Duration),
+}
+
+/// The pacer: closed loop (as fast as acks allow) or open loop at a target rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rate {
+    Max,
+    PerSec(u64),
+}
+
+/// What is published before the measured phase starts (not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warmup {
+    Messages(u64),
+    Duration(#[serde(with = "duration_str")] Duration),
+}
+
+/// How messages pick their key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyDistribution {
+    /// Each message picks a key uniformly at random (seeded).
+    Uniform,
+    /// Message i gets key i mod K.
+    RoundRobin,
+    /// Key k is picked with probability proportional to 1/(k+1)^s (hot aggregates).
+    Zipf,
+}
+
+/// `[observe]`: whether the stream is read back after the run, and the timeline's bucket width.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObservePlan {
+    pub read_back: bool,
+    #[serde(with = "duration_str")]
+    pub timeline_bucket: Duration,
+}
+
+/// The validated `[consume]` section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumePlan {
+    pub consumer: ConsumerKind,
+    pub when: ConsumeWhen,
+    pub model: PoolModel,
+    pub workers: usize,
+    #[serde(with = "duration_str")]
+    pub processing: Duration,
+    #[serde(with = "duration_str")]
+    pub processing_max: Duration,
+    pub processing_distribution: ProcessingDistribution,
+    pub fail_rate: f64,
+    pub on_fail: OnFail,
+    pub max_ack_pending: i64,
+    #[serde(with = "duration_str")]
+    pub ack_wait: Duration,
+    pub fetch_batch: usize,
+    /// How long the consumer may keep going after publishing ended before the run stops it.
+    #[serde(with = "duration_str")]
+    pub drain_timeout: Duration,
+}
+
+/// Which JetStream consumer feeds the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumerKind {
+    /// A durable pull consumer, explicit acks: failures lead to redelivery.
+    Durable,
+    /// An ordered consumer: no acks, no redelivery, delivered in stream order.
+    Ordered,
+}
+
+/// When the consumer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsumeWhen {
+    /// Alongside the publishers, from the start of the measured phase.
+    Concurrent,
+    /// After publishing ended: drains the stream.
+    After,
+}
+
+/// How the workers share the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolModel {
+    /// Key → worker by hash; each worker processes its messages in arrival order.
+    Keyed,
+    /// Any free worker takes the next message.
+    Shared,
+}
+
+/// How long processing one message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessingDistribution {
+    /// Always `processing`.
+    Fixed,
+    /// Uniform between `processing` and `processing_max` (seeded).
+    Uniform,
+    /// Exponential with mean `processing` (seeded), capped at 20 × the mean.
+    Exponential,
+}
+
+/// What a worker does with a message whose processing failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// Negative acknowledgement: the server redelivers at once.
+    Nak,
+    /// No ack at all: the server redelivers once `ack_wait` has passed.
+    NoAck,
+}
+
+/// Serializes durations as humantime strings ("2m", "500ms") in result.json.
+mod duration_str {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}

@@ -1,0 +1,100 @@
+//! `[server]`: which server, how to reach it, how to authenticate. Command-line overrides
+//! (`--backend`, `--server-url`, `--image`) replace the file's values before the checks.
+
+use crate::scenario::error::Checker;
+use crate::scenario::{Overrides, ServerPlan, ServerSection};
+use crate::server::{Auth, Backend};
+
+pub(super) fn validate(c: &mut Checker, s: &ServerSection, o: &Overrides) -> ServerPlan {
+    let (backend, url) = endpoint(c, s, o);
+    let auth = auth(c, s, backend);
+    let image = o.image.clone().or_else(|| s.image.clone());
+    if image.is_some() && matches!(backend, Backend::Process | Backend::External) {
+        c.err(
+            "server.image",
+            format!(
+                "is only used with backend = \"container\" or \"auto\" (backend is {:?})",
+                backend.as_str()
+            ),
+        );
+    }
+    ServerPlan {
+        backend,
+        url,
+        image,
+        auth,
+    }
+}
+
+/// The backend and, for an external server, its URL. `--server-url` alone implies
+/// `backend = "external"`.
+fn endpoint(c: &mut Checker, s: &ServerSection, o: &Overrides) -> (Backend, Option<String>) {
+    let mut backend = s.backend.unwrap_or(Backend::Auto);
+    let mut url = s.url.clone();
+    if let Some(b) = o.backend {
+        backend = b;
+    }
+    if let Some(u) = &o.server_url {
+        url = Some(u.clone());
+        if o.backend.is_none() {
+            backend = Backend::External;
+        }
+    }
+    if backend == Backend::External && url.is_none() {
+        c.err(
+            "server.url",
+            "is required with backend = \"external\" (e.g. \"nats://127.0.0.1:4222\")",
+        );
+    }
+    if backend != Backend::External && url.is_some() && o.server_url.is_none() {
+        c.err(
+            "server.url",
+            format!(
+                "is only used with backend = \"external\" (backend is {:?})",
+                backend.as_str()
+            ),
+        );
+    }
+    if let Some(u) = &url {
+        let ok = ["nats://", "tls://", "ws://", "wss://"]
+            .iter()
+            .any(|p| u.starts_with(p))
+            || !u.contains("://");
+        if !ok {
+            c.err(
+                "server.url",
+                format!("{u:?}: scheme must be nats://, tls://, ws:// or wss://"),
+            );
+        }
+    }
+    (backend, url)
+}
+
+/// Credentials: only for an external server (a server jsbench starts has its own).
+fn auth(c: &mut Checker, s: &ServerSection, backend: Backend) -> Auth {
+    let auth = Auth {
+        creds: s.creds.clone(),
+        tls_ca: s.tls_ca.clone(),
+        tls_cert: s.tls_cert.clone(),
+        tls_key: s.tls_key.clone(),
+        user: s.user.clone(),
+        password: s.password.clone(),
+        token: s.token.clone(),
+    };
+    if backend != Backend::External && auth != Auth::default() {
+        c.err(
+            "server",
+            "creds, tls_*, user, password and token apply only to backend = \"external\"",
+        );
+    }
+    if auth.tls_cert.is_some() != auth.tls_key.is_some() {
+        c.err(
+            "server.tls_cert",
+            "tls_cert and tls_key must be given together",
+        );
+    }
+    if auth.user.is_some() != auth.password.is_some() {
+        c.err("server.user", "user and password must be given together");
+    }
+    auth
+}
