@@ -65,13 +65,14 @@ pub struct Evidence<'a> {
     pub complete: bool,
 }
 
-/// What a claim says, as written in `[expect]`.
-#[derive(Debug, Clone, Copy)]
-enum Claimed {
+/// A claim as written in `[expect]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
     /// An order is preserved or broken.
     Order(OrderClaim),
-    /// A count is zero (the `= true` booleans: `no_loss`, `all_acked`, …).
-    Zero,
+    /// A count is zero: `true` (the booleans `no_loss`, `all_acked`, …). `false` claims nothing
+    /// and is refused by validation, which says what to write instead.
+    Bool(bool),
     /// A count is zero ("none") or not ("some").
     Presence(Presence),
 }
@@ -96,26 +97,29 @@ pub enum Needs {
 pub struct ClaimDef {
     /// The `[expect]` field; also the claim's name in results.
     pub name: &'static str,
-    claimed: fn(&Expect) -> Option<Claimed>,
+    /// The claim as the scenario wrote it, if it did.
+    pub written: fn(&Expect) -> Option<Written>,
     measured: for<'e> fn(&'e Evidence<'e>) -> Measured<'e>,
     /// For counts: what is counted ("lost", "duplicates").
     what: &'static str,
     /// For `= true` claims: what holding means, e.g. "nothing acknowledged is lost".
     holds: &'static str,
+    /// For `= true` claims: the claim that says the opposite, and what it means (validation's
+    /// advice when the boolean is written `false`).
+    pub opposite: Option<(&'static str, &'static str)>,
     pub needs: Needs,
 }
 
-fn order(c: Option<OrderClaim>) -> Option<Claimed> {
-    c.map(Claimed::Order)
+fn order(c: Option<OrderClaim>) -> Option<Written> {
+    c.map(Written::Order)
 }
 
-fn zero(claimed: Option<bool>) -> Option<Claimed> {
-    // `false` is refused by validation (it would claim nothing).
-    claimed.filter(|&b| b).map(|_| Claimed::Zero)
+fn zero(c: Option<bool>) -> Option<Written> {
+    c.map(Written::Bool)
 }
 
-fn presence(c: Option<Presence>) -> Option<Claimed> {
-    c.map(Claimed::Presence)
+fn presence(c: Option<Presence>) -> Option<Written> {
+    c.map(Written::Presence)
 }
 
 fn not_acked(e: &Evidence) -> Option<u64> {
@@ -127,143 +131,158 @@ fn not_acked(e: &Evidence) -> Option<u64> {
 pub const CLAIMS: &[ClaimDef] = &[
     ClaimDef {
         name: "ack_wire_order",
-        claimed: |x| order(x.ack_wire_order),
+        written: |x| order(x.ack_wire_order),
         measured: |e| Measured::Order(e.ack_wire),
         what: "",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "ack_completion_order",
-        claimed: |x| order(x.ack_completion_order),
+        written: |x| order(x.ack_completion_order),
         measured: |e| Measured::Order(e.ack_completion),
         what: "",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "storage_order",
-        claimed: |x| order(x.storage_order),
+        written: |x| order(x.storage_order),
         measured: |e| Measured::Order(e.storage),
         what: "",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "no_loss",
-        claimed: |x| zero(x.no_loss),
+        written: |x| zero(x.no_loss),
         measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
         what: "lost",
         holds: "nothing acknowledged is lost",
+        opposite: Some(("lost", "acknowledged messages are lost")),
         needs: Needs::ReadBack,
     },
     ClaimDef {
         name: "no_duplicates",
-        claimed: |x| zero(x.no_duplicates),
+        written: |x| zero(x.no_duplicates),
         measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
         what: "duplicates",
         holds: "no key+seq stored twice",
+        opposite: Some(("duplicates", "some key+seq is stored twice")),
         needs: Needs::ReadBack,
     },
     ClaimDef {
         name: "all_acked",
-        claimed: |x| zero(x.all_acked),
+        written: |x| zero(x.all_acked),
         measured: |e| Measured::Count(not_acked(e)),
         what: "not acknowledged",
         holds: "every published message acknowledged",
+        opposite: Some(("unacked", "some messages are never acknowledged")),
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "duplicates",
-        claimed: |x| presence(x.duplicates),
+        written: |x| presence(x.duplicates),
         measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
         what: "duplicates",
         holds: "",
+        opposite: None,
         needs: Needs::ReadBack,
     },
     ClaimDef {
         name: "retry_reorders",
-        claimed: |x| presence(x.retry_reorders),
+        written: |x| presence(x.retry_reorders),
         measured: |e| Measured::Count(e.retry.and_then(|r| r.retry_reorders)),
         what: "retry reorders",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "lost",
-        claimed: |x| presence(x.lost),
+        written: |x| presence(x.lost),
         measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
         what: "lost",
         holds: "",
+        opposite: None,
         needs: Needs::ReadBack,
     },
     ClaimDef {
         name: "unacked",
-        claimed: |x| presence(x.unacked),
+        written: |x| presence(x.unacked),
         measured: |e| Measured::Count(not_acked(e)),
         what: "not acknowledged",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "unknown",
-        claimed: |x| presence(x.unknown),
+        written: |x| presence(x.unknown),
         measured: |e| Measured::Count(Some(e.unknown)),
         what: "unknown outcomes",
         holds: "",
+        opposite: None,
         needs: Needs::Nothing,
     },
     ClaimDef {
         name: "consume_order",
-        claimed: |x| order(x.consume_order),
+        written: |x| order(x.consume_order),
         measured: |e| Measured::Order(e.consume),
         what: "",
         holds: "",
+        opposite: None,
         needs: Needs::Consume,
     },
     ClaimDef {
         name: "all_processed",
-        claimed: |x| zero(x.all_processed),
+        written: |x| zero(x.all_processed),
         measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
         what: "stored but never processed",
         holds: "every stored message processed at least once",
+        opposite: Some(("unprocessed", "some stored messages are never processed")),
         needs: Needs::Consume,
     },
     ClaimDef {
         name: "unprocessed",
-        claimed: |x| presence(x.unprocessed),
+        written: |x| presence(x.unprocessed),
         measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
         what: "stored but never processed",
         holds: "",
+        opposite: None,
         needs: Needs::Consume,
     },
     ClaimDef {
         name: "redelivered",
-        claimed: |x| presence(x.redelivered),
+        written: |x| presence(x.redelivered),
         measured: |e| Measured::Count(e.consume_figures.map(|f| f.redelivered)),
         what: "redeliveries",
         holds: "",
+        opposite: None,
         needs: Needs::Consume,
     },
 ];
 
 impl ClaimDef {
-    /// Whether the scenario makes this claim.
+    /// Whether the scenario makes this claim (a boolean written `false` makes none).
     pub fn is_claimed(&self, expect: &Expect) -> bool {
-        (self.claimed)(expect).is_some()
+        (self.written)(expect).is_some_and(|w| w != Written::Bool(false))
     }
 
-    fn judge(&self, claimed: Claimed, e: &Evidence) -> ClaimResult {
-        let (expected, figure, verdict) = match (claimed, (self.measured)(e)) {
-            (Claimed::Order(c), Measured::Order(f)) => {
+    fn judge(&self, written: Written, e: &Evidence) -> ClaimResult {
+        let (expected, figure, verdict) = match (written, (self.measured)(e)) {
+            (Written::Order(c), Measured::Order(f)) => {
                 let (figure, verdict) = judge_order(c, f, e.complete);
                 (c.describe().to_string(), figure, verdict)
             }
-            (Claimed::Zero, Measured::Count(v)) => {
+            (Written::Bool(_), Measured::Count(v)) => {
                 let (figure, verdict) = judge_count(Presence::None, v, self.what, e.complete);
                 (self.holds.to_string(), figure, verdict)
             }
-            (Claimed::Presence(p), Measured::Count(v)) => {
+            (Written::Presence(p), Measured::Count(v)) => {
                 let (figure, verdict) = judge_count(p, v, self.what, e.complete);
                 let expected = match p {
                     Presence::None => format!("no {}", self.what),
@@ -334,7 +353,8 @@ fn judge_count(
 pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
     CLAIMS
         .iter()
-        .filter_map(|d| Some(d.judge((d.claimed)(expect)?, e)))
+        .filter(|d| d.is_claimed(expect))
+        .filter_map(|d| Some(d.judge((d.written)(expect)?, e)))
         .collect()
 }
 

@@ -14,7 +14,7 @@ mod retry;
 mod safety;
 mod windows;
 
-pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, CLAIMS};
+pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, Written, CLAIMS};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use order::{divergence, percent, OrderFigures};
 pub use replies::{replies, Overtaken, Replies};

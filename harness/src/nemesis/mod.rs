@@ -18,7 +18,8 @@
 //! the schedule.
 //!
 //! Adding a network fault kind touches two files:
-//! - `proxy/mod.rs`: the toxic itself (a `Toxic` variant and what a link does under it);
+//! - `proxy/toxic.rs`: the toxic itself (a `Toxic` variant and how it delays, slices or holds
+//!   bytes), when no existing toxic does what the fault needs;
 //! - `nemesis/fault.rs`: the kind's name, its `Fault` variant with its parameters, their rows
 //!   in `PARAMS` (which the scenario parser and validator read, so `scenario/` needs no edit),
 //!   the toxic it sets and how it reads in reports.

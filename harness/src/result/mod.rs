@@ -1,5 +1,6 @@
-//! Report: the versioned result of one run (`result.json`, schema "jsbench.result/1"), the
-//! latency histograms in HdrHistogram's interval-log format, and the human summaries.
+//! The result of one run: the versioned `Report` (`result.json`, schema "jsbench.result/1") and
+//! its typed status, the latency logs in HdrHistogram's interval-log format ([`hlog`]), and
+//! finding recorded results again ([`load`]). How a result reads to people is `render`'s.
 //!
 //! result.json is the contract with every other tool (charts, compare, CI), so field names here
 //! are documented in the README and only ever added to. Files are written atomically (temp file

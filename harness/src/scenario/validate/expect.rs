@@ -1,5 +1,8 @@
-//! `[expect]`: the claims are used as written; this checks that each can be judged.
+//! `[expect]`: the claims are used as written; this checks that each can be judged. What each
+//! claim needs, and what to write instead of a boolean claim set to `false`, comes from the
+//! checkers' claims table (`checker::CLAIMS`), so a new claim needs no edit here.
 
+use crate::checker::{Needs, Written, CLAIMS};
 use crate::scenario::error::Checker;
 use crate::scenario::Expect;
 
@@ -7,56 +10,38 @@ use crate::scenario::Expect;
 /// processing need a `[consume]` section.
 pub(super) fn validate(c: &mut Checker, e: &Expect, read_back: bool, consume: bool) {
     // A boolean claim set to false would claim nothing; say what to write instead.
-    for (field, value, instead, what) in [
-        (
-            "no_loss",
-            e.no_loss,
-            "lost",
-            "acknowledged messages are lost",
-        ),
-        (
-            "no_duplicates",
-            e.no_duplicates,
-            "duplicates",
-            "some key+seq is stored twice",
-        ),
-        (
-            "all_acked",
-            e.all_acked,
-            "unacked",
-            "some messages are never acknowledged",
-        ),
-        (
-            "all_processed",
-            e.all_processed,
-            "unprocessed",
-            "some stored messages are never processed",
-        ),
-    ] {
-        if value == Some(false) {
+    for d in CLAIMS {
+        if let (Some(Written::Bool(false)), Some((instead, what))) = ((d.written)(e), d.opposite) {
             c.err(
-                &format!("expect.{field}"),
+                &format!("expect.{}", d.name),
                 format!(
                     "`false` claims nothing: remove the line, or write {instead} = \"some\" to claim that {what}"
                 ),
             );
         }
     }
-    if !read_back && (e.no_loss.is_some() || e.no_duplicates.is_some() || e.lost.is_some()) {
+    let needing = |need: Needs| -> Vec<&str> {
+        CLAIMS
+            .iter()
+            .filter(|d| d.needs == need && (d.written)(e).is_some())
+            .map(|d| d.name)
+            .collect()
+    };
+    let read_back_claims = needing(Needs::ReadBack);
+    if !read_back && !read_back_claims.is_empty() {
         c.err(
             "expect",
-            "no_loss, lost and no_duplicates need observe.read_back = true",
+            format!(
+                "{} need observe.read_back = true",
+                read_back_claims.join(", ")
+            ),
         );
     }
-    if !consume
-        && (e.consume_order.is_some()
-            || e.all_processed.is_some()
-            || e.unprocessed.is_some()
-            || e.redelivered.is_some())
-    {
+    let consume_claims = needing(Needs::Consume);
+    if !consume && !consume_claims.is_empty() {
         c.err(
             "expect",
-            "consume_order, all_processed, unprocessed and redelivered need a [consume] section",
+            format!("{} need a [consume] section", consume_claims.join(", ")),
         );
     }
 }
