@@ -105,6 +105,7 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::ConnectTo;
 
     #[test]
     fn routes() {
@@ -113,6 +114,7 @@ mod tests {
                 strategy: Strategy::Single,
                 count: 1,
                 proxy: false,
+                connect_to: ConnectTo::Any,
             },
             4,
         );
@@ -122,6 +124,7 @@ mod tests {
                 strategy: Strategy::RoundRobin,
                 count: 4,
                 proxy: false,
+                connect_to: ConnectTo::Any,
             },
             4,
         );
@@ -134,6 +137,7 @@ mod tests {
                 strategy: Strategy::KeyAffine,
                 count: 4,
                 proxy: false,
+                connect_to: ConnectTo::Any,
             },
             16,
         );

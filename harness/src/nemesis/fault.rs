@@ -44,10 +44,27 @@ pub enum FaultKind {
     Kill,
     /// Graceful restart (SIGTERM, wait, start again on the same store).
     Restart,
+    /// Cut the selected nodes off from the others (cluster).
+    Partition,
+    /// Latency on the routes between nodes (cluster, process backend).
+    RouteLatency,
+    /// Ask the stream's leader to step down (cluster; one shot).
+    LeaderStepdown,
+}
+
+/// What a fault kind acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The client connections' fault proxies.
+    Connections,
+    /// The server's nodes themselves (processes or containers).
+    Server,
+    /// The links between a cluster's nodes, or its Raft groups.
+    Cluster,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Latency,
         FaultKind::Bandwidth,
         FaultKind::Slicer,
@@ -57,6 +74,9 @@ impl FaultKind {
         FaultKind::Pause,
         FaultKind::Kill,
         FaultKind::Restart,
+        FaultKind::Partition,
+        FaultKind::RouteLatency,
+        FaultKind::LeaderStepdown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,7 +90,38 @@ impl FaultKind {
             FaultKind::Pause => "pause",
             FaultKind::Kill => "kill",
             FaultKind::Restart => "restart",
+            FaultKind::Partition => "partition",
+            FaultKind::RouteLatency => "route_latency",
+            FaultKind::LeaderStepdown => "leader_stepdown",
         }
+    }
+
+    /// What the kind acts on.
+    pub fn scope(self) -> Scope {
+        match self {
+            FaultKind::Latency
+            | FaultKind::Bandwidth
+            | FaultKind::Slicer
+            | FaultKind::Timeout
+            | FaultKind::ResetPeer
+            | FaultKind::Down => Scope::Connections,
+            FaultKind::Pause | FaultKind::Kill | FaultKind::Restart => Scope::Server,
+            FaultKind::Partition | FaultKind::RouteLatency | FaultKind::LeaderStepdown => {
+                Scope::Cluster
+            }
+        }
+    }
+
+    /// Kinds that act on some of a server's nodes, chosen by the fault's `node`.
+    pub fn targets_nodes(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Pause
+                | FaultKind::Kill
+                | FaultKind::Restart
+                | FaultKind::Partition
+                | FaultKind::RouteLatency
+        )
     }
 
     /// The server fault behind this kind, if it is one.
@@ -84,12 +135,16 @@ impl FaultKind {
             | FaultKind::Slicer
             | FaultKind::Timeout
             | FaultKind::ResetPeer
-            | FaultKind::Down => None,
+            | FaultKind::Down
+            | FaultKind::Partition
+            | FaultKind::RouteLatency
+            | FaultKind::LeaderStepdown => None,
         }
     }
 
+    /// A fault on the client connections (through their proxies).
     pub fn is_network(self) -> bool {
-        self.server_fault().is_none()
+        self.scope() == Scope::Connections
     }
 
     /// Faults that act in one direction of a link (the others act on whole connections).
@@ -102,28 +157,34 @@ impl FaultKind {
             | FaultKind::Down
             | FaultKind::Pause
             | FaultKind::Kill
-            | FaultKind::Restart => false,
+            | FaultKind::Restart
+            | FaultKind::Partition
+            | FaultKind::RouteLatency
+            | FaultKind::LeaderStepdown => false,
         }
     }
 
     /// One-shot faults: an action, not a state that lasts (no `duration`).
     pub fn is_instant(self) -> bool {
         match self {
-            FaultKind::ResetPeer | FaultKind::Restart => true,
+            FaultKind::ResetPeer | FaultKind::Restart | FaultKind::LeaderStepdown => true,
             FaultKind::Latency
             | FaultKind::Bandwidth
             | FaultKind::Slicer
             | FaultKind::Timeout
             | FaultKind::Down
             | FaultKind::Pause
-            | FaultKind::Kill => false,
+            | FaultKind::Kill
+            | FaultKind::Partition
+            | FaultKind::RouteLatency => false,
         }
     }
 
     /// Whether a scenario must say when to inject it. A network state may last the whole run
-    /// (no `start`); an action or a server fault at the start of the run makes no sense.
+    /// (no `start`); an action, a server fault or a partition at the start of the run makes no
+    /// sense.
     pub fn needs_start(self) -> bool {
-        self.is_instant() || self.server_fault().is_some()
+        self.is_instant() || self.server_fault().is_some() || self == FaultKind::Partition
     }
 }
 
@@ -187,6 +248,27 @@ pub enum Fault {
     Kill,
     /// The server stopped gracefully and started again (one shot).
     Restart,
+    /// The selected nodes cut off from the others; the client links to them kept or cut.
+    Partition { clients: Clients },
+    /// Every route between the selected nodes and the others delayed by `latency` ± `jitter`.
+    RouteLatency {
+        #[serde(with = "humantime_str")]
+        latency: Duration,
+        #[serde(with = "humantime_str")]
+        jitter: Duration,
+    },
+    /// The stream's leader asked to step down (one shot).
+    LeaderStepdown,
+}
+
+/// What a partition does to the client connections of the nodes it cuts off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clients {
+    /// Clients keep their links: a client of a cut-off node still talks to it.
+    Keep,
+    /// The client links to the cut-off nodes are cut too (clients fail over to other nodes).
+    Cut,
 }
 
 /// How a fault parameter is written, and what it may be.
@@ -198,13 +280,16 @@ pub enum Unit {
     Count { min: i64, max: i64 },
     /// Bytes per second: an integer (0 or more) or a size string ("1MiB"). Default: 0.
     BytesPerSec,
+    /// One of these words. Default: the first.
+    Choice(&'static [&'static str]),
 }
 
 /// One parameter of one fault kind, as written in `[[faults]]`. A name means one thing (one
 /// kind, one unit), so the parser can check its TOML type before it knows the kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Param {
-    pub kind: FaultKind,
+    /// The kinds that take it (a name means the same thing in each).
+    pub kinds: &'static [FaultKind],
     pub name: &'static str,
     pub unit: Unit,
     /// `Some(hint)`: required; the error reads "is required for kind = "…" (hint)".
@@ -214,9 +299,9 @@ pub struct Param {
 }
 
 impl Param {
-    const fn optional(kind: FaultKind, name: &'static str, unit: Unit) -> Param {
+    const fn optional(kinds: &'static [FaultKind], name: &'static str, unit: Unit) -> Param {
         Param {
-            kind,
+            kinds,
             name,
             unit,
             required: None,
@@ -225,15 +310,20 @@ impl Param {
     }
 
     const fn required(
-        kind: FaultKind,
+        kinds: &'static [FaultKind],
         name: &'static str,
         unit: Unit,
         hint: &'static str,
     ) -> Param {
         Param {
             required: Some(hint),
-            ..Param::optional(kind, name, unit)
+            ..Param::optional(kinds, name, unit)
         }
+    }
+
+    /// Whether kind `k` takes this parameter.
+    pub fn of(&self, k: FaultKind) -> bool {
+        self.kinds.contains(&k)
     }
 
     const fn below(self, other: &'static str) -> Param {
@@ -254,29 +344,33 @@ const SLICE_VARIATION: Unit = Unit::Count {
     max: 1 << 20,
 };
 
+/// Kinds that delay: a link between client and server, or the routes between nodes.
+const DELAYING: &[FaultKind] = &[FaultKind::Latency, FaultKind::RouteLatency];
+
 /// Every fault parameter, in the order an "unknown field" error lists them.
 pub const PARAMS: &[Param] = &[
+    Param::required(DELAYING, "latency", Unit::Duration, "e.g. \"5ms\""),
+    Param::optional(DELAYING, "jitter", Unit::Duration),
     Param::required(
-        FaultKind::Latency,
-        "latency",
-        Unit::Duration,
-        "e.g. \"5ms\"",
-    ),
-    Param::optional(FaultKind::Latency, "jitter", Unit::Duration),
-    Param::required(
-        FaultKind::Bandwidth,
+        &[FaultKind::Bandwidth],
         "bytes_per_sec",
         Unit::BytesPerSec,
         "bytes per second, e.g. 100000 or \"1MiB\"",
     ),
     Param::required(
-        FaultKind::Slicer,
+        &[FaultKind::Slicer],
         "average_size",
         SLICE_SIZE,
         "bytes per slice",
     ),
-    Param::optional(FaultKind::Slicer, "size_variation", SLICE_VARIATION).below("average_size"),
-    Param::optional(FaultKind::Slicer, "delay", Unit::Duration),
+    Param::optional(&[FaultKind::Slicer], "size_variation", SLICE_VARIATION)
+        .below("average_size"),
+    Param::optional(&[FaultKind::Slicer], "delay", Unit::Duration),
+    Param::optional(
+        &[FaultKind::Partition],
+        "clients",
+        Unit::Choice(&["keep", "cut"]),
+    ),
 ];
 
 /// A validated parameter value: a duration, or a number (count or bytes per second).
@@ -284,6 +378,7 @@ pub const PARAMS: &[Param] = &[
 pub enum ParamValue {
     Duration(Duration),
     Number(u64),
+    Word(&'static str),
 }
 
 impl fmt::Display for ParamValue {
@@ -291,6 +386,7 @@ impl fmt::Display for ParamValue {
         match self {
             ParamValue::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
             ParamValue::Number(n) => write!(f, "{n}"),
+            ParamValue::Word(w) => write!(f, "{w:?}"),
         }
     }
 }
@@ -322,6 +418,13 @@ impl Params {
             _ => 0,
         }
     }
+
+    fn word(&self, name: &str) -> &'static str {
+        match self.get(name) {
+            Some(ParamValue::Word(w)) => w,
+            _ => "",
+        }
+    }
 }
 
 impl Fault {
@@ -350,6 +453,18 @@ impl Fault {
             FaultKind::Pause => Fault::Pause,
             FaultKind::Kill => Fault::Kill,
             FaultKind::Restart => Fault::Restart,
+            FaultKind::Partition => Fault::Partition {
+                clients: if p.word("clients") == "cut" {
+                    Clients::Cut
+                } else {
+                    Clients::Keep
+                },
+            },
+            FaultKind::RouteLatency => Fault::RouteLatency {
+                latency: p.duration("latency"),
+                jitter: p.duration("jitter"),
+            },
+            FaultKind::LeaderStepdown => Fault::LeaderStepdown,
         }
     }
 
@@ -364,6 +479,9 @@ impl Fault {
             Fault::Pause => FaultKind::Pause,
             Fault::Kill => FaultKind::Kill,
             Fault::Restart => FaultKind::Restart,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::RouteLatency { .. } => FaultKind::RouteLatency,
+            Fault::LeaderStepdown => FaultKind::LeaderStepdown,
         }
     }
 
@@ -374,7 +492,14 @@ impl Fault {
             | Fault::Bandwidth { direction, .. }
             | Fault::Slicer { direction, .. }
             | Fault::Timeout { direction } => Some(direction),
-            Fault::ResetPeer | Fault::Down | Fault::Pause | Fault::Kill | Fault::Restart => None,
+            Fault::ResetPeer
+            | Fault::Down
+            | Fault::Pause
+            | Fault::Kill
+            | Fault::Restart
+            | Fault::Partition { .. }
+            | Fault::RouteLatency { .. }
+            | Fault::LeaderStepdown => None,
         }
     }
 
@@ -398,8 +523,23 @@ impl Fault {
             Fault::Timeout { .. } => Toxic::Timeout,
             Fault::ResetPeer => Toxic::ResetPeer,
             Fault::Down => Toxic::Down,
-            Fault::Pause | Fault::Kill | Fault::Restart => return None,
+            Fault::Pause
+            | Fault::Kill
+            | Fault::Restart
+            | Fault::Partition { .. }
+            | Fault::RouteLatency { .. }
+            | Fault::LeaderStepdown => return None,
         })
+    }
+
+    /// The route-proxy toxic of a cluster fault: a partition is a blackhole on the routes
+    /// (packets dropped; TCP retransmits once it heals), route latency a delay.
+    pub fn route_toxic(&self) -> Option<Toxic> {
+        match *self {
+            Fault::Partition { .. } => Some(Toxic::Timeout),
+            Fault::RouteLatency { latency, jitter } => Some(Toxic::Latency { latency, jitter }),
+            _ => None,
+        }
     }
 
     /// A short description of the parameters, e.g. "latency 5ms ± 1ms upstream" (recorded as
@@ -420,12 +560,23 @@ impl Fault {
                 delay,
                 ..
             } => format!(" {average_size}±{size_variation} B every {}", h(delay)),
+            Fault::RouteLatency { latency, jitter } if jitter.is_zero() => {
+                format!(" {}", h(latency))
+            }
+            Fault::RouteLatency { latency, jitter } => {
+                format!(" {} ± {}", h(latency), h(jitter))
+            }
+            Fault::Partition {
+                clients: Clients::Cut,
+            } => " (client links cut too)".into(),
             Fault::Timeout { .. }
             | Fault::ResetPeer
             | Fault::Down
             | Fault::Pause
             | Fault::Kill
-            | Fault::Restart => String::new(),
+            | Fault::Restart
+            | Fault::Partition { .. }
+            | Fault::LeaderStepdown => String::new(),
         };
         let direction = match self.direction() {
             None => "",
@@ -470,7 +621,7 @@ mod tests {
                 assert!(
                     PARAMS[..i]
                         .iter()
-                        .any(|q| q.name == other && q.kind == p.kind),
+                        .any(|q| q.name == other && q.kinds == p.kinds),
                     "{} must be below {other}, which is not an earlier parameter of its kind",
                     p.name
                 );
@@ -484,6 +635,11 @@ mod tests {
             let f = Fault::new(kind, FaultDirection::Both, &Params::default());
             assert_eq!(f.kind(), kind);
             assert_eq!(f.toxic().is_some(), kind.is_network(), "{kind:?}");
+            assert_eq!(
+                f.route_toxic().is_some(),
+                matches!(kind, FaultKind::Partition | FaultKind::RouteLatency),
+                "{kind:?}"
+            );
             assert_eq!(f.direction().is_some(), kind.is_directional(), "{kind:?}");
         }
         assert_eq!(FaultKind::Kill.server_fault(), Some(ServerFault::Kill));

@@ -40,8 +40,10 @@ mod network;
 mod plan;
 mod server;
 
-pub use fault::{Fault, FaultDirection, FaultKind, Param, ParamValue, Params, Unit, PARAMS};
-pub use plan::{FaultPlan, Schedule};
+pub use fault::{
+    Clients, Fault, FaultDirection, FaultKind, Param, ParamValue, Params, Scope, Unit, PARAMS,
+};
+pub use plan::{FaultPlan, NodeTarget, Schedule};
 
 /// One occurrence of a fault, as it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,9 +30,9 @@ mod tests;
 pub use error::{FieldError, ScenarioError};
 pub use expect::{Expect, OrderClaim, Presence};
 pub use plan::{
-    Amount, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution, Mode,
-    ObservePlan, OnFail, Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan,
-    ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
+    Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
+    Mode, ObservePlan, OnFail, PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan,
+    Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
 };
 pub use raw::{
     ConnectionsSection, ConsumeSection, FaultSection, ObserveSection, PublishSection, RetrySection,

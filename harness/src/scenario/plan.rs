@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Expect;
 use crate::nemesis::FaultPlan;
-use crate::server::{Auth, Backend, ServerSpec};
+use crate::server::{Auth, Backend, ServerSpec, SyncInterval};
 
 /// A validated scenario: the only thing the runner accepts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +43,19 @@ impl Plan {
     pub fn proxied(&self) -> bool {
         self.connections.proxy
     }
+
+    /// The server this plan asks for, with the run's seed (it drives route-fault jitter).
+    pub fn server_spec(&self) -> ServerSpec {
+        ServerSpec {
+            seed: self.seed,
+            ..self.server.spec()
+        }
+    }
+
+    /// True when the plan starts a cluster (more than one node).
+    pub fn is_cluster(&self) -> bool {
+        self.server.nodes > 1
+    }
 }
 
 /// `[server]`: which server the run talks to and how it authenticates.
@@ -53,6 +66,10 @@ pub struct ServerPlan {
     pub image: Option<String>,
     #[serde(skip)]
     pub auth: Auth,
+    /// Nodes jsbench starts (1: a single server; up to 5: a cluster).
+    pub nodes: usize,
+    /// JetStream's fsync setting on every node jsbench starts.
+    pub sync_interval: SyncInterval,
 }
 
 impl ServerPlan {
@@ -62,7 +79,9 @@ impl ServerPlan {
             url: self.url.clone(),
             image: self.image.clone(),
             auth: self.auth.clone(),
-            ..ServerSpec::default()
+            nodes: self.nodes,
+            sync: self.sync_interval,
+            seed: 0,
         }
     }
 }
@@ -78,6 +97,19 @@ pub struct StreamPlan {
     pub max_bytes: i64,
     /// Keep the stream after the run (default: delete it).
     pub keep: bool,
+    /// The stream's `persist_mode` (server 2.12+); `None`: the server's default, not sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persist_mode: Option<PersistMode>,
+}
+
+/// When a stream's writes are flushed, relative to the ack (`persist_mode`, server 2.12+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PersistMode {
+    /// Flushed before the ack.
+    Default,
+    /// Flushed asynchronously: the ack may come before the write is persisted.
+    Async,
 }
 
 /// Where the stream keeps its messages.
@@ -96,6 +128,34 @@ pub struct ConnectionsPlan {
     /// Every connection goes through its own fault proxy.
     #[serde(default)]
     pub proxy: bool,
+    /// Which node the connections talk to first (clusters).
+    pub connect_to: ConnectTo,
+}
+
+/// Which node a connection talks to first, resolved against the stream's leader once the
+/// stream exists. A connection knows every node (primary first), so it can fail over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnectTo {
+    /// Connections spread over the nodes: connection i → node i mod n.
+    #[default]
+    Any,
+    /// The stream's leader.
+    Leader,
+    /// The stream's followers (connections spread over them).
+    Follower,
+    /// This node.
+    Node(usize),
+}
+
+impl Serialize for ConnectTo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ConnectTo::Any => s.serialize_str("any"),
+            ConnectTo::Leader => s.serialize_str("leader"),
+            ConnectTo::Follower => s.serialize_str("follower"),
+            ConnectTo::Node(i) => s.serialize_u64(*i as u64),
+        }
+    }
 }
 
 /// How messages are spread over the connections.
@@ -129,6 +189,11 @@ pub struct PublishPlan {
     #[serde(with = "duration_str")]
     pub ack_timeout: Duration,
     pub retry: RetryPlan,
+    /// Every N-th message is followed at once by a repeat of it with the same Msg-Id (what an
+    /// application does when it publishes twice): the server answers a duplicate — on a
+    /// cluster, often "duplicate message id is in process" before the original's ack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat_msg_id_every: Option<u32>,
 }
 
 /// How the publisher waits for acks.

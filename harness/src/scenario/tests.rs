@@ -253,9 +253,9 @@ fn fault_entries_are_parsed_strictly() {
     );
     assert!(
         e[0].message.contains(
-            "expected one of `name`, `kind`, `target`, `direction`, `latency`, `jitter`, \
-             `bytes_per_sec`, `average_size`, `size_variation`, `delay`, `start`, `duration`, \
-             `repeat`, `every`"
+            "expected one of `name`, `kind`, `target`, `direction`, `node`, `latency`, `jitter`, \
+             `bytes_per_sec`, `average_size`, `size_variation`, `delay`, `clients`, `start`, \
+             `duration`, `repeat`, `every`"
         ),
         "{}",
         e[0].message

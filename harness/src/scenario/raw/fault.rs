@@ -25,6 +25,8 @@ pub struct FaultSection {
     /// Network faults: "all", a connection index, a list of indexes, or a fraction in (0, 1].
     pub target: Option<toml::Value>,
     pub direction: Option<FaultDirection>,
+    /// Faults on nodes: "leader", "follower", "minority", "majority", "all", an index or a list.
+    pub node: Option<toml::Value>,
     /// The kind-specific parameters given, by name. Each value's TOML type has been checked
     /// against its [`Unit`]: a string for a duration, an integer for a count.
     pub params: BTreeMap<&'static str, toml::Value>,
@@ -38,7 +40,7 @@ pub struct FaultSection {
 fn keys() -> &'static [&'static str] {
     static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
     KEYS.get_or_init(|| {
-        let mut keys = vec!["name", "kind", "target", "direction"];
+        let mut keys = vec!["name", "kind", "target", "direction", "node"];
         keys.extend(PARAMS.iter().map(|p| p.name));
         keys.extend(["start", "duration", "repeat", "every"]);
         keys
@@ -51,6 +53,7 @@ enum Key {
     Kind,
     Target,
     Direction,
+    Node,
     Param(&'static Param),
     Start,
     Duration,
@@ -74,6 +77,7 @@ impl<'de> Deserialize<'de> for Key {
                     "kind" => Key::Kind,
                     "target" => Key::Target,
                     "direction" => Key::Direction,
+                    "node" => Key::Node,
                     "start" => Key::Start,
                     "duration" => Key::Duration,
                     "repeat" => Key::Repeat,
@@ -112,6 +116,7 @@ impl<'de> Visitor<'de> for SectionVisitor {
                 Key::Kind => s.kind = map.next_value()?,
                 Key::Target => s.target = map.next_value()?,
                 Key::Direction => s.direction = map.next_value()?,
+                Key::Node => s.node = map.next_value()?,
                 Key::Start => s.start = map.next_value()?,
                 Key::Duration => s.duration = map.next_value()?,
                 Key::Repeat => s.repeat = map.next_value()?,
@@ -123,6 +128,7 @@ impl<'de> Visitor<'de> for SectionVisitor {
                         Unit::Duration => toml::Value::String(map.next_value()?),
                         Unit::Count { .. } => toml::Value::Integer(map.next_value()?),
                         Unit::BytesPerSec => map.next_value()?,
+                        Unit::Choice(_) => toml::Value::String(map.next_value()?),
                     };
                     s.params.insert(p.name, value);
                 }

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::plan::{
-    ConsumeWhen, ConsumerKind, KeyDistribution, Mode, OnFail, PoolModel, ProcessingDistribution,
-    Storage, Strategy,
+    ConsumeWhen, ConsumerKind, KeyDistribution, Mode, OnFail, PersistMode, PoolModel,
+    ProcessingDistribution, Storage, Strategy,
 };
 use super::{Expect, ScenarioError};
 use crate::server::Backend;
@@ -103,6 +103,10 @@ pub struct ServerSection {
     pub user: Option<String>,
     pub password: Option<String>,
     pub token: Option<String>,
+    /// Nodes of the cluster jsbench starts (1: a single server).
+    pub nodes: Option<i64>,
+    /// JetStream's fsync: "default", "always" or a duration.
+    pub sync_interval: Option<String>,
 }
 
 /// `[stream]` as written.
@@ -113,6 +117,7 @@ pub struct StreamSection {
     pub replicas: Option<i64>,
     pub duplicate_window: Option<String>,
     pub max_bytes: Option<toml::Value>,
+    pub persist_mode: Option<PersistMode>,
 }
 
 /// `[connections]` as written.
@@ -124,6 +129,8 @@ pub struct ConnectionsSection {
     /// Route every connection through a fault proxy even without network faults (to measure
     /// the proxy itself). Network faults turn this on.
     pub proxy: Option<bool>,
+    /// Which node the connections talk to: "any", "leader", "follower" or a node index.
+    pub connect_to: Option<toml::Value>,
 }
 
 /// `[publish]` as written.
@@ -135,6 +142,8 @@ pub struct PublishSection {
     pub msg_id: Option<bool>,
     pub ack_timeout: Option<String>,
     pub retry: Option<RetrySection>,
+    /// Every N-th message is followed at once by a repeat with the same Msg-Id.
+    pub repeat_msg_id_every: Option<i64>,
 }
 
 /// `[publish.retry]`: what the application does when an attempt fails or times out.

@@ -10,20 +10,23 @@ use std::time::Duration;
 
 use super::{is_valid_name, parse_bytes};
 use crate::nemesis::{
-    Fault, FaultDirection, FaultKind, FaultPlan, ParamValue, Params, Schedule, Unit, PARAMS,
+    Fault, FaultDirection, FaultKind, FaultPlan, ParamValue, Params, Schedule, Scope, Unit, PARAMS,
 };
 use crate::scenario::error::Checker;
 use crate::scenario::FaultSection;
 use crate::server::{Backend, ServerFault};
 
+mod nodes;
 mod target;
 
 /// What the faults depend on in the rest of the scenario.
-struct Context {
-    backend: Backend,
+pub(super) struct Context {
+    pub(super) backend: Backend,
+    /// How many nodes jsbench starts (faults on nodes pick among them).
+    pub(super) nodes: usize,
     /// How many client connections there are (network faults target some of them).
-    connections: usize,
-    seed: u64,
+    pub(super) connections: usize,
+    pub(super) seed: u64,
 }
 
 /// One `[[faults]]` entry, for its field paths: `faults[i].name`.
@@ -38,18 +41,7 @@ impl Entry {
 
 /// Validates `[[faults]]` into fault plans; errors name `faults[i].field`. An entry without a
 /// kind is reported and left out.
-pub(super) fn validate(
-    c: &mut Checker,
-    faults: &[FaultSection],
-    backend: Backend,
-    connections: usize,
-    seed: u64,
-) -> Vec<FaultPlan> {
-    let context = Context {
-        backend,
-        connections,
-        seed,
-    };
+pub(super) fn validate(c: &mut Checker, faults: &[FaultSection], context: Context) -> Vec<FaultPlan> {
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for (i, f) in faults.iter().enumerate() {
@@ -65,12 +57,14 @@ pub(super) fn validate(
         let name = name(c, e, f, kind, &mut names);
         foreign_parameters(c, e, f, kind);
         let (connections, target, direction) = placement(c, e, f, kind, &context);
+        let node = nodes::validate(c, &e.field("node"), f.node.as_ref(), kind, &context);
         let params = parameters(c, e, f, kind);
         out.push(FaultPlan {
             name,
             fault: Fault::new(kind, direction, &params),
             connections,
             target,
+            node,
             schedule: schedule(c, e, f, kind),
         });
     }
@@ -108,13 +102,14 @@ fn name(
 fn foreign_parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKind) {
     for p in PARAMS
         .iter()
-        .filter(|p| p.kind != kind && f.params.contains_key(p.name))
+        .filter(|p| !p.of(kind) && f.params.contains_key(p.name))
     {
+        let owners: Vec<String> = p.kinds.iter().map(|k| format!("\"{}\"", k.as_str())).collect();
         c.err(
             &e.field(p.name),
             format!(
-                "is a parameter of kind = \"{}\", not of \"{}\"",
-                p.kind.as_str(),
+                "is a parameter of kind = {}, not of \"{}\"",
+                owners.join(" or "),
                 kind.as_str()
             ),
         );
@@ -130,6 +125,10 @@ fn placement(
     kind: FaultKind,
     context: &Context,
 ) -> (Vec<usize>, String, FaultDirection) {
+    if kind.scope() == Scope::Cluster {
+        nodes::on_a_cluster(c, e.0, f, kind, context);
+        return (Vec::new(), "cluster".to_string(), FaultDirection::Both);
+    }
     match kind.server_fault() {
         Some(server_fault) => {
             on_the_server(c, e, f, server_fault, context.backend);
@@ -212,7 +211,7 @@ fn in_words(items: &[&str]) -> String {
 /// parsed by its unit.
 fn parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKind) -> Params {
     let mut params = Params::default();
-    for p in PARAMS.iter().filter(|p| p.kind == kind) {
+    for p in PARAMS.iter().filter(|p| p.of(kind)) {
         let field = e.field(p.name);
         let written = f.params.get(p.name);
         if let (None, Some(hint)) = (written, p.required) {
@@ -236,6 +235,7 @@ fn parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKind) -> P
                 max,
             ) as u64),
             Unit::BytesPerSec => ParamValue::Number(bytes_per_sec(c, &field, written)),
+            Unit::Choice(words) => ParamValue::Word(choice(c, &field, written, words)),
         };
         // e.g. size_variation < average_size, checked when written.
         if let (Some(other), Some(_)) = (p.below, written) {
@@ -246,6 +246,28 @@ fn parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKind) -> P
         params.insert(p.name, value);
     }
     params
+}
+
+/// One of `words` (default: the first).
+fn choice(
+    c: &mut Checker,
+    field: &str,
+    written: Option<&toml::Value>,
+    words: &'static [&'static str],
+) -> &'static str {
+    let Some(w) = written.and_then(toml::Value::as_str) else {
+        return words[0];
+    };
+    match words.iter().find(|x| **x == w) {
+        Some(x) => x,
+        None => {
+            c.err(
+                field,
+                format!("{w:?} is not allowed: one of {}", words.join(", ")),
+            );
+            words[0]
+        }
+    }
 }
 
 /// Bytes per second: an integer (0 or more) or a size ("1MiB").

@@ -27,8 +27,13 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     let mut c = Checker::new(file);
     let name = name(&mut c, s.name.as_deref());
     let server = server::validate(&mut c, &s.server, o);
-    let stream = stream::validate(&mut c, &s.stream, server.backend, o.keep_stream);
-    let mut connections = connections::validate(&mut c, &s.connections);
+    let stream = stream::validate(
+        &mut c,
+        &s.stream,
+        (server.backend, server.nodes),
+        o.keep_stream,
+    );
+    let mut connections = connections::validate(&mut c, &s.connections, server.nodes);
     let publish = publish::validate(&mut c, &s.publish);
     let workload = workload::validate(&mut c, &s.workload, o);
     let observe = observe::validate(&mut c, &s.observe);
@@ -39,7 +44,16 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         .map(|cs| consume::validate(&mut c, cs, observe.read_back));
     // The seed is fixed before the faults: fractional fault targets are drawn from it.
     let seed = o.seed.or(s.seed).unwrap_or_else(rand::random);
-    let faults = faults::validate(&mut c, &s.faults, server.backend, connections.count, seed);
+    let faults = faults::validate(
+        &mut c,
+        &s.faults,
+        faults::Context {
+            backend: server.backend,
+            nodes: server.nodes,
+            connections: connections.count,
+            seed,
+        },
+    );
     connections.proxy = connections::proxied(&mut c, &s.connections, &faults);
     c.finish(Plan {
         name,

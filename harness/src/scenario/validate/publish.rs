@@ -29,13 +29,28 @@ pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
         s.ack_timeout.as_deref(),
         Duration::from_secs(5),
     );
+    let msg_id = s.msg_id.unwrap_or(false);
     PublishPlan {
         mode,
         max_in_flight,
-        msg_id: s.msg_id.unwrap_or(false),
+        msg_id,
         ack_timeout,
         retry: s.retry.as_ref().map_or(RetryPlan::NONE, |r| retry(c, r)),
+        repeat_msg_id_every: repeats(c, s.repeat_msg_id_every, msg_id),
     }
+}
+
+/// `repeat_msg_id_every`: a repeat of every N-th message with the same Msg-Id; needs Msg-Ids.
+fn repeats(c: &mut Checker, every: Option<i64>, msg_id: bool) -> Option<u32> {
+    let field = "publish.repeat_msg_id_every";
+    let n = every.map(|_| c.range(field, every, 10, 1, 1_000_000) as u32)?;
+    if !msg_id {
+        c.err(
+            field,
+            "repeats a message's Msg-Id, so it needs publish.msg_id = true",
+        );
+    }
+    Some(n)
 }
 
 /// `[publish.retry]`: without the table, no retries.

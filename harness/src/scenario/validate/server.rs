@@ -3,7 +3,7 @@
 
 use crate::scenario::error::Checker;
 use crate::scenario::{Overrides, ServerPlan, ServerSection};
-use crate::server::{Auth, Backend};
+use crate::server::{Auth, Backend, SyncInterval, MAX_NODES};
 
 pub(super) fn validate(c: &mut Checker, s: &ServerSection, o: &Overrides) -> ServerPlan {
     let (backend, url) = endpoint(c, s, o);
@@ -23,6 +23,48 @@ pub(super) fn validate(c: &mut Checker, s: &ServerSection, o: &Overrides) -> Ser
         url,
         image,
         auth,
+        nodes: nodes(c, s, backend),
+        sync_interval: sync_interval(c, s, backend),
+    }
+}
+
+/// `nodes`: how many nodes jsbench starts (1..=5); not for an external server, which is
+/// whatever it is.
+fn nodes(c: &mut Checker, s: &ServerSection, backend: Backend) -> usize {
+    let n = c.range("server.nodes", s.nodes, 1, 1, MAX_NODES as i64) as usize;
+    if backend == Backend::External && s.nodes.is_some() {
+        c.err(
+            "server.nodes",
+            "applies to the servers jsbench starts: an external server or cluster is what it is (remove nodes, or use backend = \"process\", \"container\" or \"auto\")",
+        );
+    }
+    n
+}
+
+/// `sync_interval`: "default", "always" or a duration ("2s"), for the nodes jsbench starts.
+fn sync_interval(c: &mut Checker, s: &ServerSection, backend: Backend) -> SyncInterval {
+    let Some(v) = s.sync_interval.as_deref() else {
+        return SyncInterval::Default;
+    };
+    if backend == Backend::External {
+        c.err(
+            "server.sync_interval",
+            "applies to the servers jsbench starts (an external server keeps its own setting)",
+        );
+    }
+    match v {
+        "default" => SyncInterval::Default,
+        "always" => SyncInterval::Always,
+        d => match humantime::parse_duration(d) {
+            Ok(d) if !d.is_zero() => SyncInterval::Every(d),
+            _ => {
+                c.err(
+                    "server.sync_interval",
+                    format!("{d:?} is not allowed: \"default\", \"always\" or a duration such as \"1s\""),
+                );
+                SyncInterval::Default
+            }
+        },
     }
 }
 

@@ -7,21 +7,20 @@ use crate::scenario::error::Checker;
 use crate::scenario::{Storage, StreamPlan, StreamSection};
 use crate::server::Backend;
 
-/// `backend`: replicas need a cluster, which only an external server can be. `keep`: from
-/// `--keep-stream`.
+/// `backend` and `nodes`: replicas need a cluster of at least that many nodes, one jsbench
+/// starts (`server.nodes`) or an external one. `keep`: from `--keep-stream`.
 pub(super) fn validate(
     c: &mut Checker,
     s: &StreamSection,
-    backend: Backend,
+    (backend, nodes): (Backend, usize),
     keep: bool,
 ) -> StreamPlan {
     let replicas = c.range("stream.replicas", s.replicas, 1, 1, 5) as usize;
-    if replicas > 1 && backend != Backend::External {
+    if replicas > nodes && backend != Backend::External {
         c.err(
             "stream.replicas",
             format!(
-                "{replicas} replicas need a cluster: use backend = \"external\" with a cluster url (the {} backend starts one server)",
-                backend.as_str()
+                "{replicas} replicas need a cluster of at least {replicas} nodes: set server.nodes = {replicas} (now {nodes}), or use backend = \"external\" with a cluster url"
             ),
         );
     }
@@ -36,6 +35,7 @@ pub(super) fn validate(
         duplicate_window,
         max_bytes: max_bytes(c, s.max_bytes.as_ref()),
         keep,
+        persist_mode: s.persist_mode,
     }
 }
 
