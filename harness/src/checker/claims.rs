@@ -60,6 +60,14 @@ pub struct Evidence<'a> {
     pub retry: Option<&'a RetryFigures>,
     pub consume: Option<&'a OrderFigures>,
     pub consume_figures: Option<&'a ConsumeFigures>,
+    /// Cluster: replicas that disagree after the run (0 when they agree).
+    pub replicas_diverged: Option<u64>,
+    /// Cluster: times the stream's leader changed.
+    pub leader_changes: Option<u64>,
+    /// Success acks overtaken by a later message's error or duplicate reply.
+    pub overtaken: Option<u64>,
+    /// "Duplicate message id is in process" replies (err_code 10158).
+    pub in_process: Option<u64>,
     /// False when the run did not finish (interrupted, failed): "broken" claims can still be
     /// judged, but "preserved"/"none" claims only on what was seen, so they become unknown.
     pub complete: bool,
@@ -91,6 +99,8 @@ pub enum Needs {
     ReadBack,
     /// A `[consume]` section.
     Consume,
+    /// A cluster jsbench starts (`server.nodes` > 1).
+    Cluster,
 }
 
 /// One claim a scenario can make: where it is written, what it is judged on, how it reads.
@@ -227,6 +237,51 @@ pub const CLAIMS: &[ClaimDef] = &[
         holds: "",
         opposite: None,
         needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "replies_overtake",
+        written: |x| presence(x.replies_overtake),
+        measured: |e| Measured::Count(e.overtaken),
+        what: "success acks overtaken by a later message's error or duplicate reply",
+        holds: "",
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "duplicate_in_process",
+        written: |x| presence(x.duplicate_in_process),
+        measured: |e| Measured::Count(e.in_process),
+        what: "\"duplicate message id is in process\" replies",
+        holds: "",
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "leader_changes",
+        written: |x| presence(x.leader_changes),
+        measured: |e| Measured::Count(e.leader_changes),
+        what: "stream leader changes",
+        holds: "",
+        opposite: None,
+        needs: Needs::Cluster,
+    },
+    ClaimDef {
+        name: "replicas_agree",
+        written: |x| zero(x.replicas_agree),
+        measured: |e| Measured::Count(e.replicas_diverged),
+        what: "replicas that disagree",
+        holds: "every node holds the same stream after the faults healed",
+        opposite: Some(("replicas_diverge", "some replicas disagree")),
+        needs: Needs::Cluster,
+    },
+    ClaimDef {
+        name: "replicas_diverge",
+        written: |x| presence(x.replicas_diverge),
+        measured: |e| Measured::Count(e.replicas_diverged),
+        what: "replicas that disagree",
+        holds: "",
+        opposite: None,
+        needs: Needs::Cluster,
     },
     ClaimDef {
         name: "consume_order",
@@ -396,6 +451,10 @@ mod tests {
             retry: None,
             consume: Some(&broken),
             consume_figures: Some(&figures),
+            replicas_diverged: None,
+            leader_changes: None,
+            overtaken: None,
+            in_process: None,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -454,6 +513,10 @@ mod tests {
             retry: None,
             consume: None,
             consume_figures: None,
+            replicas_diverged: None,
+            leader_changes: None,
+            overtaken: None,
+            in_process: None,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -514,6 +577,10 @@ mod tests {
             retry: None,
             consume: None,
             consume_figures: Some(&consumed),
+            replicas_diverged: None,
+            leader_changes: None,
+            overtaken: None,
+            in_process: None,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -551,6 +618,10 @@ mod tests {
             retry: Some(&r),
             consume: None,
             consume_figures: None,
+            replicas_diverged: None,
+            leader_changes: None,
+            overtaken: None,
+            in_process: None,
             complete: true,
         };
         let v = judge(&expect, &e);

@@ -7,6 +7,7 @@
 //! reference: index order. A message is *late* when it comes after a message published after it.
 
 mod claims;
+pub mod cluster;
 mod consume;
 mod order;
 mod replies;

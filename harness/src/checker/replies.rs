@@ -95,9 +95,29 @@ pub fn replies(h: &History) -> Replies {
             });
         }
     }
-    for a in h.attempt_log.iter().filter(|a| a.outcome != Outcome::Ok) {
-        if matches!(a.outcome, Outcome::Duplicate) {
-            continue; // counted above, from the history's own columns
+    for a in &h.attempt_log {
+        // A message's own acks are counted above, from the history's columns; a deliberate
+        // repeat's (attempt 0) are its own replies.
+        let repeat = a.attempt == 0;
+        let success = match a.outcome {
+            Outcome::Ok | Outcome::Duplicate if !repeat => continue,
+            Outcome::Ok => Some(None),
+            Outcome::Duplicate => Some(Some(Other::Duplicate)),
+            _ => None,
+        };
+        if let Some(kind) = success {
+            match kind {
+                None => r.ok += 1,
+                Some(_) => r.duplicate += 1,
+            }
+            if a.rank != NONE {
+                wire.push(Reply {
+                    rank: a.rank,
+                    position: 2 * a.idx as u64 + 1,
+                    kind,
+                });
+            }
+            continue;
         }
         if a.code == 0 {
             if a.outcome == Outcome::Unknown {
@@ -116,7 +136,7 @@ pub fn replies(h: &History) -> Replies {
             };
             wire.push(Reply {
                 rank: a.rank,
-                position: 2 * a.idx as u64 + (a.attempt > 1) as u64,
+                position: 2 * a.idx as u64 + (a.attempt != 1) as u64,
                 kind: Some(kind),
             });
         }
@@ -204,6 +224,28 @@ mod tests {
         // Message 2's ack (rank 13) came after message 3's error (rank 12).
         assert_eq!(r.overtaken.by_error, 1, "{r:?}");
         assert_eq!(r.overtaken.any, 3);
+    }
+
+    #[test]
+    fn a_repeats_duplicate_ack_overtakes_the_originals_ack() {
+        // Message 0's ack at rank 3; its repeat's duplicate ack at rank 2 (the dedup answer
+        // comes at once, the original's ack after the commit).
+        let mut h = history(&[3, 4], &[]);
+        h.attempt_log.push(AttemptRecord {
+            idx: 0,
+            attempt: 0,
+            conn: 0,
+            send_ns: 0,
+            end_ns: 0,
+            outcome: Outcome::Duplicate,
+            error: "",
+            code: 0,
+            rank: 2,
+        });
+        let r = replies(&h);
+        assert_eq!((r.ok, r.duplicate), (2, 1));
+        assert_eq!(r.overtaken.by_duplicate, 1, "{r:?}");
+        assert_eq!(r.overtaken.any, 1);
     }
 
     #[test]

@@ -23,7 +23,8 @@ use crate::record::observe::WireTap;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Attempt {
     pub idx: u32,
-    /// 1 for the first send, 2 for the first retry, ...
+    /// 1 for the first send, 2 for the first retry, ...; 0 for a deliberate repeat of the
+    /// message with its Msg-Id (`publish.repeat_msg_id_every`).
     pub attempt: u8,
     /// The message's per-key sequence number (a retry keeps it).
     pub seq: u32,

@@ -82,6 +82,9 @@ pub struct Publisher<'a> {
     pub retry: RetryPlan,
     /// Set to true when publishing stops (before the drain): the nemesis heals its faults then.
     pub stopped: Option<&'a watch::Sender<bool>>,
+    /// Every N-th message is followed at once by a repeat of it with the same Msg-Id (the
+    /// attempt numbered 0: a deliberate second publish, not a retry).
+    pub repeat_every: Option<u32>,
 }
 
 /// A short, stable name for an error kind (result.json `errors`).

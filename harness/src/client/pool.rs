@@ -55,12 +55,13 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// Opens `count` connections; connection `i` goes to `urls[i % urls.len()]` (one URL per
-    /// connection when each has its own fault proxy). `max_in_flight` sizes the client's own
-    /// ack window so that the scenario's window, not async-nats' default of 5000, is what
-    /// bounds publishing.
+    /// Opens `count` connections; connection `i` is given the server list `urls[i % len]`, its
+    /// primary first (one list per connection when each has its own fault proxies; on a
+    /// cluster every node is on it, so the connection can fail over). `max_in_flight` sizes the
+    /// client's own ack window so that the scenario's window, not async-nats' default of 5000,
+    /// is what bounds publishing.
     pub async fn connect(
-        urls: &[String],
+        urls: &[Vec<String>],
         options: impl Fn() -> async_nats::ConnectOptions,
         count: usize,
         name: &str,
@@ -78,7 +79,11 @@ impl Pool {
                 // get it, so recovery times include the client's own backoff.
                 .max_reconnects(Some(max_reconnects))
                 .connection_timeout(Duration::from_secs(5))
-                .connect(urls[i % urls.len()].as_str())
+                // The primary first, always; and no URL learned from the servers (which would
+                // take the connection around its fault proxy).
+                .retain_servers_order()
+                .ignore_discovered_servers()
+                .connect(server_addrs(&urls[i % urls.len()])?.as_slice())
                 .await?;
             let ctx = jetstream::ContextBuilder::new()
                 .timeout(ack_timeout)
@@ -100,6 +105,17 @@ impl Pool {
             let _ = tokio::time::timeout(Duration::from_secs(2), c.drain()).await;
         }
     }
+}
+
+/// Parses a server list.
+fn server_addrs(urls: &[String]) -> Result<Vec<async_nats::ServerAddr>, async_nats::ConnectError> {
+    urls.iter()
+        .map(|u| {
+            u.parse().map_err(|e| {
+                async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::ServerParse, e)
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@ impl Publisher<'_> {
         let (subject, msg) = self.message(st, &a);
         let send_ns = clock.now_ns();
         let sent = self.contexts[a.conn].send_publish(subject, msg).await;
-        st.history.record_send(a.idx, a.attempt, send_ns);
+        // A repeat is not an attempt of the message's own: it leaves the message's columns alone.
+        let repeat = a.attempt == REPEAT;
+        if !repeat {
+            st.history.record_send(a.idx, a.attempt, send_ns);
+        }
         if a.attempt == 1 {
             if let Some(h) = st.rec.send_delay.as_mut() {
                 h.record(send_ns, send_ns.saturating_sub(a.intended_ns).max(1));
@@ -47,7 +51,9 @@ impl Publisher<'_> {
             }
         };
         st.send_failures = 0;
-        st.history.set_outcome(a.idx as usize, Outcome::InFlight);
+        if !repeat {
+            st.history.set_outcome(a.idx as usize, Outcome::InFlight);
+        }
         let mut t = Tapped::new(fut, &self.tap, &a, send_ns);
         match self.mode {
             Mode::Sync => {
@@ -106,6 +112,10 @@ impl Publisher<'_> {
         } else {
             c.ack_ns
         };
+        if c.attempt == REPEAT {
+            record_repeat(c, ack_ns, st);
+            return;
+        }
         let history = &mut *st.history;
         let rec = &mut *st.rec;
         match c.result {
@@ -173,4 +183,37 @@ impl Publisher<'_> {
         }
         rec.ended_ns = rec.ended_ns.max(ack_ns);
     }
+}
+
+/// The attempt number of a deliberate repeat (see [`super::ack::Attempt`]).
+const REPEAT: u8 = 0;
+
+/// A repeat's reply goes to the attempt log only (its kind and wire rank: reply overtaking),
+/// never into the message's own columns, latency or timeline.
+fn record_repeat(c: Completion, end_ns: u64, st: &mut Phase<'_>) {
+    let (outcome, code, error) = match &c.result {
+        Ok(ack) if ack.duplicate => (Outcome::Duplicate, 0, ""),
+        Ok(_) => (Outcome::Ok, 0, ""),
+        Err(e) => {
+            let code = reply_code(e);
+            let outcome = match (e.kind(), code) {
+                (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
+                (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
+                _ => Outcome::Fail,
+            };
+            (outcome, code, error_name(e.kind(), code))
+        }
+    };
+    st.history.repeats += 1;
+    st.history.attempt_log.push(AttemptRecord {
+        idx: c.idx,
+        attempt: REPEAT,
+        conn: c.conn,
+        send_ns: c.send_ns,
+        end_ns,
+        outcome,
+        error,
+        code,
+        rank: c.rank,
+    });
 }

@@ -363,8 +363,7 @@ pub const PARAMS: &[Param] = &[
         SLICE_SIZE,
         "bytes per slice",
     ),
-    Param::optional(&[FaultKind::Slicer], "size_variation", SLICE_VARIATION)
-        .below("average_size"),
+    Param::optional(&[FaultKind::Slicer], "size_variation", SLICE_VARIATION).below("average_size"),
     Param::optional(&[FaultKind::Slicer], "delay", Unit::Duration),
     Param::optional(
         &[FaultKind::Partition],

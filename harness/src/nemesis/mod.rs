@@ -31,10 +31,13 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use rand::{Rng, SeedableRng};
+
 use crate::proxy::Proxy;
 use crate::record::observe::Clock;
 use crate::server::Server;
 
+mod cluster;
 mod fault;
 mod network;
 mod plan;
@@ -67,6 +70,15 @@ pub struct FaultWindow {
     /// Injecting or healing failed; the window may not reflect a real fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Faults on a cluster's nodes: the nodes it acted on, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Cluster: the stream's leader when the fault was injected…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_before: Option<String>,
+    /// …and once it had healed (the first leader seen within a few seconds after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_after: Option<String>,
 }
 
 /// What the nemesis did in one run.
@@ -82,9 +94,20 @@ pub struct NemesisLog {
 pub struct Nemesis<'a> {
     pub faults: &'a [FaultPlan],
     pub server: &'a Server,
-    /// One proxy per client connection (empty when no connection is proxied).
-    pub proxies: &'a [Proxy],
+    /// Per client connection, one proxy per node (empty when no connection is proxied).
+    pub proxies: &'a [Vec<Proxy>],
     pub clock: Clock,
+    /// The run's stream on a cluster: faults find its leader when they fire.
+    pub stream: Option<StreamRef<'a>>,
+    /// Picks followers for "follower", "minority" and "majority".
+    pub seed: u64,
+}
+
+/// The run's stream, as the nemesis asks about it.
+#[derive(Clone, Copy)]
+pub struct StreamRef<'a> {
+    pub js: &'a async_nats::jetstream::Context,
+    pub name: &'a str,
 }
 
 impl Nemesis<'_> {
@@ -147,10 +170,14 @@ impl Nemesis<'_> {
             _ = tokio::time::sleep_until(at.into()) => {}
         }
         let kind = f.fault.kind();
-        let target = if kind.is_network() {
-            network::describe_connections(&f.connections)
-        } else {
-            "server".to_string()
+        let leader_before = self.leader().await;
+        let nodes = self.nodes_of(f, leader_before.as_deref(), occurrence);
+        let target = match kind.scope() {
+            Scope::Connections => network::describe_connections(&f.connections),
+            _ if self.server.nodes().len() > 1 => {
+                cluster::describe_nodes(self.server, &nodes, kind)
+            }
+            _ => "server".to_string(),
         };
         let mut w = FaultWindow {
             name: f.name.clone(),
@@ -162,6 +189,12 @@ impl Nemesis<'_> {
             end_ms: 0.0,
             truncated: false,
             error: None,
+            nodes: nodes
+                .iter()
+                .map(|&i| self.server.nodes()[i].name.clone())
+                .collect(),
+            leader_before,
+            leader_after: None,
         };
         let hold_until = f.schedule.duration.map(|d| {
             tokio::time::Instant::from_std(
@@ -171,13 +204,69 @@ impl Nemesis<'_> {
         });
         let held = hold(hold_until, &mut stopped);
         let now_ms = || self.ms(phase_start_ns);
-        match kind.server_fault() {
-            Some(fault) => server::inject(self.server, fault, held, &mut w, now_ms).await,
-            None => network::inject(self.proxies, f, held, &mut w, now_ms).await,
+        match kind.scope() {
+            Scope::Server => {
+                let fault = kind.server_fault().expect("a server fault");
+                server::inject(self.server, &nodes, fault, held, &mut w, now_ms).await
+            }
+            Scope::Connections => network::inject(self.proxies, f, held, &mut w, now_ms).await,
+            Scope::Cluster => {
+                let c = cluster::Cluster {
+                    server: self.server,
+                    proxies: self.proxies,
+                    stream: self.stream,
+                };
+                c.inject(f, &nodes, held, &mut w, now_ms).await
+            }
+        }
+        if self.stream.is_some() {
+            w.leader_after = self.leader_after(w.leader_before.as_deref()).await;
         }
         Ok(w)
     }
+
+    /// The stream's current leader, when the run has a cluster.
+    async fn leader(&self) -> Option<String> {
+        let s = self.stream?;
+        crate::record::cluster::poll_leader(s.js, s.name).await
+    }
+
+    /// The leader once the fault has healed: a few seconds for an election to end (the first
+    /// leader seen; the old one if it stayed or came back).
+    async fn leader_after(&self, before: Option<&str>) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + LEADER_AFTER_WAIT;
+        loop {
+            let now = self.leader().await;
+            if now.is_some()
+                && (now.as_deref() != before || tokio::time::Instant::now() >= deadline)
+            {
+                return now;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The node indexes a fault acts on, resolved against `leader` (names → indexes).
+    fn nodes_of(&self, f: &FaultPlan, leader: Option<&str>, occurrence: u32) -> Vec<usize> {
+        let Some(target) = &f.node else {
+            return Vec::new();
+        };
+        let nodes = self.server.nodes();
+        let leader = leader.and_then(|l| nodes.iter().position(|n| n.name == l));
+        // Seeded per fault and occurrence, so a rerun picks the same followers.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
+            self.seed ^ crate::workload::fnv1a(f.name.as_bytes()) ^ occurrence as u64,
+        );
+        let mut pick = |c: &[usize]| rng.random_range(0..c.len());
+        target.resolve(nodes.len(), leader, &mut pick)
+    }
 }
+
+/// How long a fault's window waits, after it healed, to see who leads the stream.
+const LEADER_AFTER_WAIT: Duration = Duration::from_secs(3);
 
 /// Waits until `until` (or forever when `None`) unless publishing stops first. True when the
 /// full time was held. Lazy, like every future: nothing waits until the fault awaits it.

@@ -10,7 +10,7 @@ use crate::proxy::{Direction, Proxy};
 /// Injects one occurrence of a network fault and heals it when `held` completes (true: held
 /// for its full duration). One-shot faults (reset_peer) are set and done.
 pub(super) async fn inject(
-    proxies: &[Proxy],
+    proxies: &[Vec<Proxy>],
     f: &FaultPlan,
     held: impl Future<Output = bool>,
     w: &mut FaultWindow,
@@ -28,13 +28,14 @@ pub(super) async fn inject(
     w.end_ms = now_ms();
 }
 
-/// Sets (`on`) or heals the toxic of a network fault on its connections' proxies.
-fn apply(proxies: &[Proxy], f: &FaultPlan, on: bool) {
+/// Sets (`on`) or heals the toxic of a network fault on its connections' proxies (each
+/// connection has one per node; the fault acts on the connection, whichever node it talks to).
+fn apply(proxies: &[Vec<Proxy>], f: &FaultPlan, on: bool) {
     let Some(toxic) = f.fault.toxic() else { return };
     // Whole-connection faults (reset_peer, down) have no direction; the proxy ignores it.
     let direction: Direction = f.fault.direction().unwrap_or(FaultDirection::Both).into();
     for &c in &f.connections {
-        if let Some(p) = proxies.get(c) {
+        for p in proxies.get(c).into_iter().flatten() {
             if on {
                 p.set(direction, toxic);
             } else {

@@ -94,7 +94,11 @@ impl NodeTarget {
 }
 
 /// `size` of the `followers`, picked one by one.
-fn minority(followers: &[usize], size: usize, pick: &mut impl FnMut(&[usize]) -> usize) -> Vec<usize> {
+fn minority(
+    followers: &[usize],
+    size: usize,
+    pick: &mut impl FnMut(&[usize]) -> usize,
+) -> Vec<usize> {
     let mut left = followers.to_vec();
     let mut out = Vec::new();
     while out.len() < size && !left.is_empty() {
@@ -219,11 +223,26 @@ mod tests {
             0
         };
         assert_eq!(NodeTarget::Leader.resolve(3, Some(1), &mut first), vec![1]);
-        assert_eq!(NodeTarget::Follower.resolve(3, Some(1), &mut first), vec![0]);
-        assert_eq!(NodeTarget::Minority.resolve(3, Some(1), &mut first), vec![0]);
-        assert_eq!(NodeTarget::Majority.resolve(3, Some(1), &mut first), vec![1, 2]);
-        assert_eq!(NodeTarget::Minority.resolve(5, Some(0), &mut first), vec![1, 2]);
-        assert_eq!(NodeTarget::Majority.resolve(5, Some(0), &mut first), vec![0, 3, 4]);
+        assert_eq!(
+            NodeTarget::Follower.resolve(3, Some(1), &mut first),
+            vec![0]
+        );
+        assert_eq!(
+            NodeTarget::Minority.resolve(3, Some(1), &mut first),
+            vec![0]
+        );
+        assert_eq!(
+            NodeTarget::Majority.resolve(3, Some(1), &mut first),
+            vec![1, 2]
+        );
+        assert_eq!(
+            NodeTarget::Minority.resolve(5, Some(0), &mut first),
+            vec![1, 2]
+        );
+        assert_eq!(
+            NodeTarget::Majority.resolve(5, Some(0), &mut first),
+            vec![0, 3, 4]
+        );
         assert_eq!(NodeTarget::All.resolve(3, None, &mut first), vec![0, 1, 2]);
         assert_eq!(
             NodeTarget::Nodes(vec![2, 0, 2]).resolve(3, None, &mut first),

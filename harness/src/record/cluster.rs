@@ -62,7 +62,7 @@ pub async fn watch_leader(
     loop {
         tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
             Some(m) = next_advisory(&mut advisories) => {
                 if let Some(leader) = advisory_leader(&m.payload) {
                     push(&mut timeline, Some(leader), "advisory");
@@ -75,6 +75,12 @@ pub async fn watch_leader(
         }
     }
     timeline
+}
+
+/// Resolves once `stop` turns true (the borrow it takes is dropped inside, so the loops that
+/// select on it stay `Send`).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 async fn next_advisory(sub: &mut Option<async_nats::Subscriber>) -> Option<async_nats::Message> {
@@ -132,7 +138,7 @@ pub async fn sample_nodes(
     loop {
         tokio::select! {
             biased;
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
             _ = tick.tick() => {
                 let at_ms = (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
                 for (i, n) in nodes.iter().enumerate() {
@@ -211,4 +217,20 @@ async fn replica_of(n: &Node, stream: &str) -> NodeReplica {
         Err(e) => r.error = Some(e),
     }
     r
+}
+
+/// Everything observed of a cluster in one run (`cluster` in result.json is built from it).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterRecord {
+    /// The nodes' names, by index.
+    pub nodes: Vec<String>,
+    /// Each connection's primary node, by name.
+    pub primaries: Vec<String>,
+    /// The stream's leader when publishing started.
+    pub leader_at_start: Option<String>,
+    pub leaders: Vec<LeaderChange>,
+    /// Per node, its `/varz` samples.
+    pub samples: Vec<Vec<NodeSample>>,
+    /// Each node's replica after the run; `None` when the run did not get that far.
+    pub replicas: Option<ReplicaSurvey>,
 }

@@ -87,8 +87,11 @@ pub struct History {
     pub first_send_ns: Vec<u64>,
     /// When each message's successful ack arrived (ns on the run clock; 0 = never). Timed only.
     pub ack_ns: Vec<u64>,
-    /// Every attempt that failed, and the final attempt of every retried message.
+    /// Every attempt that failed, the final attempt of every retried message, and every
+    /// deliberate repeat (attempt 0).
     pub attempt_log: Vec<AttemptRecord>,
+    /// Deliberate repeats sent (`publish.repeat_msg_id_every`).
+    pub repeats: u64,
 }
 
 /// One attempt of one message, kept when it failed or was a retry.
@@ -129,6 +132,7 @@ impl History {
             first_send_ns: Vec::new(),
             ack_ns: Vec::new(),
             attempt_log: Vec::new(),
+            repeats: 0,
         }
     }
 

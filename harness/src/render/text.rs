@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::result::{FaultReport, Report};
 
 use super::view::{
-    consume_figures, consume_setup, dash, dash_us, fault_span, healed_early, lost_phrase, recovery,
-    segments, OrderKind, RunView, SuiteView,
+    cluster_lines, consume_figures, consume_setup, dash, dash_us, fault_leader, fault_span,
+    healed_early, loss_shape, lost_phrase, recovery, replies_phrase, segments, OrderKind, RunView,
+    SuiteView,
 };
 
 // The cells and phrases every output shares, under the names callers have always used.
@@ -23,6 +24,7 @@ pub fn terminal_summary(r: &Report, dir: &Path) -> String {
     latencies(&mut s, &run);
     orders(&mut s, &run);
     consume_and_retries(&mut s, &run);
+    cluster_and_replies(&mut s, &run);
     for f in run.faults() {
         s.push_str(&fault_lines(f));
     }
@@ -55,7 +57,18 @@ fn headline(s: &mut String, run: &RunView) {
     );
     if let Some(lost) = run.lost() {
         // A safety failure: first, and impossible to miss.
-        let _ = writeln!(s, "  !! LOST: {}", lost_phrase(lost));
+        let shape = r
+            .safety
+            .as_ref()
+            .map_or(String::new(), |s| format!(" ({})", loss_shape(s)));
+        let _ = writeln!(s, "  !! LOST: {}{shape}", lost_phrase(lost));
+    }
+    if let Some(c) = r
+        .cluster
+        .as_ref()
+        .filter(|c| c.replicas.as_ref().is_some_and(|s| !s.agree))
+    {
+        let _ = writeln!(s, "  !! {}", super::view::replicas_line(c));
     }
     if let Some(reason) = &r.status_reason {
         let _ = writeln!(s, "  note: {reason}");
@@ -140,6 +153,19 @@ fn consume_and_retries(s: &mut String, run: &RunView) {
     }
 }
 
+/// A cluster's nodes, leaders and replicas, and the replies when they were not all success
+/// acks.
+fn cluster_and_replies(s: &mut String, run: &RunView) {
+    if let Some(c) = &run.report.cluster {
+        for line in cluster_lines(c) {
+            let _ = writeln!(s, "  {line}");
+        }
+    }
+    if let Some(line) = run.report.replies.as_ref().and_then(replies_phrase) {
+        let _ = writeln!(s, "  replies: {line}");
+    }
+}
+
 /// What one fault window did, in a few lines for the terminal.
 pub fn fault_lines(f: &FaultReport) -> String {
     let w = &f.window;
@@ -155,6 +181,9 @@ pub fn fault_lines(f: &FaultReport) -> String {
             .as_ref()
             .map_or(String::new(), |e| format!(" ERROR: {e}"))
     );
+    if let Some(leader) = fault_leader(f) {
+        let _ = writeln!(s, "    {leader}");
+    }
     let Some(sp) = &f.split else {
         return s;
     };

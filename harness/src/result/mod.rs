@@ -68,6 +68,31 @@ pub struct Report {
     /// How the read-back made sure it saw everything the stream holds (present when it ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_back: Option<crate::record::readback::ReadBackCheck>,
+    /// Every reply by kind (ok, duplicate, error code), and success acks overtaken by a later
+    /// message's error or duplicate reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<crate::checker::Replies>,
+    /// What was seen of a cluster (present when the server had several nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReport>,
+}
+
+/// `cluster` in result.json: the nodes, who led the stream when, how long it was unavailable,
+/// each node's figures, and whether the replicas agree after the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterReport {
+    pub nodes: Vec<String>,
+    /// Each connection's primary node (`connections.connect_to` resolved).
+    pub primaries: Vec<String>,
+    pub leader_at_start: Option<String>,
+    /// The stream's leader over time (ms since the measured phase started; null: none).
+    pub leaders: Vec<crate::record::cluster::LeaderChange>,
+    /// Times the leader changed to another node during the run.
+    pub leader_changes: usize,
+    pub unavailable: crate::checker::cluster::Unavailability,
+    pub node_figures: Vec<crate::checker::cluster::NodeFigures>,
+    /// Each node's own replica after every fault healed; null when there was no read-back.
+    pub replicas: Option<crate::record::cluster::ReplicaSurvey>,
 }
 
 /// `consume` in result.json: the consumer and pool, what they processed, and over time.
@@ -106,6 +131,10 @@ pub struct ConsumeTimeline {
 pub struct FaultReport {
     #[serde(flatten)]
     pub window: FaultWindow,
+    /// Cluster: from the fault's start to the first moment the stream had another leader (ms);
+    /// null when it kept its leader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_leader_ms: Option<f64>,
     /// Figures for messages first sent before, during and after the window, and the time to
     /// recover.
     pub split: Option<WindowSplit>,

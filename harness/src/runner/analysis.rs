@@ -6,13 +6,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::Measured;
-use crate::checker::{self, ConsumeFigures, OrderFigures, PerMessage, RetryFigures, Safety};
+use crate::checker::{
+    self, cluster, ConsumeFigures, OrderFigures, PerMessage, Replies, RetryFigures, Safety,
+};
 use crate::consume::{ConsumeLog, Processed};
+use crate::record::cluster::ClusterRecord;
 use crate::record::history::{History, ReadBack};
 use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
 use crate::result::{
-    ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders, Throughput,
-    TimelineReport,
+    ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders,
+    Throughput, TimelineReport,
 };
 use crate::scenario::{ConsumePlan, Plan};
 
@@ -28,6 +31,8 @@ pub(super) struct Analysis {
     pub(super) consume: Option<ConsumeReport>,
     /// First send → first processing, per message; its interval log is written beside the rest.
     pub(super) end_to_end: Option<LatencyLog>,
+    pub(super) replies: Replies,
+    pub(super) cluster: Option<ClusterReport>,
     /// Things worth saying in `status_reason`.
     pub(super) notes: Vec<String>,
 }
@@ -68,9 +73,18 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
             n.ack_seq_mismatches
         ));
     }
-    let (faults, fault_notes) = fault_windows(m, per_msg.as_ref());
+    let (mut faults, fault_notes) = fault_windows(m, per_msg.as_ref());
     notes.splice(0..0, fault_notes);
+    let cluster = m.cluster.as_ref().map(|c| cluster_report(c, m));
+    if let Some(c) = &cluster {
+        for f in &mut faults {
+            let before = f.window.leader_before.as_deref();
+            f.new_leader_ms = cluster::new_leader_ms(&c.leaders, f.window.start_ms, before);
+        }
+    }
     Analysis {
+        replies: checker::replies(h),
+        cluster,
         throughput: throughput(&m.rec, counts.acked),
         orders,
         safety,
@@ -127,10 +141,35 @@ fn fault_windows(m: &Measured, per_msg: Option<&PerMessage>) -> (Vec<FaultReport
         });
         faults.push(FaultReport {
             window: w.clone(),
+            new_leader_ms: None,
             split,
         });
     }
     (faults, notes)
+}
+
+/// The leader timeline, how long publishing found no leader to ack, each node's figures and
+/// the replicas' agreement.
+fn cluster_report(c: &ClusterRecord, m: &Measured) -> ClusterReport {
+    let tl = &m.rec.timeline;
+    let unavailable = cluster::unavailability(
+        &m.history,
+        (m.rec.started_ns, m.rec.ended_ns),
+        tl.bucket_ns as f64 / 1e6,
+        &tl.acked,
+    );
+    let leaders_seen: Vec<&String> = c.leaders.iter().filter_map(|l| l.leader.as_ref()).collect();
+    let leader_changes = leaders_seen.windows(2).filter(|w| w[0] != w[1]).count();
+    ClusterReport {
+        nodes: c.nodes.clone(),
+        primaries: c.primaries.clone(),
+        leader_at_start: c.leader_at_start.clone(),
+        leaders: c.leaders.clone(),
+        leader_changes,
+        unavailable,
+        node_figures: cluster::node_figures(&c.nodes, &c.samples),
+        replicas: c.replicas.clone(),
+    }
 }
 
 fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) -> Counts {

@@ -15,6 +15,7 @@
 mod analysis;
 mod artifacts;
 mod ids;
+mod observers;
 mod phases;
 pub mod progress;
 mod report;
@@ -80,6 +81,8 @@ struct Measured {
     nemesis_origin_ns: u64,
     /// What the consume side did (`[consume]`).
     consume: Option<ConsumeLog>,
+    /// What was seen of a cluster (several nodes).
+    cluster: Option<crate::record::cluster::ClusterRecord>,
 }
 
 /// Facts gathered along the way, for the report.
@@ -103,7 +106,7 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         }
     }
     let mut server_pid = None;
-    let outcome = match Server::start(&plan.server.spec()).await {
+    let outcome = match Server::start(&plan.server_spec()).await {
         Err(e) => Err(format!("server did not start: {e}")),
         Ok(server) => {
             server_pid = server.pid();
@@ -161,7 +164,7 @@ async fn measure(
             }
         },
     };
-    for p in proxies.into_iter().flatten() {
+    for p in proxies.into_iter().flatten().flatten() {
         p.stop().await;
     }
     result

@@ -9,13 +9,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::observers::{self, Observers};
 use super::rig::Rig;
 use super::{Measured, RunOptions};
 use crate::client::pool::Router;
 use crate::client::{Limit, Publisher, Stop};
 use crate::consume::{self, ConsumeLog, ConsumeSetup};
-use crate::nemesis::{Nemesis, NemesisLog};
+use crate::nemesis::{Nemesis, NemesisLog, StreamRef};
 use crate::proxy::Proxy;
+use crate::record::cluster::ClusterRecord;
 use crate::record::history::{History, ReadBack};
 use crate::record::observe::{Clock, Progress, Recorder, WireTap};
 use crate::record::readback::{self, ReadBackCheck};
@@ -34,7 +36,7 @@ pub(super) struct Phases<'a> {
     pub(super) plan: &'a Plan,
     pub(super) opts: &'a RunOptions,
     pub(super) server: &'a Server,
-    pub(super) proxies: &'a [Proxy],
+    pub(super) proxies: &'a [Vec<Proxy>],
     pub(super) rig: &'a Rig,
     pub(super) run_id: &'a str,
 }
@@ -46,6 +48,8 @@ struct Published {
     stop: Stop,
     nemesis: NemesisLog,
     nemesis_origin_ns: u64,
+    /// What was seen of a cluster while publishing.
+    cluster: Option<ClusterRecord>,
 }
 
 /// The consume side while it runs: a task, or a setup waiting for publishing to end.
@@ -90,16 +94,22 @@ impl Phases<'_> {
             progress: Some(&progress),
             retry: self.plan.publish.retry,
             stopped: None,
+            repeat_every: None,
         };
         self.warm_up(&publisher).await;
         let mut consuming = self.start_consumer(clock);
-        // Only the measured phase tells the nemesis that publishing stopped.
+        // Only the measured phase tells the nemesis that publishing stopped, and repeats.
         publisher.stopped = Some(&stopped_tx);
+        publisher.repeat_every = self.plan.publish.repeat_msg_id_every;
         let published = self
             .measured(&publisher, &progress, clock, stopped_rx)
             .await;
         let consume = self.finish_consumer(&mut consuming).await;
         let rb = self.read_back(&published.history).await;
+        let mut cluster = published.cluster;
+        if let (Some(c), true) = (cluster.as_mut(), rb.read_back.is_some()) {
+            observers::survey(self.server, self.rig, c).await;
+        }
         Measured {
             history: published.history,
             rec: published.rec,
@@ -110,6 +120,7 @@ impl Phases<'_> {
             nemesis: published.nemesis,
             nemesis_origin_ns: published.nemesis_origin_ns,
             consume,
+            cluster,
         }
     }
 
@@ -166,32 +177,47 @@ impl Phases<'_> {
             .progress
             .then(|| super::progress::spawn(progress.clone(), expected, self.plan.name.clone()));
         let nemesis_origin_ns = clock.now_ns();
+        let observers = Observers::start(self.server, self.rig, clock, nemesis_origin_ns).await;
         let publishing = publisher.run_phase(false, limit, &mut keygen, &mut history, &mut rec);
         let (stop, nemesis) = if self.plan.faults.is_empty() {
             (publishing.await, NemesisLog::default())
         } else {
-            // Same task, so the nemesis borrows the server and proxies; the publisher yields at
-            // every await, which is often enough for fault times to be kept to a millisecond or
-            // so (the windows record the real times anyway).
-            let nemesis = Nemesis {
-                faults: &self.plan.faults,
-                server: self.server,
-                proxies: self.proxies,
-                clock,
-            };
             // The nemesis first: faults due at once are set before the first message goes out.
+            let nemesis = self.nemesis(clock);
             let (log, stop) = tokio::join!(nemesis.run(nemesis_origin_ns, stopped_rx), publishing);
             (stop, log)
         };
         if let Some(bar) = bar {
             bar.finish().await;
         }
+        let cluster = match observers {
+            Some(o) => Some(o.stop().await),
+            None => None,
+        };
         Published {
             history,
             rec,
             stop,
             nemesis,
             nemesis_origin_ns,
+            cluster,
+        }
+    }
+
+    /// The nemesis, on the publisher's task, so it borrows the server and proxies; the
+    /// publisher yields at every await, which is often enough for fault times to be kept to a
+    /// millisecond or so (the windows record the real times anyway).
+    fn nemesis(&self, clock: Clock) -> Nemesis<'_> {
+        Nemesis {
+            faults: &self.plan.faults,
+            server: self.server,
+            proxies: self.proxies,
+            clock,
+            stream: (self.server.nodes().len() > 1).then_some(StreamRef {
+                js: &self.rig.admin,
+                name: &self.rig.stream,
+            }),
+            seed: self.plan.seed,
         }
     }
 

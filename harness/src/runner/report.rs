@@ -42,6 +42,8 @@ pub(super) fn assemble(
     report.faults = a.faults;
     report.consume = a.consume;
     report.read_back = m.read_back_check.clone();
+    report.replies = Some(a.replies);
+    report.cluster = a.cluster;
     report.errors = m.history.errors.clone();
     judge(&mut report, plan, st.complete);
     if !notes.is_empty() {
@@ -91,6 +93,8 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         retry: None,
         consume: None,
         read_back: None,
+        replies: None,
+        cluster: None,
     }
 }
 
@@ -115,6 +119,17 @@ fn judge(report: &mut Report, plan: &Plan, complete: bool) {
         retry: report.retry.as_ref(),
         consume: report.order.consume.as_ref(),
         consume_figures: report.consume.as_ref().map(|c| &c.figures),
+        replicas_diverged: report
+            .cluster
+            .as_ref()
+            .and_then(|c| c.replicas.as_ref())
+            .map(|r| u64::from(!r.agree)),
+        leader_changes: report.cluster.as_ref().map(|c| c.leader_changes as u64),
+        overtaken: report.replies.as_ref().map(|r| r.overtaken.any),
+        in_process: report
+            .replies
+            .as_ref()
+            .map(|r| r.errors.get("10158").copied().unwrap_or(0)),
         complete,
     };
     report.verdicts = checker::judge(&plan.expect, &evidence);

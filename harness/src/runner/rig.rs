@@ -1,7 +1,14 @@
-//! The rig around a server for one run: a fault proxy per client connection (when the plan
-//! needs them), the publishing connections, a separate admin connection straight to the server
-//! (stream admin, read-back, consumer: network faults never touch it), and the run's own stream.
-//! Opened before the phases, closed after them whatever happened.
+//! The rig around a server for one run: the run's stream, an admin connection straight to the
+//! server (stream admin, read-back, consumer, cluster observers: network faults never touch
+//! it), fault proxies for the client connections (when the plan needs them), and the
+//! publishing connections. Opened before the phases, closed after them whatever happened.
+//!
+//! On a cluster the order matters: the stream is created first and the run waits until it has a
+//! leader and every replica is current; only then is `connections.connect_to` resolved against
+//! that leader, and each connection gets every node on its server list, its primary first (so it
+//! fails over as an application's would). With proxies, each connection has one proxy per node,
+//! so a fault on a connection follows it to whichever node it talks to, and a partition can cut
+//! the client links to some nodes only.
 
 use std::time::Duration;
 
@@ -10,9 +17,13 @@ use async_nats::jetstream;
 use super::Facts;
 use crate::client::pool::Pool;
 use crate::proxy::Proxy;
-use crate::scenario::{Plan, Storage};
+use crate::record::cluster::poll_leader;
+use crate::scenario::{ConnectTo, PersistMode, Plan, Storage};
 use crate::server::Server;
 use crate::workload::Subjects;
+
+/// How long a replicated stream may take to elect its leader and bring every replica current.
+const STREAM_READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything a run's phases publish through and read with.
 pub(super) struct Rig {
@@ -21,39 +32,60 @@ pub(super) struct Rig {
     pub(super) admin: jetstream::Context,
     pub(super) subjects: Subjects,
     pub(super) stream: String,
+    /// Each connection's primary node (index into the server's nodes).
+    pub(super) primaries: Vec<usize>,
 }
 
-/// Starts the proxies, then opens the rig on them; the proxies are the caller's to stop (also
-/// when opening fails).
-pub(super) async fn start_proxies(plan: &Plan, server: &Server) -> Result<Vec<Proxy>, String> {
+/// Starts the client proxies: per connection, one per node. Empty when not proxied; the
+/// proxies are the caller's to stop (also when opening the rig fails).
+pub(super) async fn start_proxies(plan: &Plan, server: &Server) -> Result<Vec<Vec<Proxy>>, String> {
     if !plan.proxied() {
         return Ok(Vec::new());
     }
-    let url = server.url();
-    let hostport = url.split("://").nth(1).unwrap_or(url);
-    let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
-    let hostport = hostport.split(',').next().unwrap_or(hostport);
-    let upstream = tokio::net::lookup_host(hostport)
-        .await
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("cannot resolve {hostport} for the fault proxy"))?;
     let mut proxies = Vec::with_capacity(plan.connections.count);
     for i in 0..plan.connections.count {
-        let p = Proxy::start(upstream, plan.seed ^ (0x5052_4f58_5900 + i as u64))
-            .await
-            .map_err(|e| format!("cannot start the fault proxy for connection {i}: {e}"))?;
-        proxies.push(p);
+        let mut per_node = Vec::with_capacity(server.nodes().len());
+        for (n, node) in server.nodes().iter().enumerate() {
+            let upstream = upstream_of(&node.url).await?;
+            let seed = plan.seed ^ (0x5052_4f58_5900 + i as u64) ^ ((n as u64) << 40);
+            let p = Proxy::start(upstream, seed)
+                .await
+                .map_err(|e| format!("cannot start the fault proxy for connection {i}: {e}"))?;
+            per_node.push(p);
+        }
+        proxies.push(per_node);
     }
     Ok(proxies)
 }
 
+async fn upstream_of(url: &str) -> Result<std::net::SocketAddr, String> {
+    let hostport = url.split("://").nth(1).unwrap_or(url);
+    let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
+    let hostport = hostport.split(',').next().unwrap_or(hostport);
+    tokio::net::lookup_host(hostport)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve {hostport} for the fault proxy"))
+}
+
+/// With faults the server may be gone for a while: allow reconnecting for about three minutes
+/// (async-nats' backoff reaches 4 s per attempt), not ~1 s.
+fn max_reconnects(plan: &Plan) -> usize {
+    if plan.faults.is_empty() {
+        10
+    } else {
+        60
+    }
+}
+
 impl Rig {
-    /// Connects (through `proxies` when there are any) and creates the run's stream.
+    /// Creates the run's stream (waiting until a replicated one is ready), then connects the
+    /// publishing connections (through `proxies` when there are any).
     pub(super) async fn open(
         plan: &Plan,
         server: &Server,
-        proxies: &[Proxy],
+        proxies: &[Vec<Proxy>],
         run_id: &str,
         facts: &mut Facts,
     ) -> Result<Rig, String> {
@@ -61,14 +93,29 @@ impl Rig {
             .connect_options()
             .await
             .map_err(|e| format!("connection options: {e}"))?;
-        let urls: Vec<String> = if proxies.is_empty() {
-            vec![server.url().to_string()]
+        let all: Vec<String> = server.nodes().iter().map(|n| n.url.clone()).collect();
+        let admin_client = options
+            .clone()
+            .name(format!("jsbench-{}-admin", plan.name))
+            .max_reconnects(Some(max_reconnects(plan)))
+            .retain_servers_order()
+            .connect(parse(&all)?.as_slice())
+            .await
+            .map_err(|e| format!("cannot connect to {}: {e}", all.join(", ")))?;
+        let admin = jetstream::ContextBuilder::new()
+            .timeout(Duration::from_secs(10))
+            .build(admin_client.clone());
+        let subjects = Subjects::new(run_id, plan.workload.keys);
+        facts.subjects = vec![subjects.stream_filter.clone()];
+        let stream = facts.stream_name.clone();
+        create_stream(&admin, plan, &stream, &subjects).await?;
+        let leader = if plan.stream.replicas > 1 {
+            Some(wait_stream_ready(&admin, &stream).await?)
         } else {
-            proxies.iter().map(|p| p.url()).collect()
+            None
         };
-        // With faults the server may be gone for a while: allow reconnecting for about three
-        // minutes (async-nats' backoff reaches 4 s per attempt), not ~1 s.
-        let max_reconnects = if plan.faults.is_empty() { 10 } else { 60 };
+        let primaries = primaries(plan, server, leader.as_deref());
+        let urls = server_lists(server, proxies, &primaries);
         let pool = Pool::connect(
             &urls,
             || options.clone(),
@@ -76,52 +123,19 @@ impl Rig {
             &plan.name,
             plan.publish.ack_timeout,
             plan.publish.max_in_flight,
-            max_reconnects,
+            max_reconnects(plan),
         )
         .await
-        .map_err(|e| format!("cannot connect to {}: {e}", urls.join(", ")))?;
+        .map_err(|e| format!("cannot connect to {}: {e}", urls[0].join(", ")))?;
         facts.environment.server_version = pool.clients[0].server_info().version.clone();
-        let admin_client = options
-            .clone()
-            .name(format!("jsbench-{}-admin", plan.name))
-            .max_reconnects(Some(max_reconnects))
-            .connect(server.url())
-            .await
-            .map_err(|e| format!("cannot connect to {}: {e}", server.url()))?;
-        let admin = jetstream::ContextBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .build(admin_client.clone());
-        let subjects = Subjects::new(run_id, plan.workload.keys);
-        facts.subjects = vec![subjects.stream_filter.clone()];
-        let rig = Rig {
+        Ok(Rig {
             pool,
             admin_client,
             admin,
             subjects,
-            stream: facts.stream_name.clone(),
-        };
-        rig.create_stream(plan).await?;
-        Ok(rig)
-    }
-
-    async fn create_stream(&self, plan: &Plan) -> Result<(), String> {
-        let config = jetstream::stream::Config {
-            name: self.stream.clone(),
-            subjects: vec![self.subjects.stream_filter.clone()],
-            storage: match plan.stream.storage {
-                Storage::File => jetstream::stream::StorageType::File,
-                Storage::Memory => jetstream::stream::StorageType::Memory,
-            },
-            num_replicas: plan.stream.replicas,
-            duplicate_window: plan.stream.duplicate_window,
-            max_bytes: plan.stream.max_bytes,
-            ..Default::default()
-        };
-        self.admin
-            .create_stream(config)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("cannot create stream {}: {e}", self.stream))
+            stream,
+            primaries,
+        })
     }
 
     /// Deletes the stream (unless the plan keeps it) and closes every connection.
@@ -136,4 +150,107 @@ impl Rig {
         self.pool.close().await;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.admin_client.drain()).await;
     }
+}
+
+fn parse(urls: &[String]) -> Result<Vec<async_nats::ServerAddr>, String> {
+    urls.iter()
+        .map(|u| u.parse().map_err(|e| format!("bad server URL {u}: {e}")))
+        .collect()
+}
+
+async fn create_stream(
+    admin: &jetstream::Context,
+    plan: &Plan,
+    name: &str,
+    subjects: &Subjects,
+) -> Result<(), String> {
+    let config = jetstream::stream::Config {
+        name: name.to_string(),
+        subjects: vec![subjects.stream_filter.clone()],
+        storage: match plan.stream.storage {
+            Storage::File => jetstream::stream::StorageType::File,
+            Storage::Memory => jetstream::stream::StorageType::Memory,
+        },
+        num_replicas: plan.stream.replicas,
+        duplicate_window: plan.stream.duplicate_window,
+        max_bytes: plan.stream.max_bytes,
+        persist_mode: plan.stream.persist_mode.map(|m| match m {
+            PersistMode::Default => jetstream::stream::PersistenceMode::Default,
+            PersistMode::Async => jetstream::stream::PersistenceMode::Async,
+        }),
+        ..Default::default()
+    };
+    admin
+        .create_stream(config)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot create stream {name}: {e}"))
+}
+
+/// Waits until the replicated stream has a leader and every replica is current; returns the
+/// leader's name.
+async fn wait_stream_ready(admin: &jetstream::Context, name: &str) -> Result<String, String> {
+    let deadline = tokio::time::Instant::now() + STREAM_READY_TIMEOUT;
+    let mut last = String::from("no answer yet");
+    while tokio::time::Instant::now() < deadline {
+        match stream_readiness(admin, name).await {
+            Ok(leader) => return Ok(leader),
+            Err(why) => last = why,
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!(
+        "stream {name} was not ready within {STREAM_READY_TIMEOUT:?}: {last}"
+    ))
+}
+
+async fn stream_readiness(admin: &jetstream::Context, name: &str) -> Result<String, String> {
+    let mut s = admin.get_stream(name).await.map_err(|e| e.to_string())?;
+    let info = s.info().await.map_err(|e| e.to_string())?;
+    let cluster = info.cluster.as_ref().ok_or("no cluster info")?;
+    let leader = cluster.leader.clone().ok_or("no leader yet")?;
+    match cluster.replicas.iter().find(|r| !r.current) {
+        Some(r) => Err(format!("replica {} is not current", r.name)),
+        None => Ok(leader),
+    }
+}
+
+/// Each connection's primary node, by `connections.connect_to` and the stream's leader.
+fn primaries(plan: &Plan, server: &Server, leader: Option<&str>) -> Vec<usize> {
+    let n = server.nodes().len();
+    let leader = leader.and_then(|l| server.nodes().iter().position(|x| x.name == l));
+    let followers: Vec<usize> = (0..n).filter(|&i| Some(i) != leader).collect();
+    (0..plan.connections.count)
+        .map(|c| match plan.connections.connect_to {
+            ConnectTo::Any => c % n,
+            ConnectTo::Leader => leader.unwrap_or(0),
+            ConnectTo::Follower if !followers.is_empty() => followers[c % followers.len()],
+            ConnectTo::Follower => 0,
+            ConnectTo::Node(i) => i.min(n - 1),
+        })
+        .collect()
+}
+
+/// Each connection's server list: its primary node first, then the others in order (through
+/// the connection's own proxies when it has them).
+fn server_lists(server: &Server, proxies: &[Vec<Proxy>], primaries: &[usize]) -> Vec<Vec<String>> {
+    let n = server.nodes().len();
+    primaries
+        .iter()
+        .enumerate()
+        .map(|(c, &p)| {
+            let order = std::iter::once(p).chain((0..n).filter(move |&i| i != p));
+            order
+                .map(|i| match proxies.get(c) {
+                    Some(per_node) => per_node[i].url(),
+                    None => server.nodes()[i].url.clone(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The stream's leader now, as its info says (`None` on a single server or when unknown).
+pub(super) async fn current_leader(admin: &jetstream::Context, stream: &str) -> Option<String> {
+    poll_leader(admin, stream).await
 }

@@ -76,6 +76,21 @@ pub struct Expect {
     /// (`[consume]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unprocessed: Option<Presence>,
+    /// Success acks overtaken by a later message's error or duplicate reply: "none" or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies_overtake: Option<Presence>,
+    /// "Duplicate message id is in process" replies (err_code 10158): "none" or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_in_process: Option<Presence>,
+    /// Changes of the stream's leader during the run: "none" or "some" (cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_changes: Option<Presence>,
+    /// Every node holds the same stream once the faults healed (cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_agree: Option<bool>,
+    /// Some nodes hold a different stream once the faults healed: "none" or "some" (cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_diverge: Option<Presence>,
 }
 
 /// A claim that something happens at least once ("some") or never ("none").

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::checker::Segment;
-use crate::render::view::{dash, dash_us, fault_span, healed_early, recovery, segments};
+use crate::render::view::{
+    dash, dash_us, fault_leader, fault_span, healed_early, recovery, segments,
+};
 use crate::result::FaultReport;
 
 use super::markup::esc;
@@ -26,6 +28,9 @@ pub(super) fn block(h: &mut String, f: &FaultReport) {
             esc(e)
         ))
     );
+    if let Some(leader) = fault_leader(f) {
+        let _ = writeln!(h, "<p>{}</p>", esc(&leader));
+    }
     let Some(sp) = &f.split else {
         return;
     };

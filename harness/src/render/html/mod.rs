@@ -24,6 +24,7 @@ use crate::render::view::SuiteView;
 use crate::result::{self, Report};
 
 mod charts;
+mod cluster;
 mod comparison;
 mod faults;
 mod markup;

@@ -21,6 +21,7 @@ pub(super) fn section(h: &mut String, page_dir: &Path, run: &RunView) {
     latencies(h, run);
     orders(h, run);
     consume_retries_errors(h, run);
+    super::cluster::block(h, run);
     claims(h, run);
     if !run.faults().is_empty() {
         h.push_str("<h4>Faults</h4>\n");

@@ -20,9 +20,9 @@ mod table;
 
 pub use order::{order_cell, OrderKind, OrderView};
 pub use phrase::{
-    consume_cell, consume_figures, consume_pool, consume_setup, dash, dash_us, fault_span,
-    faults_cell, fmt_us, healed_early, latency_label, lost_phrase, recovery, retry_phrase,
-    segments,
+    cluster_lines, consume_cell, consume_figures, consume_pool, consume_setup, dash, dash_us,
+    fault_leader, fault_span, faults_cell, fmt_us, healed_early, latency_label, loss_shape,
+    lost_phrase, recovery, replicas_line, replies_phrase, retry_phrase, segments,
 };
 pub use table::{Cell, Column, SummaryTable, Tone, SUMMARY_COLUMNS};
 

@@ -2,9 +2,9 @@
 //! not measured, the names of the latencies, and the sentences about retries, the consume side,
 //! losses and fault windows.
 
-use crate::checker::{RetryFigures, Segment, WindowSplit};
+use crate::checker::{Replies, RetryFigures, Safety, Segment, WindowSplit};
 use crate::nemesis::FaultWindow;
-use crate::result::{ConsumeReport, Report};
+use crate::result::{ClusterReport, ConsumeReport, FaultReport, Report};
 
 use super::order::order_cell;
 
@@ -44,6 +44,119 @@ pub fn latency_label(key: &str) -> String {
 /// "3 acknowledged message(s) are not in the stream": the loss, said first wherever it shows.
 pub fn lost_phrase(lost: u64) -> String {
     format!("{lost} acknowledged message(s) are not in the stream")
+}
+
+/// Where the lost messages sit among the stored ones, as Jepsen classifies them.
+pub fn loss_shape(s: &Safety) -> String {
+    format!(
+        "lost-prefix {}, lost-middle {}, lost-postfix {}",
+        s.lost_prefix, s.lost_middle, s.lost_postfix
+    )
+}
+
+/// Every reply by kind, and the success acks overtaken — only when something but success acks
+/// came back: "ok 9,000 · duplicate 0 · error 10158 ×900 · … · overtaken 8,800 (…)".
+pub fn replies_phrase(r: &Replies) -> Option<String> {
+    let o = &r.overtaken;
+    let quiet = r.duplicate == 0 && r.errors.is_empty() && r.timed_out == 0 && r.no_reply == 0;
+    if quiet && o.any == 0 {
+        return None;
+    }
+    let errors: Vec<String> = r
+        .errors
+        .iter()
+        .map(|(code, n)| format!("error {code} ×{n}"))
+        .collect();
+    let errors = if errors.is_empty() {
+        "no error replies".to_string()
+    } else {
+        errors.join(" · ")
+    };
+    Some(format!(
+        "ok {} · duplicate {} · {errors} · timed out {} · no reply {} · success acks overtaken by a later message's reply {} (by duplicate {}, by in-process {}, by error {})",
+        r.ok, r.duplicate, r.timed_out, r.no_reply, o.any, o.by_duplicate, o.by_in_process, o.by_error
+    ))
+}
+
+/// A cluster in a few lines: its nodes and leaders, the longest stretch without an ack, the
+/// replicas after the run, and each node's figures.
+pub fn cluster_lines(c: &ClusterReport) -> Vec<String> {
+    let u = &c.unavailable;
+    let mut lines = vec![format!(
+        "cluster: {} nodes ({}) · connections → {} · leader at start {} · {} leader change(s) · longest stretch without an ack {} (from {:.1} s, by {})",
+        c.nodes.len(),
+        c.nodes.join(", "),
+        c.primaries.join(", "),
+        c.leader_at_start.as_deref().unwrap_or("unknown"),
+        c.leader_changes,
+        fmt_us(u.longest_ms * 1e3),
+        u.from_ms / 1e3,
+        u.measured_by
+    )];
+    lines.push(replicas_line(c));
+    let nodes: Vec<String> = c
+        .node_figures
+        .iter()
+        .map(|n| {
+            format!(
+                "{} cpu {:.0}% (peak {:.0}%) mem {} MB",
+                n.node,
+                n.cpu_mean,
+                n.cpu_peak,
+                n.mem_peak_bytes / (1024 * 1024)
+            )
+        })
+        .collect();
+    lines.push(format!("nodes: {}", nodes.join(" · ")));
+    lines
+}
+
+/// "replicas agree: 1,234 messages, 1–1,234" or "replicas DISAGREE: n0 …, n1 …".
+pub fn replicas_line(c: &ClusterReport) -> String {
+    let Some(s) = &c.replicas else {
+        return "replicas: not surveyed (no read-back)".to_string();
+    };
+    let each: Vec<String> = s
+        .nodes
+        .iter()
+        .map(|n| match (&n.state, &n.error) {
+            (Some(st), _) => format!(
+                "{} {} msgs, seq {}–{}",
+                n.node, st.messages, st.first_seq, st.last_seq
+            ),
+            (None, Some(e)) => format!("{} ({e})", n.node),
+            (None, None) => format!("{} (no answer)", n.node),
+        })
+        .collect();
+    if s.agree {
+        format!("replicas agree: {}", each.join(" · "))
+    } else {
+        format!(
+            "replicas DISAGREE after {:.1} s: {}",
+            s.waited_ms / 1e3,
+            each.join(" · ")
+        )
+    }
+}
+
+/// On a cluster, which nodes a fault hit and what became of the stream's leader.
+pub fn fault_leader(f: &FaultReport) -> Option<String> {
+    let w = &f.window;
+    if w.leader_before.is_none() && w.nodes.is_empty() {
+        return None;
+    }
+    let after = match (&w.leader_before, &w.leader_after) {
+        (Some(b), Some(a)) if a != b => format!(
+            "leader {b} → {a}{}",
+            f.new_leader_ms.map_or(String::new(), |ms| format!(
+                " (new leader after {ms:.0} ms)"
+            ))
+        ),
+        (Some(b), _) => format!("leader {b} kept"),
+        (None, Some(a)) => format!("no leader → {a}"),
+        (None, None) => "no leader seen".into(),
+    };
+    Some(after)
 }
 
 /// What retries did: "12 message(s) retried (30 extra attempts) · stored from retries 12 ·

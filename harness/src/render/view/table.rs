@@ -60,7 +60,7 @@ pub struct Column {
 
 /// The columns, left to right. A new column is one more entry here; the markdown and the HTML
 /// table both follow.
-pub const SUMMARY_COLUMNS: [Column; 15] = [
+pub const SUMMARY_COLUMNS: [Column; 16] = [
     Column {
         header: "scenario",
         cell: |r| Cell::new(r.label.clone(), Tone::Run),
@@ -112,6 +112,14 @@ pub const SUMMARY_COLUMNS: [Column; 15] = [
         cell: |r| match r.report.counts.lost {
             Some(0) => Cell::new("0", Tone::Number),
             Some(n) => Cell::new(n.to_string(), Tone::Bad),
+            None => Cell::new("-", Tone::Plain),
+        },
+    },
+    Column {
+        header: "replicas",
+        cell: |r| match r.report.cluster.as_ref().and_then(|c| c.replicas.as_ref()) {
+            Some(s) if s.agree => Cell::new("agree", Tone::Kept),
+            Some(_) => Cell::new("DIVERGE", Tone::Bad),
             None => Cell::new("-", Tone::Plain),
         },
     },

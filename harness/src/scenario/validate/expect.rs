@@ -8,7 +8,8 @@ use crate::scenario::Expect;
 
 /// `read_back`: claims about storage need the stream read back. `consume`: claims about
 /// processing need a `[consume]` section.
-pub(super) fn validate(c: &mut Checker, e: &Expect, read_back: bool, consume: bool) {
+/// `cluster`: claims about leaders and replicas need a cluster jsbench starts.
+pub(super) fn validate(c: &mut Checker, e: &Expect, read_back: bool, consume: bool, cluster: bool) {
     // A boolean claim set to false would claim nothing; say what to write instead.
     for d in CLAIMS {
         if let (Some(Written::Bool(false)), Some((instead, what))) = ((d.written)(e), d.opposite) {
@@ -34,6 +35,16 @@ pub(super) fn validate(c: &mut Checker, e: &Expect, read_back: bool, consume: bo
             format!(
                 "{} need observe.read_back = true",
                 read_back_claims.join(", ")
+            ),
+        );
+    }
+    let cluster_claims = needing(Needs::Cluster);
+    if !cluster && !cluster_claims.is_empty() {
+        c.err(
+            "expect",
+            format!(
+                "{} need a cluster jsbench starts: set server.nodes = 3",
+                cluster_claims.join(", ")
             ),
         );
     }

@@ -41,7 +41,11 @@ impl Entry {
 
 /// Validates `[[faults]]` into fault plans; errors name `faults[i].field`. An entry without a
 /// kind is reported and left out.
-pub(super) fn validate(c: &mut Checker, faults: &[FaultSection], context: Context) -> Vec<FaultPlan> {
+pub(super) fn validate(
+    c: &mut Checker,
+    faults: &[FaultSection],
+    context: Context,
+) -> Vec<FaultPlan> {
     let mut names = BTreeSet::new();
     let mut out = Vec::new();
     for (i, f) in faults.iter().enumerate() {
@@ -104,7 +108,11 @@ fn foreign_parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKi
         .iter()
         .filter(|p| !p.of(kind) && f.params.contains_key(p.name))
     {
-        let owners: Vec<String> = p.kinds.iter().map(|k| format!("\"{}\"", k.as_str())).collect();
+        let owners: Vec<String> = p
+            .kinds
+            .iter()
+            .map(|k| format!("\"{}\"", k.as_str()))
+            .collect();
         c.err(
             &e.field(p.name),
             format!(

@@ -37,7 +37,13 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     let publish = publish::validate(&mut c, &s.publish);
     let workload = workload::validate(&mut c, &s.workload, o);
     let observe = observe::validate(&mut c, &s.observe);
-    expect::validate(&mut c, &s.expect, observe.read_back, s.consume.is_some());
+    expect::validate(
+        &mut c,
+        &s.expect,
+        observe.read_back,
+        s.consume.is_some(),
+        server.nodes > 1 && server.backend != crate::server::Backend::External,
+    );
     let consume = s
         .consume
         .as_ref()

@@ -59,7 +59,10 @@ fn parse(c: &mut Checker, field: &str, v: &toml::Value, nodes: usize) -> Option<
         } else {
             c.err(
                 field,
-                format!("node {i} does not exist: indexes go from 0 to {}", nodes - 1),
+                format!(
+                    "node {i} does not exist: indexes go from 0 to {}",
+                    nodes - 1
+                ),
             );
             None
         }
