@@ -154,7 +154,10 @@ impl Publisher<'_> {
             }
             let a = self.first_attempt(st, i, intended_ns);
             self.send(st, a).await;
-            if self.repeat_every.is_some_and(|n| (i + 1).is_multiple_of(n as u64)) {
+            if self
+                .repeat_every
+                .is_some_and(|n| (i + 1).is_multiple_of(n as u64))
+            {
                 self.send(st, Attempt { attempt: 0, ..a }).await;
             }
             if let Some(p) = self.progress {

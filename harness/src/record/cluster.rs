@@ -3,8 +3,10 @@
 //! healed, each node's own view of the stream (`/jsz`) — whether the replicas agree.
 //!
 //! The leader timeline comes from two sources, because either alone misses things: the
-//! `LEADER_ELECTED` advisory tells the moment a leader is elected, and a poll of the stream's info
-//! tells when there is none (the info request fails or names no leader) — no advisory says that.
+//! `LEADER_ELECTED` advisory tells the moment a leader is elected — every election, also one that
+//! re-elects the same node after a brief step-down, which no poll would catch — and a poll of the
+//! stream's info tells when there is none (the info request fails or names no leader) — no
+//! advisory says that. Polls are recorded when they see a change, advisories always.
 
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ pub async fn watch_leader(
     let mut timeline: Vec<LeaderChange> = Vec::new();
     let at_ms = |clock: &Clock| (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
     let push = |timeline: &mut Vec<LeaderChange>, leader: Option<String>, by: &str| {
-        if timeline.last().map(|c| &c.leader) != Some(&leader) {
+        if by == "advisory" || timeline.last().map(|c| &c.leader) != Some(&leader) {
             timeline.push(LeaderChange {
                 at_ms: at_ms(&clock),
                 leader,

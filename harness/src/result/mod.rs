@@ -89,6 +89,10 @@ pub struct ClusterReport {
     pub leaders: Vec<crate::record::cluster::LeaderChange>,
     /// Times the leader changed to another node during the run.
     pub leader_changes: usize,
+    /// Elections announced during the run (`LEADER_ELECTED` advisories), re-elections of the
+    /// same node included: a step-down and back is an election without a change.
+    #[serde(default)]
+    pub elections: usize,
     pub unavailable: crate::checker::cluster::Unavailability,
     pub node_figures: Vec<crate::checker::cluster::NodeFigures>,
     /// Each node's own replica after every fault healed; null when there was no read-back.

@@ -160,12 +160,18 @@ fn cluster_report(c: &ClusterRecord, m: &Measured) -> ClusterReport {
     );
     let leaders_seen: Vec<&String> = c.leaders.iter().filter_map(|l| l.leader.as_ref()).collect();
     let leader_changes = leaders_seen.windows(2).filter(|w| w[0] != w[1]).count();
+    let elections = c
+        .leaders
+        .iter()
+        .filter(|l| l.seen_by == "advisory" && l.at_ms >= 0.0)
+        .count();
     ClusterReport {
         nodes: c.nodes.clone(),
         primaries: c.primaries.clone(),
         leader_at_start: c.leader_at_start.clone(),
         leaders: c.leaders.clone(),
         leader_changes,
+        elections,
         unavailable,
         node_figures: cluster::node_figures(&c.nodes, &c.samples),
         replicas: c.replicas.clone(),

@@ -105,11 +105,14 @@ impl Phases<'_> {
             .measured(&publisher, &progress, clock, stopped_rx)
             .await;
         let consume = self.finish_consumer(&mut consuming).await;
-        let rb = self.read_back(&published.history).await;
         let mut cluster = published.cluster;
-        if let (Some(c), true) = (cluster.as_mut(), rb.read_back.is_some()) {
+        // On a cluster the read-back's consumer reads one node's replica: wait until the
+        // replicas agree (a node that was paused or cut off catches up) before reading, or it
+        // would read a replica that is behind and count its missing tail as lost.
+        if let (Some(c), true) = (cluster.as_mut(), self.plan.observe.read_back) {
             observers::survey(self.server, self.rig, c).await;
         }
+        let rb = self.read_back(&published.history).await;
         Measured {
             history: published.history,
             rec: published.rec,

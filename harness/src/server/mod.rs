@@ -436,20 +436,22 @@ impl Server {
         }
     }
 
-    /// The meta leader every node agrees on, or why there is none yet.
+    /// The meta leader every node agrees on, once it sees every other node online and current
+    /// (only then can a replicated stream be placed), or why there is none yet.
     pub async fn meta_leader(&self) -> Result<String, String> {
         let mut leaders = Vec::new();
         for n in &self.nodes {
-            let Some(m) = &n.monitor_url else {
-                return Err(format!("node {} has no monitoring endpoint", n.name));
-            };
-            let jsz: monitor::Jsz = monitor::get_json(m, "/jsz").await?;
-            let meta = jsz.meta_cluster.unwrap_or_default();
+            let meta = Self::meta_of(n).await?;
             if meta.leader.is_empty() || meta.cluster_size < self.nodes.len() {
                 return Err(format!(
                     "node {}: meta leader {:?}, cluster size {}",
                     n.name, meta.leader, meta.cluster_size
                 ));
+            }
+            if meta.leader == n.name {
+                if let Some(p) = meta.replicas.iter().find(|p| p.offline || !p.current) {
+                    return Err(format!("the meta leader sees {} not current yet", p.name));
+                }
             }
             leaders.push(meta.leader);
         }
@@ -458,6 +460,14 @@ impl Server {
             [one] => Ok(one.clone()),
             many => Err(format!("nodes disagree on the meta leader: {many:?}")),
         }
+    }
+
+    async fn meta_of(n: &Node) -> Result<monitor::MetaCluster, String> {
+        let Some(m) = &n.monitor_url else {
+            return Err(format!("node {} has no monitoring endpoint", n.name));
+        };
+        let jsz: monitor::Jsz = monitor::get_json(m, "/jsz").await?;
+        Ok(jsz.meta_cluster.unwrap_or_default())
     }
 
     /// The client URL of node 0, e.g. `nats://127.0.0.1:34567`.

@@ -68,6 +68,20 @@ pub struct MetaCluster {
     pub leader: String,
     #[serde(default)]
     pub cluster_size: usize,
+    /// The other peers, as this node sees them (the meta leader's view tells who is online).
+    #[serde(default)]
+    pub replicas: Vec<Peer>,
+}
+
+/// A Raft peer as a node sees it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Peer {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub current: bool,
+    #[serde(default)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -25,12 +25,14 @@ fn summary(h: &mut String, c: &ClusterReport) {
     let u = &c.unavailable;
     let _ = writeln!(
         h,
-        "<p>{} nodes · connections → {} · leader at start {} · {} leader change(s) · longest \
-         stretch without an ack <strong>{}</strong> (from {:.1} s, measured by {})</p>",
+        "<p>{} nodes · connections → {} · leader at start {} · {} leader change(s), {} \
+         election(s) · longest stretch without an ack <strong>{}</strong> (from {:.1} s, measured \
+         by {})</p>",
         c.nodes.len(),
         esc(&c.primaries.join(", ")),
         esc(c.leader_at_start.as_deref().unwrap_or("unknown")),
         c.leader_changes,
+        c.elections,
         esc(&fmt_us(u.longest_ms * 1e3)),
         u.from_ms / 1e3,
         esc(&u.measured_by)

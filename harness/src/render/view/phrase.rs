@@ -83,12 +83,13 @@ pub fn replies_phrase(r: &Replies) -> Option<String> {
 pub fn cluster_lines(c: &ClusterReport) -> Vec<String> {
     let u = &c.unavailable;
     let mut lines = vec![format!(
-        "cluster: {} nodes ({}) · connections → {} · leader at start {} · {} leader change(s) · longest stretch without an ack {} (from {:.1} s, by {})",
+        "cluster: {} nodes ({}) · connections → {} · leader at start {} · {} leader change(s), {} election(s) · longest stretch without an ack {} (from {:.1} s, by {})",
         c.nodes.len(),
         c.nodes.join(", "),
         c.primaries.join(", "),
         c.leader_at_start.as_deref().unwrap_or("unknown"),
         c.leader_changes,
+        c.elections,
         fmt_us(u.longest_ms * 1e3),
         u.from_ms / 1e3,
         u.measured_by
