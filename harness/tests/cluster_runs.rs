@@ -1,0 +1,145 @@
+//! Whole runs against real 3-node clusters jsbench starts (process backend): an R3 stream without
+//! faults keeps one connection's order and its replicas agree; a leader killed -9 or cut off by a
+//! partition hands over to a new leader without losing anything acknowledged, and the run
+//! records who led when, how long acks stopped and which node the fault hit; repeated Msg-Ids on
+//! R3 are answered "duplicate message id is in process" (10158), which overtakes the originals'
+//! success acks and is neither a failure nor a duplicate in the stream.
+
+use jsbench::cancel::Cancel;
+use jsbench::checker::Verdict;
+use jsbench::result::Report;
+use jsbench::runner::{self, RunOptions};
+use jsbench::scenario::{self, Overrides};
+
+async fn run(body: &str) -> Report {
+    let text = format!(
+        "name = \"c\"\nseed = 3\n[server]\nbackend = \"process\"\nnodes = 3\n[stream]\nreplicas = 3\n{body}"
+    );
+    let plan = scenario::parse(&text, "c.toml", &Overrides::default()).expect("valid scenario");
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: Cancel::new(),
+        progress: false,
+    };
+    let r = runner::run(&plan, &opts).await.expect("result written");
+    if let Some(pid) = r.server_pid {
+        // SAFETY: kill(2) with signal 0 only checks for existence.
+        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
+        assert!(!alive, "node 0 (pid {pid}) still runs after the run");
+    }
+    r.report
+}
+
+fn complete_and_safe(r: &Report) {
+    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+    assert_eq!(r.counts.lost, Some(0), "{:?}", r.safety);
+    let c = r.cluster.as_ref().expect("a cluster section");
+    let replicas = c.replicas.as_ref().expect("replicas surveyed");
+    assert!(replicas.agree, "{replicas:?}");
+    assert_eq!(replicas.nodes.len(), 3);
+    // What the read-back saw is what every node holds (the warm-up aside).
+    let stored = r.counts.stored.unwrap() + r.counts.duplicates.unwrap();
+    let held = replicas.nodes[0].state.unwrap().messages;
+    assert!(held >= stored, "nodes hold {held}, read back {stored}");
+}
+
+/// Publishing at 2000 msgs/s for 14 s through a follower, retrying with Msg-Id, with `fault`.
+fn through_a_failover(fault: &str) -> String {
+    format!(
+        "[connections]\nconnect_to = \"follower\"\n\
+         [publish]\nmode = \"async\"\nmax_in_flight = 1000\nack_timeout = \"2s\"\nmsg_id = true\n\
+         [publish.retry]\nattempts = 20\nbackoff = \"100ms\"\nmax_backoff = \"1s\"\n\
+         [workload]\nduration = \"14s\"\nrate = 2000\nkeys = 8\n\
+         [[faults]]\n{fault}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_r3_stream_keeps_one_connections_order_and_its_replicas_agree() {
+    let r = run(
+        "[publish]\nmode = \"async\"\nmax_in_flight = 1000\n[workload]\nmessages = 20000\nkeys = 8\n\
+         [expect]\nstorage_order = \"preserved\"\nreplicas_agree = true\n",
+    )
+    .await;
+    complete_and_safe(&r);
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.verdicts);
+    let c = r.cluster.as_ref().unwrap();
+    assert_eq!(c.nodes, ["n0", "n1", "n2"]);
+    assert!(c.leader_at_start.is_some());
+    assert_eq!(c.leader_changes, 0);
+    assert_eq!(c.node_figures.len(), 3);
+    assert!(r.stream.replicas == 3 && r.counts.stored == Some(20000));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_leader_hands_over_without_losing_acknowledged_messages() {
+    let r = run(&through_a_failover(
+        "kind = \"kill\"\nnode = \"leader\"\nstart = \"2s\"\nduration = \"6s\"\n",
+    ))
+    .await;
+    complete_and_safe(&r);
+    let c = r.cluster.as_ref().unwrap();
+    let f = &r.faults[0];
+    let before = f
+        .window
+        .leader_before
+        .clone()
+        .expect("the leader when it fired");
+    assert_eq!(
+        f.window.nodes,
+        vec![before.clone()],
+        "the fault hit the leader"
+    );
+    assert!(c.leader_changes >= 1, "{:?}", c.leaders);
+    let new = f.new_leader_ms.expect("a new leader after the kill");
+    assert!(new > 0.0 && new < 12_000.0, "{new}");
+    // Acks stopped while there was no leader: the longest stretch is measured from the acks.
+    assert!(c.unavailable.longest_ms > 1000.0, "{:?}", c.unavailable);
+    assert_eq!(c.unavailable.measured_by, "acks");
+    let replies = r.replies.as_ref().unwrap();
+    assert!(
+        replies.errors.contains_key("503") || replies.timed_out > 0,
+        "publishes during the election fail: {replies:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitioned_leader_is_replaced_and_the_replicas_agree_after_the_heal() {
+    let r = run(&through_a_failover(
+        "kind = \"partition\"\nnode = \"leader\"\nstart = \"2s\"\nduration = \"9s\"\n",
+    ))
+    .await;
+    complete_and_safe(&r);
+    let f = &r.faults[0];
+    assert_eq!(f.window.target, format!("node {}", f.window.nodes[0]));
+    assert!(
+        f.new_leader_ms.is_some(),
+        "{:?}",
+        r.cluster.as_ref().unwrap().leaders
+    );
+    assert_ne!(f.window.leader_after, f.window.leader_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_msg_ids_on_r3_are_in_process_replies_that_overtake_acks() {
+    let r = run(
+        "[publish]\nmode = \"async\"\nmax_in_flight = 500\nmsg_id = true\nrepeat_msg_id_every = 10\n\
+         [workload]\nmessages = 10000\nkeys = 8\n",
+    )
+    .await;
+    complete_and_safe(&r);
+    let replies = r.replies.as_ref().unwrap();
+    let in_process = replies.errors.get("10158").copied().unwrap_or(0);
+    // 1000 repeats, each answered at once: in process (10158), or a duplicate ack when the
+    // original was already committed.
+    assert_eq!(in_process + replies.duplicate, 1000, "{replies:?}");
+    assert!(in_process > 0, "{replies:?}");
+    assert!(replies.overtaken.by_in_process > 0, "{replies:?}");
+    // Not failures, and nothing stored twice.
+    assert_eq!(r.counts.failed, 0);
+    assert_eq!(r.counts.duplicates, Some(0));
+    assert_eq!(r.counts.acked, 10000);
+    // The repeats are in the attempt log, with their codes, not in the messages' own figures.
+    assert!(r.files.contains_key("attempts"));
+}
