@@ -1,7 +1,7 @@
-//! Reading a node's monitoring endpoint (`/varz`, `/jsz`): each node's own view of the cluster
-//! (meta leader), of itself (CPU, memory) and of its replica of a stream (messages, first and
-//! last sequence). The endpoints listen on loopback only, speak plain HTTP and answer small JSON
-//! documents, so one HTTP/1.0 GET per request is all that is needed.
+//! Reading a node's monitoring endpoint (`/varz`, `/jsz`, `/routez`): each node's own view of
+//! the cluster (meta leader, routes), of itself (CPU, memory) and of its replica of a stream
+//! (messages, first and last sequence). The endpoints listen on loopback only, speak plain
+//! HTTP and answer small JSON documents, so one HTTP/1.0 GET per request is all that is needed.
 
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ async fn get(monitor_url: &str, path: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("{monitor_url}{path}: no HTTP header in the answer"))?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let status = head.lines().next().unwrap_or_default();
-    if !status.split_whitespace().nth(1).is_some_and(|c| c == "200") {
+    if status.split_whitespace().nth(1).is_none_or(|c| c != "200") {
         return Err(format!("{monitor_url}{path}: {status}"));
     }
     Ok(raw[split + 4..].to_vec())
@@ -112,6 +112,21 @@ impl Jsz {
             .flat_map(|a| a.stream_detail.iter())
             .find(|s| s.name == stream)
     }
+}
+
+/// The parts of `/routez` jsbench reads: the node's routes, by the name of the node at the
+/// other end (several per peer with route pooling).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Routez {
+    #[serde(default)]
+    pub routes: Vec<RouteInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RouteInfo {
+    /// Empty on servers older than 2.10, which do not report it.
+    #[serde(default)]
+    pub remote_name: String,
 }
 
 /// The parts of `/varz` jsbench reads: the server process's own CPU and memory.
