@@ -266,7 +266,7 @@ impl Nemesis<'_> {
 }
 
 /// How long a fault's window waits, after it healed, to see who leads the stream.
-const LEADER_AFTER_WAIT: Duration = Duration::from_secs(3);
+pub const LEADER_AFTER_WAIT: Duration = Duration::from_secs(3);
 
 /// Waits until `until` (or forever when `None`) unless publishing stops first. True when the
 /// full time was held. Lazy, like every future: nothing waits until the fault awaits it.

@@ -282,3 +282,117 @@ fn fault_entries_are_parsed_strictly() {
         e[0].message
     );
 }
+
+const CLUSTER: &str = "name = \"c\"\n[server]\nnodes = 3\n[stream]\nreplicas = 3\n[workload]\nmessages = 10\n";
+
+#[test]
+fn a_cluster_scenario_parses_node_targets_and_connect_to() {
+    let text = format!(
+        "{CLUSTER}[connections]\nconnect_to = \"follower\"\n\
+         [[faults]]\nkind = \"kill\"\nnode = \"leader\"\nstart = \"1s\"\nduration = \"2s\"\n\
+         [[faults]]\nkind = \"partition\"\nnode = [0, 2]\nstart = \"4s\"\nduration = \"1s\"\n\
+         [[faults]]\nkind = \"leader_stepdown\"\nstart = \"6s\"\n"
+    );
+    let p = parse(&text, "t.toml", &Overrides::default()).unwrap();
+    assert_eq!(p.server.nodes, 3);
+    assert_eq!(p.stream.replicas, 3);
+    assert_eq!(p.connections.connect_to, ConnectTo::Follower);
+    let nodes: Vec<_> = p.faults.iter().map(|f| f.node.clone()).collect();
+    assert_eq!(
+        nodes,
+        vec![
+            Some(crate::nemesis::NodeTarget::Leader),
+            Some(crate::nemesis::NodeTarget::Nodes(vec![0, 2])),
+            None
+        ]
+    );
+}
+
+#[test]
+fn cluster_errors_name_the_field_and_what_is_allowed() {
+    let cases: &[(&str, &str, &str)] = &[
+        // A node fault on a cluster must say which node.
+        (
+            "[[faults]]\nkind = \"kill\"\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].node",
+            "is required on a cluster",
+        ),
+        (
+            "[[faults]]\nkind = \"pause\"\nnode = \"boss\"\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].node",
+            "\"leader\", \"follower\"",
+        ),
+        (
+            "[[faults]]\nkind = \"pause\"\nnode = 3\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].node",
+            "indexes go from 0 to 2",
+        ),
+        // Route latency needs the process backend's route proxies.
+        (
+            "[[faults]]\nkind = \"route_latency\"\nlatency = \"5ms\"\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].kind",
+            "needs backend = \"process\"",
+        ),
+        // Cluster faults act on nodes, not connections.
+        (
+            "[[faults]]\nkind = \"partition\"\nnode = \"leader\"\ntarget = 0\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].target",
+            "use node instead",
+        ),
+    ];
+    for (extra, field, message) in cases {
+        let e = errs(&format!("{CLUSTER}{extra}"));
+        assert!(
+            e.iter()
+                .any(|e| e.field == *field && e.message.contains(message)),
+            "{extra}: wanted {field}: …{message}…, got {e:?}"
+        );
+    }
+    // Roles need a cluster; so do cluster faults and cluster claims.
+    let single = "name = \"s\"\n[workload]\nmessages = 10\n";
+    for (extra, field, message) in [
+        (
+            "[[faults]]\nkind = \"kill\"\nnode = \"leader\"\nstart = \"1s\"\nduration = \"1s\"\n",
+            "faults[0].node",
+            "need a cluster",
+        ),
+        (
+            "[[faults]]\nkind = \"leader_stepdown\"\nstart = \"1s\"\n",
+            "faults[0].kind",
+            "needs a cluster",
+        ),
+        (
+            "[connections]\nconnect_to = \"leader\"\n",
+            "connections.connect_to",
+            "need a cluster",
+        ),
+    ] {
+        let e = errs(&format!("{single}{extra}"));
+        assert!(
+            e.iter()
+                .any(|e| e.field == field && e.message.contains(message)),
+            "{extra}: wanted {field}: …{message}…, got {e:?}"
+        );
+    }
+}
+
+#[test]
+fn a_container_partition_needs_a_single_node_side() {
+    let five = |node: &str| {
+        format!(
+            "name = \"c\"\n[server]\nbackend = \"container\"\nnodes = 5\n[stream]\nreplicas = 3\n\
+             [workload]\nmessages = 10\n[[faults]]\nkind = \"partition\"\nnode = {node}\n\
+             start = \"1s\"\nduration = \"1s\"\n"
+        )
+    };
+    let e = errs(&five("\"minority\""));
+    assert!(
+        e.iter()
+            .any(|e| e.field == "faults[0].node" && e.message.contains("2 against 3")),
+        "{e:?}"
+    );
+    parse(&five("\"leader\""), "t.toml", &Overrides::default()).unwrap();
+    parse(&five("[0, 1, 2, 3]"), "t.toml", &Overrides::default()).unwrap();
+    let process = five("\"minority\"").replace("container", "process");
+    parse(&process, "t.toml", &Overrides::default()).unwrap();
+}

@@ -1,5 +1,7 @@
 //! The container backend: a NATS server container started through testcontainers, with
-//! its client port published on a free host port.
+//! its client port published on a free host port. The nodes of a cluster are the same
+//! [`ContainerServer`]s, created through the Docker API instead (`container_node.rs` says why)
+//! on networks of their own (`network.rs`); `container_cluster.rs` puts them together.
 //!
 //! The host port is chosen by jsbench, not by Docker, and held (see [`PortHold`]) for the
 //! container's whole life. With a randomly published port (`-P`, `HostPort: ""`) Docker
@@ -8,20 +10,23 @@
 //! a kill or restart fault. An explicit binding survives restarts, and holding the port
 //! while the container is down keeps the kernel from handing it to someone else meanwhile.
 //! A port can still be taken between our pick and Docker's bind only by a process binding
-//! that exact port; the start is then retried on another one.
+//! that exact port; the start is then retried on another one (single server; a cluster's
+//! start fails with Docker's message instead).
 //!
-//! Every container carries the labels `jsbench=1`, `jsbench.pid=<our pid>` and
-//! `jsbench.instance=<unique id>`. The instance label lets a failed or cancelled start
-//! remove a container that was created but never handed back to us; the pid label lets
-//! [`kill_orphans`] remove containers whose jsbench died without cleaning up (SIGKILL,
-//! abort: no Drop runs, and there is no process-death signal for containers).
+//! Every container (and every network, `network.rs`) carries the labels `jsbench=1`,
+//! `jsbench.pid=<our pid>` and `jsbench.instance=<unique id>`. The instance label lets a
+//! failed or cancelled start remove a container that was created but never handed back to
+//! us; the pid label lets [`kill_orphans`] remove containers and networks whose jsbench died
+//! without cleaning up (SIGKILL, abort: no Drop runs, and there is no process-death signal
+//! for containers).
 //!
 //! Removal does not rely on testcontainers' own Drop, which is skipped when
 //! `TESTCONTAINERS_COMMAND=keep` and needs a Tokio runtime to be current: [`stop`] and Drop
 //! remove the container explicitly.
 //!
 //! Faults are Docker API calls on the same container: pause/unpause, kill (SIGKILL), stop,
-//! start. The store lives on the container's anonymous volume, which a start reuses. The
+//! start; a cluster node can also leave its routes network and rejoin it (a partition). The
+//! store lives on the container's anonymous volume, which a start reuses. The
 //! state (running, paused, down) is read from Docker rather than remembered, so a fault call
 //! that was cancelled midway cannot leave us believing the wrong thing.
 //!
@@ -32,10 +37,11 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures::StreamExt;
 use testcontainers::bollard::errors::Error as DockerError;
 use testcontainers::bollard::query_parameters::{
-    KillContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use testcontainers::bollard::Docker;
 use testcontainers::core::client::docker_client_instance;
@@ -46,22 +52,23 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use super::config::NodeConfig;
 use super::fault::{Action, Status};
 use super::image::split_image;
+use super::network::{self, Attachment};
 use super::port_hold::PortHold;
-use super::{pid_alive, probe, ServerError};
+use super::{pid_alive, probe, Backend, ServerError};
 
-const NATS_PORT: u16 = 4222;
-const MONITOR_PORT: u16 = 8222;
+pub(super) const NATS_PORT: u16 = 4222;
+pub(super) const MONITOR_PORT: u16 = 8222;
 /// Where the config holding the per-run credential is copied into the container.
-const CONFIG_PATH: &str = "/etc/jsbench/nats-server.conf";
+pub(super) const CONFIG_PATH: &str = "/etc/jsbench/nats-server.conf";
 /// Arguments for the image's `/nats-server` entrypoint (the official image and ours).
-const NATS_ARGS: [&str; 7] = ["-c", CONFIG_PATH, "-js", "-sd", "/data", "-m", "8222"];
+pub(super) const NATS_ARGS: [&str; 7] = ["-c", CONFIG_PATH, "-js", "-sd", "/data", "-m", "8222"];
 const READY_LINE: &str = "Server is ready";
-const LABEL_APP: &str = "jsbench";
-const LABEL_PID: &str = "jsbench.pid";
-const LABEL_INSTANCE: &str = "jsbench.instance";
+pub(super) const LABEL_APP: &str = "jsbench";
+pub(super) const LABEL_PID: &str = "jsbench.pid";
+pub(super) const LABEL_INSTANCE: &str = "jsbench.instance";
 
 const PING_TIMEOUT: Duration = Duration::from_secs(3);
-const DOCKER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const DOCKER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long after a cancelled start a late container create is still looked for.
@@ -106,20 +113,55 @@ pub(crate) async fn docker() -> Result<Docker, String> {
 
 /// A running NATS container; removed by [`ContainerServer::stop`] or, failing that, Drop.
 pub(crate) struct ContainerServer {
-    container: Option<ContainerAsync<GenericImage>>,
+    /// None once removed.
+    container: Option<Handle>,
     id: String,
     url: String,
     monitor_url: String,
     /// Serialises fault actions, which read the state and then act on it.
     faults: tokio::sync::Mutex<()>,
+    /// The networks of a cluster node (None: a single server on Docker's default network).
+    attach: Option<Attachment>,
     /// The published host ports (client, monitoring), held for the container's life (module
     /// docs); released only after Drop::drop has removed the container.
     _ports: [PortHold; 2],
 }
 
+/// How a container was made, which decides how it is removed.
+enum Handle {
+    /// Started through testcontainers (a single server).
+    /// Boxed: the handle is large, and a cluster holds several servers.
+    Managed(Box<ContainerAsync<GenericImage>>),
+    /// Created through the Docker API (a cluster node, `container_node.rs`).
+    Direct,
+}
+
 impl ContainerServer {
-    /// Starts `image`, admitting only `credential`, and waits until the published client port
-    /// greets.
+    /// A cluster node's container, created (and attached to its networks) but not started:
+    /// from here on, dropping the value removes the container.
+    pub(super) fn created(id: String, ports: [PortHold; 2], attach: Attachment) -> Self {
+        ContainerServer {
+            container: Some(Handle::Direct),
+            url: format!("nats://127.0.0.1:{}", ports[0].port()),
+            monitor_url: format!("http://127.0.0.1:{}", ports[1].port()),
+            id,
+            faults: tokio::sync::Mutex::new(()),
+            attach: Some(attach),
+            _ports: ports,
+        }
+    }
+
+    /// Starts a container made by [`ContainerServer::created`] and waits until it greets on
+    /// its published client port.
+    pub(crate) async fn start_created(&self) -> Result<(), ServerError> {
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        self.start_existing(&docker).await
+    }
+
+    /// Starts `image` with `config` (which holds the per-run credential) as a single server
+    /// and waits until the published client port greets. (Cluster nodes are created by
+    /// `container_node.rs` instead.)
     pub(crate) async fn start(
         image: &str,
         config: &NodeConfig,
@@ -185,10 +227,11 @@ impl ContainerServer {
         sweep.0 = None;
         let mut server = ContainerServer {
             id: container.id().to_string(),
-            container: Some(container),
+            container: Some(Handle::Managed(Box::new(container))),
             url: String::new(),
             monitor_url: String::new(),
             faults: tokio::sync::Mutex::new(()),
+            attach: None,
             _ports: ports,
         };
         // From here on, an early return drops `server`, which removes the container.
@@ -207,36 +250,21 @@ impl ContainerServer {
         self.host_url("nats", NATS_PORT).await
     }
 
-    /// `<scheme>://<host>:<published port of container_port>`.
+    /// `<scheme>://<host>:<published port of container_port>`, as Docker reports it.
     async fn host_url(&self, scheme: &str, container_port: u16) -> Result<String, ServerError> {
-        let Some(container) = self.container.as_ref() else {
-            return Err(ServerError::DockerUnavailable {
+        match self.container.as_ref() {
+            None => Err(ServerError::DockerUnavailable {
                 reason: "container already removed".into(),
-            });
-        };
-        let port = container
-            .get_host_port_ipv4(container_port.tcp())
-            .await
-            .map_err(|source| ServerError::Container {
-                what: format!("port lookup of {}", self.id),
-                source,
-            })?;
-        let host = container
-            .get_host()
-            .await
-            .map_err(|source| ServerError::Container {
-                what: format!("host lookup of {}", self.id),
-                source,
-            })?
-            .to_string();
-        // A local engine reports "localhost"; the IPv4 literal avoids a resolver detour to
-        // ::1 for a port we asked for on IPv4.
-        let host = if host == "localhost" {
-            "127.0.0.1".to_string()
-        } else {
-            host
-        };
-        Ok(format!("{scheme}://{host}:{port}"))
+            }),
+            Some(Handle::Managed(container)) => {
+                managed_host_url(container, scheme, container_port).await
+            }
+            // Published on 127.0.0.1 (`container_node.rs`), on the engine of this machine.
+            Some(Handle::Direct) => {
+                let port = published_port(&client().await?, &self.id, container_port).await?;
+                Ok(format!("{scheme}://127.0.0.1:{port}"))
+            }
+        }
     }
 
     /// "Server is ready" is logged inside the container; the published port can still lag
@@ -259,10 +287,14 @@ impl ContainerServer {
     }
 
     async fn log_tail(&self) -> String {
-        let Some(container) = self.container.as_ref() else {
-            return String::new();
+        let bytes = match self.container.as_ref() {
+            None => return String::new(),
+            Some(Handle::Managed(container)) => {
+                container.stderr_to_vec().await.map_err(|e| e.to_string())
+            }
+            Some(Handle::Direct) => direct_log(&self.id).await,
         };
-        match container.stderr_to_vec().await {
+        match bytes {
             Ok(bytes) => super::tail_lines(&String::from_utf8_lossy(&bytes), 20),
             Err(e) => format!("(cannot read the container's log: {e})"),
         }
@@ -377,6 +409,29 @@ impl ContainerServer {
         self.start_existing(&docker).await
     }
 
+    /// Takes this cluster node off its routes network (`connected` false) or puts it back
+    /// under its alias (true). Idempotent: the attachment is read from Docker, so a heal
+    /// without a cut, or a second cut, does nothing. Works whatever state the node is in:
+    /// a node that is down keeps its attachments, and gets them back when started again.
+    pub(crate) async fn set_routes(&self, connected: bool) -> Result<(), ServerError> {
+        let Some(a) = &self.attach else {
+            return Err(ServerError::ClusterUnsupported {
+                backend: Backend::Container,
+                reason: "partitions need a cluster of 2 or more containers".into(),
+            });
+        };
+        let _serial = self.faults.lock().await;
+        let docker = client().await?;
+        if network::is_connected(&docker, &self.id, &a.routes).await? == connected {
+            return Ok(());
+        }
+        if connected {
+            network::connect(&docker, &a.routes, &self.id, &a.alias).await
+        } else {
+            network::disconnect(&docker, &a.routes, &self.id).await
+        }
+    }
+
     async fn start_existing(&self, docker: &Docker) -> Result<(), ServerError> {
         call(
             format!("start of container {}", self.id),
@@ -420,61 +475,88 @@ impl ContainerServer {
     /// forced removal with its anonymous volumes. A paused container is unpaused first, so
     /// that it can shut down cleanly; a killed one is just removed.
     pub(crate) async fn stop(mut self) -> Result<(), ServerError> {
-        let status = match client().await {
-            Ok(docker) => match self.status(&docker).await {
-                Ok(Status::Paused) => {
-                    let unpause = call(
-                        format!("unpause of container {}", self.id),
-                        DOCKER_CALL_TIMEOUT,
-                        docker.unpause_container(&self.id),
-                    );
-                    if let Err(e) = unpause.await {
-                        // Not fatal: the forced removal below kills it anyway.
-                        tracing::warn!("{e}");
-                    }
-                    Status::Running
-                }
-                Ok(status) => status,
-                Err(e) => {
-                    tracing::warn!("cannot inspect container {}: {e}", self.id);
-                    Status::Running
-                }
-            },
-            // The removal below reports the problem.
-            Err(_) => Status::Running,
-        };
-        if let Some(container) = self.container.as_ref() {
-            if status != Status::Down {
-                if let Err(e) = container.stop_with_timeout(Some(STOP_GRACE_SECS)).await {
-                    // Removal below is forced, so a failed graceful stop is not fatal.
-                    tracing::warn!("graceful stop of container {} failed: {e}", self.id);
-                }
-            }
+        let docker = client().await;
+        if let Ok(docker) = &docker {
+            self.stop_gracefully(docker).await;
         }
-        if let Some(container) = self.container.take() {
-            container
-                .rm()
-                .await
-                .map_err(|source| ServerError::Container {
-                    what: format!("removal of {}", self.id),
-                    source,
-                })?;
+        match self.container.take() {
+            Some(Handle::Managed(container)) => {
+                container
+                    .rm()
+                    .await
+                    .map_err(|source| ServerError::Container {
+                        what: format!("removal of {}", self.id),
+                        source,
+                    })?
+            }
+            Some(Handle::Direct) => {
+                // Kept until Docker confirms the removal: if it fails, Drop tries once more.
+                self.container = Some(Handle::Direct);
+                remove_direct(&docker?, &self.id).await?;
+                self.container = None;
+            }
+            None => {}
         }
         Ok(())
+    }
+
+    /// Best effort (the forced removal that follows ends the container anyway): unpause,
+    /// then `docker stop` unless it is down already.
+    async fn stop_gracefully(&self, docker: &Docker) {
+        let status = match self.status(docker).await {
+            Ok(Status::Paused) => {
+                let unpause = call(
+                    format!("unpause of container {}", self.id),
+                    DOCKER_CALL_TIMEOUT,
+                    docker.unpause_container(&self.id),
+                );
+                if let Err(e) = unpause.await {
+                    tracing::warn!("{e}");
+                }
+                Status::Running
+            }
+            Ok(status) => status,
+            Err(e) => {
+                tracing::warn!("cannot inspect container {}: {e}", self.id);
+                Status::Running
+            }
+        };
+        if status == Status::Down {
+            return;
+        }
+        let options = StopContainerOptionsBuilder::new()
+            .t(STOP_GRACE_SECS)
+            .build();
+        let stop = call(
+            format!("graceful stop of container {}", self.id),
+            stop_call_timeout(),
+            docker.stop_container(&self.id, Some(options)),
+        );
+        if let Err(e) = stop.await {
+            tracing::warn!("{e}");
+        }
     }
 }
 
 impl Drop for ContainerServer {
     fn drop(&mut self) {
         // Forced removal kills the container whatever its state, paused included.
-        if let Some(container) = self.container.take() {
-            let id = self.id.clone();
-            run_to_completion(async move {
-                if let Err(e) = container.rm().await {
-                    tracing::warn!("cannot remove container {id}: {e}");
-                }
-            });
-        }
+        let Some(handle) = self.container.take() else {
+            return;
+        };
+        let id = self.id.clone();
+        run_to_completion(async move {
+            let removed = match handle {
+                Handle::Managed(container) => container.rm().await.map_err(|e| e.to_string()),
+                Handle::Direct => match docker().await {
+                    Ok(docker) => force_remove(&docker, &id).await,
+                    Err(e) => Err(e),
+                },
+            };
+            if let Err(e) = removed {
+                tracing::warn!("cannot remove container {id}: {e}");
+            }
+        });
     }
 }
 
@@ -487,15 +569,109 @@ impl std::fmt::Debug for ContainerServer {
     }
 }
 
+/// The published address of a container testcontainers started, through its own lookups
+/// (which also know a remote engine's host).
+async fn managed_host_url(
+    container: &ContainerAsync<GenericImage>,
+    scheme: &str,
+    container_port: u16,
+) -> Result<String, ServerError> {
+    let id = container.id();
+    let port = container
+        .get_host_port_ipv4(container_port.tcp())
+        .await
+        .map_err(|source| ServerError::Container {
+            what: format!("port lookup of {id}"),
+            source,
+        })?;
+    let host = container
+        .get_host()
+        .await
+        .map_err(|source| ServerError::Container {
+            what: format!("host lookup of {id}"),
+            source,
+        })?
+        .to_string();
+    // A local engine reports "localhost"; the IPv4 literal avoids a resolver detour to
+    // ::1 for a port we asked for on IPv4.
+    let host = if host == "localhost" {
+        "127.0.0.1".to_string()
+    } else {
+        host
+    };
+    Ok(format!("{scheme}://{host}:{port}"))
+}
+
+/// The host port Docker publishes `container_port` of a running container on.
+async fn published_port(
+    docker: &Docker,
+    id: &str,
+    container_port: u16,
+) -> Result<String, ServerError> {
+    let info = call(
+        format!("inspect of container {id}"),
+        DOCKER_CALL_TIMEOUT,
+        docker.inspect_container(id, None),
+    )
+    .await?;
+    let key = format!("{container_port}/tcp");
+    info.network_settings
+        .and_then(|s| s.ports)
+        .and_then(|mut ports| ports.remove(&key))
+        .flatten()
+        .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
+        .ok_or_else(|| {
+            ServerError::io(
+                format!(
+                    "container {id} publishes no host port for {key}; see `docker inspect {id}` \
+                     and the engine's log"
+                ),
+                std::io::ErrorKind::NotFound.into(),
+            )
+        })
+}
+
+/// The stderr of a container created through the Docker API (nats-server logs there).
+async fn direct_log(id: &str) -> Result<Vec<u8>, String> {
+    let docker = docker().await?;
+    let options = LogsOptionsBuilder::new().stderr(true).tail("50").build();
+    let mut stream = docker.logs(id, Some(options));
+    let mut bytes = Vec::new();
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            bytes.extend_from_slice(&chunk.map_err(|e| e.to_string())?.into_bytes());
+        }
+        Ok::<(), String>(())
+    };
+    tokio::time::timeout(DOCKER_CALL_TIMEOUT, read)
+        .await
+        .map_err(|_| format!("reading the log took over {DOCKER_CALL_TIMEOUT:?}"))??;
+    Ok(bytes)
+}
+
+/// Forced removal, with its anonymous volumes, of a container created through the Docker API.
+async fn remove_direct(docker: &Docker, id: &str) -> Result<(), ServerError> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    call(
+        format!("removal of container {id}"),
+        DOCKER_CALL_TIMEOUT,
+        docker.remove_container(id, Some(options)),
+    )
+    .await
+}
+
 /// The Docker client, or why there is none.
-async fn client() -> Result<Docker, ServerError> {
+pub(super) async fn client() -> Result<Docker, ServerError> {
     docker()
         .await
         .map_err(|reason| ServerError::DockerUnavailable { reason })
 }
 
 /// Runs one Docker API call with a time limit, naming it in the error.
-async fn call<T>(
+pub(super) async fn call<T>(
     what: String,
     limit: Duration,
     request: impl Future<Output = Result<T, DockerError>>,
@@ -541,7 +717,7 @@ fn is_port_conflict(e: &ServerError) -> bool {
 }
 
 /// Removes all containers carrying `jsbench.instance=<id>` when dropped while armed.
-struct SweepOnDrop(Option<String>);
+pub(super) struct SweepOnDrop(pub(super) Option<String>);
 
 impl Drop for SweepOnDrop {
     fn drop(&mut self) {
@@ -563,7 +739,7 @@ impl Drop for SweepOnDrop {
 /// `block_in_place` this cannot panic (inside a current-thread runtime, or with no runtime
 /// at all), which matters because Drop also runs while unwinding a panic. The bollard
 /// client opens a new connection per request, so it works from any runtime.
-fn run_to_completion(cleanup: impl Future<Output = ()> + Send + 'static) {
+pub(super) fn run_to_completion(cleanup: impl Future<Output = ()> + Send + 'static) {
     let thread = std::thread::Builder::new()
         .name("jsbench-cleanup".into())
         .spawn(move || {
@@ -585,7 +761,7 @@ fn run_to_completion(cleanup: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
-fn unique_instance_id() -> String {
+pub(super) fn unique_instance_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -658,13 +834,20 @@ async fn remove_by_label(label: &str) -> usize {
 }
 
 /// Best effort: removes containers labelled `jsbench.pid=<pid>` whose jsbench process is
-/// gone (it was killed before it could clean up). Returns how many were removed; does
-/// nothing (returns 0) when no Docker engine answers.
+/// gone (it was killed before it could clean up), then the networks of such processes
+/// (clusters). Returns how many containers and networks were removed; does nothing (returns
+/// 0) when no Docker engine answers.
 pub async fn kill_orphans() -> usize {
     let Ok(docker) = docker().await else {
         return 0;
     };
-    let containers = match list_by_label(&docker, &format!("{LABEL_APP}=1")).await {
+    // Containers first: a network still in use cannot be removed.
+    let containers = remove_orphan_containers(&docker).await;
+    containers + network::remove_orphans(&docker).await
+}
+
+async fn remove_orphan_containers(docker: &Docker) -> usize {
+    let containers = match list_by_label(docker, &format!("{LABEL_APP}=1")).await {
         Ok(list) => list,
         Err(e) => {
             tracing::warn!("cannot look for orphaned jsbench containers: {e}");
@@ -679,7 +862,7 @@ pub async fn kill_orphans() -> usize {
         if pid == std::process::id() || pid_alive(pid) {
             continue;
         }
-        match force_remove(&docker, &id).await {
+        match force_remove(docker, &id).await {
             Ok(()) => {
                 tracing::info!("removed orphaned container {id} of dead jsbench pid {pid}");
                 removed += 1;

@@ -15,25 +15,30 @@
 //!
 //! A server jsbench starts may be a cluster of `nodes` (up to [`MAX_NODES`]): nodes named `n0`…,
 //! with routes between them (process backend: every route through a fault proxy of its own,
-//! `cluster.rs`; container backend: a network of their own). Every node listens on loopback
-//! only and admits only the run's credential; its monitoring endpoint is known ([`Node`]).
+//! `cluster.rs`; container backend: Docker networks of their own, `container_cluster.rs` and
+//! `network.rs`). Every node listens on loopback only (a container: publishes there) and admits
+//! only the run's credential; its monitoring endpoint is known ([`Node`]).
 //!
 //! A server jsbench started can also be made to fail ([`ServerFault`]), node by node: paused,
 //! killed (kill -9) and started again, or restarted gracefully. A node keeps its JetStream store
 //! and its client URL through all of them, so clients under test can reconnect, and stopping or
 //! dropping the server cleans up whatever state a fault left it in. The links between nodes can
-//! be cut or slowed ([`Server::set_route_toxic`]).
+//! be cut ([`Server::partition`], both backends) or slowed ([`Server::set_route_toxic`], process
+//! backend).
 
 mod binary;
 mod cluster;
 mod config;
 mod container;
+mod container_cluster;
+mod container_node;
 mod credential;
 mod error;
 mod external;
 mod fault;
 mod image;
 pub mod monitor;
+mod network;
 mod port_hold;
 mod probe;
 mod process;
@@ -44,6 +49,7 @@ use std::time::Duration;
 use crate::proxy::Toxic;
 use cluster::RouteMesh;
 use config::{ClusterConfig, NodeConfig};
+use container_cluster::ContainerCluster;
 
 pub use binary::{cache_dir, find_or_fetch_binary, pinned_binary, BIN_ENV};
 pub use config::SyncInterval;
@@ -203,7 +209,7 @@ enum Kind {
         /// The route proxies of a cluster.
         mesh: Option<RouteMesh>,
     },
-    Container(Vec<container::ContainerServer>),
+    Container(ContainerCluster),
     External,
 }
 
@@ -384,39 +390,62 @@ impl Server {
         })
     }
 
+    /// One container, or a cluster of containers on networks of its own
+    /// (`container_cluster.rs`): routes listen on the route port inside each container and dial
+    /// the other nodes by their aliases on the routes network.
     async fn start_container(
         spec: &ServerSpec,
         choice: &ImageChoice,
     ) -> Result<Server, ServerError> {
-        if spec.nodes > 1 {
-            return Err(ServerError::ClusterUnsupported {
-                backend: Backend::Container,
-                reason: "clusters of containers are not available yet".into(),
-            });
-        }
         let credential = Credential::generate();
-        let config = Self::node_configs(spec, &credential, None).remove(0);
-        let server = container::ContainerServer::start(&choice.image, &config).await?;
+        let n = spec.nodes.max(1);
+        let configs = if n > 1 {
+            let listen = |_: usize| format!("0.0.0.0:{}", container_cluster::ROUTE_PORT);
+            let routes = |i: usize| container_cluster::routes_of(n, i);
+            Self::node_configs(spec, &credential, Some((&listen, &routes)))
+        } else {
+            Self::node_configs(spec, &credential, None)
+        };
+        let cluster = ContainerCluster::start(&choice.image, &configs).await?;
+        let nodes = cluster
+            .nodes()
+            .iter()
+            .zip(&configs)
+            .enumerate()
+            .map(|(index, (c, config))| Node {
+                index,
+                name: config.name.clone(),
+                url: c.url().to_string(),
+                monitor_url: Some(c.monitor_url().to_string()),
+            })
+            .collect();
+        let size = if n > 1 {
+            format!(", {n} nodes")
+        } else {
+            String::new()
+        };
         Ok(Server {
             backend: Backend::Container,
-            source: format!("container: image {} ({})", choice.image, choice.how),
+            source: format!("container: image {} ({}){size}", choice.image, choice.how),
             auth: Auth::default(),
             credential: Some(credential),
-            nodes: vec![Node {
-                index: 0,
-                name: config.name.clone(),
-                url: server.url().to_string(),
-                monitor_url: Some(server.monitor_url().to_string()),
-            }],
-            kind: Kind::Container(vec![server]),
+            nodes,
+            kind: Kind::Container(cluster),
         })
     }
 
-    /// Waits until every node sees the same meta leader of a cluster of all the nodes.
+    /// Waits until every node sees the same meta leader of a cluster of all the nodes, and
+    /// has a route to every other node. The meta leader alone is not enough: it can be agreed
+    /// through one node while the route between two others is still being retried, and
+    /// until it is up, messages between those two go nowhere (routes are not transitive).
     async fn wait_cluster_ready(&self) -> Result<(), ServerError> {
         let deadline = tokio::time::Instant::now() + CLUSTER_READY_TIMEOUT;
         loop {
-            let why = match self.meta_leader().await {
+            let ready = match self.meta_leader().await {
+                Ok(leader) => self.routes_complete().await.map(|()| leader),
+                Err(why) => Err(why),
+            };
+            let why = match ready {
                 Ok(leader) => {
                     tracing::debug!(
                         "cluster of {} nodes ready, meta leader {leader}",
@@ -434,6 +463,30 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Ok when every node reports a route to every other node, else which one is missing. A
+    /// server too old to name the far end of its routes (before 2.10) is taken at its word.
+    async fn routes_complete(&self) -> Result<(), String> {
+        for n in &self.nodes {
+            let Some(m) = &n.monitor_url else {
+                return Err(format!("node {} has no monitoring endpoint", n.name));
+            };
+            let routez: monitor::Routez = monitor::get_json(m, "/routez").await?;
+            if routez.routes.iter().any(|r| r.remote_name.is_empty()) {
+                continue;
+            }
+            let missing = self.nodes.iter().find(|o| {
+                o.name != n.name && !routez.routes.iter().any(|r| r.remote_name == o.name)
+            });
+            if let Some(o) = missing {
+                return Err(format!(
+                    "node {} has no route to node {} yet",
+                    n.name, o.name
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The meta leader every node agrees on, once it sees every other node online and current
@@ -516,8 +569,13 @@ impl Server {
 
     /// Node 0's container id (container backend).
     pub fn container_id(&self) -> Option<String> {
+        self.node_container_id(0)
+    }
+
+    /// Node `i`'s container id (container backend).
+    pub fn node_container_id(&self, i: usize) -> Option<String> {
         match &self.kind {
-            Kind::Container(c) => c.first().map(|c| c.id().to_string()),
+            Kind::Container(c) => c.nodes().get(i).map(|c| c.id().to_string()),
             _ => None,
         }
     }
@@ -550,8 +608,8 @@ impl Server {
                     Action::Restart => p.restart().await,
                 }
             }
-            Kind::Container(nodes) => {
-                let c = nodes.get(i).ok_or_else(missing)?;
+            Kind::Container(cluster) => {
+                let c = cluster.nodes().get(i).ok_or_else(missing)?;
                 match action {
                     Action::Pause => c.pause().await,
                     Action::Resume => c.resume().await,
@@ -638,7 +696,8 @@ impl Server {
             _ => Err(ServerError::ClusterUnsupported {
                 backend: self.backend,
                 reason: "route faults need a cluster on the process backend, whose routes go \
-                         through jsbench's proxies"
+                         through jsbench's proxies (a container cluster's routes can be cut with \
+                         a partition, not slowed)"
                     .into(),
             }),
         }
@@ -647,8 +706,11 @@ impl Server {
     /// Cuts (`on`) or heals every route between the nodes of `side` and the others: a network
     /// partition. Clients keep their links (cutting those is the client proxies' business).
     /// Process backend: a blackhole on each route proxy across the cut, which behaves like a
-    /// partition that drops packets (TCP retransmits once it heals). Container backend: the
-    /// nodes leave the cluster's network (and join it again).
+    /// partition that drops packets (TCP retransmits once it heals); any split. Container
+    /// backend: the node alone on its side leaves the cluster's routes network (and joins it
+    /// again), so one side must be a single node (any 2-way split of 3 nodes is); other splits
+    /// fail with [`ServerError::ClusterUnsupported`]. A side that is empty or holds every node
+    /// cuts nothing.
     pub async fn partition(&self, side: &[usize], on: bool) -> Result<(), ServerError> {
         if let Some(&bad) = side.iter().find(|&&i| i >= self.nodes.len()) {
             return Err(ServerError::NoSuchNode {
@@ -665,6 +727,7 @@ impl Server {
                 }
                 Ok(())
             }
+            Kind::Container(cluster) => cluster.partition(side, on).await,
             _ => Err(ServerError::ClusterUnsupported {
                 backend: self.backend,
                 reason: "partitions need a cluster jsbench started".into(),
@@ -694,11 +757,9 @@ impl Server {
                     m.stop().await;
                 }
             }
-            Kind::Container(nodes) => {
-                for c in nodes {
-                    if let Err(e) = c.stop().await {
-                        first_err.get_or_insert(e);
-                    }
+            Kind::Container(cluster) => {
+                if let Err(e) = cluster.stop().await {
+                    first_err.get_or_insert(e);
                 }
             }
             Kind::External => {}

@@ -1,7 +1,7 @@
-//! Reading a node's monitoring endpoint (`/varz`, `/jsz`): each node's own view of the cluster
-//! (meta leader), of itself (CPU, memory) and of its replica of a stream (messages, first and
-//! last sequence). The endpoints listen on loopback only, speak plain HTTP and answer small JSON
-//! documents, so one HTTP/1.0 GET per request is all that is needed.
+//! Reading a node's monitoring endpoint (`/varz`, `/jsz`, `/routez`): each node's own view of
+//! the cluster (meta leader, routes), of itself (CPU, memory) and of its replica of a stream
+//! (messages, first and last sequence). The endpoints listen on loopback only, speak plain
+//! HTTP and answer small JSON documents, so one HTTP/1.0 GET per request is all that is needed.
 
 use std::time::Duration;
 
@@ -126,6 +126,21 @@ impl Jsz {
             .flat_map(|a| a.stream_detail.iter())
             .find(|s| s.name == stream)
     }
+}
+
+/// The parts of `/routez` jsbench reads: the node's routes, by the name of the node at the
+/// other end (several per peer with route pooling).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Routez {
+    #[serde(default)]
+    pub routes: Vec<RouteInfo>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RouteInfo {
+    /// Empty on servers older than 2.10, which do not report it.
+    #[serde(default)]
+    pub remote_name: String,
 }
 
 /// The parts of `/varz` jsbench reads: the server process's own CPU and memory.

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: the container-test gate (Docker must answer, or the
 //! test fails, unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip), the image the tests run
 //! (resolved exactly as the container backend resolves it: nothing has to be built by hand) and
-//! container listing.
+//! container and network listing.
 // Each test binary uses only some of these.
 #![allow(dead_code)]
 
@@ -47,5 +47,23 @@ pub async fn containers_matching(key: &str, value: &str) -> Vec<String> {
         .expect("list containers")
         .into_iter()
         .filter_map(|c| c.id)
+        .collect()
+}
+
+/// Names of all networks matching a filter, like `docker network ls --filter key=value`.
+pub async fn networks_matching(key: &str, value: &str) -> Vec<String> {
+    let docker = testcontainers::core::client::docker_client_instance()
+        .await
+        .expect("docker client");
+    let filters = HashMap::from([(key, vec![value])]);
+    let options = testcontainers::bollard::query_parameters::ListNetworksOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    docker
+        .list_networks(Some(options))
+        .await
+        .expect("list networks")
+        .into_iter()
+        .filter_map(|n| n.name)
         .collect()
 }

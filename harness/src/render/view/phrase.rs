@@ -153,7 +153,14 @@ pub fn fault_leader(f: &FaultReport) -> Option<String> {
                 " (new leader after {ms:.0} ms)"
             ))
         ),
-        (Some(b), _) => format!("leader {b} kept"),
+        (Some(b), Some(_)) => format!("leader {b} kept"),
+        (Some(b), None) => format!(
+            "leader {b}; no leader {} s after the heal{}",
+            crate::nemesis::LEADER_AFTER_WAIT.as_secs(),
+            f.new_leader_ms.map_or(String::new(), |ms| format!(
+                " (a new leader {ms:.0} ms after the fault began)"
+            ))
+        ),
         (None, Some(a)) => format!("no leader → {a}"),
         (None, None) => "no leader seen".into(),
     };
@@ -316,5 +323,39 @@ mod tests {
         assert!(consume_figures(&c).ends_with(" · 1234 msgs/s · backlog peak 7"));
         c.error = Some("deleted".into());
         assert!(consume_figures(&c).ends_with(" · backlog peak 7 · stopped: deleted"));
+    }
+
+    #[test]
+    fn what_became_of_the_leader() {
+        let mut f = FaultReport {
+            window: crate::nemesis::FaultWindow {
+                name: "kill-leader".into(),
+                kind: crate::nemesis::FaultKind::Kill,
+                occurrence: 1,
+                target: "node n0".into(),
+                detail: String::new(),
+                start_ms: 2000.0,
+                end_ms: 8000.0,
+                truncated: false,
+                error: None,
+                nodes: vec!["n0".into()],
+                leader_before: Some("n0".into()),
+                leader_after: Some("n1".into()),
+            },
+            new_leader_ms: Some(5242.4),
+            split: None,
+        };
+        assert_eq!(
+            fault_leader(&f).unwrap(),
+            "leader n0 → n1 (new leader after 5242 ms)"
+        );
+        f.window.leader_after = Some("n0".into());
+        assert_eq!(fault_leader(&f).unwrap(), "leader n0 kept");
+        // No leader by the time the window looked must not read as "kept".
+        f.window.leader_after = None;
+        assert_eq!(
+            fault_leader(&f).unwrap(),
+            "leader n0; no leader 3 s after the heal (a new leader 5242 ms after the fault began)"
+        );
     }
 }

@@ -49,7 +49,32 @@ pub(super) fn validate(
             "roles (leader, follower, minority, majority) need a cluster: set server.nodes = 3",
         );
     }
+    if kind == FaultKind::Partition && context.backend == Backend::Container {
+        container_split(c, field, &target, context.nodes);
+    }
     Some(target)
+}
+
+/// The container backend partitions by taking one node off the routes network, so one side
+/// of the split must be a single node (every split of 3 or 4 nodes is; 2 against 3 is not).
+fn container_split(c: &mut Checker, field: &str, target: &NodeTarget, nodes: usize) {
+    let side = match target {
+        NodeTarget::Leader | NodeTarget::Follower => 1,
+        NodeTarget::Minority => (nodes - 1) / 2,
+        NodeTarget::Majority => nodes / 2 + 1,
+        NodeTarget::All => nodes,
+        NodeTarget::Nodes(list) => list.len(),
+    };
+    if side > 1 && nodes - side > 1 {
+        c.err(
+            field,
+            format!(
+                "splits {nodes} nodes {side} against {}: on backend = \"container\" one side \
+                 of a partition must be a single node (backend = \"process\" splits any way)",
+                nodes - side
+            ),
+        );
+    }
 }
 
 fn parse(c: &mut Checker, field: &str, v: &toml::Value, nodes: usize) -> Option<NodeTarget> {
