@@ -1,4 +1,5 @@
-//! Whole runs against real 3-node clusters jsbench starts (process backend): an R3 stream without
+//! Whole runs against real 3-node clusters jsbench starts (process backend, and the container
+//! backend for the leader's kill and partition): an R3 stream without
 //! faults keeps one connection's order and its replicas agree; a leader killed -9 or cut off by a
 //! partition hands over to a new leader without losing anything acknowledged, and the run
 //! records who led when, how long acks stopped and which node the fault hit; repeated Msg-Ids on
@@ -11,9 +12,15 @@ use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
 
+mod common;
+
 async fn run(body: &str) -> Report {
+    run_on("process", body).await
+}
+
+async fn run_on(backend: &str, body: &str) -> Report {
     let text = format!(
-        "name = \"c\"\nseed = 3\n[server]\nbackend = \"process\"\nnodes = 3\n[stream]\nreplicas = 3\n{body}"
+        "name = \"c\"\nseed = 3\n[server]\nbackend = \"{backend}\"\nnodes = 3\n[stream]\nreplicas = 3\n{body}"
     );
     let plan = scenario::parse(&text, "c.toml", &Overrides::default()).expect("valid scenario");
     let out = tempfile::tempdir().unwrap();
@@ -23,6 +30,7 @@ async fn run(body: &str) -> Report {
         progress: false,
     };
     let r = runner::run(&plan, &opts).await.expect("result written");
+    assert_eq!(r.report.environment.backend.as_str(), backend);
     if let Some(pid) = r.server_pid {
         // SAFETY: kill(2) with signal 0 only checks for existence.
         let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
@@ -142,4 +150,50 @@ async fn repeated_msg_ids_on_r3_are_in_process_replies_that_overtake_acks() {
     assert_eq!(r.counts.acked, 10000);
     // The repeats are in the attempt log, with their codes, not in the messages' own figures.
     assert!(r.files.contains_key("attempts"));
+}
+
+/// The container runs one at a time: each checks that nothing of this process is left behind.
+static CONTAINERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A whole run on a cluster of containers, then: no container or network of this process left.
+async fn run_in_containers(body: &str) -> Option<Report> {
+    common::container_test_image().await?;
+    let _one_at_a_time = CONTAINERS.lock().await;
+    let r = run_on("container", body).await;
+    let pid = std::process::id().to_string();
+    let label = format!("jsbench.pid={pid}");
+    assert_eq!(common::containers_matching("label", &label).await, Vec::<String>::new());
+    assert_eq!(common::networks_matching("label", &label).await, Vec::<String>::new());
+    Some(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_killing_the_leader_hands_over_without_losing_acknowledged_messages() {
+    let Some(r) = run_in_containers(&through_a_failover(
+        "kind = \"kill\"\nnode = \"leader\"\nstart = \"2s\"\nduration = \"6s\"\n",
+    ))
+    .await
+    else {
+        return;
+    };
+    complete_and_safe(&r);
+    let f = &r.faults[0];
+    assert_eq!(f.window.nodes, vec![f.window.leader_before.clone().unwrap()]);
+    assert!(f.new_leader_ms.is_some(), "{:?}", r.cluster);
+    assert!(r.cluster.as_ref().unwrap().unavailable.longest_ms > 1000.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_a_partitioned_leader_is_replaced_and_the_replicas_agree_after_the_heal() {
+    let Some(r) = run_in_containers(&through_a_failover(
+        "kind = \"partition\"\nnode = \"leader\"\nstart = \"2s\"\nduration = \"9s\"\n",
+    ))
+    .await
+    else {
+        return;
+    };
+    complete_and_safe(&r);
+    let f = &r.faults[0];
+    assert!(f.new_leader_ms.is_some(), "{:?}", r.cluster);
+    assert_ne!(f.window.leader_after, f.window.leader_before);
 }
