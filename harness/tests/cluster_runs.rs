@@ -110,6 +110,9 @@ async fn killing_the_leader_hands_over_without_losing_acknowledged_messages() {
         replies.errors.contains_key("503") || replies.timed_out > 0,
         "publishes during the election fail: {replies:?}"
     );
+    // Messages retried through the election waited for it: intended → ack counts every attempt.
+    let waited = r.latency_us["intended_ack"].max;
+    assert!(waited > 1e6, "intended → ack max {waited} µs");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,6 +130,39 @@ async fn a_partitioned_leader_is_replaced_and_the_replicas_agree_after_the_heal(
         r.cluster.as_ref().unwrap().leaders
     );
     assert_ne!(f.window.leader_after, f.window.leader_before);
+}
+
+/// The client stays on the leader, which a partition cuts off: what it had proposed and not
+/// committed is dropped when it loses its leadership, and a retry of such a message is answered
+/// "duplicate message id is in process" (10158) until then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_process_reply_must_be_retried_or_the_message_may_never_be_stored() {
+    let on_the_leader = |policy: &str| {
+        through_a_failover(
+            "kind = \"partition\"\nnode = \"leader\"\nstart = \"2s\"\nduration = \"9s\"\n",
+        )
+        .replace("connect_to = \"follower\"", "connect_to = \"leader\"")
+        .replace(
+            "max_backoff = \"1s\"\n",
+            &format!("max_backoff = \"1s\"\non_in_process = \"{policy}\"\n"),
+        )
+    };
+    // Retried (the default): every message ends stored and acknowledged.
+    let r = run(&on_the_leader("retry")).await;
+    complete_and_safe(&r);
+    assert!(r.replies.as_ref().unwrap().errors.contains_key("10158"));
+    assert_eq!(r.counts.in_process, 0);
+    assert_eq!(r.counts.acked, r.counts.published, "{:?}", r.counts);
+    assert_eq!(r.counts.stored, Some(r.counts.published));
+    // Trusted: the in-process replies are the last word, and those messages are not stored.
+    let r = run(&on_the_leader("trust")).await;
+    complete_and_safe(&r);
+    let s = r.safety.as_ref().unwrap();
+    assert!(r.counts.in_process > 0, "{:?}", r.replies);
+    assert_eq!(s.in_process_missing + s.in_process_stored, r.counts.in_process);
+    assert!(s.in_process_missing > 0, "{s:?}");
+    let c = &r.counts;
+    assert_eq!(c.acked + c.failed + c.unknown + c.in_process + c.in_flight, c.published);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,6 +136,11 @@ fn not_acked(e: &Evidence) -> Option<u64> {
     Some(e.published - e.acked.min(e.published))
 }
 
+/// Published messages of the measured phase that the read-back did not find.
+fn not_stored(e: &Evidence) -> Option<u64> {
+    e.safety.map(|s| e.published.saturating_sub(s.stored))
+}
+
 /// Every claim, in the order results list them. Adding a claim: a field in
 /// `scenario::Expect` and a row here.
 pub const CLAIMS: &[ClaimDef] = &[
@@ -192,6 +197,24 @@ pub const CLAIMS: &[ClaimDef] = &[
         holds: "every published message acknowledged",
         opposite: Some(("unacked", "some messages are never acknowledged")),
         needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "all_stored",
+        written: |x| zero(x.all_stored),
+        measured: |e| Measured::Count(not_stored(e)),
+        what: "published but not stored",
+        holds: "every published message is in the stream",
+        opposite: Some(("unstored", "some published messages never reach the stream")),
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "unstored",
+        written: |x| presence(x.unstored),
+        measured: |e| Measured::Count(not_stored(e)),
+        what: "published but not stored",
+        holds: "",
+        opposite: None,
+        needs: Needs::ReadBack,
     },
     ClaimDef {
         name: "duplicates",

@@ -17,6 +17,9 @@ pub struct Segment {
     pub acked: u64,
     pub failed: u64,
     pub unknown: u64,
+    /// Last answered "duplicate message id is in process" and not retried after.
+    #[serde(default)]
+    pub in_process: u64,
     pub retried: u64,
     pub lost: Option<u64>,
     pub duplicates: Option<u64>,
@@ -125,6 +128,7 @@ impl Tally {
             Outcome::Ok | Outcome::Duplicate => s.acked += 1,
             Outcome::Fail => s.failed += 1,
             Outcome::Unknown => s.unknown += 1,
+            Outcome::InProcess => s.in_process += 1,
             _ => {}
         }
         if h.attempts[i] > 1 {

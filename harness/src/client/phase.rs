@@ -176,11 +176,7 @@ impl Publisher<'_> {
             return (self.mode == Mode::Sync).then_some(RetryStep::Wait(r.due_ns));
         }
         st.retries.pop();
-        Some(RetryStep::Send(r.attempt(
-            self.router,
-            &st.history.keys,
-            now,
-        )))
+        Some(RetryStep::Send(r.attempt(self.router, &st.history.keys)))
     }
 
     /// The intended send time of message `i` (its key drawn if the phase is duration-bound),
@@ -252,7 +248,7 @@ impl Publisher<'_> {
                         // the message keeps its last attempt's outcome.
                         continue;
                     }
-                    let a = r.attempt(self.router, &st.history.keys, clock.now_ns());
+                    let a = r.attempt(self.router, &st.history.keys);
                     self.send(st, a).await;
                 }
             }

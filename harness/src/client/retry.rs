@@ -20,17 +20,19 @@ pub(super) struct Retry {
     /// The attempt to send (2 for the first retry).
     attempt: u8,
     seq: u32,
+    /// When the message's first attempt was due: intended → ack covers every attempt.
+    intended_ns: u64,
 }
 
 impl Retry {
     /// The attempt this retry sends: same key, per-key sequence and connection as the first.
-    pub(super) fn attempt(&self, router: &Router, keys: &[u32], now_ns: u64) -> Attempt {
+    pub(super) fn attempt(&self, router: &Router, keys: &[u32]) -> Attempt {
         Attempt {
             idx: self.idx,
             attempt: self.attempt,
             seq: self.seq,
             conn: router.route(self.idx as u64, keys[self.idx as usize]),
-            intended_ns: now_ns,
+            intended_ns: self.intended_ns,
         }
     }
 }
@@ -51,6 +53,7 @@ impl Retries {
             idx: failed.idx,
             attempt: failed.attempt + 1,
             seq: failed.seq,
+            intended_ns: failed.intended_ns,
         }));
     }
 
@@ -70,5 +73,54 @@ impl Retries {
     #[inline]
     pub(super) fn pop(&mut self) -> Option<Retry> {
         self.heap.pop().map(|Reverse(r)| r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+
+    use super::*;
+    use crate::scenario::{ConnectTo, ConnectionsPlan, OnInProcess, Strategy};
+
+    #[test]
+    fn a_retry_keeps_its_message_and_when_it_was_first_due() {
+        let plan = RetryPlan {
+            attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            on_in_process: OnInProcess::Retry,
+        };
+        let first = Attempt {
+            idx: 7,
+            attempt: 1,
+            seq: 3,
+            conn: 0,
+            intended_ns: 1_000,
+        };
+        let failed = Completion::refused(
+            &first,
+            2_000,
+            5_000,
+            PublishError::new(PublishErrorKind::TimedOut),
+        );
+        let mut q = Retries::default();
+        q.schedule(&plan, &failed, 5_000);
+        assert_eq!(q.next_due(), Some(5_000 + 100_000_000));
+        let router = Router::new(
+            &ConnectionsPlan {
+                strategy: Strategy::Single,
+                count: 1,
+                proxy: false,
+                connect_to: ConnectTo::Any,
+            },
+            4,
+        );
+        let retry = q.pop().unwrap().attempt(&router, &[0; 8]);
+        assert_eq!((retry.idx, retry.attempt, retry.seq), (7, 2, 3));
+        // intended → ack of a retried message counts from its first due time, not the retry's.
+        assert_eq!(retry.intended_ns, 1_000);
     }
 }

@@ -19,7 +19,7 @@ use super::ack::{Attempt, Completion, Tapped};
 use super::phase::Phase;
 use super::{error_name, reply_code, Publisher, DUPLICATE_IN_PROCESS};
 use crate::record::history::{AttemptRecord, Outcome};
-use crate::scenario::Mode;
+use crate::scenario::{Mode, OnInProcess};
 use crate::workload::Tag;
 
 impl Publisher<'_> {
@@ -156,7 +156,7 @@ impl Publisher<'_> {
                 let code = reply_code(e);
                 let outcome = match (e.kind(), code) {
                     (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
-                    // Stored by the earlier attempt that is in process: nothing to retry.
+                    // An earlier attempt is proposed, not committed: outcome not known yet.
                     (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
                     _ => Outcome::Fail,
                 };
@@ -173,7 +173,11 @@ impl Publisher<'_> {
                     code,
                     rank: c.rank,
                 });
-                let retry = outcome != Outcome::InProcess
+                // Trusting an in-process reply stops here; retrying it learns the outcome (a
+                // deposed leader drops what it had in process: see OnInProcess).
+                let trusted =
+                    outcome == Outcome::InProcess && self.retry.on_in_process == OnInProcess::Trust;
+                let retry = !trusted
                     && (c.attempt as u32) < self.retry.attempts
                     && !self.cancel.is_requested();
                 if retry {

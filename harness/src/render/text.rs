@@ -89,6 +89,16 @@ fn counts(s: &mut String, run: &RunView) {
         dash(c.duplicates),
         dash(c.unexpected)
     );
+    if c.in_process > 0 {
+        // Neither acked, failed nor unknown: the fourth way a message's publishing ends.
+        let stored = run.report.safety.as_ref().map(|s| s.in_process_stored);
+        let _ = writeln!(
+            s,
+            "  in process {} (stored {}): last reply \"duplicate message id is in process\", not retried after",
+            c.in_process,
+            dash(stored)
+        );
+    }
     let t = &run.report.throughput;
     let _ = write!(
         s,
@@ -190,12 +200,17 @@ pub fn fault_lines(f: &FaultReport) -> String {
     for (name, seg) in segments(sp) {
         let _ = writeln!(
             s,
-            "    {name:<6} published {} · acked {} · failed {} · unknown {} (stored {}) · lost {} · dup {} · late per key {} · retry reorders {} · {:.0} acks/s · p99 {}",
+            "    {name:<6} published {} · acked {} · failed {} · unknown {} (stored {}){} · lost {} · dup {} · late per key {} · retry reorders {} · {:.0} acks/s · p99 {}",
             seg.published,
             seg.acked,
             seg.failed,
             seg.unknown,
             dash(seg.recovered),
+            if seg.in_process > 0 {
+                format!(" · in process {}", seg.in_process)
+            } else {
+                String::new()
+            },
             dash(seg.lost),
             dash(seg.duplicates),
             dash(seg.storage_late_per_key),

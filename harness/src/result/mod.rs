@@ -237,6 +237,10 @@ pub struct Counts {
     pub unknown: u64,
     /// Still awaiting an ack when the run stopped.
     pub in_flight: u64,
+    /// Last answered "duplicate message id is in process" (10158) and not retried after (retries
+    /// ran out, or `on_in_process = "trust"`): may or may not be stored, never counted as lost.
+    #[serde(default)]
+    pub in_process: u64,
     /// Distinct messages of this run found in the stream (null without read-back).
     pub stored: Option<u64>,
     pub lost: Option<u64>,

@@ -187,6 +187,7 @@ fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) ->
         failed: oc.failed,
         unknown: oc.unknown,
         in_flight: oc.in_flight,
+        in_process: oc.in_process,
         stored: safety.map(|s| s.stored),
         lost: safety.map(|s| s.lost),
         duplicates: safety.map(|s| s.duplicates),

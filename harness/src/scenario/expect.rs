@@ -48,6 +48,13 @@ pub struct Expect {
     /// Every published message was acknowledged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub all_acked: Option<bool>,
+    /// Every published message is in the stream, acknowledged or not (a retry, a timed-out
+    /// attempt that made it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_stored: Option<bool>,
+    /// Published messages not in the stream: "none" (as `all_stored = true`) or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unstored: Option<Presence>,
     /// Extra stored copies of a key+seq: "none" or "some".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<Presence>,

@@ -31,7 +31,7 @@ pub use error::{FieldError, ScenarioError};
 pub use expect::{Expect, OrderClaim, Presence};
 pub use plan::{
     Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
-    Mode, ObservePlan, OnFail, PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan,
+    Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan,
     Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
 };
 pub use raw::{

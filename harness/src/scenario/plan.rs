@@ -224,6 +224,22 @@ pub struct RetryPlan {
     pub backoff: Duration,
     #[serde(with = "duration_str")]
     pub max_backoff: Duration,
+    /// What a "duplicate message id is in process" reply (10158) to a retry means.
+    pub on_in_process: OnInProcess,
+}
+
+/// What a retry answered "duplicate message id is in process" (10158) does. The reply says an
+/// earlier attempt with the same Msg-Id is proposed but not yet committed; whether it ever will
+/// be is not known (a leader that loses its leadership drops what it had not committed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInProcess {
+    /// Retry later, like any other error (default): the retry then gets a duplicate ack when
+    /// the earlier attempt was committed, and stores the message when it was dropped.
+    #[default]
+    Retry,
+    /// Take the reply as "it will be stored" and stop: the message's outcome stays unknown.
+    Trust,
 }
 
 impl RetryPlan {
@@ -231,6 +247,7 @@ impl RetryPlan {
         attempts: 1,
         backoff: Duration::ZERO,
         max_backoff: Duration::ZERO,
+        on_in_process: OnInProcess::Retry,
     };
 
     /// The wait after attempt `failed` (1-based) failed: backoff × 2^(failed-1), capped.

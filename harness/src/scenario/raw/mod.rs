@@ -156,6 +156,8 @@ pub struct RetrySection {
     pub backoff: Option<String>,
     /// Upper bound of the wait.
     pub max_backoff: Option<String>,
+    /// After a "duplicate message id is in process" reply: "retry" (default) or "trust".
+    pub on_in_process: Option<crate::scenario::OnInProcess>,
 }
 
 /// `[workload]` as written.

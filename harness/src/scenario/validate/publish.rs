@@ -76,5 +76,6 @@ fn retry(c: &mut Checker, r: &RetrySection) -> RetryPlan {
         attempts,
         backoff,
         max_backoff,
+        on_in_process: r.on_in_process.unwrap_or_default(),
     }
 }
