@@ -154,6 +154,10 @@ async fn an_in_process_reply_must_be_retried_or_the_message_may_never_be_stored(
     assert_eq!(r.counts.in_process, 0);
     assert_eq!(r.counts.acked, r.counts.published, "{:?}", r.counts);
     assert_eq!(r.counts.stored, Some(r.counts.published));
+    // The majority elected a new leader while the partition lasted (9 s), though the client's
+    // side (and the old leader itself) did not hear of it until the heal.
+    let new = r.faults[0].new_leader_ms.expect("a new leader");
+    assert!(new < 9000.0, "new leader seen {new} ms after the cut");
     // Trusted: the in-process replies are the last word, and those messages are not stored.
     let r = run(&on_the_leader("trust")).await;
     complete_and_safe(&r);

@@ -225,10 +225,11 @@ impl Nemesis<'_> {
         Ok(w)
     }
 
-    /// The stream's current leader, when the run has a cluster.
+    /// The stream's current leader, when the run has a cluster: the one a majority of the
+    /// nodes follows (an earlier partition may have left a cut-off node naming itself).
     async fn leader(&self) -> Option<String> {
         let s = self.stream?;
-        crate::record::cluster::poll_leader(s.js, s.name).await
+        crate::record::cluster::majority_leader(self.server.nodes(), s.name).await
     }
 
     /// The leader once the fault has healed: a few seconds for an election to end (the first

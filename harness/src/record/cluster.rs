@@ -4,9 +4,16 @@
 //!
 //! The leader timeline comes from two sources, because either alone misses things: the
 //! `LEADER_ELECTED` advisory tells the moment a leader is elected — every election, also one that
-//! re-elects the same node after a brief step-down, which no poll would catch — and a poll of the
-//! stream's info tells when there is none (the info request fails or names no leader) — no
-//! advisory says that. Polls are recorded when they see a change, advisories always.
+//! re-elects the same node after a brief step-down, which no poll would catch — and a poll tells
+//! when there is none — no advisory says that. Polls are recorded when they see a change,
+//! advisories always.
+//!
+//! The poll asks every node's monitoring endpoint (from the host, so no partition between the
+//! nodes gets in the way) whom it follows, and takes the leader a majority of all nodes names:
+//! during a partition a cut-off leader goes on naming itself, and a stream-info request through
+//! one client connection only hears the side that connection is on. Advisories travel over the
+//! routes, so the side the observer's connection is on may not hear them; the poll still sees
+//! the majority's leader.
 
 use std::time::Duration;
 
@@ -39,7 +46,7 @@ pub struct LeaderChange {
 
 /// Watches the stream's leader until `stop` turns true; returns the changes in time order.
 pub async fn watch_leader(
-    js: jetstream::Context,
+    nodes: Vec<Node>,
     client: async_nats::Client,
     stream: String,
     clock: Clock,
@@ -71,7 +78,7 @@ pub async fn watch_leader(
                 }
             }
             _ = tick.tick() => {
-                let leader = poll_leader(&js, &stream).await;
+                let leader = majority_leader(&nodes, &stream).await;
                 push(&mut timeline, leader, "poll");
             }
         }
@@ -113,6 +120,37 @@ pub async fn poll_leader(js: &jetstream::Context, stream: &str) -> Option<String
         .await
         .ok()
         .flatten()
+}
+
+/// The stream's leader as a majority of all the nodes sees it (each node's `/jsz`, asked at
+/// once); `None` when no leader has a majority — an election, nodes down, a split with no
+/// majority side — or too few nodes answered.
+pub async fn majority_leader(nodes: &[Node], stream: &str) -> Option<String> {
+    let views = futures::future::join_all(nodes.iter().map(|n| node_view(n, stream))).await;
+    majority(&views, nodes.len())
+}
+
+/// Whom `n` names as the stream's leader; `None` when it names none or does not answer in time.
+async fn node_view(n: &Node, stream: &str) -> Option<String> {
+    let url = n.monitor_url.as_deref()?;
+    let jsz = tokio::time::timeout(
+        INFO_TIMEOUT,
+        monitor::get_json::<monitor::Jsz>(url, "/jsz?streams=true"),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let leader = jsz.stream(stream)?.cluster.as_ref()?.leader.clone();
+    (!leader.is_empty()).then_some(leader)
+}
+
+/// The name more than half of `nodes` nodes give, if any.
+fn majority(views: &[Option<String>], nodes: usize) -> Option<String> {
+    let named = views.iter().flatten();
+    named
+        .clone()
+        .find(|l| named.clone().filter(|m| m == l).count() > nodes / 2)
+        .cloned()
 }
 
 /// One node's figures at one moment (`/varz`).
@@ -235,4 +273,31 @@ pub struct ClusterRecord {
     pub samples: Vec<Vec<NodeSample>>,
     /// Each node's replica after the run; `None` when the run did not get that far.
     pub replicas: Option<ReplicaSurvey>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::majority;
+
+    #[test]
+    fn the_leader_is_the_one_a_majority_of_all_nodes_names() {
+        let v = |names: &[Option<&str>]| -> Vec<Option<String>> {
+            names.iter().map(|n| n.map(String::from)).collect()
+        };
+        // A cut-off leader goes on naming itself; the other two have elected n1.
+        assert_eq!(
+            majority(&v(&[Some("n0"), Some("n1"), Some("n1")]), 3),
+            Some("n1".into())
+        );
+        // Two of three unreachable: one view is no majority of the cluster.
+        assert_eq!(majority(&v(&[Some("n0"), None, None]), 3), None);
+        // An election in progress.
+        assert_eq!(majority(&v(&[Some("n0"), Some("n1"), None]), 3), None);
+        assert_eq!(majority(&v(&[Some("n2"); 3]), 3), Some("n2".into()));
+        // 5 nodes: 3 needed.
+        assert_eq!(
+            majority(&v(&[Some("n0"), Some("n0"), Some("n4"), None, None]), 5),
+            None
+        );
+    }
 }

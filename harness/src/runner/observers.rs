@@ -42,7 +42,7 @@ impl Observers {
         };
         let (stop, rx) = watch::channel(false);
         let leaders = tokio::spawn(cluster::watch_leader(
-            rig.admin.clone(),
+            server.nodes().to_vec(),
             rig.admin_client.clone(),
             rig.stream.clone(),
             clock,
