@@ -74,6 +74,11 @@ impl Route {
             Route::Proxy => "proxy",
         }
     }
+
+    /// Where this route's samples sit in the `[direct, proxy]` pairs below.
+    fn index(self) -> usize {
+        (self == Route::Proxy) as usize
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,6 +285,31 @@ struct Target {
     upstream: SocketAddr,
 }
 
+/// Finds the proxy's upstream and the server's version (which the header and report name).
+async fn connect_target(server: &Server) -> anyhow::Result<(Target, String)> {
+    let server_url = server.url().to_string();
+    let upstream: SocketAddr = server
+        .url()
+        .trim_start_matches("nats://")
+        .parse()
+        .with_context(|| format!("server url {server_url} is not nats://host:port"))?;
+    let options = server.connect_options().await?;
+    let server_version = {
+        let c = tokio::time::timeout(OP_TIMEOUT, options.clone().connect(&server_url))
+            .await
+            .context("connect: timed out")??;
+        let v = c.server_info().version;
+        let _ = tokio::time::timeout(Duration::from_secs(2), c.drain()).await;
+        v
+    };
+    let target = Target {
+        url: server_url,
+        options,
+        upstream,
+    };
+    Ok((target, server_version))
+}
+
 /// One run over `route`: a proxy (if any) and a client connection of its own, both closed
 /// afterwards whatever happened.
 async fn run_once(
@@ -301,36 +331,9 @@ async fn run_once(
     let url = proxy
         .as_ref()
         .map_or_else(|| target.url.clone(), |p| p.url());
-    let result = async {
-        let client = tokio::time::timeout(OP_TIMEOUT, target.options.clone().connect(&url))
-            .await
-            .context("connect: timed out")?
-            .with_context(|| format!("connect to {url}"))?;
-        let js = jetstream::ContextBuilder::new()
-            .timeout(OP_TIMEOUT)
-            .max_ack_inflight(WINDOW + 1)
-            .backpressure_on_inflight(true)
-            .build(client.clone());
-        let r = measure_on(&js, phase, n, tag).await;
-        drop(js);
-        // Close the connection now, so its task does not linger on the runtime (or, proxied,
-        // try to reconnect once the proxy is gone) during the next run.
-        let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
-        drop(client);
-        r
-    }
-    .await;
+    let result = measure_via(target, &url, phase, n, tag).await;
     let stats = match proxy {
-        Some(p) => {
-            // Let the drained connection close before tearing the proxy down (bounded).
-            let until = Instant::now() + Duration::from_secs(2);
-            while p.links() > 0 && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            let s = p.stats();
-            p.stop().await;
-            Some(s)
-        }
+        Some(p) => Some(stop_proxy(p).await),
         None => None,
     };
     let sample = result?;
@@ -344,6 +347,44 @@ async fn run_once(
         sample,
         proxy: stats,
     })
+}
+
+/// Measures on a client connection of its own to `url`, closed afterwards whatever happened.
+async fn measure_via(
+    target: &Target,
+    url: &str,
+    phase: Phase,
+    n: u64,
+    tag: &str,
+) -> anyhow::Result<Sample> {
+    let client = tokio::time::timeout(OP_TIMEOUT, target.options.clone().connect(url))
+        .await
+        .context("connect: timed out")?
+        .with_context(|| format!("connect to {url}"))?;
+    let js = jetstream::ContextBuilder::new()
+        .timeout(OP_TIMEOUT)
+        .max_ack_inflight(WINDOW + 1)
+        .backpressure_on_inflight(true)
+        .build(client.clone());
+    let r = measure_on(&js, phase, n, tag).await;
+    drop(js);
+    // Close the connection now, so its task does not linger on the runtime (or, proxied,
+    // try to reconnect once the proxy is gone) during the next run.
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.drain()).await;
+    drop(client);
+    r
+}
+
+/// Stops a proxy once its drained connection has closed, returning what the proxy saw.
+async fn stop_proxy(p: Proxy) -> ProxyStats {
+    // Let the drained connection close before tearing the proxy down (bounded).
+    let until = Instant::now() + Duration::from_secs(2);
+    while p.links() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let s = p.stats();
+    p.stop().await;
+    s
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -364,28 +405,18 @@ struct Config {
     results: PathBuf,
 }
 
-/// Every round: sync direct/proxy, then async direct/proxy, the order flipping each round.
-async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Value> {
-    let server_url = server.url().to_string();
-    let upstream: SocketAddr = server
-        .url()
-        .trim_start_matches("nats://")
-        .parse()
-        .with_context(|| format!("server url {server_url} is not nats://host:port"))?;
-    let options = server.connect_options().await?;
-    let target = Target {
-        url: server_url.clone(),
-        options: options.clone(),
-        upstream,
-    };
-    let server_version = {
-        let c = tokio::time::timeout(OP_TIMEOUT, options.clone().connect(&server_url))
-            .await
-            .context("connect: timed out")??;
-        let v = c.server_info().version;
-        let _ = tokio::time::timeout(Duration::from_secs(2), c.drain()).await;
-        v
-    };
+impl Config {
+    /// How many messages a run of `phase` measures.
+    fn msgs(&self, phase: Phase) -> u64 {
+        match phase {
+            Phase::Sync => self.sync_msgs,
+            Phase::Async => self.async_msgs,
+        }
+    }
+}
+
+/// Prints what is measured and against which server, so a table is never read without it.
+fn print_header(server: &Server, cfg: &Config, server_version: &str) {
     println!(
         "proxy overhead: sync {} msgs (+{SYNC_WARMUP} warm-up), async {} msgs (+{ASYNC_WARMUP} \
          warm-up, window {WINDOW}), {PAYLOAD_SIZE} B, file storage, R1, {} rounds, current_thread \
@@ -395,98 +426,163 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
         cfg.rounds,
         server.source()
     );
-    let run_id = format!("{:08x}", rand::random::<u32>());
-    // [route][round]
-    let mut sync: [Vec<SyncFigures>; 2] = [Vec::new(), Vec::new()];
-    let mut rate: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-    let mut rounds_json = Vec::new();
-    let idx = |r: Route| (r == Route::Proxy) as usize;
-    for round in 0..cfg.rounds {
-        let order = if round % 2 == 0 {
-            [Route::Direct, Route::Proxy]
-        } else {
-            [Route::Proxy, Route::Direct]
-        };
-        let mut round_json = serde_json::Map::new();
-        round_json.insert("round".into(), json!(round));
-        round_json.insert("order".into(), json!([order[0].name(), order[1].name()]));
-        for phase in [Phase::Sync, Phase::Async] {
-            let n = match phase {
-                Phase::Sync => cfg.sync_msgs,
-                Phase::Async => cfg.async_msgs,
-            };
-            for route in order {
-                let key = format!("{}_{}", phase.name(), route.name());
-                let tag = format!("{run_id}_{round}_{key}");
-                let m = run_once(&target, route, phase, n, &tag, round)
-                    .await
-                    .with_context(|| format!("round {round}, {key}"))?;
-                match m.sample {
-                    Sample::Sync(f) => {
-                        sync[idx(route)].push(f);
-                        round_json.insert(
-                            key,
-                            json!({"latency_us": f.json(), "proxy": stats_json(m.proxy)}),
-                        );
-                    }
-                    Sample::Async(r) => {
-                        rate[idx(route)].push(r);
-                        round_json.insert(
-                            key,
-                            json!({"msgs_per_sec": r, "proxy": stats_json(m.proxy)}),
-                        );
-                    }
-                }
+}
+
+/// What the rounds gave: per-route samples (`[direct, proxy]`, round order), each round's JSON.
+#[derive(Default)]
+struct Rounds {
+    sync: [Vec<SyncFigures>; 2],
+    rate: [Vec<f64>; 2],
+    json: Vec<serde_json::Value>,
+}
+
+impl Rounds {
+    /// Files one run's sample under its route; returns the run as its round's JSON has it.
+    fn record(&mut self, route: Route, m: Measured) -> serde_json::Value {
+        match m.sample {
+            Sample::Sync(f) => {
+                self.sync[route.index()].push(f);
+                json!({"latency_us": f.json(), "proxy": stats_json(m.proxy)})
+            }
+            Sample::Async(r) => {
+                self.rate[route.index()].push(r);
+                json!({"msgs_per_sec": r, "proxy": stats_json(m.proxy)})
             }
         }
-        let (d, p) = (&sync[0][round as usize], &sync[1][round as usize]);
-        let (rd, rp) = (rate[0][round as usize], rate[1][round as usize]);
-        println!(
-            "round {round} ({} first): sync p50/p99/p99.9 µs direct {:.1}/{:.1}/{:.1} proxy \
-             {:.1}/{:.1}/{:.1} (added p50 {:+.1}) | async msgs/s direct {rd:.0} proxy {rp:.0} \
-             (ratio {:.3})",
-            order[0].name(),
-            d.p50,
-            d.p99,
-            d.p999,
-            p.p50,
-            p.p99,
-            p.p999,
-            p.p50 - d.p50,
-            rp / rd
-        );
-        rounds_json.push(serde_json::Value::Object(round_json));
     }
+}
 
-    let pick = |r: usize, f: fn(&SyncFigures) -> f64| -> f64 {
-        median(&sync[r].iter().map(f).collect::<Vec<_>>())
-    };
-    let p50 = [pick(0, |f| f.p50), pick(1, |f| f.p50)];
-    let p99 = [pick(0, |f| f.p99), pick(1, |f| f.p99)];
-    let p999 = [pick(0, |f| f.p999), pick(1, |f| f.p999)];
-    let rates = [median(&rate[0]), median(&rate[1])];
-    let added = [p50[1] - p50[0], p99[1] - p99[0], p999[1] - p999[0]];
-    // Per-round pairs too: the drift between rounds does not enter these.
-    let paired_p50 = median(
-        &sync[0]
-            .iter()
-            .zip(&sync[1])
-            .map(|(d, p)| p.p50 - d.p50)
-            .collect::<Vec<_>>(),
+/// Which route goes first in `round`: flipped every round (A B, B A, …), so drift hits both.
+fn round_order(round: u64) -> [Route; 2] {
+    if round % 2 == 0 {
+        [Route::Direct, Route::Proxy]
+    } else {
+        [Route::Proxy, Route::Direct]
+    }
+}
+
+/// Every round: sync direct/proxy, then async direct/proxy, the order flipping each round.
+async fn run_rounds(target: &Target, cfg: &Config) -> anyhow::Result<Rounds> {
+    let run_id = format!("{:08x}", rand::random::<u32>());
+    let mut rounds = Rounds::default();
+    for round in 0..cfg.rounds {
+        let order = round_order(round);
+        let round_json = run_round(target, cfg, &run_id, round, order, &mut rounds).await?;
+        print_round(round, order, &rounds);
+        rounds.json.push(serde_json::Value::Object(round_json));
+    }
+    Ok(rounds)
+}
+
+/// One round: sync, then async, each over both routes in `order`; returns the round's JSON.
+async fn run_round(
+    target: &Target,
+    cfg: &Config,
+    run_id: &str,
+    round: u64,
+    order: [Route; 2],
+    rounds: &mut Rounds,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut round_json = serde_json::Map::new();
+    round_json.insert("round".into(), json!(round));
+    round_json.insert("order".into(), json!([order[0].name(), order[1].name()]));
+    for phase in [Phase::Sync, Phase::Async] {
+        let n = cfg.msgs(phase);
+        for route in order {
+            let key = format!("{}_{}", phase.name(), route.name());
+            let tag = format!("{run_id}_{round}_{key}");
+            let m = run_once(target, route, phase, n, &tag, round)
+                .await
+                .with_context(|| format!("round {round}, {key}"))?;
+            round_json.insert(key, rounds.record(route, m));
+        }
+    }
+    Ok(round_json)
+}
+
+/// Prints one round's figures as soon as it is done, so the drift between rounds shows.
+fn print_round(round: u64, order: [Route; 2], rounds: &Rounds) {
+    let i = round as usize;
+    let (d, p) = (&rounds.sync[0][i], &rounds.sync[1][i]);
+    let (rd, rp) = (rounds.rate[0][i], rounds.rate[1][i]);
+    println!(
+        "round {round} ({} first): sync p50/p99/p99.9 µs direct {:.1}/{:.1}/{:.1} proxy \
+         {:.1}/{:.1}/{:.1} (added p50 {:+.1}) | async msgs/s direct {rd:.0} proxy {rp:.0} \
+         (ratio {:.3})",
+        order[0].name(),
+        d.p50,
+        d.p99,
+        d.p999,
+        p.p50,
+        p.p99,
+        p.p999,
+        p.p50 - d.p50,
+        rp / rd
     );
-    let ratio = rates[1] / rates[0];
-    let under_p50 = added[0] < ADDED_GOAL_US;
-    let under_p99 = added[1] < ADDED_GOAL_US;
-    let ratio_ok = ratio >= RATIO_GOAL;
+}
 
+/// Medians over the rounds (`[direct, proxy]`), what the proxy adds, and whether goals are met.
+struct Summary {
+    p50: [f64; 2],
+    p99: [f64; 2],
+    p999: [f64; 2],
+    rates: [f64; 2],
+    /// Proxy − direct at p50, p99, p99.9.
+    added: [f64; 3],
+    /// The median of each round's own proxy − direct at p50.
+    paired_p50: f64,
+    ratio: f64,
+    under_p50: bool,
+    under_p99: bool,
+    ratio_ok: bool,
+}
+
+impl Summary {
+    /// Reduces the rounds to medians, so one round disturbed by the machine does not decide.
+    fn from_rounds(rounds: &Rounds) -> Summary {
+        let (sync, rate) = (&rounds.sync, &rounds.rate);
+        let pick = |r: usize, f: fn(&SyncFigures) -> f64| -> f64 {
+            median(&sync[r].iter().map(f).collect::<Vec<_>>())
+        };
+        let p50 = [pick(0, |f| f.p50), pick(1, |f| f.p50)];
+        let p99 = [pick(0, |f| f.p99), pick(1, |f| f.p99)];
+        let p999 = [pick(0, |f| f.p999), pick(1, |f| f.p999)];
+        let rates = [median(&rate[0]), median(&rate[1])];
+        let added = [p50[1] - p50[0], p99[1] - p99[0], p999[1] - p999[0]];
+        // Per-round pairs too: the drift between rounds does not enter these.
+        let paired_p50 = median(
+            &sync[0]
+                .iter()
+                .zip(&sync[1])
+                .map(|(d, p)| p.p50 - d.p50)
+                .collect::<Vec<_>>(),
+        );
+        let ratio = rates[1] / rates[0];
+        Summary {
+            p50,
+            p99,
+            p999,
+            rates,
+            added,
+            paired_p50,
+            ratio,
+            under_p50: added[0] < ADDED_GOAL_US,
+            under_p99: added[1] < ADDED_GOAL_US,
+            ratio_ok: ratio >= RATIO_GOAL,
+        }
+    }
+}
+
+/// Prints the table of medians and the goal lines, the bench's answer at a glance.
+fn print_summary(rounds: u64, s: &Summary) {
     println!();
-    println!("medians of {} rounds:", cfg.rounds);
+    println!("medians of {rounds} rounds:");
     println!("| figure              | direct     | proxy      | proxy − direct |");
     println!("|---------------------|------------|------------|----------------|");
     for (name, v, a) in [
-        ("sync p50 (µs)", p50, added[0]),
-        ("sync p99 (µs)", p99, added[1]),
-        ("sync p99.9 (µs)", p999, added[2]),
+        ("sync p50 (µs)", s.p50, s.added[0]),
+        ("sync p99 (µs)", s.p99, s.added[1]),
+        ("sync p99.9 (µs)", s.p999, s.added[2]),
     ] {
         println!(
             "| {name:<19} | {:>10.1} | {:>10.1} | {:>+14.1} |",
@@ -496,30 +592,41 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
     println!(
         "| {:<19} | {:>10.0} | {:>10.0} | {:>14} |",
         "async msgs/s",
-        rates[0],
-        rates[1],
-        format!("ratio {ratio:.3}")
+        s.rates[0],
+        s.rates[1],
+        format!("ratio {:.3}", s.ratio)
     );
     println!();
     // A goal is reported, never enforced: a bench measures, it does not fail on a slow machine.
     let yes_no = |b: bool| if b { "goal met" } else { "goal NOT met" };
     println!(
-        "added latency p50 {:+.1} µs (paired per round {paired_p50:+.1} µs), p99 {:+.1} µs: under \
+        "added latency p50 {:+.1} µs (paired per round {:+.1} µs), p99 {:+.1} µs: under \
          Toxiproxy's < {ADDED_GOAL_US:.0} µs: p50 {}, p99 {}",
-        added[0],
-        added[1],
-        yes_no(under_p50),
-        yes_no(under_p99)
+        s.added[0],
+        s.paired_p50,
+        s.added[1],
+        yes_no(s.under_p50),
+        yes_no(s.under_p99)
     );
     println!(
-        "async throughput proxy / direct = {ratio:.3} (goal >= {RATIO_GOAL}): {}",
-        yes_no(ratio_ok)
+        "async throughput proxy / direct = {:.3} (goal >= {RATIO_GOAL}): {}",
+        s.ratio,
+        yes_no(s.ratio_ok)
     );
+}
 
+/// The report written to `proxy-overhead.json` (schema `jsbench.proxy-overhead/1`).
+fn report_json(
+    server: &Server,
+    cfg: &Config,
+    server_version: &str,
+    rounds_json: Vec<serde_json::Value>,
+    s: &Summary,
+) -> serde_json::Value {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    Ok(json!({
+    json!({
         "schema": "jsbench.proxy-overhead/1",
         "taken_at": now,
         "config": {
@@ -544,26 +651,42 @@ async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Valu
         "rounds": rounds_json,
         "median": {
             "sync_latency_us": {
-                "direct": {"p50": p50[0], "p99": p99[0], "p999": p999[0]},
-                "proxy": {"p50": p50[1], "p99": p99[1], "p999": p999[1]},
+                "direct": {"p50": s.p50[0], "p99": s.p99[0], "p999": s.p999[0]},
+                "proxy": {"p50": s.p50[1], "p99": s.p99[1], "p999": s.p999[1]},
             },
-            "async_msgs_per_sec": {"direct": rates[0], "proxy": rates[1]},
+            "async_msgs_per_sec": {"direct": s.rates[0], "proxy": s.rates[1]},
         },
         "added_latency_us": {
-            "p50": added[0],
-            "p99": added[1],
-            "p999": added[2],
-            "p50_paired_median": paired_p50,
+            "p50": s.added[0],
+            "p99": s.added[1],
+            "p999": s.added[2],
+            "p50_paired_median": s.paired_p50,
         },
-        "async_ratio": ratio,
+        "async_ratio": s.ratio,
         "goals": {
             "added_latency_us_below": ADDED_GOAL_US,
             "async_ratio_at_least": RATIO_GOAL,
-            "p50_under": under_p50,
-            "p99_under": under_p99,
-            "async_ratio_met": ratio_ok,
+            "p50_under": s.under_p50,
+            "p99_under": s.under_p99,
+            "async_ratio_met": s.ratio_ok,
         },
-    }))
+    })
+}
+
+/// The whole bench against `server`: prints as it goes, returns the report to write.
+async fn bench(server: &Server, cfg: &Config) -> anyhow::Result<serde_json::Value> {
+    let (target, server_version) = connect_target(server).await?;
+    print_header(server, cfg, &server_version);
+    let rounds = run_rounds(&target, cfg).await?;
+    let summary = Summary::from_rounds(&rounds);
+    print_summary(cfg.rounds, &summary);
+    Ok(report_json(
+        server,
+        cfg,
+        &server_version,
+        rounds.json,
+        &summary,
+    ))
 }
 
 fn main() -> anyhow::Result<()> {

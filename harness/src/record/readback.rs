@@ -110,14 +110,14 @@ pub async fn read_back(spec: &ReadSpec<'_>) -> Result<(ReadBack, ReadBackCheck),
         .await
         .map_err(|e| stream_err(e.into()))?;
     check.settle_ms += settle(&mut s).await;
-    let consumer = s
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: spec.filter.to_string(),
-            deliver_policy: consumer::DeliverPolicy::All,
-            // Only headers are read: saves moving every payload a second time.
-            headers_only: true,
-            ..Default::default()
-        })
+    let ordered = consumer::pull::OrderedConfig {
+        filter_subject: spec.filter.to_string(),
+        deliver_policy: consumer::DeliverPolicy::All,
+        // Only headers are read: saves moving every payload a second time.
+        headers_only: true,
+        ..Default::default()
+    };
+    let consumer = while_unavailable(|| s.create_consumer(ordered.clone()))
         .await
         .map_err(|e| consumer_err(e.into()))?;
     let mut pending = consumer.cached_info().num_pending;
@@ -218,25 +218,68 @@ async fn settle(s: &mut jetstream::stream::Stream) -> f64 {
     started.elapsed().as_secs_f64() * 1e3
 }
 
+/// How long JetStream may stay "temporarily unavailable" before the read-back gives up.
+const UNAVAILABLE_MAX: Duration = Duration::from_secs(30);
+
+/// True for the errors JetStream answers while its meta layer has no leader (10008 "JetStream
+/// system temporarily unavailable") and for requests nobody answered in time: both pass once a
+/// cluster has (re-)elected its leaders, e.g. some seconds after a partition healed.
+pub fn is_transient(e: &dyn std::fmt::Display) -> bool {
+    let text = e.to_string();
+    text.contains("error code 10008") || text.contains("timed out")
+}
+
+/// Runs `op` until it succeeds, fails otherwise than transiently, or [`UNAVAILABLE_MAX`] passed.
+pub async fn while_unavailable<T, E, F, Fut>(mut op: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = Instant::now() + UNAVAILABLE_MAX;
+    loop {
+        match op().await {
+            Err(e) if is_transient(&e) && Instant::now() < deadline => {
+                tracing::debug!("JetStream unavailable, trying again: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            done => return done,
+        }
+    }
+}
+
 /// The stream's own count of messages on `filter`: the pending count of a fresh consumer that
 /// would deliver all of them (the server counts from its subject index; nothing is read).
 async fn stream_count(
     s: &jetstream::stream::Stream,
     filter: &str,
 ) -> Result<u64, async_nats::Error> {
-    let c = s
-        .create_consumer(consumer::pull::Config {
-            filter_subject: filter.to_string(),
-            deliver_policy: consumer::DeliverPolicy::All,
-            ack_policy: consumer::AckPolicy::None,
-            inactive_threshold: Duration::from_secs(10),
-            ..Default::default()
-        })
-        .await?;
+    let config = consumer::pull::Config {
+        filter_subject: filter.to_string(),
+        deliver_policy: consumer::DeliverPolicy::All,
+        ack_policy: consumer::AckPolicy::None,
+        inactive_threshold: Duration::from_secs(10),
+        ..Default::default()
+    };
+    let c = while_unavailable(|| s.create_consumer(config.clone())).await?;
     let count = c.cached_info().num_pending;
     let name = c.cached_info().name.clone();
     if let Err(e) = s.delete_consumer(&name).await {
         tracing::debug!("counting consumer {name} not deleted (it expires by itself): {e}");
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::is_transient;
+
+    #[test]
+    fn meta_leaderless_and_timeouts_are_transient_other_errors_are_not() {
+        assert!(is_transient(
+            &"JetStream error: JetStream system temporarily unavailable (code 503, error code 10008)"
+        ));
+        assert!(is_transient(&"jetstream request timed out"));
+        assert!(!is_transient(&"JetStream error: stream not found (code 404, error code 10059)"));
+    }
 }

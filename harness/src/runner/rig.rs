@@ -142,7 +142,10 @@ impl Rig {
     pub(super) async fn close(self, plan: &Plan, facts: &mut Facts) {
         if plan.stream.keep {
             facts.stream_kept = true;
-        } else if let Err(e) = self.admin.delete_stream(&self.stream).await {
+        } else if let Err(e) =
+            crate::record::readback::while_unavailable(|| self.admin.delete_stream(&self.stream))
+                .await
+        {
             facts
                 .notes
                 .push(format!("stream {} not deleted: {e}", self.stream));
