@@ -12,13 +12,13 @@
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream::{self, message::PublishMessage, stream::StorageType};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use jsbench::cancel::Cancel;
 use jsbench::runner::{self, RunOptions, RuntimeKind};
-use jsbench::scenario::{self, Overrides};
+use jsbench::scenario::{self, Overrides, Plan};
 use jsbench::server::{Backend, Server, ServerSpec};
 use jsbench::workload::{self, Subjects};
 
@@ -31,6 +31,24 @@ fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The sides compared, in the order each round runs them (and prints them).
+const NAMES: [&str; 5] = [
+    "bare+headers (multi_thread)",
+    "bare+headers (current_thread)",
+    "jsbench (current_thread)",
+    "jsbench (multi_thread)",
+    "bare, no headers (multi_thread)",
+];
+
+/// The stream storage JSB_OVERHEAD_STORAGE names: anything but "memory" is file.
+fn storage_type(storage: &str) -> StorageType {
+    if storage == "memory" {
+        StorageType::Memory
+    } else {
+        StorageType::File
+    }
 }
 
 /// A plain async publish loop: one connection, a window of ack futures in a FuturesUnordered.
@@ -57,14 +75,25 @@ async fn bare(
     js.create_stream(jetstream::stream::Config {
         name: name.clone(),
         subjects: vec![subjects.stream_filter.clone()],
-        storage: if storage == "memory" {
-            jetstream::stream::StorageType::Memory
-        } else {
-            jetstream::stream::StorageType::File
-        },
+        storage: storage_type(storage),
         ..Default::default()
     })
     .await?;
+    let took = bare_publish(&js, &run, &subjects, n, window, with_headers).await?;
+    let rate = n as f64 / took.as_secs_f64();
+    js.delete_stream(&name).await?;
+    Ok(rate)
+}
+
+/// The bare loop's timed part: publishes `n` messages, returns the time to the last ack.
+async fn bare_publish(
+    js: &jetstream::Context,
+    run: &str,
+    subjects: &Subjects,
+    n: u64,
+    window: usize,
+    with_headers: bool,
+) -> anyhow::Result<Duration> {
     let payload = workload::payload(128);
     let keys: Vec<String> = (0..16).map(workload::key_name).collect();
     let mut seq = [0u64; 16];
@@ -77,7 +106,7 @@ async fn bare(
         if with_headers {
             seq[k as usize] += 1;
             msg = msg.headers(hb.build(workload::Tag {
-                run: &run,
+                run,
                 key: &keys[k as usize],
                 seq: seq[k as usize],
                 idx: i,
@@ -95,9 +124,7 @@ async fn bare(
     while let Some(r) = inflight.next().await {
         r?;
     }
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    js.delete_stream(&name).await?;
-    Ok(rate)
+    Ok(start.elapsed())
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -105,77 +132,108 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful: only run when benched.
-    if !std::env::args().any(|a| a == "--bench") {
-        return Ok(());
+/// What to measure, from the environment (defaults as the module docs quote them).
+struct Settings {
+    n: u64,
+    rounds: u64,
+    storage: String,
+    window: usize,
+}
+
+impl Settings {
+    /// Reads JSB_OVERHEAD_MSGS, JSB_OVERHEAD_ROUNDS and JSB_OVERHEAD_STORAGE.
+    fn from_env() -> Settings {
+        Settings {
+            n: env_or("JSB_OVERHEAD_MSGS", 500_000),
+            rounds: env_or("JSB_OVERHEAD_ROUNDS", 3),
+            storage: std::env::var("JSB_OVERHEAD_STORAGE").unwrap_or_else(|_| "file".into()),
+            window: 10_000,
+        }
     }
-    let n = env_or("JSB_OVERHEAD_MSGS", 500_000);
-    let rounds = env_or("JSB_OVERHEAD_ROUNDS", 3);
-    let storage = std::env::var("JSB_OVERHEAD_STORAGE").unwrap_or_else(|_| "file".into());
-    let window = 10_000usize;
-    // Each side runs on both runtime flavours and is judged by its best: a bare loop whose
-    // FuturesUnordered polls thousands of ack futures in one go runs into tokio's cooperative
-    // budget on a current-thread runtime (futures return Pending and wake themselves), which
-    // would make the comparison flattering to jsbench.
-    let mt = RuntimeKind::MultiThread.build()?;
-    let ct = RuntimeKind::CurrentThread.build()?;
-    let server = mt.block_on(Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
-        ..ServerSpec::default()
-    }))?;
-    let url = server.url().to_string();
-    let out = tempfile::tempdir()?;
+}
+
+/// jsbench's scenario for the same messages as the bare loop (with every observation on).
+fn jsbench_plan(s: &Settings) -> anyhow::Result<Plan> {
+    let (storage, window, n) = (&s.storage, s.window, s.n);
     let text = format!(
         "name = \"overhead\"\nseed = 1\n[stream]\nstorage = \"{storage}\"\n[publish]\nmode = \"async\"\nmax_in_flight = {window}\n[workload]\nmessages = {n}\nkeys = 16\nkey_distribution = \"round_robin\"\npayload_size = 128\n"
     );
     let plan = scenario::parse(&text, "overhead", &Overrides::default())?;
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let jsbench_run = |rt: &tokio::runtime::Runtime| -> anyhow::Result<f64> {
-        let r = rt.block_on(runner::run_on(&plan, &opts, &server))?;
+    Ok(plan)
+}
+
+/// What every run shares; fields drop in this order (the server before its runtimes).
+struct Bench {
+    settings: Settings,
+    opts: RunOptions,
+    plan: Plan,
+    /// Holds jsbench's results directory for as long as the runs write to it.
+    _out: tempfile::TempDir,
+    server: Server,
+    ct: tokio::runtime::Runtime,
+    mt: tokio::runtime::Runtime,
+}
+
+impl Bench {
+    /// Prints what is compared and where, so the figures below are never read without it.
+    fn print_header(&self) {
+        let Settings {
+            n,
+            rounds,
+            storage,
+            window,
+        } = &self.settings;
+        let url = self.server.url();
+        println!("overhead: {n} msgs x 128 B, {storage} storage, window {window}, {rounds} rounds, server {url}");
+    }
+
+    /// One bare run on `rt`: its acked msgs/s.
+    fn bare_run(&self, rt: &tokio::runtime::Runtime, with_headers: bool) -> anyhow::Result<f64> {
+        let s = &self.settings;
+        rt.block_on(bare(&self.server, &s.storage, s.n, s.window, with_headers))
+    }
+
+    /// One jsbench run on `rt`: its acked msgs/s, provided the run completed.
+    fn jsbench_run(&self, rt: &tokio::runtime::Runtime) -> anyhow::Result<f64> {
+        let r = rt.block_on(runner::run_on(&self.plan, &self.opts, &self.server))?;
         anyhow::ensure!(
             r.report.status.is_complete(),
             "jsbench run incomplete: {:?}",
             r.report.status_reason
         );
         Ok(r.report.throughput.msgs_per_sec)
-    };
-    let names = [
-        "bare+headers (multi_thread)",
-        "bare+headers (current_thread)",
-        "jsbench (current_thread)",
-        "jsbench (multi_thread)",
-        "bare, no headers (multi_thread)",
-    ];
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
-    println!("overhead: {n} msgs x 128 B, {storage} storage, window {window}, {rounds} rounds, server {url}");
-    for round in 0..rounds {
-        let got = [
-            mt.block_on(bare(&server, &storage, n, window, true))?,
-            ct.block_on(bare(&server, &storage, n, window, true))?,
-            jsbench_run(&ct)?,
-            jsbench_run(&mt)?,
-            mt.block_on(bare(&server, &storage, n, window, false))?,
-        ];
-        let line: Vec<String> = names
-            .iter()
-            .zip(&got)
-            .map(|(name, v)| format!("{name} {v:.0}"))
-            .collect();
-        println!("round {round}: {}", line.join(" | "));
-        for (s, v) in samples.iter_mut().zip(got) {
-            s.push(v);
-        }
     }
+
+    /// Every round runs each side once, in NAMES order; returns each side's samples.
+    fn run_rounds(&self) -> anyhow::Result<Vec<Vec<f64>>> {
+        let (mt, ct) = (&self.mt, &self.ct);
+        let mut samples: Vec<Vec<f64>> = vec![Vec::new(); NAMES.len()];
+        for round in 0..self.settings.rounds {
+            let got = [
+                self.bare_run(mt, true)?,
+                self.bare_run(ct, true)?,
+                self.jsbench_run(ct)?,
+                self.jsbench_run(mt)?,
+                self.bare_run(mt, false)?,
+            ];
+            let line: Vec<String> = NAMES
+                .iter()
+                .zip(&got)
+                .map(|(name, v)| format!("{name} {v:.0}"))
+                .collect();
+            println!("round {round}: {}", line.join(" | "));
+            for (s, v) in samples.iter_mut().zip(got) {
+                s.push(v);
+            }
+        }
+        Ok(samples)
+    }
+}
+
+/// Prints each side's median and the ratios this bench exists for.
+fn print_summary(samples: &mut [Vec<f64>]) {
     let med: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
-    for (name, m) in names.iter().zip(&med) {
+    for (name, m) in NAMES.iter().zip(&med) {
         println!("median {name}: {m:.0} msgs/s");
     }
     let bare_best = med[0].max(med[1]);
@@ -199,6 +257,46 @@ fn main() -> anyhow::Result<()> {
         "cost of the headers (bare multi_thread, with / without) = {:.3}",
         med[0] / med[4]
     );
-    mt.block_on(server.stop())?;
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing useful: only run when benched.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Ok(());
+    }
+    let settings = Settings::from_env();
+    // Each side runs on both runtime flavours and is judged by its best: a bare loop whose
+    // FuturesUnordered polls thousands of ack futures in one go runs into tokio's cooperative
+    // budget on a current-thread runtime (futures return Pending and wake themselves), which
+    // would make the comparison flattering to jsbench.
+    let mt = RuntimeKind::MultiThread.build()?;
+    let ct = RuntimeKind::CurrentThread.build()?;
+    let server = mt.block_on(Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+        ..ServerSpec::default()
+    }))?;
+    let out = tempfile::tempdir()?;
+    let plan = jsbench_plan(&settings)?;
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: Cancel::new(),
+        progress: false,
+    };
+    let bench = Bench {
+        settings,
+        opts,
+        plan,
+        _out: out,
+        server,
+        ct,
+        mt,
+    };
+    bench.print_header();
+    let mut samples = bench.run_rounds()?;
+    print_summary(&mut samples);
+    bench.mt.block_on(bench.server.stop())?;
     Ok(())
 }

@@ -454,7 +454,7 @@ impl Rounds {
 
 /// Which route goes first in `round`: flipped every round (A B, B A, …), so drift hits both.
 fn round_order(round: u64) -> [Route; 2] {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         [Route::Direct, Route::Proxy]
     } else {
         [Route::Proxy, Route::Direct]

@@ -169,6 +169,27 @@ async fn an_in_process_reply_must_be_retried_or_the_message_may_never_be_stored(
     assert_eq!(c.acked + c.failed + c.unknown + c.in_process + c.in_flight, c.published);
 }
 
+/// A key-affine pool spread over the three nodes (`connect_to = "any"`): each connection's node
+/// forwards to the leader from the first message on (no "no responders" while the stream's
+/// interest is still travelling), and key affinity keeps every key's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_over_every_node_publishes_from_the_first_message_and_keeps_per_key_order() {
+    pool_over_every_node(run(POOL_OVER_EVERY_NODE).await);
+}
+
+const POOL_OVER_EVERY_NODE: &str = "[connections]\nstrategy = \"key_affine\"\ncount = 3\n\
+     [publish]\nmode = \"async\"\nmax_in_flight = 1000\n[workload]\nmessages = 15000\nkeys = 8\n\
+     [expect]\nstorage_order = \"preserved_per_key\"\nall_acked = true\n";
+
+fn pool_over_every_node(r: Report) {
+    complete_and_safe(&r);
+    assert_eq!(r.verdict, Verdict::Pass, "{:?} {:?}", r.verdicts, r.errors);
+    let c = r.cluster.as_ref().unwrap();
+    let mut primaries = c.primaries.clone();
+    primaries.sort();
+    assert_eq!(primaries, ["n0", "n1", "n2"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_msg_ids_on_r3_are_in_process_replies_that_overtake_acks() {
     let r = run(
@@ -236,4 +257,11 @@ async fn containers_a_partitioned_leader_is_replaced_and_the_replicas_agree_afte
     let f = &r.faults[0];
     assert!(f.new_leader_ms.is_some(), "{:?}", r.cluster);
     assert_ne!(f.window.leader_after, f.window.leader_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_a_pool_over_every_node_publishes_from_the_first_message() {
+    if let Some(r) = run_in_containers(POOL_OVER_EVERY_NODE).await {
+        pool_over_every_node(r);
+    }
 }
