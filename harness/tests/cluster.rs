@@ -3,6 +3,8 @@
 //! known monitoring endpoint; an R3 stream works; a node can be killed and started again; the
 //! routes around a node can be cut and healed, and nothing is left behind.
 
+mod common;
+
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
@@ -78,7 +80,8 @@ async fn a_three_node_cluster_serves_an_r3_stream_and_survives_a_node_kill() {
     })
     .await
     .expect("an R3 stream");
-    for i in 0..100 {
+    common::publish_first(&js, "r3.0").await;
+    for i in 1..100 {
         js.publish(format!("r3.{i}"), "x".into())
             .await
             .unwrap()

@@ -78,7 +78,8 @@ async fn filled_r3_stream(js: &jetstream::Context) {
     })
     .await
     .expect("an R3 stream");
-    for i in 0..MESSAGES {
+    common::publish_first(js, "r3.0").await;
+    for i in 1..MESSAGES {
         js.publish(format!("r3.{i}"), "x".into())
             .await
             .unwrap()

@@ -163,10 +163,16 @@ async fn an_in_process_reply_must_be_retried_or_the_message_may_never_be_stored(
     complete_and_safe(&r);
     let s = r.safety.as_ref().unwrap();
     assert!(r.counts.in_process > 0, "{:?}", r.replies);
-    assert_eq!(s.in_process_missing + s.in_process_stored, r.counts.in_process);
+    assert_eq!(
+        s.in_process_missing + s.in_process_stored,
+        r.counts.in_process
+    );
     assert!(s.in_process_missing > 0, "{s:?}");
     let c = &r.counts;
-    assert_eq!(c.acked + c.failed + c.unknown + c.in_process + c.in_flight, c.published);
+    assert_eq!(
+        c.acked + c.failed + c.unknown + c.in_process + c.in_flight,
+        c.published
+    );
 }
 
 /// A key-affine pool spread over the three nodes (`connect_to = "any"`): each connection's node
@@ -223,8 +229,14 @@ async fn run_in_containers(body: &str) -> Option<Report> {
     let r = run_on("container", body).await;
     let pid = std::process::id().to_string();
     let label = format!("jsbench.pid={pid}");
-    assert_eq!(common::containers_matching("label", &label).await, Vec::<String>::new());
-    assert_eq!(common::networks_matching("label", &label).await, Vec::<String>::new());
+    assert_eq!(
+        common::containers_matching("label", &label).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        common::networks_matching("label", &label).await,
+        Vec::<String>::new()
+    );
     Some(r)
 }
 
@@ -239,7 +251,10 @@ async fn containers_killing_the_leader_hands_over_without_losing_acknowledged_me
     };
     complete_and_safe(&r);
     let f = &r.faults[0];
-    assert_eq!(f.window.nodes, vec![f.window.leader_before.clone().unwrap()]);
+    assert_eq!(
+        f.window.nodes,
+        vec![f.window.leader_before.clone().unwrap()]
+    );
     assert!(f.new_leader_ms.is_some(), "{:?}", r.cluster);
     assert!(r.cluster.as_ref().unwrap().unavailable.longest_ms > 1000.0);
 }

@@ -65,13 +65,23 @@ pub fn unavailability(
     }
 }
 
-/// From `at_ms` to the first moment after it that the stream had a leader other than
-/// `before` (ms); `None` when that never happened in the timeline.
+/// From `at_ms` to the first leader elected after it (ms): a node other than `before`, or
+/// `before` itself once the stream had been without a leader (killed with the rest of the
+/// cluster, or deposed for a moment and re-elected). `None` when neither happened in the
+/// timeline: the leader was kept throughout, or no leader came back.
 pub fn new_leader_ms(leaders: &[LeaderChange], at_ms: f64, before: Option<&str>) -> Option<f64> {
+    let mut leaderless = false;
     leaders
         .iter()
-        .find(|c| c.at_ms >= at_ms && c.leader.is_some() && c.leader.as_deref() != before)
-        .map(|c| c.at_ms - at_ms)
+        .filter(|c| c.at_ms >= at_ms)
+        .find_map(|c| match c.leader.as_deref() {
+            None => {
+                leaderless = true;
+                None
+            }
+            Some(l) if leaderless || Some(l) != before => Some(c.at_ms - at_ms),
+            Some(_) => None,
+        })
 }
 
 /// One node's figures over the run, from its `/varz` samples.
@@ -140,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_leader_is_the_first_other_one_after_the_fault() {
+    fn a_new_leader_is_another_node_or_the_same_one_after_a_leaderless_stretch() {
         let c = |at_ms: f64, l: Option<&str>| LeaderChange {
             at_ms,
             leader: l.map(String::from),
@@ -148,6 +158,12 @@ mod tests {
         };
         let t = [c(0.0, Some("n0")), c(1000.0, None), c(3500.0, Some("n2"))];
         assert_eq!(new_leader_ms(&t, 900.0, Some("n0")), Some(2600.0));
-        assert_eq!(new_leader_ms(&t, 900.0, Some("n2")), None);
+        // The same node, after a stretch without a leader: elected again.
+        assert_eq!(new_leader_ms(&t, 900.0, Some("n2")), Some(2600.0));
+        // Kept throughout: no election after the fault.
+        let kept = [c(0.0, Some("n0")), c(2000.0, Some("n0"))];
+        assert_eq!(new_leader_ms(&kept, 900.0, Some("n0")), None);
+        // Nothing after the leaderless stretch: no leader came back.
+        assert_eq!(new_leader_ms(&t[..2], 900.0, Some("n0")), None);
     }
 }

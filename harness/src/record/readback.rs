@@ -280,6 +280,8 @@ mod transient_tests {
             &"JetStream error: JetStream system temporarily unavailable (code 503, error code 10008)"
         ));
         assert!(is_transient(&"jetstream request timed out"));
-        assert!(!is_transient(&"JetStream error: stream not found (code 404, error code 10059)"));
+        assert!(!is_transient(
+            &"JetStream error: stream not found (code 404, error code 10059)"
+        ));
     }
 }

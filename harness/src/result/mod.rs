@@ -135,8 +135,9 @@ pub struct ConsumeTimeline {
 pub struct FaultReport {
     #[serde(flatten)]
     pub window: FaultWindow,
-    /// Cluster: from the fault's start to the first moment the stream had another leader (ms);
-    /// null when it kept its leader.
+    /// Cluster: from the fault's start to the first leader elected after it (ms): another node,
+    /// or the same one after a stretch without a leader; null when it kept its leader throughout
+    /// or none came back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_leader_ms: Option<f64>,
     /// Figures for messages first sent before, during and after the window, and the time to

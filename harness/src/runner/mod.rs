@@ -102,7 +102,9 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
         // Containers of jsbench processes that were killed before they could clean up.
         let removed = crate::server::kill_orphans().await;
         if removed > 0 {
-            tracing::info!("removed {removed} container(s) and network(s) left behind by dead jsbench runs");
+            tracing::info!(
+                "removed {removed} container(s) and network(s) left behind by dead jsbench runs"
+            );
         }
     }
     let mut server_pid = None;

@@ -253,8 +253,8 @@ async fn reach_stream(pool: &Pool, run_id: &str) -> Result<(), String> {
                 Ok(()) => break,
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(format!(
-                        "connection {c} cannot reach the stream within {STREAM_READY_TIMEOUT:?}: {e}"
-                    ))
+                    "connection {c} cannot reach the stream within {STREAM_READY_TIMEOUT:?}: {e}"
+                ))
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }

@@ -31,8 +31,8 @@ pub use error::{FieldError, ScenarioError};
 pub use expect::{Expect, OrderClaim, Presence};
 pub use plan::{
     Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
-    Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan,
-    Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
+    Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution,
+    PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
 };
 pub use raw::{
     ConnectionsSection, ConsumeSection, FaultSection, ObserveSection, PublishSection, RetrySection,

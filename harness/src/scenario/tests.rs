@@ -283,7 +283,8 @@ fn fault_entries_are_parsed_strictly() {
     );
 }
 
-const CLUSTER: &str = "name = \"c\"\n[server]\nnodes = 3\n[stream]\nreplicas = 3\n[workload]\nmessages = 10\n";
+const CLUSTER: &str =
+    "name = \"c\"\n[server]\nnodes = 3\n[stream]\nreplicas = 3\n[workload]\nmessages = 10\n";
 
 #[test]
 fn a_cluster_scenario_parses_node_targets_and_connect_to() {

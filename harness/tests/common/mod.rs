@@ -67,3 +67,31 @@ pub async fn networks_matching(key: &str, value: &str) -> Vec<String> {
         .filter_map(|n| n.name)
         .collect()
 }
+
+/// Publishes the first message into a stream just created on a cluster, and waits for its ack.
+/// Until the stream's interest has reached the node this connection is on, that node answers
+/// "no responders" (StreamNotFound) for a moment — jsbench's runs probe every connection for the
+/// same reason (`runner::rig`). Only that error is retried: nothing received the message, so
+/// sending it again cannot store it twice. Bounded at 10 s.
+pub async fn publish_first(js: &async_nats::jetstream::Context, subject: &str) {
+    use async_nats::jetstream::context::PublishErrorKind;
+    let first = tokio::time::Instant::now();
+    loop {
+        match js
+            .publish(subject.to_string(), "x".into())
+            .await
+            .unwrap()
+            .await
+        {
+            Ok(_) => return,
+            Err(e)
+                if e.kind() == PublishErrorKind::StreamNotFound
+                    && first.elapsed() < Duration::from_secs(10) =>
+            {
+                eprintln!("first publish: {e}; again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the stream took no message within 10 s: {e}"),
+        }
+    }
+}

@@ -153,12 +153,15 @@ pub fn fault_leader(f: &FaultReport) -> Option<String> {
                 " (new leader after {ms:.0} ms)"
             ))
         ),
-        (Some(b), Some(_)) => format!("leader {b} kept"),
+        (Some(b), Some(_)) => match f.new_leader_ms {
+            Some(ms) => format!("leader {b} re-elected {ms:.0} ms after the fault began"),
+            None => format!("leader {b} kept"),
+        },
         (Some(b), None) => format!(
             "leader {b}; no leader {} s after the heal{}",
             crate::nemesis::LEADER_AFTER_WAIT.as_secs(),
             f.new_leader_ms.map_or(String::new(), |ms| format!(
-                " (a new leader {ms:.0} ms after the fault began)"
+                " (a leader elected {ms:.0} ms after the fault began)"
             ))
         ),
         (None, Some(a)) => format!("no leader → {a}"),
@@ -350,12 +353,18 @@ mod tests {
             "leader n0 → n1 (new leader after 5242 ms)"
         );
         f.window.leader_after = Some("n0".into());
+        assert_eq!(
+            fault_leader(&f).unwrap(),
+            "leader n0 re-elected 5242 ms after the fault began"
+        );
+        f.new_leader_ms = None;
         assert_eq!(fault_leader(&f).unwrap(), "leader n0 kept");
+        f.new_leader_ms = Some(5242.4);
         // No leader by the time the window looked must not read as "kept".
         f.window.leader_after = None;
         assert_eq!(
             fault_leader(&f).unwrap(),
-            "leader n0; no leader 3 s after the heal (a new leader 5242 ms after the fault began)"
+            "leader n0; no leader 3 s after the heal (a leader elected 5242 ms after the fault began)"
         );
     }
 }
