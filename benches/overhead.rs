@@ -273,9 +273,6 @@ fn main() -> anyhow::Result<()> {
     let ct = RuntimeKind::CurrentThread.build()?;
     let server = mt.block_on(Server::start(&ServerSpec {
         backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
         ..ServerSpec::default()
     }))?;
     let out = tempfile::tempdir()?;

@@ -709,9 +709,6 @@ fn main() -> anyhow::Result<()> {
     let rt = RuntimeKind::CurrentThread.build()?;
     let server = rt.block_on(Server::start(&ServerSpec {
         backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
         ..ServerSpec::default()
     }))?;
     let outcome = rt.block_on(bench(&server, &cfg));

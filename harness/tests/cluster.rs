@@ -102,20 +102,7 @@ async fn a_three_node_cluster_serves_an_r3_stream_and_survives_a_node_kill() {
 
     // kill -9 of the stream leader: another node takes over and publishing goes on.
     server.kill_node(li).await.expect("kill the leader");
-    let mut acked = 0;
-    for i in 0..200 {
-        let r = async { js.publish(format!("r3.{i}"), "y".into()).await?.await };
-        if tokio::time::timeout(Duration::from_secs(2), r)
-            .await
-            .is_ok_and(|r| r.is_ok())
-        {
-            acked += 1;
-        }
-        if acked >= 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let acked = common::publish_until_acked(&js, "r3.", 10).await;
     assert!(acked >= 10, "the two survivors accept publishes");
     let new_leader = stream_leader(&js, "R3").await;
     assert_ne!(new_leader, leader);

@@ -299,20 +299,7 @@ async fn killing_the_stream_leader_moves_leadership_and_it_comes_back_on_its_url
         .kill_node(li)
         .await
         .expect("kill -9 the stream leader");
-    let mut acked = 0;
-    for i in 0..200 {
-        let r = async { js.publish(format!("r3.k{i}"), "y".into()).await?.await };
-        if tokio::time::timeout(Duration::from_secs(2), r)
-            .await
-            .is_ok_and(|r| r.is_ok())
-        {
-            acked += 1;
-        }
-        if acked >= 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let acked = common::publish_until_acked(&js, "r3.k", 10).await;
     assert!(acked >= 10, "the two survivors accept publishes");
     let new_leader = agreed_stream_leader(&server, Some(li), Some(&leader)).await;
     assert_ne!(new_leader, leader);

@@ -105,21 +105,14 @@ impl<'a> Checker<'a> {
         value: Option<&str>,
         default: Duration,
     ) -> Duration {
-        let Some(s) = value else { return default };
-        match humantime::parse_duration(s) {
-            Ok(d) if !d.is_zero() => d,
-            Ok(_) => {
-                self.err(field, "must be greater than zero");
-                default
-            }
-            Err(e) => {
-                self.err(
-                    field,
-                    format!("{s:?} is not a duration ({e}); write e.g. \"500ms\", \"10s\", \"2m\""),
-                );
-                default
-            }
+        let errors = self.errors.len();
+        let d = self.duration0(field, value, default);
+        // Zero only when it was written so (not already an error).
+        if value.is_some() && self.errors.len() == errors && d.is_zero() {
+            self.err(field, "must be greater than zero");
+            return default;
         }
+        d
     }
 
     /// A duration that may be zero ("0s").

@@ -397,3 +397,24 @@ fn a_container_partition_needs_a_single_node_side() {
     let process = five("\"minority\"").replace("container", "process");
     parse(&process, "t.toml", &Overrides::default()).unwrap();
 }
+
+#[test]
+fn a_duration_that_must_not_be_zero_gets_one_error_naming_its_field() {
+    let with = |v: &str| errs(&format!("{MIN}[publish]\nack_timeout = \"{v}\"\n"));
+    let e = with("0s");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].field, "publish.ack_timeout");
+    assert!(
+        e[0].message.contains("greater than zero"),
+        "{}",
+        e[0].message
+    );
+    // Not a duration: that error alone, not also "greater than zero".
+    let e = with("soon");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].message.contains("is not a duration"),
+        "{}",
+        e[0].message
+    );
+}

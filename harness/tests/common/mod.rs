@@ -95,3 +95,28 @@ pub async fn publish_first(js: &async_nats::jetstream::Context, subject: &str) {
         }
     }
 }
+
+/// Publishes `<prefix><i>` for i = 0, 1, … (at most 200 tries, each given 2 s, 50 ms apart)
+/// until `want` of them are acked — a cluster that lost a node must still take publishes —
+/// and returns how many were acked.
+pub async fn publish_until_acked(
+    js: &async_nats::jetstream::Context,
+    prefix: &str,
+    want: u64,
+) -> u64 {
+    let mut acked = 0;
+    for i in 0..200 {
+        let r = async { js.publish(format!("{prefix}{i}"), "y".into()).await?.await };
+        if tokio::time::timeout(Duration::from_secs(2), r)
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            acked += 1;
+        }
+        if acked >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    acked
+}
