@@ -72,14 +72,16 @@ async fn a_three_node_cluster_serves_an_r3_stream_and_survives_a_node_kill() {
     assert!(names.contains(&leader.as_str()), "{leader}");
 
     let js = jetstream(&server).await;
-    js.create_stream(stream::Config {
-        name: "R3".into(),
-        subjects: vec!["r3.>".into()],
-        num_replicas: 3,
-        ..Default::default()
-    })
-    .await
-    .expect("an R3 stream");
+    common::create_stream_on_cluster(
+        &js,
+        stream::Config {
+            name: "R3".into(),
+            subjects: vec!["r3.>".into()],
+            num_replicas: 3,
+            ..Default::default()
+        },
+    )
+    .await;
     common::publish_first(&js, "r3.0").await;
     for i in 1..100 {
         js.publish(format!("r3.{i}"), "x".into())

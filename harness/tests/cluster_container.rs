@@ -70,14 +70,16 @@ async fn jetstream_on(server: &Server, nodes: &[usize]) -> jetstream::Context {
 
 /// An R3 stream holding [`MESSAGES`] acknowledged messages.
 async fn filled_r3_stream(js: &jetstream::Context) {
-    js.create_stream(stream::Config {
-        name: STREAM.into(),
-        subjects: vec!["r3.>".into()],
-        num_replicas: 3,
-        ..Default::default()
-    })
-    .await
-    .expect("an R3 stream");
+    common::create_stream_on_cluster(
+        js,
+        stream::Config {
+            name: STREAM.into(),
+            subjects: vec!["r3.>".into()],
+            num_replicas: 3,
+            ..Default::default()
+        },
+    )
+    .await;
     common::publish_first(js, "r3.0").await;
     for i in 1..MESSAGES {
         js.publish(format!("r3.{i}"), "x".into())

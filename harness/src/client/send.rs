@@ -10,7 +10,7 @@
 
 use std::sync::atomic::Ordering;
 
-use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::Subject;
 use futures::StreamExt;
@@ -118,26 +118,19 @@ impl Publisher<'_> {
         }
         let history = &mut *st.history;
         let rec = &mut *st.rec;
-        match c.result {
+        match &c.result {
             Ok(ack) => {
                 history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
                 history.record_ack_time(c.idx, ack_ns);
                 if c.attempt > 1 {
-                    history.attempt_log.push(AttemptRecord {
-                        idx: c.idx,
-                        attempt: c.attempt,
-                        conn: c.conn,
-                        send_ns: c.send_ns,
-                        end_ns: ack_ns,
-                        outcome: if ack.duplicate {
-                            Outcome::Duplicate
-                        } else {
-                            Outcome::Ok
-                        },
-                        error: "",
-                        code: 0,
-                        rank: c.rank,
-                    });
+                    let outcome = if ack.duplicate {
+                        Outcome::Duplicate
+                    } else {
+                        Outcome::Ok
+                    };
+                    history
+                        .attempt_log
+                        .push(c.attempt_record(ack_ns, outcome, "", 0));
                 }
                 rec.publish_ack
                     .record(ack_ns, ack_ns.saturating_sub(c.send_ns).max(1));
@@ -152,27 +145,12 @@ impl Publisher<'_> {
                     }
                 }
             }
-            Err(ref e) => {
-                let code = reply_code(e);
-                let outcome = match (e.kind(), code) {
-                    (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
-                    // An earlier attempt is proposed, not committed: outcome not known yet.
-                    (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
-                    _ => Outcome::Fail,
-                };
-                let kind = error_name(e.kind(), code);
+            Err(e) => {
+                let (outcome, code, kind) = classify(e);
                 history.record_failure(c.idx, outcome, kind);
-                history.attempt_log.push(AttemptRecord {
-                    idx: c.idx,
-                    attempt: c.attempt,
-                    conn: c.conn,
-                    send_ns: c.send_ns,
-                    end_ns: ack_ns,
-                    outcome,
-                    error: kind,
-                    code,
-                    rank: c.rank,
-                });
+                history
+                    .attempt_log
+                    .push(c.attempt_record(ack_ns, outcome, kind, code));
                 // Trusting an in-process reply stops here; retrying it learns the outcome (a
                 // deposed leader drops what it had in process: see OnInProcess).
                 let trusted =
@@ -198,26 +176,46 @@ fn record_repeat(c: Completion, end_ns: u64, st: &mut Phase<'_>) {
     let (outcome, code, error) = match &c.result {
         Ok(ack) if ack.duplicate => (Outcome::Duplicate, 0, ""),
         Ok(_) => (Outcome::Ok, 0, ""),
-        Err(e) => {
-            let code = reply_code(e);
-            let outcome = match (e.kind(), code) {
-                (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
-                (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
-                _ => Outcome::Fail,
-            };
-            (outcome, code, error_name(e.kind(), code))
-        }
+        Err(e) => classify(e),
     };
     st.history.repeats += 1;
-    st.history.attempt_log.push(AttemptRecord {
-        idx: c.idx,
-        attempt: REPEAT,
-        conn: c.conn,
-        send_ns: c.send_ns,
-        end_ns,
-        outcome,
-        error,
-        code,
-        rank: c.rank,
-    });
+    st.history
+        .attempt_log
+        .push(c.attempt_record(end_ns, outcome, error, code));
+}
+
+/// A failed attempt's outcome, reply code and error name. A timeout is unknown (it may be
+/// stored); "duplicate message id is in process" is in process (an earlier attempt is proposed,
+/// not committed: the outcome is not known yet); anything else failed.
+fn classify(e: &PublishError) -> (Outcome, u32, &'static str) {
+    let code = reply_code(e);
+    let outcome = match (e.kind(), code) {
+        (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
+        (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
+        _ => Outcome::Fail,
+    };
+    (outcome, code, error_name(e.kind(), code))
+}
+
+impl Completion {
+    /// This attempt as a line of the attempt log.
+    fn attempt_record(
+        &self,
+        end_ns: u64,
+        outcome: Outcome,
+        error: &'static str,
+        code: u32,
+    ) -> AttemptRecord {
+        AttemptRecord {
+            idx: self.idx,
+            attempt: self.attempt,
+            conn: self.conn,
+            send_ns: self.send_ns,
+            end_ns,
+            outcome,
+            error,
+            code,
+            rank: self.rank,
+        }
+    }
 }

@@ -142,6 +142,35 @@ impl Nemesis<'_> {
         self.clock.now_ns().saturating_sub(phase_start_ns) as f64 / 1e6
     }
 
+    /// Waits for an occurrence's start; `Err` when publishing ended first.
+    async fn start_of(
+        &self,
+        f: &FaultPlan,
+        occurrence: u32,
+        phase_start_ns: u64,
+        offset: Duration,
+        stopped: &mut watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let at = self
+            .clock
+            .instant_at(phase_start_ns + offset.as_nanos() as u64);
+        // A fault due now (whole-run faults) is set on the first poll, before the publisher's
+        // first message: the runner polls the nemesis first.
+        let due_now = self.clock.now_ns() >= phase_start_ns + offset.as_nanos() as u64;
+        tokio::select! {
+            biased;
+            _ = std::future::ready(()), if due_now => Ok(()),
+            _ = stopped.wait_for(|s| *s) => {
+                Err(format!(
+                    "fault {} (occurrence {occurrence}) scheduled at {} never started: publishing ended first",
+                    f.name,
+                    humantime::format_duration(offset)
+                ))
+            }
+            _ = tokio::time::sleep_until(at.into()) => Ok(()),
+        }
+    }
+
     /// One occurrence: wait for its start, inject, hold, heal. `Err` when it never started.
     async fn occurrence(
         &self,
@@ -151,24 +180,8 @@ impl Nemesis<'_> {
         offset: Duration,
         mut stopped: watch::Receiver<bool>,
     ) -> Result<FaultWindow, String> {
-        let at = self
-            .clock
-            .instant_at(phase_start_ns + offset.as_nanos() as u64);
-        // A fault due now (whole-run faults) is set on the first poll, before the publisher's
-        // first message: the runner polls the nemesis first.
-        let due_now = self.clock.now_ns() >= phase_start_ns + offset.as_nanos() as u64;
-        tokio::select! {
-            biased;
-            _ = std::future::ready(()), if due_now => {}
-            _ = stopped.wait_for(|s| *s) => {
-                return Err(format!(
-                    "fault {} (occurrence {occurrence}) scheduled at {} never started: publishing ended first",
-                    f.name,
-                    humantime::format_duration(offset)
-                ));
-            }
-            _ = tokio::time::sleep_until(at.into()) => {}
-        }
+        self.start_of(f, occurrence, phase_start_ns, offset, &mut stopped)
+            .await?;
         let kind = f.fault.kind();
         let leader_before = self.leader().await;
         let nodes = self.nodes_of(f, leader_before.as_deref(), occurrence);

@@ -222,11 +222,15 @@ async fn settle(s: &mut jetstream::stream::Stream) -> f64 {
 const UNAVAILABLE_MAX: Duration = Duration::from_secs(30);
 
 /// True for the errors JetStream answers while its meta layer has no leader (10008 "JetStream
-/// system temporarily unavailable") and for requests nobody answered in time: both pass once a
-/// cluster has (re-)elected its leaders, e.g. some seconds after a partition healed.
+/// system temporarily unavailable") or does not see enough peers online yet (10005 "no suitable
+/// peers for placement", just after a cluster formed), and for requests nobody answered in time:
+/// all pass once a cluster has (re-)elected its leaders, e.g. some seconds after a partition
+/// healed.
 pub fn is_transient(e: &dyn std::fmt::Display) -> bool {
     let text = e.to_string();
-    text.contains("error code 10008") || text.contains("timed out")
+    text.contains("error code 10008")
+        || text.contains("error code 10005")
+        || text.contains("timed out")
 }
 
 /// Runs `op` until it succeeds, fails otherwise than transiently, or [`UNAVAILABLE_MAX`] passed.
@@ -275,9 +279,12 @@ mod transient_tests {
     use super::is_transient;
 
     #[test]
-    fn meta_leaderless_and_timeouts_are_transient_other_errors_are_not() {
+    fn meta_leaderless_placement_pending_and_timeouts_are_transient_other_errors_are_not() {
         assert!(is_transient(
             &"JetStream error: JetStream system temporarily unavailable (code 503, error code 10008)"
+        ));
+        assert!(is_transient(
+            &"jetstream error: no suitable peers for placement (code 500, error code 10005)"
         ));
         assert!(is_transient(&"jetstream request timed out"));
         assert!(!is_transient(

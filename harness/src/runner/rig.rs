@@ -187,23 +187,12 @@ async fn create_stream(
         ..Default::default()
     };
     // A cluster that just elected its meta leader may still see a peer as offline for a moment
-    // ("no suitable peers for placement"): retry that for a few seconds.
-    let deadline = tokio::time::Instant::now() + STREAM_READY_TIMEOUT;
-    loop {
-        match admin.create_stream(config.clone()).await {
-            Ok(_) => return Ok(()),
-            Err(e) if placement_pending(&e) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => return Err(format!("cannot create stream {name}: {e}")),
-        }
-    }
-}
-
-/// "No suitable peers for placement" (err_code 10005): the meta layer does not see enough
-/// peers online yet.
-fn placement_pending(e: &jetstream::context::CreateStreamError) -> bool {
-    e.to_string().contains("10005")
+    // ("no suitable peers for placement") or answer late: retry those. Creating a stream again
+    // with the same config succeeds, so a request that timed out but went through is harmless.
+    crate::record::readback::while_unavailable(|| admin.create_stream(config.clone()))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot create stream {name}: {e}"))
 }
 
 /// Waits until the replicated stream has a leader and every replica is current; returns the

@@ -120,3 +120,15 @@ pub async fn publish_until_acked(
     }
     acked
 }
+
+/// Creates a stream on a cluster that has just formed, waiting out what jsbench's runner waits
+/// out too (`record::readback::while_unavailable`): "no suitable peers for placement" while the
+/// meta leader does not yet see every peer online, "temporarily unavailable", a late answer.
+pub async fn create_stream_on_cluster(
+    js: &async_nats::jetstream::Context,
+    config: async_nats::jetstream::stream::Config,
+) {
+    jsbench::record::readback::while_unavailable(|| js.create_stream(config.clone()))
+        .await
+        .expect("a stream on the cluster");
+}
