@@ -21,6 +21,9 @@
 //!   logs) as `<results>/baselines/NAME/`, replacing an older one of that name;
 //! - `cargo bench -- --baseline NAME` compares this suite with it (`jsbench compare`'s rule and
 //!   default thresholds) and puts the comparison in summary.md, compare.md and index.html.
+//! - `cargo bench --bench suite -- --wide` prints the table with every column (by default, the
+//!   one that fits 120 columns; summary.md always has every column). Only this bench knows
+//!   `--wide`: criterion's benches would refuse it.
 //!
 //! The suite dir's `index.html` is the one file to open afterwards.
 
@@ -77,6 +80,7 @@ fn main() -> anyhow::Result<ExitCode> {
         progress: true,
         baseline: arg_value("--baseline")?,
         save_baseline: arg_value("--save-baseline")?,
+        wide: std::env::args().any(|a| a == "--wide"),
         exit: ExitPolicy::Runs,
         summary: SummaryPolicy::Always,
     };

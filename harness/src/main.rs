@@ -156,6 +156,10 @@ struct RunArgs {
     /// quiet (nothing; exit code and result files only).
     #[arg(long, default_value = "text", value_parser = parse_format)]
     format: Format,
+    /// The summary table with every column (default: the table that fits 120 columns; summary.md
+    /// and index.html always have every column).
+    #[arg(long)]
+    wide: bool,
     /// Compare this run with the saved baseline NAME (`<out>/baselines/NAME/`) and put the
     /// comparison into the suite summary and its HTML report.
     #[arg(long, value_name = "NAME")]
@@ -234,6 +238,7 @@ fn run(args: RunArgs) -> Exit {
         progress: !args.no_progress,
         baseline: args.baseline,
         save_baseline: args.save_baseline,
+        wide: args.wide,
         exit: ExitPolicy::RunsAndClaims,
         summary: SummaryPolicy::WhenSeveral,
     };

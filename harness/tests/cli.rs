@@ -142,6 +142,21 @@ fn directory_run_ends_with_the_summary_table() {
         .expect("suite dir");
     let md = std::fs::read_to_string(out_dir.join(suite).join("summary.md")).unwrap();
     assert!(md.contains("| rr "), "{md}");
+    // The terminal gets the table that fits 120 columns; summary.md keeps every column.
+    let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| ")).collect();
+    assert!(table[0].starts_with("| scenario ") && table[0].contains("| verdict "));
+    assert!(!table[0].contains("publish order"), "{}", table[0]);
+    assert!(table.iter().all(|l| l.chars().count() <= 120), "{stdout}");
+    assert!(md.contains("| publish order "), "{md}");
+    // --wide: every column in the terminal too.
+    let out = jsbench()
+        .args(["run", "--no-progress", "--wide", "--out"])
+        .arg(&out_dir)
+        .arg(&sc)
+        .output()
+        .unwrap();
+    let stdout = succeeded(&out);
+    assert!(stdout.contains("| publish order "), "{stdout}");
 }
 
 #[test]

@@ -78,6 +78,7 @@ fn terminal_summaries() {
 fn summary_table_csv_and_json() {
     let runs = runs();
     check("summary.md", &text::summary_table(&runs));
+    check("summary-compact.txt", &text::compact_table(&runs));
     check("summary.csv", &output::csv(&runs));
     check("summary.json", &output::json(&runs));
 }
@@ -98,4 +99,34 @@ fn html_report() {
     let c = compare::compare(&runs, &runs, &CompareOptions::default());
     let page = html::render(&dir, &runs, Some(&c), "jsbench golden");
     check("index-compare.html", &without_generated_time(&page));
+}
+
+#[test]
+fn the_compact_table_fits_a_terminal_and_shortens_only_the_names() {
+    let mut runs = runs();
+    // A name long enough to push the table past 120 columns.
+    runs[0].1.scenario.name = "very-long-scenario-name-".repeat(5);
+    let table = text::compact_table(&runs);
+    for line in table.lines() {
+        assert!(line.chars().count() <= text::TERMINAL_WIDTH, "{line:?}");
+    }
+    let first_row = table.lines().nth(2).unwrap();
+    assert!(
+        first_row.starts_with("| very-long-scenario-name-"),
+        "{first_row}"
+    );
+    assert!(first_row.contains("…"), "{first_row}");
+    // The other rows keep their names whole, and the figures are not cut.
+    for (_, r) in &runs[1..] {
+        let name = &r.scenario.name;
+        assert!(table.contains(&format!("| {name} ")), "{name}: {table}");
+        assert!(
+            table.contains(&format!("{:.0}", r.throughput.msgs_per_sec)),
+            "{table}"
+        );
+    }
+    let header = table.lines().next().unwrap();
+    for h in ["verdict", "msgs/s", "p99", "storage", "lost", "dup"] {
+        assert!(header.contains(h), "{header}");
+    }
 }

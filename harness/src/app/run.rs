@@ -48,6 +48,8 @@ pub struct RunRequest {
     pub baseline: Option<String>,
     /// Save this suite as a baseline of that name.
     pub save_baseline: Option<String>,
+    /// Print the summary table with every column, not the one that fits a terminal.
+    pub wide: bool,
     pub exit: ExitPolicy,
     pub summary: SummaryPolicy,
 }
@@ -145,7 +147,12 @@ fn write_summaries(
 ) -> Result<(), RunCommandError> {
     let several = outputs.len() > 1;
     if req.format == Format::Text && (several || req.summary == SummaryPolicy::Always) {
-        println!("\n{}", text::summary_table(rows));
+        let table = if req.wide {
+            text::summary_table(rows)
+        } else {
+            text::compact_table(rows)
+        };
+        println!("\n{table}");
     }
     if let (Some(c), Some(name)) = (comparison, &req.baseline) {
         if req.format == Format::Text {

@@ -229,30 +229,74 @@ pub fn summary_rows(reports: &[(PathBuf, Report)]) -> SummaryTable {
 }
 
 /// The table that ends a directory run, as markdown: one row per run, the orders side by side,
-/// columns padded to line up in a terminal.
+/// columns padded to line up in a terminal. Every column: summary.md, `--wide`.
 pub fn summary_table(reports: &[(PathBuf, Report)]) -> String {
-    let SummaryTable { headers, rows } = summary_rows(reports);
+    markdown(&summary_rows(reports), usize::MAX)
+}
+
+/// The widest line [`compact_table`] prints, a common terminal's width.
+pub const TERMINAL_WIDTH: usize = 120;
+
+/// The table a terminal shows by default: verdict, msgs/s, p99, late per key for the storage and
+/// consume orders, lost, replicas, dup — within [`TERMINAL_WIDTH`] columns (a long scenario name
+/// is shortened with "…"), and a legend under it.
+pub fn compact_table(reports: &[(PathBuf, Report)]) -> String {
+    let table = SuiteView::new(reports).compact_table();
+    let mut out = markdown(&table, TERMINAL_WIDTH);
+    let legend = if table.headers.iter().any(|h| h == "consume") {
+        "storage, consume: messages stored / processed after a later message of their key"
+    } else {
+        "storage: messages stored after a later message of their key"
+    };
+    let _ = writeln!(
+        out,
+        "{legend} (0: every key in order)\nevery column: summary.md, index.html, or --wide"
+    );
+    out
+}
+
+/// A markdown table padded to line up; the first column is cut (ending in "…") where a line
+/// would pass `max_width`.
+fn markdown(table: &SummaryTable, max_width: usize) -> String {
+    let SummaryTable { headers, rows } = table;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
+    for row in rows {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
         }
     }
+    // "| a | b |": one bar, then three characters around every cell.
+    let line_width = 1 + widths.iter().map(|w| w + 3).sum::<usize>();
+    if line_width > max_width {
+        let cut = line_width - max_width;
+        widths[0] = widths[0]
+            .saturating_sub(cut)
+            .max(headers[0].chars().count());
+    }
+    let fit = |c: &str, w: usize| -> String {
+        if c.chars().count() <= w {
+            format!("{c}{}", " ".repeat(w - c.chars().count()))
+        } else {
+            let mut t: String = c.chars().take(w.saturating_sub(1)).collect();
+            t.push('…');
+            t
+        }
+    };
     let line = |cells: &[String]| {
         let mut s = String::from("|");
         for (c, w) in cells.iter().zip(&widths) {
-            let _ = write!(s, " {}{} |", c, " ".repeat(w - c.chars().count()));
+            let _ = write!(s, " {} |", fit(c, *w));
         }
         s.push('\n');
         s
     };
-    let mut out = line(&headers);
+    let mut out = line(headers);
     out.push('|');
     for w in &widths {
         let _ = write!(out, "{}|", "-".repeat(w + 2));
     }
     out.push('\n');
-    for row in &rows {
+    for row in rows {
         out.push_str(&line(row));
     }
     out

@@ -160,6 +160,16 @@ pub fn order_cell(f: &OrderFigures) -> String {
     }
 }
 
+/// The compact table's order cell: the share of messages late within their key ("0" when every
+/// key kept its order, "0.44%", "51%").
+pub fn late_per_key_cell(f: &OrderFigures) -> String {
+    if f.late_per_key == 0 {
+        "0".into()
+    } else {
+        percent(f.late_per_key_share())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +191,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(order_cell(&ok), "preserved (0 of 100)");
+        assert_eq!(late_per_key_cell(&f), "71%");
+        assert_eq!(late_per_key_cell(&ok), "0");
     }
 
     #[test]
