@@ -163,10 +163,7 @@ pub const SUMMARY_COLUMNS: [Column; 16] = [
 /// other column stays in summary.md, the HTML page and `--wide`. The order columns are the
 /// share of messages late within their key; the legend under the table says so.
 pub const COMPACT_COLUMNS: [Column; 9] = [
-    Column {
-        header: "scenario",
-        cell: |r| Cell::new(r.label.clone(), Tone::Run),
-    },
+    SUMMARY_COLUMNS[0],
     Column {
         header: "verdict",
         // A run that did not complete says so here: its verdict is not the headline.
