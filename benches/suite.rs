@@ -9,6 +9,7 @@
 //! - `full`: the scenario files exactly as written.
 //!
 //! JSBENCH_SCENARIOS overrides the directory (or file); JSBENCH_RESULTS the output directory;
+//! JSBENCH_CLAIMS the claims judged at the end (default: every file of claims/; "none": none);
 //! JSBENCH_REPEAT=N runs every scenario N times in rounds (what `jsbench compare` needs to judge
 //! noise; default 1).
 //! Claims that do not hold are reported in the table (that is a finding, not a bench failure);
@@ -68,7 +69,15 @@ fn main() -> anyhow::Result<ExitCode> {
         scenarios.display(),
         results.display()
     );
+    // The claims judged at the end: claims/ (JSBENCH_CLAIMS overrides; "none" judges none).
+    let claims = match std::env::var("JSBENCH_CLAIMS").ok().as_deref() {
+        Some("none") => Vec::new(),
+        Some(p) => load_claims(PathBuf::from(p))?,
+        None if root.join("claims").is_dir() => load_claims(root.join("claims"))?,
+        None => Vec::new(),
+    };
     let request = RunRequest {
+        claims,
         plans: suite::repeated(&plans, repeat),
         out: results,
         // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
@@ -103,6 +112,10 @@ fn shorten(plans: &mut [Plan]) {
         p.workload.amount = Amount::Messages(n);
         p.workload.warmup = Warmup::Messages(w);
     }
+}
+
+fn load_claims(path: PathBuf) -> anyhow::Result<Vec<jsbench::claims::ClaimsFile>> {
+    jsbench::app::claims::load_all(&[path]).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

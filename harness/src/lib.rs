@@ -29,6 +29,7 @@
 //! | `server/` | servers and clusters jsbench starts (process, container) or attaches to (external), their image, binary, credential, monitoring |
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and the claims table |
+//! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each) |
@@ -47,6 +48,7 @@ pub mod app;
 pub mod cancel;
 
 pub mod checker;
+pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;

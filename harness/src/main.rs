@@ -4,6 +4,7 @@
 //! Exit codes: 0 every run complete and no claim failed; 1 a run failed or was incomplete, or a
 //! claim failed; 2 bad usage or an invalid scenario file; 130 interrupted by Ctrl-C.
 //! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag).
+//! `claims`: 0 judged (with `--strict`: 1 unless every claim is confirmed), 2 bad input.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use jsbench::app::claims::{self as app_claims, ClaimsRequest};
 use jsbench::app::commands::{self, CompareRequest, ReportRequest};
 use jsbench::app::run::{self, ExitPolicy, RunRequest, SummaryPolicy};
 use jsbench::app::{suite, Exit};
@@ -56,6 +58,31 @@ enum Command {
     Compare(CompareArgs),
     /// Write a self-contained HTML report (summary, charts, per-run details) for results.
     Report(ReportArgs),
+    /// Judge claims files (e.g. claims/publish-order.toml) against results: the order table and
+    /// each claim confirmed, refuted, inconclusive or not measured, with its figure and runs.
+    Claims(ClaimsArgs),
+}
+
+#[derive(clap::Args)]
+struct ClaimsArgs {
+    /// A claims file, or a directory of them.
+    claims: PathBuf,
+    /// Results: run directories, result.json files, suite directories or a results root.
+    #[arg(required = true)]
+    results: Vec<PathBuf>,
+    /// Write the answers as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the answers as markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Replace the block between `<!-- jsbench:answer:begin -->` and `<!-- jsbench:answer:end -->`
+    /// of this file (e.g. README.md) with the markdown answer.
+    #[arg(long, value_name = "FILE")]
+    update: Option<PathBuf>,
+    /// Exit 1 unless every claim is confirmed.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(clap::Args)]
@@ -79,6 +106,9 @@ struct ReportArgs {
     /// Complete runs needed on each side for a decision (with --baseline).
     #[arg(long, default_value_t = 3)]
     min_runs: usize,
+    /// Open the page with this claims file's answer (or every one in a directory). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    claims: Vec<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -164,6 +194,11 @@ struct RunArgs {
     /// comparison into the suite summary and its HTML report.
     #[arg(long, value_name = "NAME")]
     baseline: Option<String>,
+    /// Judge this claims file (or every one in a directory, e.g. claims/) against the runs and
+    /// print its answer under the table (also in the suite's summary.md, claims.json and
+    /// index.html). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    claims: Vec<PathBuf>,
     /// Keep this run's results as the baseline NAME (`<out>/baselines/NAME/`), replacing an
     /// older one of that name.
     #[arg(long, value_name = "NAME")]
@@ -207,6 +242,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Report(args) => report(args),
         Command::FetchServer => commands::fetch_server(),
+        Command::Claims(args) => claims(args),
     };
     ExitCode::from(exit.0)
 }
@@ -230,7 +266,19 @@ fn run(args: RunArgs) -> Exit {
             return Exit::BAD_INPUT;
         }
     };
+    let claims = match app_claims::load_all(&args.claims) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!(
+                "{} error(s) in claims files; nothing was run",
+                e.errors.len()
+            );
+            return Exit::BAD_INPUT;
+        }
+    };
     let request = RunRequest {
+        claims,
         plans,
         out: args.out,
         runtime: args.runtime,
@@ -282,8 +330,24 @@ fn report(args: ReportArgs) -> Exit {
         title: args.title,
         baseline: args.baseline,
         min_runs: args.min_runs,
+        claims: args.claims,
     };
     commands::report(&request).unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        e.exit()
+    })
+}
+
+fn claims(args: ClaimsArgs) -> Exit {
+    let request = ClaimsRequest {
+        claims: vec![args.claims],
+        results: args.results,
+        json: args.json,
+        markdown: args.markdown,
+        update: args.update,
+        strict: args.strict,
+    };
+    app_claims::run(&request).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         e.exit()
     })

@@ -94,10 +94,10 @@ fn comparison_table() {
 fn html_report() {
     let runs = runs();
     let dir = PathBuf::from("tests/fixtures/recorded");
-    let page = html::render(&dir, &runs, None, "jsbench golden");
+    let page = html::render(&dir, &runs, None, &[], "jsbench golden");
     check("index.html", &without_generated_time(&page));
     let c = compare::compare(&runs, &runs, &CompareOptions::default());
-    let page = html::render(&dir, &runs, Some(&c), "jsbench golden");
+    let page = html::render(&dir, &runs, Some(&c), &[], "jsbench golden");
     check("index-compare.html", &without_generated_time(&page));
 }
 

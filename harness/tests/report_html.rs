@@ -458,7 +458,7 @@ fn index_html_shows_the_consume_side_when_a_run_has_one() {
     with_consume(&mut pause.1);
     let out = d.path().join("out");
     let html = std::fs::read_to_string(
-        jsbench::render::html::write_report(&out, &runs, None, "c").unwrap(),
+        jsbench::render::html::write_report(&out, &runs, None, &[], "c").unwrap(),
     )
     .unwrap();
     let body = html
@@ -621,8 +621,9 @@ fn index_html_is_self_contained_and_complete() {
     let cmp = jsbench::compare::compare(&base, &cand, &opts);
     assert!(cmp.regressions >= runs.len(), "{}", cmp.regressions);
     let out = d.path().join("out");
-    let path = jsbench::render::html::write_report(&out, &runs, Some(&cmp), "Test <report> & more")
-        .unwrap();
+    let path =
+        jsbench::render::html::write_report(&out, &runs, Some(&cmp), &[], "Test <report> & more")
+            .unwrap();
     assert_eq!(path, out.join("index.html"));
     let html = std::fs::read_to_string(&path).unwrap();
     let body = html
@@ -687,7 +688,7 @@ fn index_html_is_self_contained_and_complete() {
     // Without a comparison, no comparison chart.
     let out2 = d.path().join("out2");
     let html2 = std::fs::read_to_string(
-        jsbench::render::html::write_report(&out2, &runs, None, "t").unwrap(),
+        jsbench::render::html::write_report(&out2, &runs, None, &[], "t").unwrap(),
     )
     .unwrap();
     assert!(!html2.contains("Baseline vs candidate"));

@@ -91,13 +91,15 @@ pub enum CommandError {
     },
     #[error("cannot write the HTML report: {0}")]
     Html(#[from] html::HtmlError),
+    #[error("{0}")]
+    Claims(crate::scenario::ScenarioError),
 }
 
 impl CommandError {
     /// Bad input is exit 2; a file that cannot be written is 1.
     pub fn exit(&self) -> Exit {
         match self {
-            CommandError::Input { .. } => Exit::BAD_INPUT,
+            CommandError::Input { .. } | CommandError::Claims(_) => Exit::BAD_INPUT,
             _ => Exit::FAILED,
         }
     }
@@ -158,10 +160,13 @@ pub struct ReportRequest {
     pub title: Option<String>,
     pub baseline: Option<PathBuf>,
     pub min_runs: usize,
+    /// Claims files whose answers open the page.
+    pub claims: Vec<PathBuf>,
 }
 
 /// `jsbench report`: writes index.html and prints its path.
 pub fn report(req: &ReportRequest) -> Result<Exit, CommandError> {
+    let claims = super::claims::load_all(&req.claims).map_err(CommandError::Claims)?;
     let runs = load::collect_runs(&req.paths).map_err(|e| CommandError::Input {
         side: "results",
         source: e.into(),
@@ -197,7 +202,8 @@ pub fn report(req: &ReportRequest) -> Result<Exit, CommandError> {
         }
         None => None,
     };
-    let path = html::write_report(&dir, &runs, comparison.as_ref(), &title)?;
+    let answers = super::claims::answers(&claims, &runs);
+    let path = html::write_report(&dir, &runs, comparison.as_ref(), &answers, &title)?;
     eprintln!("{} run(s)", runs.len());
     println!("{}", path.display());
     Ok(Exit::SUCCESS)

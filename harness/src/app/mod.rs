@@ -1,9 +1,11 @@
 //! The commands behind `jsbench` and `cargo bench`: suites of scenario files run one after
 //! another (`run`), their summaries, saved baselines (`baseline`), and the small commands
-//! (`commands`: check, list, compare, report, fetch-server) — shared by `main.rs` and
+//! (`commands`: check, list, compare, report, fetch-server), claims files judged against results
+//! (`claims`) — shared by `main.rs` and
 //! `benches/suite.rs` so that both behave the same.
 
 pub mod baseline;
+pub mod claims;
 pub mod commands;
 pub mod run;
 pub mod suite;

@@ -1,7 +1,7 @@
 //! The run command, shared by `jsbench run` and `cargo bench`'s suite: runs validated plans one
 //! after another on a runtime of their own, with Ctrl-C stopping cleanly; prints each run's
-//! summary and the table; writes the suite's summary, compares with a saved baseline and saves
-//! one; decides the exit code.
+//! summary, the table and the answers of claims files; writes the suite's summary, compares with
+//! a saved baseline and saves one; decides the exit code.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,9 +9,10 @@ use std::time::Duration;
 use super::{baseline, suite, Exit};
 use crate::cancel::Cancel;
 use crate::checker::Verdict;
+use crate::claims::Answer;
 use crate::compare::{self, Comparison};
 use crate::render::machine::{self, Format};
-use crate::render::text;
+use crate::render::{answer, text};
 use crate::result::Report;
 use crate::runner::{RunOptions, RunOutput, RuntimeKind};
 use crate::scenario::Plan;
@@ -52,6 +53,8 @@ pub struct RunRequest {
     pub wide: bool,
     pub exit: ExitPolicy,
     pub summary: SummaryPolicy,
+    /// Claims files judged against this run's results (validated before anything runs).
+    pub claims: Vec<crate::claims::ClaimsFile>,
 }
 
 /// Why the run command could not do its job (as opposed to runs that failed: those are in the
@@ -86,7 +89,8 @@ pub fn execute(req: &RunRequest) -> Result<Exit, RunCommandError> {
         .map(|o| (o.dir.clone(), o.report.clone()))
         .collect();
     let comparison = base.map(|b| compare::compare(&b, &rows, &compare::CompareOptions::default()));
-    write_summaries(req, &outputs, &rows, comparison.as_ref())?;
+    let answers = super::claims::answers(&req.claims, &rows);
+    write_summaries(req, &outputs, &rows, comparison.as_ref(), &answers)?;
     if let Some(name) = &req.save_baseline {
         let kept = baseline::save(&baselines, name, &outputs)?;
         say(req, &format!("baseline {name:?} saved: {}", kept.display()));
@@ -144,8 +148,10 @@ fn write_summaries(
     outputs: &[RunOutput],
     rows: &[(PathBuf, Report)],
     comparison: Option<&Comparison>,
+    answers: &[Answer],
 ) -> Result<(), RunCommandError> {
-    let several = outputs.len() > 1;
+    // Claims are judged across runs: asking for them asks for the suite summary too.
+    let several = outputs.len() > 1 || !answers.is_empty();
     if req.format == Format::Text && (several || req.summary == SummaryPolicy::Always) {
         let table = if req.wide {
             text::summary_table(rows)
@@ -153,6 +159,10 @@ fn write_summaries(
             text::compact_table(rows)
         };
         println!("\n{table}");
+        // Under the table, each claims file's answer judged from these runs.
+        for a in answers {
+            println!("\n{}", answer::terminal(a));
+        }
     }
     if let (Some(c), Some(name)) = (comparison, &req.baseline) {
         if req.format == Format::Text {
@@ -165,7 +175,7 @@ fn write_summaries(
     if !(several || req.summary == SummaryPolicy::Always || comparison.is_some()) {
         return Ok(());
     }
-    let dir = suite::write_summary(&req.out, outputs, comparison).map_err(|source| {
+    let dir = suite::write_summary(&req.out, outputs, comparison, answers).map_err(|source| {
         RunCommandError::Summary {
             dir: req.out.clone(),
             source,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::claims::Answer;
 use crate::compare::{self, Comparison};
 
 use crate::result::{self, Report};
@@ -127,6 +128,7 @@ pub fn write_summary(
     root: &Path,
     outputs: &[RunOutput],
     comparison: Option<&Comparison>,
+    answers: &[Answer],
 ) -> std::io::Result<PathBuf> {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -146,6 +148,12 @@ pub fn write_summary(
         .collect();
     let table = crate::render::text::summary_table(&rows);
     let mut md = String::from("# jsbench suite\n\n");
+    // The answer first: each claims file's order table and claims, then the table of runs.
+    for a in answers {
+        md.push_str(&crate::render::answer::markdown(a));
+        md.push('\n');
+    }
+    write_answers(&dir, &rows, answers)?;
     md.push_str(&table);
     md.push_str("\nCharts and per-run details: [index.html](index.html)\n");
     if let Some(c) = comparison {
@@ -178,9 +186,43 @@ pub fn write_summary(
     }))
     .map_err(std::io::Error::other)?;
     result::write_atomic(&dir.join("suite.json"), &json)?;
-    crate::render::html::write_report(&dir, &rows, comparison, &format!("jsbench suite {stamp}"))
-        .map_err(std::io::Error::other)?;
+    crate::render::html::write_report(
+        &dir,
+        &rows,
+        comparison,
+        answers,
+        &format!("jsbench suite {stamp}"),
+    )
+    .map_err(std::io::Error::other)?;
     Ok(dir)
+}
+
+/// `claims.json` and `claims.md` (every answer), and each answer's charts as standalone SVG
+/// files under `charts/`.
+fn write_answers(
+    dir: &Path,
+    rows: &[(PathBuf, Report)],
+    answers: &[Answer],
+) -> std::io::Result<()> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    let mut json = serde_json::to_vec_pretty(answers).map_err(std::io::Error::other)?;
+    json.push(b'\n');
+    result::write_atomic(&dir.join("claims.json"), &json)?;
+    let md: Vec<String> = answers
+        .iter()
+        .map(crate::render::answer::markdown)
+        .collect();
+    result::write_atomic(&dir.join("claims.md"), md.join("\n").as_bytes())?;
+    for a in answers {
+        for c in crate::render::chart::strategy_charts(rows, a) {
+            if let Ok(svg) = &c.svg {
+                result::write_atomic(&dir.join("charts").join(c.file), svg.as_bytes())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `to` relative to `from_dir` when both sit under the same results root (`../<run>/result.json`).

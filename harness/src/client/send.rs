@@ -47,6 +47,7 @@ impl Publisher<'_> {
                 // unless queueing itself timed out, where it cannot be sure.
                 st.send_failures += 1;
                 self.complete(Completion::refused(&a, send_ns, clock.now_ns(), e), st);
+                record_call(st, repeat, send_ns, clock.now_ns());
                 return;
             }
         };
@@ -75,6 +76,8 @@ impl Publisher<'_> {
                 }
             }
         }
+        // The call returns here: after the ack (sync), or once queued with a free slot (async).
+        record_call(st, repeat, send_ns, clock.now_ns());
     }
 
     /// The subject and message of one attempt: the payload plus the headers the checkers read
@@ -217,5 +220,15 @@ impl Completion {
             code,
             rank: self.rank,
         }
+    }
+}
+
+/// Records how long one publish call blocked (deliberate repeats are not the application's calls).
+#[inline]
+fn record_call(st: &mut Phase<'_>, repeat: bool, send_ns: u64, now_ns: u64) {
+    if !repeat {
+        st.rec
+            .publish_call
+            .record(now_ns, now_ns.saturating_sub(send_ns).max(1));
     }
 }

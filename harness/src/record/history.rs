@@ -273,6 +273,33 @@ impl History {
         order
     }
 
+    /// Sent messages in the order their last attempt was handed to a connection: publish order
+    /// as the wire saw it, where a retry moves its message behind everything sent meanwhile.
+    /// Without send times: publish order itself when nothing was sent twice (one publisher
+    /// sends in order), else `None`.
+    pub fn sent_order(&self) -> Option<Vec<u32>> {
+        let n = (self.published as usize).min(self.attempts.len());
+        if !self.is_timed() {
+            let resent = self.attempt_log.iter().any(|a| a.attempt >= 2);
+            return (!resent).then(|| {
+                (0..n as u32)
+                    .filter(|&i| self.attempts[i as usize] >= 1)
+                    .collect()
+            });
+        }
+        let n = n.min(self.first_send_ns.len());
+        let mut last = self.first_send_ns[..n].to_vec();
+        for a in self.attempt_log.iter().filter(|a| a.attempt >= 1) {
+            if let Some(t) = last.get_mut(a.idx as usize) {
+                *t = (*t).max(a.send_ns);
+            }
+        }
+        let mut order: Vec<u32> = (0..n as u32).filter(|&i| last[i as usize] != 0).collect();
+        // Stable: messages sent within the same clock tick keep their publish order.
+        order.sort_by_key(|&i| last[i as usize]);
+        Some(order)
+    }
+
     /// Acked (non-duplicate) messages in the order of the stream sequences their acks reported.
     pub fn ack_storage_order(&self) -> Vec<u32> {
         let mut order: Vec<u32> = (0..self.published as u32)
@@ -326,5 +353,36 @@ mod tests {
         let c = h.outcome_counts();
         assert_eq!((c.ok, c.unknown, c.failed), (3, 1, 0));
         assert_eq!(h.errors["timed out"], 1);
+    }
+
+    #[test]
+    fn sent_order_moves_a_retried_message_behind_later_sends() {
+        let mut h = History::new(vec![0, 0, 0], 1).timed();
+        assert_eq!(h.sent_order(), Some(vec![]));
+        h.published = 3;
+        for (i, t) in [(0, 10), (1, 20), (2, 30)] {
+            h.record_send(i, 1, t);
+        }
+        assert_eq!(h.sent_order(), Some(vec![0, 1, 2]));
+        // Message 0's second attempt went out after message 2.
+        h.attempt_log.push(AttemptRecord {
+            idx: 0,
+            attempt: 2,
+            conn: 0,
+            send_ns: 40,
+            end_ns: 50,
+            outcome: Outcome::Ok,
+            error: "",
+            code: 0,
+            rank: NONE,
+        });
+        assert_eq!(h.sent_order(), Some(vec![1, 2, 0]));
+        let mut untimed = History::new(vec![0, 0], 1);
+        untimed.published = 2;
+        untimed.record_send(0, 1, 5);
+        untimed.record_send(1, 1, 6);
+        assert_eq!(untimed.sent_order(), Some(vec![0, 1]));
+        untimed.attempt_log.push(h.attempt_log[0]);
+        assert_eq!(untimed.sent_order(), None);
     }
 }

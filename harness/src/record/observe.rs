@@ -181,6 +181,11 @@ impl LatencyLog {
 pub struct Recorder {
     /// Actual send → ack arrival, by ack arrival time.
     pub publish_ack: LatencyLog,
+    /// How long the application's publish call blocked: from the call until it returned
+    /// control (sync: the ack; async: queued, plus any wait for a free slot in the window), by
+    /// return time. The latency an async caller feels, beside the ack latency it does not wait
+    /// for.
+    pub publish_call: LatencyLog,
     /// Open loop: intended send time → actual send (how far the publisher fell behind), by send
     /// time.
     pub send_delay: Option<LatencyLog>,
@@ -198,6 +203,7 @@ impl Recorder {
         let log = || LatencyLog::new(LOG_INTERVAL);
         Recorder {
             publish_ack: log(),
+            publish_call: log(),
             send_delay: open_loop.then(log),
             intended_ack: open_loop.then(log),
             timeline: Timeline::new(bucket, expected),
@@ -212,6 +218,7 @@ impl Recorder {
         self.ended_ns = ns;
         self.timeline.origin_ns = ns;
         self.publish_ack.set_origin(ns);
+        self.publish_call.set_origin(ns);
         for l in [self.send_delay.as_mut(), self.intended_ack.as_mut()]
             .into_iter()
             .flatten()
@@ -223,6 +230,7 @@ impl Recorder {
     /// Closes the interval logs.
     pub fn finish(&mut self) {
         self.publish_ack.finish();
+        self.publish_call.finish();
         for l in [self.send_delay.as_mut(), self.intended_ack.as_mut()]
             .into_iter()
             .flatten()

@@ -6,6 +6,8 @@
 //!   about retries, consume and faults, and the summary table cell by cell;
 //! - [`text`]: the terminal summary of one run, and the summary table as markdown (`summary.md`,
 //!   and what the terminal prints at the end of a suite);
+//! - [`answer`]: a claims file's answer (order table, judged claims) for a terminal and as
+//!   markdown;
 //! - [`machine`]: csv and json summaries for scripts (`jsbench run --format json | csv`);
 //! - [`html`]: the self-contained HTML report, with the SVG charts of [`chart`] (one file per
 //!   chart; charts live here because each chart reads the same view).
@@ -14,6 +16,7 @@
 //! `SuiteView` / `RunView` (and, for a table, `view::SUMMARY_COLUMNS`), and this one, for its
 //! `mod` line. Offering it on a command line is the command's business, not the renderer's.
 
+pub mod answer;
 pub mod chart;
 pub mod html;
 pub mod machine;

@@ -303,6 +303,10 @@ impl LatencySummary {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Orders {
+    /// The order each message's last attempt was handed to its connection in (a retry sends
+    /// its message behind later ones); null when send times were not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<OrderFigures>,
     pub ack_wire: Option<OrderFigures>,
     pub ack_completion: Option<OrderFigures>,
     pub storage: Option<OrderFigures>,

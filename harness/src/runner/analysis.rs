@@ -111,6 +111,7 @@ fn orders(h: &History, rb: Option<&ReadBack>) -> Orders {
         None => (from_acks, "acks"),
     };
     Orders {
+        publish: h.sent_order().map(|o| order_figs(&o, h)),
         ack_wire: Some(order_figs(&h.wire_order(), h)),
         ack_completion: Some(order_figs(&h.completion, h)),
         storage: Some(storage),
@@ -217,7 +218,10 @@ fn throughput(rec: &Recorder, acked: u64) -> Throughput {
 
 /// The latency logs a run keeps, by name (`latency_us` keys, `latency-<name>.hlog` files).
 pub(super) fn latency_logs(rec: &Recorder) -> Vec<(&'static str, &LatencyLog)> {
-    let mut logs = vec![("publish_ack", &rec.publish_ack)];
+    let mut logs = vec![
+        ("publish_ack", &rec.publish_ack),
+        ("publish_call", &rec.publish_call),
+    ];
     if let Some(h) = &rec.send_delay {
         logs.push(("send_delay", h));
     }

@@ -34,6 +34,7 @@ pub use plan::{
     Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution,
     PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
 };
+pub(crate) use raw::parse_strict;
 pub use raw::{
     ConnectionsSection, ConsumeSection, FaultSection, ObserveSection, PublishSection, RetrySection,
     Scenario, ServerSection, StreamSection, WorkloadSection,

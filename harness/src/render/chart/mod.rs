@@ -14,7 +14,8 @@
 //!
 //! - charts: `latency_spectrum`, `throughput_timeline` (overlay and small multiples),
 //!   `consume_timeline`, `order_divergence`, `comparison` (drawn by the page's comparison
-//!   section, with the comparison it needs);
+//!   section, with the comparison it needs), `strategies` (which strategy: sync vs async
+//!   throughput, late per key per strategy, matched latencies; drawn with a claims answer);
 //! - shared pieces: `canvas` (the SVG and its title, fonts), `palette`, `legend`, `ticks` (axes
 //!   with chosen ticks, tick labels), `time_axis` and `fault_shading` (the timelines), `bar_axis`
 //!   (the horizontal bar charts).
@@ -35,6 +36,7 @@ mod latency_spectrum;
 mod legend;
 mod order_divergence;
 mod palette;
+mod strategies;
 mod throughput_timeline;
 mod ticks;
 mod time_axis;
@@ -48,6 +50,7 @@ pub use latency_spectrum::{
 };
 pub use order_divergence::{order_divergence, OrderRow};
 pub use palette::{scenario_color, scenario_color_hex, PALETTE};
+pub use strategies::{grouped_bars, strategy_charts, Bar, BarGroup, StrategyChart};
 pub use throughput_timeline::{throughput_timeline, throughput_timelines, TimelineSeries};
 
 #[derive(Debug, thiserror::Error)]

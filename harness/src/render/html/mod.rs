@@ -9,6 +9,7 @@
 //!
 //! This file owns the page's skeleton, its stylesheet and its "how to read this"; the sections,
 //! top to bottom, each in its own file, all drawn from the suite's [`SuiteView`]:
+//! - `answer`: each claims file's answer (order table, claims, which-strategy charts), first;
 //! - `summary`: the summary table;
 //! - `charts`: the figures of [`crate::render::chart::FIGURES`];
 //! - `comparison`: the comparison with a baseline, when there is one;
@@ -19,10 +20,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::claims::Answer;
 use crate::compare::Comparison;
 use crate::render::view::SuiteView;
 use crate::result::{self, Report};
 
+mod answer;
 mod charts;
 mod cluster;
 mod comparison;
@@ -45,11 +48,13 @@ pub enum HtmlError {
 }
 
 /// Writes `<dir>/index.html` atomically for `runs` (`(run directory, report)`), with the
-/// comparison chart when `comparison` is given. Returns the file's path.
+/// comparison chart when `comparison` is given and each claims answer first. Returns the file's
+/// path.
 pub fn write_report(
     dir: &Path,
     runs: &[(PathBuf, Report)],
     comparison: Option<&Comparison>,
+    answers: &[Answer],
     title: &str,
 ) -> Result<PathBuf, HtmlError> {
     let path = dir.join("index.html");
@@ -58,7 +63,7 @@ pub fn write_report(
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let html = render(dir, runs, comparison, title);
+    let html = render(dir, runs, comparison, answers, title);
     result::write_atomic(&path, html.as_bytes()).map_err(io)?;
     Ok(path)
 }
@@ -68,11 +73,15 @@ pub fn render(
     dir: &Path,
     runs: &[(PathBuf, Report)],
     comparison: Option<&Comparison>,
+    answers: &[Answer],
     title: &str,
 ) -> String {
     let suite = SuiteView::new(runs);
     let mut h = String::new();
     head(&mut h, title, &suite);
+    for a in answers {
+        answer::section(&mut h, a, runs);
+    }
     h.push_str(HOW_TO_READ);
     summary::section(&mut h, &suite);
     charts::section(&mut h, &suite);

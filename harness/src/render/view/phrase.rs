@@ -34,6 +34,7 @@ pub fn dash_us(v: Option<f64>) -> String {
 pub fn latency_label(key: &str) -> String {
     match key {
         "publish_ack" => "publish → ack".into(),
+        "publish_call" => "publish call".into(),
         "intended_ack" => "intended → ack".into(),
         "send_delay" => "send delay".into(),
         "end_to_end" => "publish → processed".into(),

@@ -23,11 +23,20 @@ pub use fault::FaultSection;
 /// Parses scenario text into its sections; `file` names it in errors. Only the first problem
 /// is reported: past a syntax or type error the rest of the file cannot be trusted.
 pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+    parse_strict(text, file)
+}
+
+/// Parses TOML text into `T` (strict: unknown fields are errors), naming the file, the field
+/// path and the line in the one error it reports. Scenario and claims files share it.
+pub(crate) fn parse_strict<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, ScenarioError> {
     let de = toml::de::Deserializer::parse(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start));
         ScenarioError::one(file, line, String::new(), e.message().trim().to_string())
     })?;
-    serde_path_to_error::deserialize::<_, Scenario>(de).map_err(|e| {
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner();
         let line = inner.span().map(|s| line_of(text, s.start));

@@ -1,0 +1,162 @@
+//! `jsbench claims`: judges claims files against recorded results, prints the answer (order
+//! table and claims), and writes it as JSON, markdown, or into a document between markers (the
+//! README's opening). Also loads claims files for the run command and the suite.
+
+use std::path::{Path, PathBuf};
+
+use super::Exit;
+use crate::claims::{self, Answer, ClaimsFile, Outcome};
+use crate::render::answer;
+use crate::result::{load, write_atomic, Report};
+use crate::scenario::{FieldError, ScenarioError};
+
+/// Expands files and directories into claims files and validates all of them; every problem
+/// of every file is reported.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<ClaimsFile>, ScenarioError> {
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    for p in paths {
+        match claims::files_in(p) {
+            Ok(list) if list.is_empty() => errors.push(FieldError {
+                file: p.display().to_string(),
+                line: None,
+                field: String::new(),
+                message: "no *.toml claims files in this directory".into(),
+            }),
+            Ok(list) => {
+                for f in list {
+                    match claims::load(&f) {
+                        Ok(c) => files.push(c),
+                        Err(e) => errors.extend(e.errors),
+                    }
+                }
+            }
+            Err(e) => errors.push(FieldError {
+                file: p.display().to_string(),
+                line: None,
+                field: String::new(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(ScenarioError { errors })
+    }
+}
+
+/// Every claims file judged against the same runs.
+pub fn answers(files: &[ClaimsFile], runs: &[(PathBuf, Report)]) -> Vec<Answer> {
+    files.iter().map(|f| claims::answer(f, runs)).collect()
+}
+
+/// What `jsbench claims` was asked.
+#[derive(Debug, Clone)]
+pub struct ClaimsRequest {
+    /// Claims files or directories of them.
+    pub claims: Vec<PathBuf>,
+    /// Results in any form `jsbench report` takes.
+    pub results: Vec<PathBuf>,
+    pub json: Option<PathBuf>,
+    pub markdown: Option<PathBuf>,
+    /// A document whose `<!-- jsbench:answer:begin/end -->` block gets the markdown answer.
+    pub update: Option<PathBuf>,
+    /// Exit 1 unless every claim is confirmed.
+    pub strict: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimsError {
+    #[error("{0}")]
+    Claims(ScenarioError),
+    #[error("results: {0}")]
+    Results(#[from] load::ResultsError),
+    #[error("{path}: no `<!-- jsbench:answer:begin -->` … `<!-- jsbench:answer:end -->` block to replace")]
+    NoMarkers { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ClaimsError {
+    /// Bad input is exit 2; a file that cannot be written is 1.
+    pub fn exit(&self) -> Exit {
+        match self {
+            ClaimsError::Write { .. } => Exit::FAILED,
+            _ => Exit::BAD_INPUT,
+        }
+    }
+}
+
+/// Runs `jsbench claims`.
+pub fn run(req: &ClaimsRequest) -> Result<Exit, ClaimsError> {
+    let files = load_all(&req.claims).map_err(ClaimsError::Claims)?;
+    let runs = load::collect_runs(&req.results)?;
+    let answers = answers(&files, &runs);
+    for a in &answers {
+        println!("{}", answer::terminal(a));
+    }
+    if let Some(path) = &req.json {
+        let mut json = serde_json::to_vec_pretty(&answers)
+            .map_err(std::io::Error::other)
+            .map_err(|source| ClaimsError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        json.push(b'\n');
+        write(path, &json)?;
+    }
+    let md: String = answers
+        .iter()
+        .map(answer::markdown)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Some(path) = &req.markdown {
+        write(path, md.as_bytes())?;
+    }
+    if let Some(path) = &req.update {
+        update_document(path, &md, &req.results)?;
+    }
+    let all_confirmed = answers
+        .iter()
+        .flat_map(|a| &a.judgements)
+        .all(|j| j.outcome == Outcome::Confirmed);
+    Ok(if req.strict && !all_confirmed {
+        Exit::FAILED
+    } else {
+        Exit::SUCCESS
+    })
+}
+
+/// Puts the answer between the document's markers, with the command that made it.
+fn update_document(path: &Path, md: &str, results: &[PathBuf]) -> Result<(), ClaimsError> {
+    let doc = std::fs::read_to_string(path).map_err(|source| ClaimsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let from: Vec<String> = results.iter().map(|p| p.display().to_string()).collect();
+    let block = format!(
+        "<!-- generated by `jsbench claims … --update {}` from {}; do not edit by hand -->\n\n{md}",
+        path.display(),
+        from.join(" ")
+    );
+    let new = answer::replace_marked(&doc, &block).ok_or_else(|| ClaimsError::NoMarkers {
+        path: path.to_path_buf(),
+    })?;
+    write(path, new.as_bytes())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ClaimsError> {
+    write_atomic(path, bytes).map_err(|source| ClaimsError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}

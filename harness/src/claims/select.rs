@@ -1,0 +1,353 @@
+//! Which runs a claim is about: a selector written in the claims file (`runs = { strategy =
+//! "single", faults = "none" }`) matched against what a result says about its own run.
+//!
+//! Facts come from the result alone (its validated plan and status), so recorded results of
+//! any age can be judged; a fact an old result does not record never matches a selector that
+//! asks for it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::result::Report;
+use crate::scenario::{Mode, Storage, Strategy};
+
+/// One value or a list of them (`faults = "pause"` or `faults = ["pause", "kill"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// What a run must be for a claim to be about it. Every field given must match; an empty
+/// selector matches every complete run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    /// Scenario names; `*` matches any text (`"*dedup-expired"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<OneOrMany>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    /// Number of publishing connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// "none" (no fault), "any" (at least one), or fault kinds (at least one of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<OneOrMany>,
+    /// "none" (no consume side), "any", or a pool model ("keyed", "shared").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consume: Option<String>,
+    /// The consume side fails some messages on purpose (`fail_rate > 0`), so they are
+    /// redelivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivery: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<bool>,
+    /// The plan retries a failed publish (`retry.attempts > 1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<Storage>,
+    /// The stream's duplicate window as the scenario wrote it ("2m", "500ms").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_window: Option<String>,
+    /// container | process | external
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+}
+
+/// Values `consume` accepts.
+pub const CONSUME_VALUES: &str = "none, any, keyed, shared";
+
+impl Selector {
+    /// Problems with values serde cannot check (fault kinds, consume); each as (field, message).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Some(f) = &self.faults {
+            let kinds: Vec<&str> = crate::nemesis::FaultKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            let items = f.items();
+            for item in &items {
+                let special = *item == "none" || *item == "any";
+                if special && items.len() > 1 {
+                    out.push(("faults", format!("{item:?} stands alone, not in a list")));
+                } else if !special && !kinds.contains(item) {
+                    out.push((
+                        "faults",
+                        format!(
+                            "unknown fault kind {item:?}; allowed: none, any, {}",
+                            kinds.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(c) = &self.consume {
+            if !["none", "any", "keyed", "shared"].contains(&c.as_str()) {
+                out.push(("consume", format!("{c:?}; allowed: {CONSUME_VALUES}")));
+            }
+        }
+        out
+    }
+
+    /// True when the run is one this selector is about.
+    pub fn matches(&self, run: &RunFacts) -> bool {
+        let eq = |want: Option<&str>, got: &str| want.is_none_or(|w| w == got);
+        let scenario_ok = self
+            .scenario
+            .as_ref()
+            .is_none_or(|s| s.items().iter().any(|p| glob(p, &run.scenario)));
+        let faults_ok = self.faults.as_ref().is_none_or(|f| {
+            let items = f.items();
+            match items.as_slice() {
+                ["none"] => run.faults.is_empty(),
+                ["any"] => !run.faults.is_empty(),
+                kinds => run.faults.iter().any(|k| kinds.contains(&k.as_str())),
+            }
+        });
+        let consume_ok = match self.consume.as_deref() {
+            None => true,
+            Some("none") => run.consume.is_none(),
+            Some("any") => run.consume.is_some(),
+            Some(model) => run.consume.as_deref() == Some(model),
+        };
+        scenario_ok
+            && faults_ok
+            && consume_ok
+            && eq(self.strategy.map(Strategy::as_str), &run.strategy)
+            && self.connections.is_none_or(|n| n == run.connections)
+            && eq(self.mode.map(mode_str), &run.mode)
+            && self.redelivery.is_none_or(|r| r == run.redelivery)
+            && self.msg_id.is_none_or(|m| m == run.msg_id)
+            && self.retry.is_none_or(|r| r == run.retry)
+            && self.replicas.is_none_or(|n| n == run.replicas)
+            && eq(self.storage.map(storage_str), &run.storage)
+            && eq(self.duplicate_window.as_deref(), &run.duplicate_window)
+            && eq(self.backend.as_deref(), &run.backend)
+    }
+
+    /// The selector in words, for "no run matches …": `strategy = single, faults = none`.
+    pub fn describe(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        let parts: Vec<String> = v
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, v)| format!("{k} = {}", v.to_string().trim_matches('"')))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if parts.is_empty() {
+            "every run".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+fn mode_str(m: Mode) -> &'static str {
+    match m {
+        Mode::Sync => "sync",
+        Mode::Async => "async",
+    }
+}
+
+fn storage_str(s: Storage) -> &'static str {
+    match s {
+        Storage::File => "file",
+        Storage::Memory => "memory",
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    if !text.ends_with(last) {
+        return false;
+    }
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// What a result says about its run, in the terms selectors use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFacts {
+    pub scenario: String,
+    /// "name" or "name #2" for a repetition: how judgements list their runs.
+    pub label: String,
+    pub complete: bool,
+    pub strategy: String,
+    pub connections: usize,
+    pub mode: String,
+    pub faults: Vec<String>,
+    /// The pool model of the consume side, when there is one.
+    pub consume: Option<String>,
+    pub redelivery: bool,
+    pub msg_id: bool,
+    pub retry: bool,
+    pub replicas: usize,
+    pub storage: String,
+    pub duplicate_window: String,
+    pub backend: String,
+    pub payload: u64,
+}
+
+impl RunFacts {
+    pub fn of(r: &Report) -> RunFacts {
+        let plan = &r.scenario.plan;
+        let s = |path: &[&str]| -> String {
+            at(plan, path)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let n = |path: &[&str]| at(plan, path).and_then(|v| v.as_u64()).unwrap_or(0);
+        let consume = at(plan, &["consume"]).filter(|c| !c.is_null());
+        let faults = at(plan, &["faults"])
+            .and_then(|f| f.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.get("kind").and_then(|k| k.as_str()).map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let label = match r.scenario.repetition {
+            Some(k) => format!("{} #{k}", r.scenario.name),
+            None => r.scenario.name.clone(),
+        };
+        RunFacts {
+            scenario: r.scenario.name.clone(),
+            label,
+            complete: r.status.is_complete(),
+            strategy: s(&["connections", "strategy"]),
+            connections: n(&["connections", "count"]) as usize,
+            mode: s(&["publish", "mode"]),
+            faults,
+            consume: consume.map(|c| {
+                c.get("model")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+            redelivery: consume
+                .and_then(|c| c.get("fail_rate"))
+                .and_then(|f| f.as_f64())
+                .is_some_and(|f| f > 0.0),
+            msg_id: at(plan, &["publish", "msg_id"])
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            retry: n(&["publish", "retry", "attempts"]) > 1,
+            replicas: r.stream.replicas,
+            storage: r.stream.storage.clone(),
+            duplicate_window: s(&["stream", "duplicate_window"]),
+            backend: r.environment.backend.clone(),
+            payload: n(&["workload", "payload_size"]),
+        }
+    }
+
+    /// The value of a field named in a ratio claim's `matched_on`.
+    pub fn field(&self, name: MatchField) -> String {
+        match name {
+            MatchField::Strategy => self.strategy.clone(),
+            MatchField::Connections => self.connections.to_string(),
+            MatchField::Storage => self.storage.clone(),
+            MatchField::Replicas => self.replicas.to_string(),
+            MatchField::Payload => self.payload.to_string(),
+            MatchField::Backend => self.backend.clone(),
+            MatchField::Faults => self.faults.join("+"),
+            MatchField::Consume => self.consume.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// What two runs must share to be compared in a ratio claim (`matched_on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchField {
+    Strategy,
+    Connections,
+    Storage,
+    Replicas,
+    Payload,
+    Backend,
+    Faults,
+    Consume,
+}
+
+impl MatchField {
+    /// Runs are compared only with runs that publish the same way to the same kind of stream.
+    pub const DEFAULT: [MatchField; 6] = [
+        MatchField::Strategy,
+        MatchField::Connections,
+        MatchField::Storage,
+        MatchField::Replicas,
+        MatchField::Payload,
+        MatchField::Backend,
+    ];
+}
+
+fn at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a serde_json::Value> {
+    path.iter().try_fold(v, |v, k| v.get(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_stars() {
+        assert!(glob("a", "a"));
+        assert!(!glob("a", "ab"));
+        assert!(glob("*expired", "single-async-pause-dedup-expired"));
+        assert!(glob("single-*-none", "single-async-none"));
+        assert!(!glob("single-*-none", "rr4-async-none"));
+        assert!(glob("*dedup*", "x-dedup-y"));
+        assert!(!glob("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn fault_kinds_and_consume_values_are_checked() {
+        let s = Selector {
+            faults: Some(OneOrMany::Many(vec!["pause".into(), "nope".into()])),
+            consume: Some("ordered".into()),
+            ..Default::default()
+        };
+        let p = s.problems();
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].1.contains("unknown fault kind \"nope\""));
+        assert!(p[1].1.contains("allowed: none, any, keyed, shared"));
+        let none_in_list = Selector {
+            faults: Some(OneOrMany::Many(vec!["none".into(), "pause".into()])),
+            ..Default::default()
+        };
+        assert_eq!(none_in_list.problems().len(), 1);
+    }
+}
