@@ -24,6 +24,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+mod profile;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -52,8 +54,14 @@ fn group<'a>(
 ) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
     g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(profile::pick(
+            Duration::from_millis(200),
+            Duration::from_secs(1),
+        ))
+        .measurement_time(profile::pick(
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        ))
         .throughput(Throughput::Elements(N as u64));
     g
 }
@@ -72,6 +80,7 @@ fn record_all(h: &mut History, timed: bool) {
 }
 
 fn bench_record(c: &mut Criterion) {
+    eprintln!("checkers bench: profile {}", profile::name());
     let keys = keys();
     let mut g = group(c, "record");
     // A fresh history per iteration (allocation untimed), as each run starts with one.

@@ -2,7 +2,8 @@
 //! against a bare async-nats publish loop (the same messages, no history, no tap, no checks), on
 //! the same ephemeral server, alternating runs (A B A B …) because these machines are noisy.
 //!
-//!     cargo bench --bench overhead                  # 3 rounds × 500k messages, file storage
+//!     cargo bench --bench overhead                  # 2 rounds × 200k messages, file storage
+//!     JSBENCH_MICRO=full cargo bench --bench overhead   # 3 rounds × 500k
 //!     JSB_OVERHEAD_MSGS=200000 JSB_OVERHEAD_ROUNDS=3 JSB_OVERHEAD_STORAGE=memory cargo bench --bench overhead
 //!
 //! Prints each run and the median ratio jsbench / bare (goal: ≥ 0.95). The bare loop publishes
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::{self, message::PublishMessage, stream::StorageType};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
+
+mod profile;
 
 use jsbench::cancel::Cancel;
 use jsbench::runner::{self, RunOptions, RuntimeKind};
@@ -144,8 +147,8 @@ impl Settings {
     /// Reads JSB_OVERHEAD_MSGS, JSB_OVERHEAD_ROUNDS and JSB_OVERHEAD_STORAGE.
     fn from_env() -> Settings {
         Settings {
-            n: env_or("JSB_OVERHEAD_MSGS", 500_000),
-            rounds: env_or("JSB_OVERHEAD_ROUNDS", 3),
+            n: env_or("JSB_OVERHEAD_MSGS", profile::pick(200_000, 500_000)),
+            rounds: env_or("JSB_OVERHEAD_ROUNDS", profile::pick(2, 3)),
             storage: std::env::var("JSB_OVERHEAD_STORAGE").unwrap_or_else(|_| "file".into()),
             window: 10_000,
         }
@@ -265,6 +268,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::from_env();
+    println!("overhead bench: profile {}", profile::name());
     // Each side runs on both runtime flavours and is judged by its best: a bare loop whose
     // FuturesUnordered polls thousands of ack futures in one go runs into tokio's cooperative
     // budget on a current-thread runtime (futures return Pending and wake themselves), which

@@ -1,7 +1,8 @@
 //! Proxy overhead: what routing a client connection through `jsbench::proxy::Proxy` with no
 //! toxic set costs, against the same client connected to the server directly.
 //!
-//!     cargo bench --bench proxy                     # 3 rounds each; 20k sync, 300k async msgs
+//!     cargo bench --bench proxy                     # 2 rounds each; 5k sync, 100k async msgs
+//!     JSBENCH_MICRO=full cargo bench --bench proxy  # 3 rounds each; 20k sync, 300k async msgs
 //!     JSB_PROXY_ROUNDS=5 JSB_PROXY_SYNC_MSGS=50000 JSB_PROXY_ASYNC_MSGS=500000 cargo bench --bench proxy
 //!
 //! Two measurements, each on a fresh connection and a fresh stream (file storage, R1, 128-byte
@@ -29,6 +30,8 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::json;
+
+mod profile;
 
 use jsbench::proxy::{Proxy, ProxyStats};
 use jsbench::runner::RuntimeKind;
@@ -699,13 +702,14 @@ fn main() -> anyhow::Result<()> {
         .map(PathBuf::from)
         .unwrap_or_default();
     let cfg = Config {
-        rounds: env_or("JSB_PROXY_ROUNDS", 3).max(1),
-        sync_msgs: env_or("JSB_PROXY_SYNC_MSGS", 20_000).max(1),
-        async_msgs: env_or("JSB_PROXY_ASYNC_MSGS", 300_000).max(1),
+        rounds: env_or("JSB_PROXY_ROUNDS", profile::pick(2, 3)).max(1),
+        sync_msgs: env_or("JSB_PROXY_SYNC_MSGS", profile::pick(5_000, 20_000)).max(1),
+        async_msgs: env_or("JSB_PROXY_ASYNC_MSGS", profile::pick(100_000, 300_000)).max(1),
         results: std::env::var_os("JSBENCH_RESULTS")
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join("results")),
     };
+    println!("proxy bench: profile {}", profile::name());
     let rt = RuntimeKind::CurrentThread.build()?;
     let server = rt.block_on(Server::start(&ServerSpec {
         backend: Backend::Process,

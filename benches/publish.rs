@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, stream::StorageType};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+mod profile;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use tokio::runtime::Runtime;
@@ -137,16 +139,27 @@ fn bench_publish(c: &mut Criterion) {
             ..ServerSpec::default()
         }))
         .expect("start nats-server (set NATS_SERVER_BIN or let jsbench fetch it)");
-    eprintln!("publish bench: {} ({})", server.url(), server.source());
+    eprintln!(
+        "publish bench: {} ({}), profile {}",
+        server.url(),
+        server.source(),
+        profile::name()
+    );
     let (js, targets) = rt.block_on(setup(&server));
     let payload = workload::payload(PAYLOAD);
 
     for t in &targets {
         let mut g = c.benchmark_group(t.label);
         g.throughput(Throughput::Elements(1))
-            .sample_size(20)
-            .warm_up_time(Duration::from_secs(2))
-            .measurement_time(Duration::from_secs(5));
+            .sample_size(profile::pick(10, 20))
+            .warm_up_time(profile::pick(
+                Duration::from_millis(500),
+                Duration::from_secs(2),
+            ))
+            .measurement_time(profile::pick(
+                Duration::from_millis(1500),
+                Duration::from_secs(5),
+            ));
         g.bench_function("sync/publish", |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {

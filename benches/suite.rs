@@ -26,6 +26,10 @@
 //!   one that fits 120 columns; summary.md always has every column). Only this bench knows
 //!   `--wide`: criterion's benches would refuse it.
 //!
+//! Order: scenarios without faults, a consume side or a cluster run first (sorted by name within
+//! each group), and the claims' answer judged from them is printed as soon as they are done (a
+//! minute or so into the suite); the final answer, from every run, ends it.
+//!
 //! The suite dir's `index.html` is the one file to open afterwards.
 
 use std::path::PathBuf;
@@ -62,6 +66,13 @@ fn main() -> anyhow::Result<ExitCode> {
     if profile == "quick" {
         shorten(&mut plans);
     }
+    // The answer first: runs without faults, a consume side or a cluster (the order table and
+    // the sync/async comparisons) go first, and their answer is printed as soon as they are done.
+    plans.sort_by_key(|p| (p.is_cluster(), !p.faults.is_empty(), p.consume.is_some()));
+    let first = plans
+        .iter()
+        .filter(|p| !p.is_cluster() && p.faults.is_empty() && p.consume.is_none())
+        .count();
     let repeat = repeat()?;
     println!(
         "jsbench suite: {} scenarios × {repeat} from {} ({profile} profile) → {}",
@@ -72,12 +83,13 @@ fn main() -> anyhow::Result<ExitCode> {
     // The claims judged at the end: claims/ (JSBENCH_CLAIMS overrides; "none" judges none).
     let claims = match std::env::var("JSBENCH_CLAIMS").ok().as_deref() {
         Some("none") => Vec::new(),
-        Some(p) => load_claims(PathBuf::from(p))?,
-        None if root.join("claims").is_dir() => load_claims(root.join("claims"))?,
+        Some(p) => load_claims(PathBuf::from(p), &root)?,
+        None if root.join("claims").is_dir() => load_claims(root.join("claims"), &root)?,
         None => Vec::new(),
     };
     let request = RunRequest {
         claims,
+        early_answer_after: Some(first),
         plans: suite::repeated(&plans, repeat),
         out: results,
         // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
@@ -114,8 +126,19 @@ fn shorten(plans: &mut [Plan]) {
     }
 }
 
-fn load_claims(path: PathBuf) -> anyhow::Result<Vec<jsbench::claims::ClaimsFile>> {
-    jsbench::app::claims::load_all(&[path]).map_err(|e| anyhow::anyhow!("{e}"))
+/// The claims files of `path`, each named relative to the workspace root when it lies inside
+/// it (the bench runs in harness/, so it is given absolute paths).
+fn load_claims(
+    path: PathBuf,
+    root: &std::path::Path,
+) -> anyhow::Result<Vec<jsbench::claims::ClaimsFile>> {
+    let mut files = jsbench::app::claims::load_all(&[path]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for f in &mut files {
+        if let Ok(rel) = std::path::Path::new(&f.file).strip_prefix(root) {
+            f.file = rel.display().to_string();
+        }
+    }
+    Ok(files)
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

@@ -279,6 +279,7 @@ fn run(args: RunArgs) -> Exit {
     };
     let request = RunRequest {
         claims,
+        early_answer_after: None,
         plans,
         out: args.out,
         runtime: args.runtime,

@@ -864,3 +864,43 @@ fn a_suite_writes_index_html() {
     assert!(html.contains("one") && html.contains("two"));
     assert_offline(&html);
 }
+
+#[test]
+fn index_html_opens_with_the_claims_answer_and_its_charts() {
+    let d = tempfile::tempdir().unwrap();
+    let root = copy_fixtures(d.path());
+    let runs = runs_in(&root);
+    let claims =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/publish-order.toml");
+    let file = jsbench::claims::load(&claims).unwrap();
+    let answer = jsbench::claims::answer(&file, &runs);
+    let out = d.path().join("out");
+    let html = std::fs::read_to_string(
+        jsbench::render::html::write_report(&out, &runs, None, &[answer], "c").unwrap(),
+    )
+    .unwrap();
+    let body = html
+        .trim_start()
+        .strip_prefix("<!DOCTYPE html>")
+        .expect("doctype");
+    well_formed(body).unwrap_or_else(|e| panic!("index.html not well-formed: {e}"));
+    let answer_at = html.find("<h2 id=\"answer\">Does PublishAsync reorder my events?</h2>");
+    let howto_at = html.find("How to read this");
+    assert!(
+        answer_at.is_some() && answer_at < howto_at,
+        "the answer comes first"
+    );
+    assert!(
+        html.contains("<th>round-robin pool ×4</th>"),
+        "order table rows"
+    );
+    assert!(html.contains("✅ confirmed"), "claims judged");
+    assert!(html.contains("➖ not measured"), "unmeasured claims say so");
+    assert!(html.contains("Sync vs async throughput per connection strategy"));
+    assert!(html.contains("Late per key by strategy and order"));
+    assert!(html.contains("Sync vs async latency by percentile"));
+    assert!(
+        !html.contains("chart not drawn"),
+        "every answer chart drawn"
+    );
+}

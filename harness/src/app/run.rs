@@ -55,6 +55,9 @@ pub struct RunRequest {
     pub summary: SummaryPolicy,
     /// Claims files judged against this run's results (validated before anything runs).
     pub claims: Vec<crate::claims::ClaimsFile>,
+    /// Print the claims' answer judged from the first N runs as soon as they are done (text
+    /// format), before the rest of the suite: the answer first, the final one at the end.
+    pub early_answer_after: Option<usize>,
 }
 
 /// Why the run command could not do its job (as opposed to runs that failed: those are in the
@@ -113,11 +116,21 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
         progress: req.progress && req.format == Format::Text,
     };
     let text_out = req.format == Format::Text;
+    let mut done: Vec<(PathBuf, Report)> = Vec::new();
+    let early = req
+        .early_answer_after
+        .filter(|n| text_out && !req.claims.is_empty() && *n < req.plans.len());
     let outputs = rt.block_on(async {
         tokio::spawn(listen_for_ctrl_c(cancel.clone()));
         suite::run_all(&req.plans, &opts, |o| {
-            if text_out {
-                print!("{}", text::terminal_summary(&o.report, &o.dir));
+            if !text_out {
+                return;
+            }
+            print!("{}", text::terminal_summary(&o.report, &o.dir));
+            let Some(n) = early else { return };
+            done.push((o.dir.clone(), o.report.clone()));
+            if done.len() == n {
+                print_early_answer(req, &done);
             }
         })
         .await
@@ -125,6 +138,18 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
     // Leave no runtime task behind (the Ctrl-C listener) holding the process.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(outputs?)
+}
+
+/// The claims judged from the runs so far, marked as such.
+fn print_early_answer(req: &RunRequest, done: &[(PathBuf, Report)]) {
+    let rest = req.plans.len() - done.len();
+    println!(
+        "\n── the answer from the first {} runs ({rest} more follow; the final answer ends the suite) ──\n",
+        done.len()
+    );
+    for a in super::claims::answers(&req.claims, done) {
+        println!("{}", answer::terminal(&a));
+    }
 }
 
 /// The first Ctrl-C stops publishing and lets the run finish cleanly; the second skips the

@@ -317,7 +317,17 @@ fn ratio_judgement(pairs: Vec<PairRatio>, range: (f64, f64), metric: &str) -> Ju
             Some((a, b)) => format!(" [{}–{}]", ratio_text(a), ratio_text(b)),
             None => String::new(),
         };
-        parts.push(format!("{} {}×{interval}", p.label, ratio_text(p.ratio)));
+        // A ratio below 1 also as "1/N": 0.00673× reads better as 1/149.
+        let inverse = if p.ratio > 0.0 && p.ratio < 1.0 {
+            format!(" (1/{})", ratio_text(1.0 / p.ratio))
+        } else {
+            String::new()
+        };
+        parts.push(format!(
+            "{} {}×{inverse}{interval}",
+            p.label,
+            ratio_text(p.ratio)
+        ));
         runs.extend(p.of_runs.iter().chain(&p.over_runs).cloned());
     }
     let outcome = if outcomes.contains(&Outcome::Refuted) {

@@ -284,6 +284,7 @@ impl RunFacts {
             MatchField::Backend => self.backend.clone(),
             MatchField::Faults => self.faults.join("+"),
             MatchField::Consume => self.consume.clone().unwrap_or_default(),
+            MatchField::MsgId => if self.msg_id { "msg-id" } else { "" }.to_string(),
         }
     }
 }
@@ -300,16 +301,18 @@ pub enum MatchField {
     Backend,
     Faults,
     Consume,
+    MsgId,
 }
 
 impl MatchField {
     /// Runs are compared only with runs that publish the same way to the same kind of stream.
-    pub const DEFAULT: [MatchField; 6] = [
+    pub const DEFAULT: [MatchField; 7] = [
         MatchField::Strategy,
         MatchField::Connections,
         MatchField::Storage,
         MatchField::Replicas,
         MatchField::Payload,
+        MatchField::MsgId,
         MatchField::Backend,
     ];
 }

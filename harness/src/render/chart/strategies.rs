@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use plotters::prelude::*;
 
-use super::bar_axis::{bar_label, category_label_width, hbar_chart, BarAxes};
+use super::bar_axis::{bar_label, category_label_width, hbar_chart, BarAxes, BarChart};
 use super::canvas::{svg_chart, FONT, NOTE_SIZE};
 use super::latency_spectrum::{latency_spectrum_titled, spectrum_from_summary, SpectrumSeries};
 use super::legend::{legend, LegendItem};
@@ -73,29 +73,7 @@ pub fn strategy_charts(runs: &[(PathBuf, Report)], answer: &Answer) -> Vec<Strat
         });
     }
     if !answer.table.rows.is_empty() {
-        let groups: Vec<BarGroup> = answer
-            .table
-            .rows
-            .iter()
-            .map(|r| BarGroup {
-                name: r.label.clone(),
-                bars: r
-                    .cells
-                    .iter()
-                    .map(|c| {
-                        c.as_ref().map(|v| Bar {
-                            value: v.worst_share * 100.0,
-                            spread: (v.worst_share * 100.0, v.worst_share * 100.0),
-                            text: if v.preserved {
-                                "0".into()
-                            } else {
-                                v.short.clone()
-                            },
-                        })
-                    })
-                    .collect(),
-            })
-            .collect();
+        let groups = late_groups(answer);
         let names: Vec<&str> = OrderName::ALL.iter().map(|o| o.as_str()).collect();
         out.push(StrategyChart {
             file: "late-per-key-by-strategy.svg",
@@ -121,6 +99,33 @@ pub fn strategy_charts(runs: &[(PathBuf, Report)], answer: &Answer) -> Vec<Strat
         });
     }
     out
+}
+
+/// Per row of the order table, its cells as bars (the worst run's late-per-key share, in %).
+fn late_groups(answer: &Answer) -> Vec<BarGroup> {
+    answer
+        .table
+        .rows
+        .iter()
+        .map(|r| BarGroup {
+            name: r.label.clone(),
+            bars: r
+                .cells
+                .iter()
+                .map(|c| {
+                    c.as_ref().map(|v| Bar {
+                        value: v.worst_share * 100.0,
+                        spread: (v.worst_share * 100.0, v.worst_share * 100.0),
+                        text: if v.preserved {
+                            "0".into()
+                        } else {
+                            v.short.clone()
+                        },
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Strategy label: "single", "round-robin ×4".
@@ -282,37 +287,44 @@ pub fn grouped_bars(
             for (i, bar) in grp.bars.iter().enumerate() {
                 let y = y_of(g * (k + 1) + i);
                 let c = colors[i % colors.len()];
-                let Some(b) = bar else {
-                    chart.draw_series(std::iter::once(Text::new(
-                        format!("{}: not measured", series.get(i).unwrap_or(&"")),
-                        (0.0, y),
-                        (FONT, NOTE_SIZE).into_font().color(&TEXT_COLOR),
-                    )))?;
-                    continue;
-                };
-                chart.draw_series([Rectangle::new(
-                    [(0.0, y - 0.38), (b.value, y + 0.38)],
-                    c.filled(),
-                )])?;
-                if b.spread.0 < b.spread.1 {
-                    let dark = color_dark(c);
-                    chart.draw_series([
-                        PathElement::new(vec![(b.spread.0, y), (b.spread.1, y)], dark),
-                        PathElement::new(vec![(b.spread.0, y - 0.2), (b.spread.0, y + 0.2)], dark),
-                        PathElement::new(vec![(b.spread.1, y - 0.2), (b.spread.1, y + 0.2)], dark),
-                    ])?;
+                match bar {
+                    Some(b) => draw_bar(&mut chart, y, c, b)?,
+                    None => {
+                        chart.draw_series(std::iter::once(Text::new(
+                            format!("{}: not measured", series.get(i).unwrap_or(&"")),
+                            (0.0, y),
+                            (FONT, NOTE_SIZE).into_font().color(&TEXT_COLOR),
+                        )))?;
+                    }
                 }
-                bar_label(
-                    &mut chart,
-                    (b.spread.1.max(b.value), y),
-                    b.text.clone(),
-                    (FONT, NOTE_SIZE).into_font(),
-                    TEXT_COLOR,
-                )?;
             }
         }
         Ok(())
     })
+}
+
+/// One bar around `y`, its whiskers when it has a spread, and its text beside it.
+fn draw_bar(chart: &mut BarChart<'_, '_>, y: f64, c: RGBColor, b: &Bar) -> Result<(), ChartError> {
+    chart.draw_series([Rectangle::new(
+        [(0.0, y - 0.38), (b.value, y + 0.38)],
+        c.filled(),
+    )])?;
+    if b.spread.0 < b.spread.1 {
+        let dark = color_dark(c);
+        let (lo, hi) = b.spread;
+        chart.draw_series([
+            PathElement::new(vec![(lo, y), (hi, y)], dark),
+            PathElement::new(vec![(lo, y - 0.2), (lo, y + 0.2)], dark),
+            PathElement::new(vec![(hi, y - 0.2), (hi, y + 0.2)], dark),
+        ])?;
+    }
+    bar_label(
+        chart,
+        (b.spread.1.max(b.value), y),
+        b.text.clone(),
+        (FONT, NOTE_SIZE).into_font(),
+        TEXT_COLOR,
+    )
 }
 
 #[cfg(test)]
