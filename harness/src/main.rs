@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 every run complete and no claim failed; 1 a run failed or was incomplete, or a
 //! claim failed; 2 bad usage or an invalid scenario file; 130 interrupted by Ctrl-C.
-//! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag).
+//! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag),
+//! 3 refused: the two sides were measured in different environments (`--allow-env-diff`).
 //! `claims`: 0 judged (with `--strict`: 1 unless every claim is confirmed), 2 bad input.
 
 use std::path::PathBuf;
@@ -135,6 +136,10 @@ struct CompareArgs {
     /// Write the markdown table to this file (e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long, value_name = "FILE")]
     markdown: Option<PathBuf>,
+    /// Judge the sets even when they were measured in different environments (backend, server
+    /// or client version, CPU count or model, runtime); without it compare refuses (exit 3).
+    #[arg(long)]
+    allow_env_diff: bool,
 }
 
 fn parse_threshold(s: &str) -> Result<(String, f64), String> {
@@ -303,6 +308,7 @@ fn run(args: RunArgs) -> Exit {
 fn compare(args: CompareArgs) -> Exit {
     let mut options = CompareOptions {
         min_runs: args.min_runs,
+        allow_env_diff: args.allow_env_diff,
         ..Default::default()
     };
     options.thresholds.extend(args.thresholds);

@@ -341,3 +341,30 @@ fn bad_input_exits_2() {
     let o = jsbench(&[&"compare", &base, &base, &"--threshold", &"p99"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn sets_from_different_environments_are_refused_with_exit_3_unless_allowed() {
+    let t = tempfile::tempdir().unwrap();
+    let (base, cand) = (t.path().join("base"), t.path().join("cand"));
+    write_set(&base, &NOISE, |_| 1.0, |_| 1.0);
+    let dirs = write_set(&cand, &NOISE_B, |_| 1.0, |_| 1.0);
+    // The candidate ran on another machine: more CPUs, another model.
+    for d in &dirs {
+        let mut r = Report::load(&d.join("result.json")).unwrap();
+        r.environment.host.cpus = 64;
+        r.environment.host.cpu_model = "Some Other CPU".into();
+        write_report(d, &r).unwrap();
+    }
+    let o = jsbench(&[&"compare", &base, &cand]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}{err}");
+    assert!(out.starts_with("**Refused"), "{out}");
+    assert!(out.contains("- cpus: baseline 2 ≠ candidate 64"), "{out}");
+    // The recorded baseline predates cpu_model: an unknown value is not held against it.
+    assert!(!out.contains("cpu_model"), "{out}");
+    let o = jsbench(&[&"compare", &base, &cand, &"--allow-env-diff"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.starts_with("**Warning"), "{out}");
+    assert!(out.ends_with("no regression\n"), "{out}");
+}

@@ -112,7 +112,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CommandError> {
     })
 }
 
-/// `jsbench compare`: 0 no regression, 1 a regression; errors for bad input.
+/// `jsbench compare`: 0 no regression, 1 a regression, 3 refused (the environments differ);
+/// errors for bad input.
 pub fn compare(req: &CompareRequest) -> Result<Exit, CommandError> {
     let base = compare::load_set(&req.baseline).map_err(|source| CommandError::Input {
         side: "baseline",
@@ -145,7 +146,9 @@ pub fn compare(req: &CompareRequest) -> Result<Exit, CommandError> {
             write_file(&dir.join(name), &bytes)?;
         }
     }
-    Ok(if c.regressions > 0 {
+    Ok(if c.refused {
+        Exit::REFUSED
+    } else if c.regressions > 0 {
         Exit::FAILED
     } else {
         Exit::SUCCESS

@@ -22,6 +22,8 @@ impl Exit {
     pub const FAILED: Exit = Exit(1);
     /// Bad usage or input: an invalid scenario file, a path with no result.
     pub const BAD_INPUT: Exit = Exit(2);
+    /// `compare` refused to judge: the two sides were measured in different environments.
+    pub const REFUSED: Exit = Exit(3);
     /// Interrupted by Ctrl-C.
     pub const INTERRUPTED: Exit = Exit(130);
 }

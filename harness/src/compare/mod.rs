@@ -15,12 +15,16 @@
 //!   threshold alone decides when a side has a single run (no interval can be drawn from one
 //!   sample).
 //! - Regardless of noise, these always fail the gate: a claim that passed in every complete
-//!   baseline run and fails in some candidate run; a scenario whose baseline runs all completed
+//!   baseline run and fails in some candidate run (a timing-dependent claim — one that says
+//!   something happens, "some duplicates", "broken" — only when a majority of the candidate's
+//!   runs fail it); a scenario whose baseline runs all completed
 //!   with a candidate run that did not; acknowledged messages lost in the candidate where the
 //!   baseline lost none.
 //!
 //! A scenario only in the baseline is reported as missing (a warning), one only in the candidate
-//! as new.
+//! as new. Sets measured in different environments (backend, server or client version, CPU
+//! count or model, runtime) are not judged at all unless `allow_env_diff` says so: the
+//! comparison is `refused` and says which fields differ.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,12 +36,14 @@ use crate::result::Report;
 use crate::workload::fnv1a;
 
 mod decision;
+mod env;
 mod flips;
 mod metrics;
 mod stats;
 mod table;
 
 pub use decision::{Decision, MetricRow, Sample};
+pub use env::{env_diffs, EnvDiff};
 pub use flips::VerdictFlip;
 pub use metrics::{metric, MetricDef, METRICS};
 pub use stats::bootstrap_ci;
@@ -80,6 +86,8 @@ pub struct CompareOptions {
     /// Seed of the bootstrap: the same inputs and seed give the same intervals.
     pub seed: u64,
     pub resamples: usize,
+    /// Judge sets measured in different environments anyway (`--allow-env-diff`).
+    pub allow_env_diff: bool,
 }
 
 impl Default for CompareOptions {
@@ -89,6 +97,7 @@ impl Default for CompareOptions {
             min_runs: 3,
             seed: DEFAULT_SEED,
             resamples: 2000,
+            allow_env_diff: false,
         }
     }
 }
@@ -150,8 +159,13 @@ pub struct Comparison {
     /// Scenarios of the candidate with no run in the baseline.
     pub new: Vec<String>,
     pub skipped: Vec<SkippedRun>,
-    /// Metric rows decided as regressions plus flips: the gate fails when this is not 0.
+    /// Metric rows decided as regressions plus flips (tolerated ones aside): the gate fails
+    /// when this is not 0.
     pub regressions: usize,
+    /// Environment fields that differ between the sides (backend, versions, CPU, runtime).
+    pub env_diffs: Vec<EnvDiff>,
+    /// The gate refuses to judge: the environments differ and `allow_env_diff` was not given.
+    pub refused: bool,
     /// Metric rows without a decision for lack of runs.
     pub insufficient: usize,
     pub min_runs: usize,
@@ -214,8 +228,12 @@ pub fn compare(
         }
     }
     let count = |f: fn(&Decision) -> bool| rows.iter().filter(|r| f(&r.decision)).count();
+    let env_diffs = env::env_diffs(base, cand);
     Comparison {
-        regressions: count(|d| *d == Decision::Regression) + flips.len(),
+        regressions: count(|d| *d == Decision::Regression)
+            + flips.iter().filter(|f| !f.tolerated).count(),
+        refused: !env_diffs.is_empty() && !opts.allow_env_diff,
+        env_diffs,
         insufficient: count(|d| matches!(d, Decision::InsufficientSamples { .. })),
         missing: only_in(&b, &c),
         new: only_in(&c, &b),
@@ -500,6 +518,98 @@ mod tests {
         assert!(compare(&base2, &cand, &CompareOptions::default())
             .flips
             .is_empty());
+    }
+
+    /// Three runs a side, every run claiming "some duplicates" and passing; `fail` candidate
+    /// runs then miss it.
+    type Runs = Vec<(PathBuf, Report)>;
+
+    fn timing_claim_sets(fail: usize) -> (Runs, Runs) {
+        let mut base = set("s", 20000.0, 5000.0, &[0.0, 0.01, -0.01]);
+        for r in &mut base {
+            r.1.verdicts.push(ClaimResult {
+                claim: "duplicates".into(),
+                expected: "some duplicates".into(),
+                figure: "12 duplicates".into(),
+                verdict: Verdict::Pass,
+            });
+        }
+        let mut cand = base.clone();
+        for r in cand.iter_mut().take(fail) {
+            let v = r.1.verdicts.last_mut().unwrap();
+            v.verdict = Verdict::Fail;
+            v.figure = "0 duplicates".into();
+        }
+        (base, cand)
+    }
+
+    #[test]
+    fn a_timing_dependent_claim_fails_the_gate_only_when_most_candidate_runs_flip_it() {
+        let (base, cand) = timing_claim_sets(1);
+        let c = compare(&base, &cand, &CompareOptions::default());
+        assert_eq!(c.flips.len(), 1);
+        assert!(c.flips[0].tolerated, "1 of 3 runs: tolerated");
+        assert_eq!(c.regressions, 0);
+        let t = render_table(&c);
+        assert!(
+            t.contains("minority of the candidate's runs (not counted)"),
+            "{t}"
+        );
+        assert!(t.ends_with("no regression\n"), "{t}");
+
+        let (base, cand) = timing_claim_sets(2);
+        let c = compare(&base, &cand, &CompareOptions::default());
+        assert_eq!(c.flips.len(), 1);
+        assert!(!c.flips[0].tolerated, "2 of 3 runs: a regression");
+        assert_eq!(c.regressions, 1);
+
+        // A guarantee ("preserved") fails the gate on one run of three.
+        let mut cand = base.clone();
+        let v = cand[0]
+            .1
+            .verdicts
+            .iter_mut()
+            .find(|v| v.claim == "storage_order")
+            .unwrap();
+        v.verdict = Verdict::Fail;
+        assert_eq!(
+            compare(&base, &cand, &CompareOptions::default()).regressions,
+            1
+        );
+    }
+
+    #[test]
+    fn different_environments_are_refused_unless_allowed() {
+        let base = set("s", 20000.0, 5000.0, &NOISE5);
+        let mut cand = set("s", 10000.0, 5000.0, &NOISE5B);
+        for r in &mut cand {
+            r.1.environment.backend = "container".into();
+            r.1.environment.host.cpus = 16;
+        }
+        let c = compare(&base, &cand, &CompareOptions::default());
+        assert!(c.refused);
+        let fields: Vec<&str> = c.env_diffs.iter().map(|d| d.field.as_str()).collect();
+        assert_eq!(fields, vec!["backend", "cpus"]);
+        let t = render_table(&c);
+        assert!(
+            t.starts_with("**Refused: the two sides were measured in different environments**"),
+            "{t}"
+        );
+        assert!(
+            t.contains("- backend: baseline process ≠ candidate container"),
+            "{t}"
+        );
+        assert!(t.ends_with("refused: the environments differ (no decision; --allow-env-diff to judge anyway)\n"), "{t}");
+        let allowed = CompareOptions {
+            allow_env_diff: true,
+            ..Default::default()
+        };
+        let c = compare(&base, &cand, &allowed);
+        assert!(
+            !c.refused && c.regressions > 0,
+            "judged: half the throughput"
+        );
+        assert!(render_table(&c).starts_with("**Warning: the two sides"));
     }
 
     #[test]

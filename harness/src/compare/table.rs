@@ -37,7 +37,7 @@ fn fmt_sample(s: &Sample, unit: &str) -> String {
 /// The comparison as markdown (fits a GitHub job summary): the metric table, then the
 /// noise-independent regressions, missing / new scenarios, skipped runs, and one closing line.
 pub fn render_table(c: &Comparison) -> String {
-    let mut s = String::new();
+    let mut s = env_lines(c);
     s.push_str(
         "| scenario | metric | baseline | candidate | change | 95% CI | threshold | decision |\n",
     );
@@ -69,9 +69,58 @@ pub fn render_table(c: &Comparison) -> String {
             r.decision.label()
         ));
     }
-    if !c.flips.is_empty() {
-        s.push_str("\nRegressions regardless of noise:\n\n");
-        for f in &c.flips {
+    notes(&mut s, c);
+    s.push('\n');
+    s.push_str(&if c.refused {
+        "refused: the environments differ (no decision; --allow-env-diff to judge anyway)"
+            .to_string()
+    } else {
+        match c.regressions {
+            0 => "no regression".to_string(),
+            n => format!("{n} regression(s)"),
+        }
+    });
+    s.push('\n');
+    s
+}
+
+/// Which environment fields differ, first: a reader must know before reading any figure.
+fn env_lines(c: &Comparison) -> String {
+    if c.env_diffs.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "**{}: the two sides were measured in different environments**\n\n",
+        if c.refused { "Refused" } else { "Warning" }
+    );
+    for d in &c.env_diffs {
+        s.push_str(&format!(
+            "- {}: baseline {} ≠ candidate {}\n",
+            d.field,
+            d.baseline.join(", "),
+            d.candidate.join(", ")
+        ));
+    }
+    s.push('\n');
+    s
+}
+
+/// Flips (counted, and timing-dependent ones tolerated), missing / new scenarios, skipped
+/// runs, undecided metrics.
+fn notes(s: &mut String, c: &Comparison) {
+    let (tolerated, counted): (Vec<_>, Vec<_>) = c.flips.iter().partition(|f| f.tolerated);
+    for (title, flips) in [
+        ("Regressions regardless of noise", counted),
+        (
+            "Timing-dependent claims failed by a minority of the candidate's runs (not counted)",
+            tolerated,
+        ),
+    ] {
+        if flips.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("\n{title}:\n\n"));
+        for f in flips {
             s.push_str(&format!(
                 "- **{}** {} `{}`: baseline {} → candidate {}\n",
                 f.scenario, f.kind, f.what, f.baseline, f.candidate
@@ -105,13 +154,6 @@ pub fn render_table(c: &Comparison) -> String {
             c.insufficient, c.min_runs
         ));
     }
-    s.push('\n');
-    s.push_str(&match c.regressions {
-        0 => "no regression".to_string(),
-        n => format!("{n} regression(s)"),
-    });
-    s.push('\n');
-    s
 }
 
 /// The candidate's metrics in github-action-benchmark's custom formats: `(customBiggerIsBetter,

@@ -212,6 +212,9 @@ pub struct Host {
     pub os: String,
     pub arch: String,
     pub cpus: usize,
+    /// The CPU's model name (Linux `/proc/cpuinfo`); empty when unknown.
+    #[serde(default)]
+    pub cpu_model: String,
 }
 
 impl Host {
@@ -220,8 +223,22 @@ impl Host {
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: cpu_model(),
         }
     }
+}
+
+/// The first `model name` of /proc/cpuinfo: a comparison across machines must see it changed.
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -18,8 +18,18 @@ pub(super) fn section(h: &mut String, c: &Comparison) {
          by more than its threshold <i>and</i> the 95% bootstrap interval of the change \
          excludes 0 (it needs at least {} complete runs per side); a claim, run status or \
          loss that flips from pass to fail always regresses.</p>",
-        if c.regressions > 0 { "fail" } else { "pass" },
-        if c.regressions > 0 {
+        if c.regressions > 0 || c.refused {
+            "fail"
+        } else {
+            "pass"
+        },
+        if c.refused {
+            let fields: Vec<&str> = c.env_diffs.iter().map(|d| d.field.as_str()).collect();
+            format!(
+                "Refused: the sides were measured in different environments ({}); no decision",
+                fields.join(", ")
+            )
+        } else if c.regressions > 0 {
             format!("{} regression(s)", c.regressions)
         } else {
             "No regression".to_string()
@@ -104,9 +114,17 @@ fn flips(h: &mut String, c: &Comparison) {
     }
     h.push_str("<p class=\"fail\">Regressions regardless of noise:</p>\n<ul>\n");
     for f in &c.flips {
+        let (class, note) = if f.tolerated {
+            (
+                "warn",
+                " (timing-dependent, a minority of the candidate's runs: not counted)",
+            )
+        } else {
+            ("fail", "")
+        };
         let _ = writeln!(
             h,
-            "<li class=\"fail\">{}: {} {} — baseline {}, candidate {}</li>",
+            "<li class=\"{class}\">{}: {} {} — baseline {}, candidate {}{note}</li>",
             esc(&f.scenario),
             esc(&f.kind),
             esc(&f.what),
