@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
@@ -101,40 +101,16 @@ fn label(fields: &[MatchField], key: &[String], varies: &[bool]) -> String {
     parts.join(" ")
 }
 
+/// Median of a copy of `v` (not empty).
 fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    crate::compare::median(&mut v.to_vec())
 }
 
-/// 2.5th and 97.5th percentiles of the ratio of resampled medians.
+/// 95 % percentile-bootstrap interval of median(a) / median(b): compare's interval of the
+/// relative change of medians from `b` to `a`, as a ratio.
 fn bootstrap(a: &[f64], b: &[f64], rng: &mut ChaCha8Rng) -> Option<(f64, f64)> {
-    let mut ratios = Vec::with_capacity(RESAMPLES);
-    let mut ra = vec![0.0; a.len()];
-    let mut rb = vec![0.0; b.len()];
-    for _ in 0..RESAMPLES {
-        for x in ra.iter_mut() {
-            *x = a[rng.random_range(0..a.len())];
-        }
-        for x in rb.iter_mut() {
-            *x = b[rng.random_range(0..b.len())];
-        }
-        let d = median(&rb);
-        if d > 0.0 {
-            ratios.push(median(&ra) / d);
-        }
-    }
-    if ratios.len() * 2 < RESAMPLES {
-        return None;
-    }
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
-    Some((at(0.025), at(0.975)))
+    crate::compare::bootstrap_ci(b, a, RESAMPLES, rng)
+        .map(|(lo, hi)| (1.0 + lo / 100.0, 1.0 + hi / 100.0))
 }
 
 #[cfg(test)]

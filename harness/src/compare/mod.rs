@@ -46,7 +46,7 @@ pub use decision::{Decision, MetricRow, Sample};
 pub use env::{env_diffs, EnvDiff};
 pub use flips::VerdictFlip;
 pub use metrics::{metric, MetricDef, METRICS};
-pub use stats::bootstrap_ci;
+pub use stats::{bootstrap_ci, median};
 pub use table::{gh_benchmark_json, render_table};
 
 use metrics::metric_names;

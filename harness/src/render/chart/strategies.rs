@@ -223,14 +223,7 @@ fn latency_pairs(facts: &[(RunFacts, &Report)]) -> Vec<SpectrumSeries> {
 }
 
 fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+    crate::compare::median(&mut v.to_vec())
 }
 
 /// Horizontal bars: one group per category, one bar per series in its colour, whiskers where
