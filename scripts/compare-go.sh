@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Compares jsbench's async publishers with the Go reference publisher (nats.go PublishAsync,
+# Compares jsbench's async publisher with the Go reference publisher (nats.go PublishAsync,
 # ../shared/peers/go-publish) on one nats-server, alternating runs (A B C A B C …), and prints
-# the median msgs/s of each and the ratios. Like with like: same server, R1, same storage,
-# 1M × 128 B, 16 keys, 10k in flight.
+# the medians of msgs/s and of client CPU per message, and both ratios:
+#   - like for like: Go with --headers (the same six Jsb-* headers jsbench sends, built per
+#     message) against jsbench;
+#   - plain: Go without headers (what an application publishing bare 128-byte events sends).
+# Same server, R1, same storage, N × 128 B, 16 keys, 10k in flight.
 #
 #   scripts/compare-go.sh [ROUNDS] [MESSAGES]        # env: STORAGES="file memory"
 #
-# Needs: the Go peer (built here with its build.sh if missing), nats-server (NATS_SERVER_BIN or
-# `jsbench fetch-server`), a release build of jsbench.
+# Needs: the Go peer (built here with its build.sh if missing: Debian's golang-go and nats.go),
+# nats-server (NATS_SERVER_BIN or `jsbench fetch-server`), a release build of jsbench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -50,23 +53,39 @@ TOML
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
+
+# One Go run: "msgs/s cpu_ns_per_msg".
+go_run() { # storage extra-flag...
+  local storage=$1
+  shift
+  "$go_bin" --url "$url" --mode async --storage "$storage" --msgs "$msgs" --size 128 --pending 10000 "$@" |
+    python3 -c 'import json,sys; d=json.load(sys.stdin); print(round(d["msgs_per_sec"]), round(d["cpu_ns_per_msg"]))'
+}
+
+# One jsbench run: "msgs/s cpu_ns_per_msg".
+jsb_run() { # storage round
+  local out="$work/out-$1-$2"
+  "$jsb" run "$work/single-$1.toml" --server-url "$url" --out "$out" --no-progress >/dev/null 2>&1 || true
+  python3 -c 'import json,sys,glob; r=json.load(open(glob.glob(sys.argv[1]+"/*/result.json")[0])); print(round(r["throughput"]["msgs_per_sec"]), round(r["resources"].get("client_cpu_ns_per_msg") or 0))' "$out"
+}
 
 for storage in $storages; do
   scenario "single-$storage" single 1 "$storage"
-  scenario "ka4-$storage" key_affine 4 "$storage"
-  : >"$work/go"; : >"$work/single"; : >"$work/ka4"
+  : >"$work/go"; : >"$work/goh"; : >"$work/jsb"
   for r in $(seq 1 "$rounds"); do
-    g=$("$go_bin" --url "$url" --mode async --storage "$storage" --msgs "$msgs" --size 128 --pending 10000 \
-        | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["msgs_per_sec"]))')
-    echo "$g" >>"$work/go"
-    for s in single ka4; do
-      out="$work/out-$storage-$s-$r"
-      "$jsb" run "$work/$s-$storage.toml" --server-url "$url" --out "$out" --no-progress >/dev/null 2>&1 || true
-      v=$(python3 -c 'import json,sys,glob; print(round(json.load(open(glob.glob(sys.argv[1]+"/*/result.json")[0]))["throughput"]["msgs_per_sec"]))' "$out")
-      echo "$v" >>"$work/$s"
-    done
-    echo "$storage round $r: go $g | jsbench single $(tail -1 "$work/single") | jsbench ka4 $(tail -1 "$work/ka4") msgs/s"
+    go_run "$storage" >>"$work/go"
+    go_run "$storage" --headers >>"$work/goh"
+    jsb_run "$storage" "$r" >>"$work/jsb"
+    echo "$storage round $r (msgs/s cpu-ns/msg): go $(tail -1 "$work/go") | go --headers $(tail -1 "$work/goh") | jsbench $(tail -1 "$work/jsb")"
   done
-  mg=$(median <"$work/go"); ms=$(median <"$work/single"); mk=$(median <"$work/ka4")
-  echo "$storage medians: go $mg | jsbench single $ms ($(python3 -c "print(f'{$ms/$mg:.2f}')")x) | jsbench ka4 $mk ($(python3 -c "print(f'{$mk/$mg:.2f}')")x)"
+  for f in go goh jsb; do
+    cut -d' ' -f1 "$work/$f" | median >"$work/$f.rate"
+    cut -d' ' -f2 "$work/$f" | median >"$work/$f.cpu"
+  done
+  g=$(cat "$work/go.rate"); gh=$(cat "$work/goh.rate"); j=$(cat "$work/jsb.rate")
+  gc=$(cat "$work/go.cpu"); ghc=$(cat "$work/goh.cpu"); jc=$(cat "$work/jsb.cpu")
+  echo "$storage medians of $rounds: go $g msgs/s ($gc ns/msg) | go --headers $gh ($ghc) | jsbench $j ($jc)"
+  echo "$storage like for like (jsbench / go --headers): msgs/s $(ratio "$j" "$gh")x, cpu per msg $(ratio "$jc" "$ghc")x"
+  echo "$storage plain (jsbench / go without headers): msgs/s $(ratio "$j" "$g")x, cpu per msg $(ratio "$jc" "$gc")x"
 done

@@ -124,6 +124,17 @@ async fn single_async_keeps_storage_and_wire_order() {
     );
     assert!(r.throughput.msgs_per_sec > 0.0);
     assert_eq!(r.latency_us["publish_ack"].count, 20000);
+    // What it cost: jsbench's CPU per message, the server's CPU and memory from /varz.
+    let res = &r.resources;
+    assert!(res.client_cpu_ns_per_msg.unwrap() > 0.0, "{res:?}");
+    assert!(res.client_cpu_cores.unwrap() > 0.0, "{res:?}");
+    assert_eq!(res.server.len(), 1, "{res:?}");
+    assert!(!res.server[0].timeline.is_empty(), "{res:?}");
+    assert!(res.server[0].mem_peak_bytes > 0, "{res:?}");
+    // The process backend's child is a process here: its CPU time, in cores.
+    assert!(res.server[0].cpu_cores.unwrap() > 0.0, "{res:?}");
+    assert!(res.bound.is_some(), "{res:?}");
+    assert_eq!(r.latency_us["publish_call"].count, 20000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 //! acks on the wire, ack futures completing, messages in the stream. Publish order is the
 //! reference: index order. A message is *late* when it comes after a message published after it.
 
+pub mod bound;
 mod claims;
 pub mod cluster;
 mod consume;

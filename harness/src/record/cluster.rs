@@ -164,8 +164,9 @@ pub struct NodeSample {
     pub out_msgs: u64,
 }
 
-/// Samples every node's `/varz` until `stop` turns true; one series per node (a node that does
-/// not answer — paused, killed — has no sample for that moment).
+/// Samples every node's `/varz` until `stop` turns true, and once more then (a short phase
+/// still gets a sample from its end); one series per node (a node that does not answer —
+/// paused, killed — has no sample for that moment).
 pub async fn sample_nodes(
     nodes: Vec<Node>,
     clock: Clock,
@@ -179,24 +180,28 @@ pub async fn sample_nodes(
         tokio::select! {
             biased;
             _ = stopped(&mut stop) => break,
-            _ = tick.tick() => {
-                let at_ms = (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
-                for (i, n) in nodes.iter().enumerate() {
-                    let Some(url) = &n.monitor_url else { continue };
-                    if let Ok(v) = monitor::get_json::<monitor::Varz>(url, "/varz").await {
-                        series[i].push(NodeSample {
-                            at_ms,
-                            cpu: v.cpu,
-                            mem_bytes: v.mem,
-                            in_msgs: v.in_msgs,
-                            out_msgs: v.out_msgs,
-                        });
-                    }
-                }
-            }
+            _ = tick.tick() => sample_once(&nodes, clock, origin_ns, &mut series).await,
         }
     }
+    sample_once(&nodes, clock, origin_ns, &mut series).await;
     series
+}
+
+/// One `/varz` sample of every node that answers.
+async fn sample_once(nodes: &[Node], clock: Clock, origin_ns: u64, series: &mut [Vec<NodeSample>]) {
+    let at_ms = (clock.now_ns() as f64 - origin_ns as f64) / 1e6;
+    for (i, n) in nodes.iter().enumerate() {
+        let Some(url) = &n.monitor_url else { continue };
+        if let Ok(v) = monitor::get_json::<monitor::Varz>(url, "/varz").await {
+            series[i].push(NodeSample {
+                at_ms,
+                cpu: v.cpu,
+                mem_bytes: v.mem,
+                in_msgs: v.in_msgs,
+                out_msgs: v.out_msgs,
+            });
+        }
+    }
 }
 
 /// Each node's own replica of the stream after the run, and whether they agree.

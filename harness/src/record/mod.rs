@@ -1,9 +1,11 @@
 //! The record of a run (Jepsen's history): what the client did to every message and when
 //! ([`history`]), what was measured along the way — clock, latency histograms, throughput
 //! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
-//! ([`readback`]). The checkers judge these; nothing here judges.
+//! ([`readback`]), and what the measured phase cost the client ([`usage`]). The checkers judge
+//! these; nothing here judges.
 
 pub mod cluster;
 pub mod history;
 pub mod observe;
 pub mod readback;
+pub mod usage;

@@ -88,6 +88,12 @@ pub struct SummaryRecord {
     pub end_to_end_p99_us: Option<f64>,
     pub faults: usize,
     pub retry_reorders: Option<u64>,
+    /// jsbench's CPU per published message (ns), the server's CPU over the phase (% of one
+    /// core, summed over nodes: from its processes' CPU time, else `/varz`), and which side was
+    /// busy: client | server | machine | neither.
+    pub client_cpu_ns_per_msg: Option<f64>,
+    pub server_cpu_pct: Option<f64>,
+    pub bound: Option<crate::checker::bound::Bound>,
 }
 
 /// CSV column order: every field of [`SummaryRecord`], in declaration order.
@@ -127,6 +133,9 @@ pub const COLUMNS: &[&str] = &[
     "end_to_end_p99_us",
     "faults",
     "retry_reorders",
+    "client_cpu_ns_per_msg",
+    "server_cpu_pct",
+    "bound",
 ];
 
 impl SummaryRecord {
@@ -175,6 +184,15 @@ impl SummaryRecord {
             end_to_end_p99_us: run.latency("end_to_end").map(|l| l.p99),
             faults: run.faults().len(),
             retry_reorders: r.retry.and_then(|t| t.retry_reorders),
+            client_cpu_ns_per_msg: r.resources.client_cpu_ns_per_msg,
+            server_cpu_pct: (!r.resources.server.is_empty()).then(|| {
+                r.resources
+                    .server
+                    .iter()
+                    .map(|n| n.cpu_cores.map_or(n.cpu_mean, |c| c * 100.0))
+                    .sum()
+            }),
+            bound: r.resources.bound,
         }
     }
 }

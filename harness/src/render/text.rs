@@ -109,6 +109,15 @@ fn counts(s: &mut String, run: &RunView) {
         let _ = write!(s, " · jsbench peak RSS {} MB", rss / (1024 * 1024));
     }
     s.push('\n');
+    cpu(s, &run.report.resources);
+}
+
+/// "  cpu: jsbench 6220 ns/msg (0.98 cores) · server n0 85% of a core … → client-bound", when
+/// the run measured it.
+fn cpu(s: &mut String, r: &crate::result::Resources) {
+    if let Some(p) = crate::render::view::cpu_phrase(r) {
+        let _ = writeln!(s, "  cpu: {p}");
+    }
 }
 
 fn latencies(s: &mut String, run: &RunView) {
@@ -248,10 +257,15 @@ pub fn compact_table(reports: &[(PathBuf, Report)]) -> String {
     } else {
         "storage: messages stored after a later message of their key"
     };
-    let _ = writeln!(
-        out,
-        "{legend} (0: every key in order)\nevery column: summary.md, index.html, or --wide"
-    );
+    let _ = writeln!(out, "{legend} (0: every key in order)");
+    if table.headers.iter().any(|h| h == "bound") {
+        let _ = writeln!(
+            out,
+            "bound: the busy side, so what msgs/s measures (client: jsbench, server, machine: both, \
+             neither)"
+        );
+    }
+    let _ = writeln!(out, "every column: summary.md, index.html, or --wide");
     out
 }
 

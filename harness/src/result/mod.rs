@@ -145,13 +145,46 @@ pub struct FaultReport {
     pub split: Option<WindowSplit>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Resources {
     /// Peak resident memory of the jsbench process so far (Linux VmHWM), when known.
     pub peak_rss_bytes: Option<u64>,
+    /// jsbench's CPU time (user + system, every thread) over the measured phase, per published
+    /// message, ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_ns_per_msg: Option<f64>,
+    /// The same as cores kept busy on average (1.0: one core all the time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cpu_cores: Option<f64>,
+    /// Each server node over the measured phase, from its `/varz` (about once a second, and
+    /// once more when publishing ended): CPU (% of one core) and memory, with mean and peak.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server: Vec<ServerUsage>,
+    /// Which side the msgs/s figure measures: client | server | machine | neither.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<crate::checker::bound::Bound>,
+}
+
+/// One server node's CPU and memory over the measured phase.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ServerUsage {
+    pub node: String,
+    /// Cores the node's process kept busy over the measured phase, from its CPU time
+    /// (`/proc/<pid>/stat`: the process backend's child, or a local container's process);
+    /// null when it is not a process of this host. Exact where `cpu_mean` is the server's own
+    /// once-a-second estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_cores: Option<f64>,
+    /// Percent of one core (`/varz`, the sample from before the phase left out).
+    pub cpu_mean: f64,
+    pub cpu_peak: f64,
+    pub mem_peak_bytes: u64,
+    /// `[ms since the measured phase started, cpu %, memory bytes]` per sample.
+    pub timeline: Vec<(f64, f64, u64)>,
 }
 
 impl Resources {
+    /// Only the process's peak memory; the rest comes from the run's analysis.
     pub fn current() -> Resources {
         let peak = std::fs::read_to_string("/proc/self/status")
             .ok()
@@ -164,6 +197,7 @@ impl Resources {
             });
         Resources {
             peak_rss_bytes: peak,
+            ..Default::default()
         }
     }
 }

@@ -10,12 +10,12 @@ use crate::checker::{
     self, cluster, ConsumeFigures, OrderFigures, PerMessage, Replies, RetryFigures, Safety,
 };
 use crate::consume::{ConsumeLog, Processed};
-use crate::record::cluster::ClusterRecord;
+use crate::record::cluster::{ClusterRecord, NodeSample};
 use crate::record::history::{History, ReadBack};
 use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
 use crate::result::{
     ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders,
-    Throughput, TimelineReport,
+    Resources, ServerUsage, Throughput, TimelineReport,
 };
 use crate::scenario::{ConsumePlan, Plan};
 
@@ -35,6 +35,9 @@ pub(super) struct Analysis {
     pub(super) cluster: Option<ClusterReport>,
     /// Things worth saying in `status_reason`.
     pub(super) notes: Vec<String>,
+    /// What the measured phase cost the client and the server (the process's peak memory is
+    /// added when the report is written).
+    pub(super) resources: Resources,
 }
 
 /// Runs every checker over `m`.
@@ -83,6 +86,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         }
     }
     Analysis {
+        resources: resources(m, counts.published),
         replies: checker::replies(h),
         cluster,
         throughput: throughput(&m.rec, counts.acked),
@@ -96,6 +100,62 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         end_to_end,
         notes,
     }
+}
+
+/// jsbench's CPU per message and in cores, each server node's CPU and memory over the phase,
+/// and which side was busy.
+fn resources(m: &Measured, published: u64) -> Resources {
+    let (names, samples) = match &m.cluster {
+        Some(c) => (c.nodes.clone(), c.samples.clone()),
+        None => m.server_samples.clone(),
+    };
+    let cores = |i: usize| m.server_cores.get(i).copied().flatten();
+    let server: Vec<ServerUsage> = cluster::node_figures(&names, &samples)
+        .into_iter()
+        .zip(&samples)
+        .enumerate()
+        .filter(|(i, (_, s))| !s.is_empty() || cores(*i).is_some())
+        .map(|(i, (f, s))| ServerUsage {
+            node: f.node,
+            cpu_cores: cores(i),
+            cpu_mean: phase_cpu_mean(s),
+            cpu_peak: f.cpu_peak,
+            mem_peak_bytes: f.mem_peak_bytes,
+            timeline: s.iter().map(|x| (x.at_ms, x.cpu, x.mem_bytes)).collect(),
+        })
+        .collect();
+    let client = m.client.filter(|u| u.wall_ns > 0);
+    let client_cores = client.map(|u| u.cpu_ns as f64 / u.wall_ns as f64);
+    // The processes' CPU time where every node has one; else the servers' own estimates.
+    let server_cores = (!server.is_empty()).then(|| {
+        match server.iter().map(|n| n.cpu_cores).sum::<Option<f64>>() {
+            Some(exact) => exact,
+            None => server.iter().map(|n| n.cpu_mean / 100.0).sum(),
+        }
+    });
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Resources {
+        peak_rss_bytes: None,
+        client_cpu_ns_per_msg: client
+            .filter(|_| published > 0)
+            .map(|u| u.cpu_ns as f64 / published as f64),
+        client_cpu_cores: client_cores,
+        bound: client_cores
+            .zip(server_cores)
+            .map(|(c, s)| checker::bound::bound(c, s, cpus)),
+        server,
+    }
+}
+
+/// A node's mean CPU over the phase. The server reports its CPU averaged over its own last
+/// second, so the sample taken as the phase starts describes the second before it (warm-up,
+/// set-up): left out when later samples exist.
+fn phase_cpu_mean(s: &[NodeSample]) -> f64 {
+    let during = if s.len() > 1 { &s[1..] } else { s };
+    if during.is_empty() {
+        return 0.0;
+    }
+    during.iter().map(|x| x.cpu).sum::<f64>() / during.len() as f64
 }
 
 fn order_figs(order: &[u32], h: &History) -> OrderFigures {

@@ -83,6 +83,12 @@ struct Measured {
     consume: Option<ConsumeLog>,
     /// What was seen of a cluster (several nodes).
     cluster: Option<crate::record::cluster::ClusterRecord>,
+    /// jsbench's CPU and wall time while publishing.
+    client: Option<crate::record::usage::Usage>,
+    /// A single server's node names and `/varz` samples while publishing.
+    server_samples: (Vec<String>, Vec<Vec<crate::record::cluster::NodeSample>>),
+    /// Each node's CPU use in cores while publishing, from its process (when it is one here).
+    server_cores: Vec<Option<f64>>,
 }
 
 /// Facts gathered along the way, for the report.

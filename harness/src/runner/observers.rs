@@ -1,7 +1,7 @@
-//! The cluster observers of a run: tasks that watch the stream's leader and sample every node's
-//! `/varz` while the measured phase lasts, and the survey of the replicas once it is over. Only
-//! on a server of several nodes; nothing here is on the publisher's path (the tasks share the
-//! runtime, waking a few times a second).
+//! The observers of a run: on a cluster, tasks that watch the stream's leader and sample every
+//! node's `/varz` while the measured phase lasts, and the survey of the replicas once it is
+//! over; on a single server, the `/varz` sampler alone (its CPU and memory). Nothing here is on
+//! the publisher's path (the tasks share the runtime, waking about once a second).
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -70,6 +70,35 @@ impl Observers {
         record.leaders = self.leaders.await.unwrap_or_default();
         record.samples = self.nodes.await.unwrap_or_default();
         record
+    }
+}
+
+/// The `/varz` sampler of a single server (a cluster's is part of [`Observers`]).
+pub(super) struct Sampler {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Vec<Vec<NodeSample>>>,
+    names: Vec<String>,
+}
+
+impl Sampler {
+    /// Starts on a single server whose monitoring endpoint jsbench knows; `None` otherwise.
+    pub(super) fn start(server: &Server, clock: Clock, origin_ns: u64) -> Option<Sampler> {
+        let nodes = server.nodes();
+        if nodes.len() != 1 || nodes[0].monitor_url.is_none() {
+            return None;
+        }
+        let (stop, rx) = watch::channel(false);
+        Some(Sampler {
+            stop,
+            task: tokio::spawn(cluster::sample_nodes(nodes.to_vec(), clock, origin_ns, rx)),
+            names: vec![nodes[0].name.clone()],
+        })
+    }
+
+    /// Stops it: the node names and their samples.
+    pub(super) async fn stop(self) -> (Vec<String>, Vec<Vec<NodeSample>>) {
+        let _ = self.stop.send(true);
+        (self.names, self.task.await.unwrap_or_default())
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::observers::{self, Observers};
+use super::observers::{self, Observers, Sampler};
 use super::rig::Rig;
 use super::{Measured, RunOptions};
 use crate::client::pool::Router;
@@ -17,10 +17,11 @@ use crate::client::{Limit, Publisher, Stop};
 use crate::consume::{self, ConsumeLog, ConsumeSetup};
 use crate::nemesis::{Nemesis, NemesisLog, StreamRef};
 use crate::proxy::Proxy;
-use crate::record::cluster::ClusterRecord;
+use crate::record::cluster::{ClusterRecord, NodeSample};
 use crate::record::history::{History, ReadBack};
 use crate::record::observe::{Clock, Progress, Recorder, WireTap};
 use crate::record::readback::{self, ReadBackCheck};
+use crate::record::usage::{NodesSpan, Span, Usage};
 use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
 use crate::server::Server;
 use crate::workload::{key_name, payload, KeyGen, Pacer};
@@ -50,6 +51,12 @@ struct Published {
     nemesis_origin_ns: u64,
     /// What was seen of a cluster while publishing.
     cluster: Option<ClusterRecord>,
+    /// jsbench's CPU and wall time while publishing.
+    client: Option<Usage>,
+    /// A single server's `/varz` samples while publishing (a cluster's are in `cluster`).
+    server_samples: (Vec<String>, Vec<Vec<NodeSample>>),
+    /// Each node's CPU use in cores while publishing, from its process (when it is one here).
+    server_cores: Vec<Option<f64>>,
 }
 
 /// The consume side while it runs: a task, or a setup waiting for publishing to end.
@@ -124,6 +131,9 @@ impl Phases<'_> {
             nemesis_origin_ns: published.nemesis_origin_ns,
             consume,
             cluster,
+            client: published.client,
+            server_samples: published.server_samples,
+            server_cores: published.server_cores,
         }
     }
 
@@ -181,6 +191,12 @@ impl Phases<'_> {
             .then(|| super::progress::spawn(progress.clone(), expected, self.plan.name.clone()));
         let nemesis_origin_ns = clock.now_ns();
         let observers = Observers::start(self.server, self.rig, clock, nemesis_origin_ns).await;
+        let sampler = observers
+            .is_none()
+            .then(|| Sampler::start(self.server, clock, nemesis_origin_ns))
+            .flatten();
+        let nodes_span = NodesSpan::start(&self.node_pids().await);
+        let span = Span::start();
         let publishing = publisher.run_phase(false, limit, &mut keygen, &mut history, &mut rec);
         let (stop, nemesis) = if self.plan.faults.is_empty() {
             (publishing.await, NemesisLog::default())
@@ -190,12 +206,18 @@ impl Phases<'_> {
             let (log, stop) = tokio::join!(nemesis.run(nemesis_origin_ns, stopped_rx), publishing);
             (stop, log)
         };
+        let client = span.end();
+        let server_cores = nodes_span.end(&self.node_pids().await);
         if let Some(bar) = bar {
             bar.finish().await;
         }
         let cluster = match observers {
             Some(o) => Some(o.stop().await),
             None => None,
+        };
+        let server_samples = match sampler {
+            Some(s) => s.stop().await,
+            None => Default::default(),
         };
         Published {
             history,
@@ -204,7 +226,19 @@ impl Phases<'_> {
             nemesis,
             nemesis_origin_ns,
             cluster,
+            client,
+            server_samples,
+            server_cores,
         }
+    }
+
+    /// Each node's host pid (for its CPU time), when it has one.
+    async fn node_pids(&self) -> Vec<Option<u32>> {
+        let mut pids = Vec::new();
+        for i in 0..self.server.nodes().len() {
+            pids.push(self.server.node_host_pid(i).await);
+        }
+        pids
     }
 
     /// The nemesis, on the publisher's task, so it borrows the server and proxies; the

@@ -50,7 +50,10 @@ pub(super) fn assemble(
         report.status_reason = Some(notes.join("; "));
     }
     // After the checkers: their working memory is part of the peak.
-    report.resources = result::Resources::current();
+    report.resources = result::Resources {
+        peak_rss_bytes: result::Resources::current().peak_rss_bytes,
+        ..a.resources
+    };
     report
 }
 

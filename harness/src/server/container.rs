@@ -330,6 +330,24 @@ impl ContainerServer {
         })
     }
 
+    /// The host pid of the container's main process (its nats-server): on a local engine the
+    /// container shares the host's kernel, so `/proc/<pid>` has its CPU time. `None` when the
+    /// engine cannot say (or runs in a VM, where that pid means nothing here).
+    pub(crate) async fn host_pid(&self) -> Option<u32> {
+        let docker = client().await.ok()?;
+        let info = call(
+            format!("inspect of container {}", self.id),
+            DOCKER_CALL_TIMEOUT,
+            docker.inspect_container(&self.id, None),
+        )
+        .await
+        .ok()?;
+        let pid = info.state?.pid.filter(|p| *p > 0)? as u32;
+        std::path::Path::new(&format!("/proc/{pid}/stat"))
+            .exists()
+            .then_some(pid)
+    }
+
     /// `docker pause` (the cgroup freezer); returns once the container is frozen.
     pub(crate) async fn pause(&self) -> Result<(), ServerError> {
         let _serial = self.faults.lock().await;

@@ -557,6 +557,17 @@ impl Server {
         }
     }
 
+    /// Node `i`'s nats-server as a process of this host (the process backend's child, or a
+    /// container's main process), for its CPU time; `None` for an external server or when the
+    /// container's pid is not a host pid.
+    pub async fn node_host_pid(&self, i: usize) -> Option<u32> {
+        match &self.kind {
+            Kind::Process { nodes, .. } => nodes.get(i).map(|p| p.pid()),
+            Kind::Container(c) => c.nodes().get(i)?.host_pid().await,
+            _ => None,
+        }
+    }
+
     /// The per-run credential of a server jsbench started; None for an external server.
     pub fn credential(&self) -> Option<&Credential> {
         self.credential.as_ref()

@@ -20,9 +20,9 @@ mod table;
 
 pub use order::{order_cell, OrderKind, OrderView};
 pub use phrase::{
-    cluster_lines, consume_cell, consume_figures, consume_pool, consume_setup, dash, dash_us,
-    fault_leader, fault_span, faults_cell, fmt_us, healed_early, latency_label, loss_shape,
-    lost_phrase, recovery, replicas_line, replies_phrase, retry_phrase, segments,
+    cluster_lines, consume_cell, consume_figures, consume_pool, consume_setup, cpu_phrase, dash,
+    dash_us, fault_leader, fault_span, faults_cell, fmt_us, healed_early, latency_label,
+    loss_shape, lost_phrase, recovery, replicas_line, replies_phrase, retry_phrase, segments,
 };
 pub use table::{Cell, Column, SummaryTable, Tone, SUMMARY_COLUMNS};
 
@@ -246,7 +246,14 @@ impl<'a> RunView<'a> {
             ("runtime", e.runtime.clone()),
             (
                 "host",
-                format!("{} {} · {} CPUs", e.host.os, e.host.arch, e.host.cpus),
+                match e.host.cpu_model.as_str() {
+                    "" => format!("{} {} · {} CPUs", e.host.os, e.host.arch, e.host.cpus),
+                    m => format!("{} {} · {} CPUs · {m}", e.host.os, e.host.arch, e.host.cpus),
+                },
+            ),
+            (
+                "cost",
+                cpu_phrase(&r.resources).unwrap_or_else(|| "not measured".into()),
             ),
             (
                 "stream",

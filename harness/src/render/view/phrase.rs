@@ -286,6 +286,32 @@ pub fn faults_cell(r: &Report) -> String {
     parts.join("; ")
 }
 
+/// What a run cost, in one line: "jsbench 3315 ns/msg (0.72 cores) · server n0 0.89 cores,
+/// 45 MB peak → machine-bound"; `None` when it was not measured.
+pub fn cpu_phrase(r: &crate::result::Resources) -> Option<String> {
+    let ns = r.client_cpu_ns_per_msg?;
+    let mut s = format!(
+        "jsbench {:.0} ns/msg ({:.2} cores)",
+        ns,
+        r.client_cpu_cores.unwrap_or(0.0)
+    );
+    for n in &r.server {
+        let cpu = match n.cpu_cores {
+            Some(c) => format!("{c:.2} cores"),
+            None => format!("{:.0}% of a core (/varz)", n.cpu_mean),
+        };
+        s.push_str(&format!(
+            " · server {} {cpu}, {} MB peak",
+            n.node,
+            n.mem_peak_bytes / (1024 * 1024)
+        ));
+    }
+    if let Some(b) = r.bound {
+        s.push_str(&format!(" → {}", b.as_str()));
+    }
+    Some(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

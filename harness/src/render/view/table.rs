@@ -2,6 +2,7 @@
 //! its [`Tone`], so the markdown table (text only) and the HTML table (coloured) are the same
 //! table.
 
+use crate::checker::bound::Bound;
 use crate::checker::Verdict;
 
 use super::order::{late_per_key_cell, OrderKind};
@@ -61,7 +62,7 @@ pub struct Column {
 
 /// The columns, left to right. A new column is one more entry here; the markdown and the HTML
 /// table both follow.
-pub const SUMMARY_COLUMNS: [Column; 16] = [
+pub const SUMMARY_COLUMNS: [Column; 17] = [
     Column {
         header: "scenario",
         cell: |r| Cell::new(r.label.clone(), Tone::Run),
@@ -157,12 +158,27 @@ pub const SUMMARY_COLUMNS: [Column; 16] = [
         header: "p99",
         cell: |r| Cell::number_or_dash(r.publish_ack().map(|l| fmt_us(l.p99))),
     },
+    Column {
+        header: "bound",
+        cell: bound_column,
+    },
 ];
+
+/// Which side was busy: client, server, machine (both, filling its cores), neither.
+fn bound_column(r: &RunView) -> Cell {
+    let text = r.report.resources.bound.map_or("-", |b| match b {
+        Bound::Client => "client",
+        Bound::Server => "server",
+        Bound::Machine => "machine",
+        Bound::Neither => "neither",
+    });
+    Cell::new(text, Tone::Plain)
+}
 
 /// The compact table that fits a terminal (120 columns): what a reader looks at first. Every
 /// other column stays in summary.md, the HTML page and `--wide`. The order columns are the
 /// share of messages late within their key; the legend under the table says so.
-pub const COMPACT_COLUMNS: [Column; 9] = [
+pub const COMPACT_COLUMNS: [Column; 10] = [
     SUMMARY_COLUMNS[0],
     Column {
         header: "verdict",
@@ -188,6 +204,7 @@ pub const COMPACT_COLUMNS: [Column; 9] = [
     SUMMARY_COLUMNS[9],
     SUMMARY_COLUMNS[10],
     SUMMARY_COLUMNS[11],
+    SUMMARY_COLUMNS[16],
 ];
 
 /// A compact order column: late per key, "-" when not measured.
@@ -279,7 +296,7 @@ mod compact_tests {
             headers,
             [
                 "scenario", "verdict", "msgs/s", "p99", "storage", "consume", "lost", "replicas",
-                "dup"
+                "dup", "bound"
             ]
         );
     }
