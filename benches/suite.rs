@@ -110,7 +110,7 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 /// The quick profile: scenarios without faults or a consume side shortened to 50k messages
-/// (async) or 5k (sync). Fault and consume scenarios are written short (in time, or paced for
+/// (async, batch) or 5k (sync). Fault and consume scenarios are written short (in time, or paced for
 /// their workers) already: kept as they are.
 fn shorten(plans: &mut [Plan]) {
     for p in plans
@@ -119,7 +119,7 @@ fn shorten(plans: &mut [Plan]) {
     {
         let (n, w) = match p.publish.mode {
             Mode::Sync => (5_000, 200),
-            Mode::Async => (50_000, 5_000),
+            Mode::Async | Mode::Batch => (50_000, 5_000),
         };
         p.workload.amount = Amount::Messages(n);
         p.workload.warmup = Warmup::Messages(w);

@@ -7,7 +7,8 @@
 //! The same must hold for reset_peer, down and the server faults (pause, kill -9).
 //!
 //! The later read is done here with async-nats directly (not jsbench's reader): a plain pull
-//! consumer over the run's measured subjects, counting copies and distinct `Jsb-Idx` values.
+//! consumer over the run's measured subjects, counting copies and distinct publish indexes,
+//! decoded here by hand from the payload tag as README "Message format" documents it.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -86,12 +87,13 @@ async fn read_later(server: &Server, report: &Report) -> Later {
             .expect("message stream open")
             .expect("message");
         pending = m.info().expect("info").pending;
-        let h = m.headers.as_ref().expect("headers");
-        assert_eq!(
-            h.get("Jsb-Run").map(|v| v.as_str()),
-            Some(report.run_id.as_str())
-        );
-        let idx: u32 = h.get("Jsb-Idx").expect("Jsb-Idx").as_str().parse().unwrap();
+        // The README's layout: "JSB1", then big-endian run (the id's hex digits), idx, ...
+        let p = &m.payload;
+        assert!(p.len() >= 24, "a 24-byte tag opens the payload");
+        assert_eq!(&p[0..4], b"JSB1");
+        let run = u32::from_str_radix(&report.run_id, 16).expect("hex run id");
+        assert_eq!(u32::from_be_bytes(p[4..8].try_into().unwrap()), run);
+        let idx = u32::from_be_bytes(p[8..12].try_into().unwrap());
         later.copies += 1;
         if seen.insert(idx) {
             later.distinct += 1;

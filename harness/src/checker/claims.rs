@@ -68,6 +68,11 @@ pub struct Evidence<'a> {
     pub overtaken: Option<u64>,
     /// "Duplicate message id is in process" replies (err_code 10158).
     pub in_process: Option<u64>,
+    /// Batch mode: batches not stored atomically (partial, interleaved, out of order, or stored
+    /// although refused).
+    pub batches_broken: Option<u64>,
+    /// Messages refused by the per-key sequence guard.
+    pub rejected: u64,
     /// False when the run did not finish (interrupted, failed): "broken" claims can still be
     /// judged, but "preserved"/"none" claims only on what was seen, so they become unknown.
     pub complete: bool,
@@ -289,6 +294,24 @@ pub const CLAIMS: &[ClaimDef] = &[
         needs: Needs::Cluster,
     },
     ClaimDef {
+        name: "atomic_batches",
+        written: |x| zero(x.atomic_batches),
+        measured: |e| Measured::Count(e.batches_broken),
+        what: "batches not stored atomically",
+        holds: "every batch is stored whole or not at all, consecutively and in order",
+        opposite: None,
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "rejected",
+        written: |x| presence(x.rejected),
+        measured: |e| Measured::Count(Some(e.rejected)),
+        what: "messages refused by the sequence guard",
+        holds: "",
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
         name: "replicas_agree",
         written: |x| zero(x.replicas_agree),
         measured: |e| Measured::Count(e.replicas_diverged),
@@ -478,6 +501,8 @@ mod tests {
             leader_changes: None,
             overtaken: None,
             in_process: None,
+            batches_broken: None,
+            rejected: 0,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -540,6 +565,8 @@ mod tests {
             leader_changes: None,
             overtaken: None,
             in_process: None,
+            batches_broken: None,
+            rejected: 0,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -604,6 +631,8 @@ mod tests {
             leader_changes: None,
             overtaken: None,
             in_process: None,
+            batches_broken: None,
+            rejected: 0,
             complete: true,
         };
         let v = judge(&expect, &e);
@@ -645,6 +674,8 @@ mod tests {
             leader_changes: None,
             overtaken: None,
             in_process: None,
+            batches_broken: None,
+            rejected: 0,
             complete: true,
         };
         let v = judge(&expect, &e);

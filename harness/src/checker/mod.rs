@@ -6,6 +6,7 @@
 //! acks on the wire, ack futures completing, messages in the stream. Publish order is the
 //! reference: index order. A message is *late* when it comes after a message published after it.
 
+mod batches;
 pub mod bound;
 mod claims;
 pub mod cluster;
@@ -16,6 +17,7 @@ mod retry;
 mod safety;
 mod windows;
 
+pub use batches::{batch_figures, BatchFigures};
 pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, Written, CLAIMS};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use order::{divergence, percent, OrderFigures};

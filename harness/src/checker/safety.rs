@@ -105,7 +105,7 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
                     s.unknown_missing += 1;
                 }
             }
-            Outcome::Fail => {
+            Outcome::Fail | Outcome::Rejected => {
                 if stored {
                     s.failed_but_stored += 1;
                 }

@@ -126,7 +126,7 @@ impl Tally {
         s.published += 1;
         match o {
             Outcome::Ok | Outcome::Duplicate => s.acked += 1,
-            Outcome::Fail => s.failed += 1,
+            Outcome::Fail | Outcome::Rejected => s.failed += 1,
             Outcome::Unknown => s.unknown += 1,
             Outcome::InProcess => s.in_process += 1,
             _ => {}

@@ -164,6 +164,7 @@ fn mode_str(m: Mode) -> &'static str {
     match m {
         Mode::Sync => "sync",
         Mode::Async => "async",
+        Mode::Batch => "batch",
     }
 }
 

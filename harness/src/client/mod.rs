@@ -15,9 +15,14 @@
 //! - `send.rs`: one attempt on the wire and its outcome (the per-message hot path);
 //! - `ack.rs`: the wire tap on ack futures;
 //! - `retry.rs`: the retry queue and its backoff;
+//! - `guard.rs`: the per-key sequence guard (`publish.expect_last_subject_seq`);
+//! - `batch.rs`: the phase loop of batch mode, and `atomic.rs`: the atomic batch protocol;
 //! - [`pool`]: the connections and which one carries a message.
 
 mod ack;
+pub mod atomic;
+mod batch;
+mod guard;
 mod phase;
 pub mod pool;
 mod retry;
@@ -27,14 +32,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind};
-use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::cancel::Cancel;
 use crate::client::pool::Router;
 use crate::record::observe::{Progress, WireTap};
 use crate::scenario::{Mode, RetryPlan};
-use crate::workload::{Pacer, Subjects};
+use crate::workload::{Pacer, Subjects, Wire};
 
 /// How a phase is bounded.
 #[derive(Debug, Clone, Copy)]
@@ -70,10 +74,20 @@ pub struct Publisher<'a> {
     pub subjects: &'a Subjects,
     pub run_id: &'a str,
     pub key_names: &'a [String],
-    pub payload: Bytes,
+    /// Where each message's tag travels, and the payload's size (tag included).
+    pub wire: Wire,
+    pub payload_size: usize,
     pub mode: Mode,
+    /// Acks in flight (async), or batches awaiting their commit (batch).
     pub window: usize,
+    /// Messages per atomic batch (batch mode).
+    pub batch_size: usize,
+    /// How long a batch waits for a reply (the JetStream contexts carry it for the others).
+    pub ack_timeout: Duration,
     pub msg_id: bool,
+    /// Every message expects its key's subject to end at the key's previous message
+    /// (`publish.expect_last_subject_seq`); see `guard.rs`.
+    pub expect_last_subject_seq: bool,
     pub pacer: Pacer,
     pub tap: Arc<WireTap>,
     pub cancel: &'a Cancel,

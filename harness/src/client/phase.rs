@@ -10,12 +10,14 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use super::ack::{Attempt, Tapped};
+use super::batch::BatchFuture;
+use super::guard::{Guard, Parked};
 use super::retry::Retries;
 use super::{Limit, Publisher, Stop};
 use crate::record::history::History;
 use crate::record::observe::Recorder;
 use crate::scenario::Mode;
-use crate::workload::{HeaderBuilder, KeyGen};
+use crate::workload::{KeyGen, Tagger};
 
 /// Consecutive publishes the client refuses to queue before the phase gives up. Queueing only
 /// fails at once when the client is closed for good; a slow or reconnecting connection makes
@@ -32,13 +34,20 @@ pub(super) struct Phase<'h> {
     pub retries: Retries,
     /// Publishes the client refused to queue in a row (see `MAX_CONSECUTIVE_SEND_FAILURES`).
     pub send_failures: u32,
-    pub hb: HeaderBuilder,
+    /// Gives each attempt its payload and headers in the run's wire format.
+    pub tagger: Tagger,
+    /// The per-key sequence guard, when the scenario asks for it.
+    pub guard: Option<Guard>,
+    /// Atomic batches awaiting their commit ack (batch mode).
+    pub batches: FuturesUnordered<BatchFuture>,
+    /// A reply that makes publishing on pointless (e.g. the server does not know batches).
+    pub fatal: Option<String>,
     /// Per key: the sequence number of its latest message.
     seq: Vec<u32>,
 }
 
 /// Where a phase ends: after `max` messages, or at `deadline_ns` if that comes first.
-struct Bound {
+pub(super) struct Bound {
     start_ns: u64,
     deadline_ns: Option<u64>,
     max: u64,
@@ -92,6 +101,7 @@ impl Publisher<'_> {
     ) -> Stop {
         let phase_start = self.tap.clock().now_ns();
         rec.start_at(phase_start);
+        let keys = history.num_keys;
         let mut st = Phase {
             warmup,
             seq: vec![0u32; history.num_keys as usize],
@@ -100,11 +110,20 @@ impl Publisher<'_> {
             inflight: FuturesUnordered::new(),
             retries: Retries::default(),
             send_failures: 0,
-            hb: HeaderBuilder::default(),
+            tagger: Tagger::new(self.wire, self.payload_size),
+            guard: self.expect_last_subject_seq.then(|| Guard::new(keys)),
+            batches: FuturesUnordered::new(),
+            fatal: None,
         };
-        let stop = self
-            .publish(&mut st, &Bound::new(limit, phase_start), keygen)
-            .await;
+        let bound = Bound::new(limit, phase_start);
+        let stop = match self.mode {
+            Mode::Batch => self.publish_batches(&mut st, &bound, keygen).await,
+            Mode::Sync | Mode::Async => self.publish(&mut st, &bound, keygen).await,
+        };
+        if matches!(stop, Stop::Done | Stop::Elapsed | Stop::MaxMessages) {
+            // Messages the guard parked are part of the phase: they go out as their keys settle.
+            self.send_parked(&mut st).await;
+        }
         if let Some(s) = self.stopped {
             s.send_replace(true);
         }
@@ -140,10 +159,34 @@ impl Publisher<'_> {
                 }
                 None => {}
             }
+            // Then a parked message whose key has settled: it is older than any new one.
+            if let Some(p) = st.guard.as_mut().and_then(Guard::next_ready) {
+                let a = self.first_attempt(st, p.idx as u64, p.intended_ns);
+                self.send(st, a).await;
+                continue;
+            }
             let intended_ns = match self.next_message(st, bound, i, keygen) {
                 Ok(at) => at,
                 Err(stop) => return stop,
             };
+            let key = st.history.keys[i as usize];
+            if let Some(g) = st.guard.as_mut().filter(|g| g.is_busy(key)) {
+                // The key's previous message is not settled, so its sequence is not known yet:
+                // park this one and go on with other keys, while the window has room.
+                if g.parked() + st.inflight.len() >= self.window {
+                    self.wait_turn(st).await;
+                } else {
+                    g.park(
+                        key,
+                        Parked {
+                            idx: i as u32,
+                            intended_ns,
+                        },
+                    );
+                    i += 1;
+                }
+                continue;
+            }
             // Open loop: wait for the intended send time, completing acks meanwhile.
             if self.pacer.is_open_loop() && clock.now_ns() < intended_ns {
                 self.wait_until(st, intended_ns).await;
@@ -181,7 +224,7 @@ impl Publisher<'_> {
 
     /// The intended send time of message `i` (its key drawn if the phase is duration-bound),
     /// or why the phase stops before it.
-    fn next_message(
+    pub(super) fn next_message(
         &self,
         st: &mut Phase<'_>,
         bound: &Bound,
@@ -207,7 +250,7 @@ impl Publisher<'_> {
 
     /// The first attempt of message `i`: the next sequence number of its key, its connection,
     /// and the message counted as published.
-    fn first_attempt(&self, st: &mut Phase<'_>, i: u64, intended_ns: u64) -> Attempt {
+    pub(super) fn first_attempt(&self, st: &mut Phase<'_>, i: u64, intended_ns: u64) -> Attempt {
         let key = st.history.keys[i as usize];
         st.seq[key as usize] += 1;
         let a = Attempt {
@@ -217,9 +260,56 @@ impl Publisher<'_> {
             conn: self.router.route(i, key),
             intended_ns,
         };
-        st.history.published = i + 1;
+        // A parked message goes out after later ones: `published` counts up to the latest.
+        st.history.published = st.history.published.max(i + 1);
         st.rec.timeline.publish(self.tap.clock().now_ns());
+        if let Some(g) = st.guard.as_mut() {
+            g.start(key);
+        }
         a
+    }
+
+    /// Sends every parked message as its key settles (the end of a guarded phase).
+    async fn send_parked(&self, st: &mut Phase<'_>) {
+        while st.guard.as_ref().is_some_and(|g| g.parked() > 0) {
+            if self.cancel.is_requested() || self.client_failed(st).is_some() {
+                return;
+            }
+            match self.retry_step(st) {
+                Some(RetryStep::Wait(due_ns)) => self.wait_until(st, due_ns).await,
+                Some(RetryStep::Send(a)) => self.send(st, a).await,
+                None => match st.guard.as_mut().and_then(Guard::next_ready) {
+                    Some(p) => {
+                        let a = self.first_attempt(st, p.idx as u64, p.intended_ns);
+                        self.send(st, a).await;
+                    }
+                    None => self.wait_turn(st).await,
+                },
+            }
+        }
+    }
+
+    /// Waits for one thing that may settle a busy key: an ack, or a retry falling due (the loop
+    /// sends it). With neither pending nothing can settle it, so no key stays busy.
+    async fn wait_turn(&self, st: &mut Phase<'_>) {
+        let clock = *self.tap.clock();
+        let retry_due = st.retries.next_due();
+        match (st.inflight.is_empty(), retry_due) {
+            (true, None) => {
+                if let Some(g) = st.guard.as_mut() {
+                    g.settle_all();
+                }
+            }
+            (true, Some(due)) => tokio::time::sleep_until(clock.instant_at(due).into()).await,
+            (false, due) => {
+                let retry_at = clock.instant_at(due.unwrap_or(0));
+                tokio::select! {
+                    biased;
+                    Some(c) = st.inflight.next() => self.complete(c, st),
+                    _ = tokio::time::sleep_until(retry_at.into()), if due.is_some() => {}
+                }
+            }
+        }
     }
 
     /// Drain: every ack future ends by its own timeout; due retries still go out (the nemesis
@@ -230,10 +320,8 @@ impl Publisher<'_> {
         tokio::pin!(urgent);
         loop {
             let next_retry = st.retries.next_due();
-            if st.inflight.is_empty() && next_retry.is_none() {
-                break;
-            }
-            if self.cancel.is_requested() && st.inflight.is_empty() {
+            let idle = st.inflight.is_empty() && st.batches.is_empty();
+            if idle && (next_retry.is_none() || self.cancel.is_requested()) {
                 break;
             }
             let retry_at = clock.instant_at(next_retry.unwrap_or(0));
@@ -241,6 +329,7 @@ impl Publisher<'_> {
                 biased;
                 _ = &mut urgent => break,
                 Some(c) = st.inflight.next(), if !st.inflight.is_empty() => self.complete(c, st),
+                Some(d) = st.batches.next(), if !st.batches.is_empty() => self.complete_batch(d, st),
                 _ = tokio::time::sleep_until(retry_at.into()), if next_retry.is_some() => {
                     let Some(r) = st.retries.pop() else { continue };
                     if self.cancel.is_requested() || self.client_failed(st).is_some() {
@@ -272,7 +361,7 @@ impl Publisher<'_> {
         loop {
             let retry_due = match self.mode {
                 Mode::Async => st.retries.next_due(),
-                Mode::Sync => None,
+                Mode::Sync | Mode::Batch => None,
             };
             let until = retry_due.map_or(at_ns, |r| r.min(at_ns));
             if clock.now_ns() >= until || self.cancel.is_requested() {

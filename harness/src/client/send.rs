@@ -10,9 +10,11 @@
 
 use std::sync::atomic::Ordering;
 
+use async_nats::header::{HeaderMap, HeaderValue, NATS_EXPECTED_LAST_SUBJECT_SEQUENCE};
 use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::Subject;
+use bytes::Bytes;
 use futures::StreamExt;
 
 use super::ack::{Attempt, Completion, Tapped};
@@ -61,7 +63,7 @@ impl Publisher<'_> {
                 let c = (&mut t).await;
                 self.complete(c, st);
             }
-            Mode::Async => {
+            Mode::Async | Mode::Batch => {
                 // Poll once now so the reply's arrival is timed by the tap even if the
                 // collection does not poll this future for a while. A result that is already
                 // there is kept and handed out by the collection in its own order, as an
@@ -80,10 +82,25 @@ impl Publisher<'_> {
         record_call(st, repeat, send_ns, clock.now_ns());
     }
 
-    /// The subject and message of one attempt: the payload plus the headers the checkers read
-    /// back (run, key, sequence, index, connection, attempt) and, when asked, a message id.
+    /// The subject and message of one attempt: the payload and headers in the run's wire
+    /// format (run, key, sequence, index, connection, attempt) and, when asked, a message id.
     #[inline]
-    fn message(&self, st: &Phase<'_>, a: &Attempt) -> (Subject, PublishMessage) {
+    fn message(&self, st: &mut Phase<'_>, a: &Attempt) -> (Subject, PublishMessage) {
+        let (subject, payload, headers) = self.parts(st, a);
+        let mut msg = PublishMessage::build().payload(payload);
+        if let Some(h) = headers {
+            msg = msg.headers(h);
+        }
+        (subject, msg)
+    }
+
+    /// The subject, payload and headers of one attempt (see [`Self::message`]).
+    #[inline]
+    pub(super) fn parts(
+        &self,
+        st: &mut Phase<'_>,
+        a: &Attempt,
+    ) -> (Subject, Bytes, Option<HeaderMap>) {
         let key = st.history.keys[a.idx as usize];
         let key_name = &self.key_names[key as usize];
         // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
@@ -91,19 +108,26 @@ impl Publisher<'_> {
             let phase = if st.warmup { "w" } else { "m" };
             format!("{}-{phase}-{}-{}", self.run_id, key_name, a.seq)
         });
-        let h = st.hb.build(Tag {
+        let (payload, headers) = st.tagger.tag(Tag {
             run: self.run_id,
-            key: key_name,
-            seq: a.seq as u64,
-            idx: a.idx as u64,
+            key,
+            key_name,
+            seq: a.seq,
+            idx: a.idx,
             conn: a.conn,
             attempt: a.attempt as u32,
             msg_id: id,
         });
-        let msg = PublishMessage::build()
-            .payload(self.payload.clone())
-            .headers(h);
-        (self.subjects.get(st.warmup, key), msg)
+        let headers = match st.guard.as_ref() {
+            Some(g) => {
+                let mut h = headers.unwrap_or_default();
+                let expected = HeaderValue::from(g.expected(key));
+                h.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, expected);
+                Some(h)
+            }
+            None => headers,
+        };
+        (self.subjects.get(st.warmup, key), payload, headers)
     }
 
     /// Records one finished attempt: an ack into the history and the latency recorders, a
@@ -123,6 +147,9 @@ impl Publisher<'_> {
         let rec = &mut *st.rec;
         match &c.result {
             Ok(ack) => {
+                if let Some(g) = st.guard.as_mut() {
+                    g.acked(history.keys[c.idx as usize], ack.sequence);
+                }
                 history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
                 history.record_ack_time(c.idx, ack_ns);
                 if c.attempt > 1 {
@@ -161,6 +188,15 @@ impl Publisher<'_> {
                 let retry = !trusted
                     && (c.attempt as u32) < self.retry.attempts
                     && !self.cancel.is_requested();
+                if let Some(g) = st.guard.as_mut() {
+                    let key = history.keys[c.idx as usize];
+                    if outcome == Outcome::Rejected {
+                        g.rejected(key, &source_text(e));
+                    }
+                    if !retry {
+                        g.settled(key);
+                    }
+                }
                 if retry {
                     st.retries.schedule(&self.retry, &c, ack_ns);
                 }
@@ -195,9 +231,15 @@ fn classify(e: &PublishError) -> (Outcome, u32, &'static str) {
     let outcome = match (e.kind(), code) {
         (PublishErrorKind::TimedOut, _) => Outcome::Unknown,
         (_, DUPLICATE_IN_PROCESS) => Outcome::InProcess,
+        (PublishErrorKind::WrongLastSequence, _) => Outcome::Rejected,
         _ => Outcome::Fail,
     };
     (outcome, code, error_name(e.kind(), code))
+}
+
+/// The server's words behind an error reply (e.g. "wrong last sequence: 42 (code 400, …)").
+fn source_text(e: &PublishError) -> String {
+    std::error::Error::source(e).map_or_else(String::new, |s| s.to_string())
 }
 
 impl Completion {

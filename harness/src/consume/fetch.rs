@@ -13,7 +13,7 @@ use super::pool::{Job, WorkerPool};
 use super::setup::Source;
 use super::ConsumeLog;
 use crate::cancel::Cancel;
-use crate::workload::{fnv1a, H_IDX, H_KEY, H_RUN};
+use crate::workload::Reader;
 
 /// How often the drain check runs.
 const TICK: Duration = Duration::from_millis(100);
@@ -22,7 +22,7 @@ const TICK: Duration = Duration::from_millis(100);
 pub(super) struct Fetch<'a> {
     pub source: &'a mut Source,
     pub pool: &'a WorkerPool,
-    pub run_id: &'a str,
+    pub reader: &'a Reader,
     /// Counts deliveries; gets `complete` or `error` when the loop ends.
     pub log: &'a mut ConsumeLog,
 }
@@ -80,7 +80,7 @@ impl Fetch<'_> {
         let info = msg.info().ok();
         drain.arrived(info.as_ref().map(|i| i.pending));
         let delivered = info.map_or(1, |i| i.delivered.max(1) as u32);
-        let Some((idx, key_hash)) = identify(&msg, self.run_id) else {
+        let Some(id) = self.reader.identify(msg.headers.as_ref(), &msg.payload) else {
             // Not one of this run's messages: counted, and acked so it is not redelivered.
             self.log.unexpected += 1;
             if self.source.durable.is_some() {
@@ -94,20 +94,9 @@ impl Fetch<'_> {
         }
         let job = Job {
             msg,
-            idx,
+            idx: id.idx,
             delivered,
         };
-        (self.pool.dispatch(job, key_hash).await).map_err(|()| "a worker stopped".to_string())
+        (self.pool.dispatch(job, id.key_hash).await).map_err(|()| "a worker stopped".to_string())
     }
-}
-
-/// The message's index and a hash of its key, when it belongs to this run.
-fn identify(msg: &jetstream::Message, run_id: &str) -> Option<(u32, u64)> {
-    let h = msg.headers.as_ref()?;
-    if h.get(H_RUN)?.as_str() != run_id {
-        return None;
-    }
-    let idx = h.get(H_IDX)?.as_str().parse::<u32>().ok()?;
-    let key = h.get(H_KEY)?.as_str();
-    Some((idx, fnv1a(key.as_bytes())))
 }

@@ -38,6 +38,7 @@ use self::setup::Source;
 use crate::cancel::Cancel;
 use crate::record::observe::Clock;
 use crate::scenario::ConsumePlan;
+use crate::workload::Reader;
 
 /// One successful processing of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,8 @@ pub struct ConsumeSetup {
     pub stream: String,
     /// The measured phase's subjects (`jsb.<run>.m.>`).
     pub filter: String,
-    pub run_id: String,
+    /// Decodes this run's tags.
+    pub reader: Reader,
     /// Durable consumer name.
     pub name: String,
     pub plan: ConsumePlan,
@@ -110,7 +112,7 @@ pub async fn run(
     Fetch {
         source: &mut source,
         pool: &pool,
-        run_id: &setup.run_id,
+        reader: &setup.reader,
         log: &mut log,
     }
     .run(publishing_done, &cancel, setup.plan.drain_timeout)

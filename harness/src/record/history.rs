@@ -27,6 +27,9 @@ pub enum Outcome {
     /// attempt with the same Msg-Id is being stored (on a cluster, proposed but not committed
     /// yet). Not a failure, and not retried again; it is stored unless that attempt is lost.
     InProcess = 6,
+    /// Refused by the server because its key's subject did not end at the sequence the
+    /// message expected (`Nats-Expected-Last-Subject-Sequence`, err_code 10071): not stored.
+    Rejected = 7,
 }
 
 impl Outcome {
@@ -38,6 +41,7 @@ impl Outcome {
             4 => Outcome::Unknown,
             5 => Outcome::InFlight,
             6 => Outcome::InProcess,
+            7 => Outcome::Rejected,
             _ => Outcome::NotSent,
         }
     }
@@ -51,6 +55,7 @@ impl Outcome {
             Outcome::Unknown => "unknown",
             Outcome::InFlight => "in_flight",
             Outcome::InProcess => "in_process",
+            Outcome::Rejected => "rejected",
         }
     }
 
@@ -257,6 +262,7 @@ impl History {
                 Outcome::Fail => c.failed += 1,
                 Outcome::Unknown => c.unknown += 1,
                 Outcome::InProcess => c.in_process += 1,
+                Outcome::Rejected => c.rejected += 1,
                 Outcome::InFlight | Outcome::NotSent => c.in_flight += 1,
             }
         }
@@ -318,6 +324,7 @@ pub struct OutcomeCounts {
     pub unknown: u64,
     pub in_flight: u64,
     pub in_process: u64,
+    pub rejected: u64,
 }
 
 /// What reading the stream back found: the storage order as the stream holds it.

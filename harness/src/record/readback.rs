@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancel;
 use crate::record::history::ReadBack;
-use crate::workload::{H_ATTEMPT, H_IDX, H_RUN};
+use crate::workload::Reader;
 
 /// How long the stream's last sequence must stay put to count as settled.
 const SETTLE_QUIET: Duration = Duration::from_millis(200);
@@ -63,7 +63,8 @@ pub struct ReadSpec<'a> {
     pub js: &'a jetstream::Context,
     pub stream: &'a str,
     pub filter: &'a str,
-    pub run_id: &'a str,
+    /// Decodes this run's tags.
+    pub reader: &'a Reader,
     pub expected_hint: usize,
     /// Stop reading when nothing arrives for this long.
     pub idle: Duration,
@@ -113,8 +114,9 @@ pub async fn read_back(spec: &ReadSpec<'_>) -> Result<(ReadBack, ReadBackCheck),
     let ordered = consumer::pull::OrderedConfig {
         filter_subject: spec.filter.to_string(),
         deliver_policy: consumer::DeliverPolicy::All,
-        // Only headers are read: saves moving every payload a second time.
-        headers_only: true,
+        // With the tag in the headers, only headers are read: saves moving every payload a
+        // second time. The payload tag needs the payload's first bytes, so the whole of it.
+        headers_only: !spec.reader.in_payload(),
         ..Default::default()
     };
     let consumer = while_unavailable(|| s.create_consumer(ordered.clone()))
@@ -172,29 +174,15 @@ async fn read_some(
             Err(_) => (0, pending.saturating_sub(1)),
         };
         pending = left;
-        match identify(&next, spec.run_id) {
-            Some((i, attempt)) => {
-                rb.order.push(i);
+        match spec.reader.identify(next.headers.as_ref(), &next.payload) {
+            Some(id) => {
+                rb.order.push(id.idx);
                 rb.seqs.push(seq);
-                rb.attempts.push(attempt);
+                rb.attempts.push(id.attempt);
             }
             None => rb.unexpected += 1,
         }
     }
-}
-
-/// The message's index and attempt, when it is one of this run's.
-fn identify(m: &jetstream::Message, run_id: &str) -> Option<(u32, u8)> {
-    let h = m.headers.as_ref()?;
-    if h.get(H_RUN).map(|v| v.as_str()) != Some(run_id) {
-        return None;
-    }
-    let idx = h.get(H_IDX)?.as_str().parse::<u32>().ok()?;
-    let attempt = h
-        .get(H_ATTEMPT)
-        .and_then(|v| v.as_str().parse::<u8>().ok())
-        .unwrap_or(1);
-    Some((idx, attempt))
 }
 
 /// Waits until the stream's last sequence has not moved for [`SETTLE_QUIET`] (bounded by

@@ -99,6 +99,30 @@ fn counts(s: &mut String, run: &RunView) {
             dash(stored)
         );
     }
+    if c.rejected > 0 {
+        let _ = writeln!(
+            s,
+            "  rejected {}: the key's subject did not end at the expected sequence (Nats-Expected-Last-Subject-Sequence), not retried after",
+            c.rejected
+        );
+    }
+    if let Some(b) = &run.report.batches {
+        let _ = writeln!(
+            s,
+            "  batches of {}: {} sent · committed {} · failed {} · unknown {} · stored whole {} · none {} · partial {} · interleaved {} · out of order {}{}",
+            b.size,
+            b.batches,
+            b.committed,
+            b.failed,
+            b.unknown,
+            b.stored_whole,
+            b.stored_none,
+            b.partial,
+            b.interleaved,
+            b.out_of_order,
+            if b.atomic() { " → atomic" } else { " → NOT atomic" }
+        );
+    }
     let t = &run.report.throughput;
     let _ = write!(
         s,

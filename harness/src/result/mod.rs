@@ -75,6 +75,9 @@ pub struct Report {
     /// What was seen of a cluster (present when the server had several nodes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterReport>,
+    /// What happened to the atomic batches (present in batch mode with a read-back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batches: Option<crate::checker::BatchFigures>,
 }
 
 /// `cluster` in result.json: the nodes, who led the stream when, how long it was unavailable,
@@ -293,6 +296,10 @@ pub struct Counts {
     /// ran out, or `on_in_process = "trust"`): may or may not be stored, never counted as lost.
     #[serde(default)]
     pub in_process: u64,
+    /// Refused because the key's subject did not end at the expected sequence
+    /// (`publish.expect_last_subject_seq`), and not retried after (retries ran out or none).
+    #[serde(default)]
+    pub rejected: u64,
     /// Distinct messages of this run found in the stream (null without read-back).
     pub stored: Option<u64>,
     pub lost: Option<u64>,

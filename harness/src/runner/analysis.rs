@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::Measured;
 use crate::checker::{
-    self, cluster, ConsumeFigures, OrderFigures, PerMessage, Replies, RetryFigures, Safety,
+    self, cluster, BatchFigures, ConsumeFigures, OrderFigures, PerMessage, Replies, RetryFigures,
+    Safety,
 };
 use crate::consume::{ConsumeLog, Processed};
 use crate::record::cluster::{ClusterRecord, NodeSample};
@@ -27,6 +28,8 @@ pub(super) struct Analysis {
     pub(super) throughput: Throughput,
     pub(super) latency_us: BTreeMap<String, LatencySummary>,
     pub(super) retry: Option<RetryFigures>,
+    /// Batch mode: what happened to the atomic batches.
+    pub(super) batches: Option<BatchFigures>,
     pub(super) faults: Vec<FaultReport>,
     pub(super) consume: Option<ConsumeReport>,
     /// First send → first processing, per message; its interval log is written beside the rest.
@@ -85,7 +88,13 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
             f.new_leader_ms = cluster::new_leader_ms(&c.leaders, f.window.start_ms, before);
         }
     }
+    let batches = plan
+        .publish
+        .batch_size
+        .zip(rb)
+        .map(|(size, rb)| checker::batch_figures(h, rb, size as u32));
     Analysis {
+        batches,
         resources: resources(m, counts.published),
         replies: checker::replies(h),
         cluster,
@@ -249,6 +258,7 @@ fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) ->
         unknown: oc.unknown,
         in_flight: oc.in_flight,
         in_process: oc.in_process,
+        rejected: oc.rejected,
         stored: safety.map(|s| s.stored),
         lost: safety.map(|s| s.lost),
         duplicates: safety.map(|s| s.duplicates),

@@ -24,7 +24,7 @@ use crate::record::readback::{self, ReadBackCheck};
 use crate::record::usage::{NodesSpan, Span, Usage};
 use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
 use crate::server::Server;
-use crate::workload::{key_name, payload, KeyGen, Pacer};
+use crate::workload::{key_name, KeyGen, Pacer, Reader};
 
 /// How long the round trip that proves a connection drained may take (a reconnect after a
 /// fault included).
@@ -91,10 +91,14 @@ impl Phases<'_> {
             subjects: &self.rig.subjects,
             run_id: self.run_id,
             key_names: &key_names,
-            payload: payload(w.payload_size),
+            wire: self.plan.publish.wire,
+            payload_size: w.payload_size,
             mode: self.plan.publish.mode,
             window: self.plan.publish.max_in_flight,
+            batch_size: self.plan.publish.batch_size.unwrap_or(1),
+            ack_timeout: self.plan.publish.ack_timeout,
             msg_id: self.plan.publish.msg_id,
+            expect_last_subject_seq: self.plan.publish.expect_last_subject_seq,
             pacer: Pacer::new(w.rate),
             tap: WireTap::new(clock),
             cancel: &self.opts.cancel,
@@ -285,7 +289,7 @@ impl Phases<'_> {
             js: self.rig.admin.clone(),
             stream: self.rig.stream.clone(),
             filter: self.rig.subjects.measured_filter.clone(),
-            run_id: self.run_id.to_string(),
+            reader: Reader::new(self.plan.publish.wire, self.run_id),
             name: format!("jsb-consume-{}", self.run_id),
             plan: cp.clone(),
             seed: self.plan.seed,
@@ -341,7 +345,7 @@ impl Phases<'_> {
             js: &self.rig.admin,
             stream: &self.rig.stream,
             filter: &self.rig.subjects.measured_filter,
-            run_id: self.run_id,
+            reader: &Reader::new(self.plan.publish.wire, self.run_id),
             expected_hint: history.published as usize,
             idle: READ_BACK_IDLE,
             cancel: &self.opts.cancel,

@@ -44,6 +44,7 @@ pub(super) fn assemble(
     report.read_back = m.read_back_check.clone();
     report.replies = Some(a.replies);
     report.cluster = a.cluster;
+    report.batches = a.batches;
     report.errors = m.history.errors.clone();
     judge(&mut report, plan, st.complete);
     if !notes.is_empty() {
@@ -98,6 +99,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         read_back: None,
         replies: None,
         cluster: None,
+        batches: None,
     }
 }
 
@@ -133,6 +135,11 @@ fn judge(report: &mut Report, plan: &Plan, complete: bool) {
             .replies
             .as_ref()
             .map(|r| r.errors.get("10158").copied().unwrap_or(0)),
+        batches_broken: report
+            .batches
+            .as_ref()
+            .map(|b| b.partial + b.interleaved + b.out_of_order + b.failed_but_stored),
+        rejected: report.counts.rejected,
         complete,
     };
     report.verdicts = checker::judge(&plan.expect, &evidence);

@@ -18,7 +18,7 @@ use super::Facts;
 use crate::client::pool::Pool;
 use crate::proxy::Proxy;
 use crate::record::cluster::poll_leader;
-use crate::scenario::{ConnectTo, PersistMode, Plan, Storage};
+use crate::scenario::{ConnectTo, Mode, PersistMode, Plan, Storage};
 use crate::server::Server;
 use crate::workload::Subjects;
 
@@ -184,6 +184,8 @@ async fn create_stream(
             PersistMode::Default => jetstream::stream::PersistenceMode::Default,
             PersistMode::Async => jetstream::stream::PersistenceMode::Async,
         }),
+        // Atomic batches need the stream's consent (`allow_atomic`).
+        allow_atomic_publish: plan.publish.mode == Mode::Batch,
         ..Default::default()
     };
     // A cluster that just elected its meta leader may still see a peer as offline for a moment

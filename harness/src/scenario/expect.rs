@@ -89,6 +89,14 @@ pub struct Expect {
     /// "Duplicate message id is in process" replies (err_code 10158): "none" or "some".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_in_process: Option<Presence>,
+    /// Every atomic batch is stored whole or not at all, consecutively and in batch order
+    /// (`mode = "batch"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic_batches: Option<bool>,
+    /// Messages refused by the per-key sequence guard (`publish.expect_last_subject_seq`):
+    /// "none" or "some".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Presence>,
     /// Changes of the stream's leader during the run: "none" or "some" (cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_changes: Option<Presence>,

@@ -184,8 +184,17 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublishPlan {
     pub mode: Mode,
+    /// Acks in flight (async; 1 in sync mode), or batches awaiting their commit (batch).
     pub max_in_flight: usize,
+    /// Messages per atomic batch (batch mode only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
     pub msg_id: bool,
+    /// Where each message's identity travels (README "Message format").
+    pub wire: crate::workload::Wire,
+    /// Every message expects its key's subject to end at the key's previous message
+    /// (`Nats-Expected-Last-Subject-Sequence`); a key has one message in flight at a time.
+    pub expect_last_subject_seq: bool,
     #[serde(with = "duration_str")]
     pub ack_timeout: Duration,
     pub retry: RetryPlan,
@@ -204,6 +213,9 @@ pub enum Mode {
     Sync,
     /// Keep up to `max_in_flight` acks outstanding.
     Async,
+    /// Atomic batches of `batch_size` messages, up to `max_in_flight` batches awaiting their
+    /// commit (nats-server 2.12+).
+    Batch,
 }
 
 impl Mode {
@@ -211,6 +223,7 @@ impl Mode {
         match self {
             Mode::Sync => "sync",
             Mode::Async => "async",
+            Mode::Batch => "batch",
         }
     }
 }

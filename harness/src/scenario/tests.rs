@@ -418,3 +418,38 @@ fn a_duration_that_must_not_be_zero_gets_one_error_naming_its_field() {
         e[0].message
     );
 }
+
+#[test]
+fn batch_mode_and_the_guard_validate() {
+    let ok = crate::scenario::parse(
+        "name = \"x\"\n[workload]\nmessages = 1\n[publish]\nmode = \"batch\"\nbatch_size = 1000\n",
+        "t.toml",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(ok.publish.batch_size, Some(1000));
+    assert_eq!(ok.publish.max_in_flight, 4, "batches awaiting their commit");
+    let e = errs(
+        "name = \"x\"\n[publish]\nmode = \"batch\"\nbatch_size = 1001\nmax_in_flight = 51\n\
+         expect_last_subject_seq = true\n[publish.retry]\nattempts = 3\n",
+    );
+    let fields: Vec<&str> = e.iter().map(|x| x.field.as_str()).collect();
+    for f in [
+        "publish.batch_size",
+        "publish.max_in_flight",
+        "publish.expect_last_subject_seq",
+        "publish.retry",
+    ] {
+        assert!(fields.contains(&f), "no error for {f}: {e:?}");
+    }
+    let e = errs("name = \"x\"\n[workload]\nmessages = 1\npayload_size = 16\n[publish]\nmode = \"async\"\nbatch_size = 10\n");
+    let find = |field: &str| {
+        e.iter()
+            .find(|x| x.field == field)
+            .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
+            .message
+            .clone()
+    };
+    assert!(find("publish.batch_size").contains("batch"), "{e:?}");
+    assert!(find("workload.payload_size").contains("24"), "{e:?}");
+}

@@ -10,13 +10,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::{KeyDistribution, WorkloadPlan};
 
-mod message;
 mod pacer;
+mod wire;
 
-pub use message::{
-    key_name, payload, HeaderBuilder, Subjects, Tag, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ,
-};
 pub use pacer::Pacer;
+pub use wire::{
+    key_hash, key_name, payload, run_tag, HeaderBuilder, Ident, Reader, Subjects, Tag, Tagger,
+    Wire, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ, TAG_LEN, TAG_MAGIC,
+};
 
 /// Draws message keys from the seed, in publish order, a chunk at a time (duration-bound runs
 /// do not know their message count in advance).

@@ -148,7 +148,13 @@ pub struct ConnectionsSection {
 pub struct PublishSection {
     pub mode: Option<Mode>,
     pub max_in_flight: Option<i64>,
+    /// Messages per atomic batch (batch mode).
+    pub batch_size: Option<i64>,
     pub msg_id: Option<bool>,
+    /// Where each message's tag goes: "payload" (default) or "headers".
+    pub wire: Option<crate::workload::Wire>,
+    /// Every message carries Nats-Expected-Last-Subject-Sequence (its key's previous message).
+    pub expect_last_subject_seq: Option<bool>,
     pub ack_timeout: Option<String>,
     pub retry: Option<RetrySection>,
     /// Every N-th message is followed at once by a repeat with the same Msg-Id.

@@ -35,7 +35,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     );
     let mut connections = connections::validate(&mut c, &s.connections, server.nodes);
     let publish = publish::validate(&mut c, &s.publish);
-    let workload = workload::validate(&mut c, &s.workload, o);
+    let workload = workload::validate(&mut c, &s.workload, o, publish.wire);
     let observe = observe::validate(&mut c, &s.observe);
     expect::validate(
         &mut c,

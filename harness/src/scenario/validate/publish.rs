@@ -2,41 +2,95 @@
 
 use std::time::Duration;
 
+use crate::client::atomic::{MAX_BATCH, MAX_OPEN_BATCHES};
 use crate::scenario::error::Checker;
 use crate::scenario::{Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
 
 pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
     let mode = s.mode.unwrap_or(Mode::Async);
-    let max_in_flight = if mode == Mode::Sync {
-        if let Some(v) = s.max_in_flight.filter(|v| *v != 1) {
-            c.err(
-                "publish.max_in_flight",
-                format!("is 1 in sync mode (got {v}); remove it or use mode = \"async\""),
-            );
-        }
-        1
-    } else {
-        c.range(
-            "publish.max_in_flight",
-            s.max_in_flight,
-            10_000,
-            1,
-            1_000_000,
-        ) as usize
-    };
+    let max_in_flight = window(c, s, mode);
+    let batch_size = batch_size(c, s, mode);
     let ack_timeout = c.duration(
         "publish.ack_timeout",
         s.ack_timeout.as_deref(),
         Duration::from_secs(5),
     );
     let msg_id = s.msg_id.unwrap_or(false);
+    if mode == Mode::Batch {
+        batch_only_alone(c, s);
+    }
     PublishPlan {
         mode,
         max_in_flight,
+        batch_size,
         msg_id,
+        wire: s.wire.unwrap_or_default(),
+        expect_last_subject_seq: s.expect_last_subject_seq.unwrap_or(false),
         ack_timeout,
         retry: s.retry.as_ref().map_or(RetryPlan::NONE, |r| retry(c, r)),
         repeat_msg_id_every: repeats(c, s.repeat_msg_id_every, msg_id),
+    }
+}
+
+/// `max_in_flight`: 1 in sync mode; acks in flight in async mode; batches awaiting their commit
+/// in batch mode (the server keeps at most 50 open batches per stream).
+fn window(c: &mut Checker, s: &PublishSection, mode: Mode) -> usize {
+    let field = "publish.max_in_flight";
+    match mode {
+        Mode::Sync => {
+            if let Some(v) = s.max_in_flight.filter(|v| *v != 1) {
+                c.err(
+                    field,
+                    format!("is 1 in sync mode (got {v}); remove it or use mode = \"async\""),
+                );
+            }
+            1
+        }
+        Mode::Async => c.range(field, s.max_in_flight, 10_000, 1, 1_000_000) as usize,
+        Mode::Batch => c.range(field, s.max_in_flight, 4, 1, MAX_OPEN_BATCHES as i64) as usize,
+    }
+}
+
+/// `batch_size`: messages per atomic batch, 1 to the server's limit of 1000; batch mode only.
+fn batch_size(c: &mut Checker, s: &PublishSection, mode: Mode) -> Option<usize> {
+    let field = "publish.batch_size";
+    if mode != Mode::Batch {
+        if s.batch_size.is_some() {
+            c.err(
+                field,
+                "is for mode = \"batch\" only; remove it or set the mode",
+            );
+        }
+        return None;
+    }
+    Some(c.range(field, s.batch_size, 100, 1, MAX_BATCH as i64) as usize)
+}
+
+/// What batch mode cannot do: retry (a retried batch whose commit ack was lost is refused as a
+/// duplicate or stored twice), the per-key guard (a key would need one message per batch), and
+/// deliberate repeats.
+fn batch_only_alone(c: &mut Checker, s: &PublishSection) {
+    if s.retry
+        .as_ref()
+        .is_some_and(|r| r.attempts.unwrap_or(3) > 1)
+    {
+        c.err(
+            "publish.retry",
+            "batch mode does not retry batches (a retried batch whose commit ack was lost is \
+             refused as a duplicate, or stored twice without Msg-Ids); remove [publish.retry]",
+        );
+    }
+    if s.expect_last_subject_seq == Some(true) {
+        c.err(
+            "publish.expect_last_subject_seq",
+            "is for mode = \"sync\" or \"async\" (it needs each key's previous ack)",
+        );
+    }
+    if s.repeat_msg_id_every.is_some() {
+        c.err(
+            "publish.repeat_msg_id_every",
+            "is for mode = \"sync\" or \"async\"",
+        );
     }
 }
 

