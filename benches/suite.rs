@@ -119,7 +119,7 @@ fn shorten(plans: &mut [Plan]) {
     {
         let (n, w) = match p.publish.mode {
             Mode::Sync => (5_000, 200),
-            Mode::Async | Mode::Batch => (50_000, 5_000),
+            Mode::Async | Mode::Batch | Mode::Fast => (50_000, 5_000),
         };
         p.workload.amount = Amount::Messages(n);
         p.workload.warmup = Warmup::Messages(w);

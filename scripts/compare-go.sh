@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Compares jsbench's async publisher with the Go reference publisher (nats.go PublishAsync,
-# ../shared/peers/go-publish) on one nats-server, alternating runs (A B C A B C …), and prints
+# ../shared/peers/go-publish) on one nats-server, alternating runs (A B C D A B C D …), and prints
 # the medians of msgs/s and of client CPU per message, and both ratios:
-#   - like for like: Go with --headers (the same six Jsb-* headers jsbench sends, built per
-#     message) against jsbench;
-#   - plain: Go without headers (what an application publishing bare 128-byte events sends).
+#   - like for like: jsbench's default wire format (its 24-byte tag inside the 128-byte
+#     payload, no headers) against Go without headers (bare 128-byte events): the same bytes on
+#     the wire;
+#   - headers: jsbench with publish.wire = "headers" against Go with --headers (the same six
+#     Jsb-* headers, built per message).
 # Same server, R1, same storage, N × 128 B, 16 keys, 10k in flight.
 #
 #   scripts/compare-go.sh [ROUNDS] [MESSAGES]        # env: STORAGES="file memory"
@@ -32,7 +34,7 @@ trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 sleep 1
 url=nats://127.0.0.1:$port
 
-scenario() { # name strategy count storage
+scenario() { # name strategy count storage wire
   cat >"$work/$1.toml" <<TOML
 name = "$1"
 seed = 1
@@ -44,6 +46,7 @@ count = $3
 [publish]
 mode = "async"
 max_in_flight = 10000
+wire = "$5"
 [workload]
 messages = $msgs
 keys = 16
@@ -64,28 +67,30 @@ go_run() { # storage extra-flag...
 }
 
 # One jsbench run: "msgs/s cpu_ns_per_msg".
-jsb_run() { # storage round
+jsb_run() { # scenario round
   local out="$work/out-$1-$2"
-  "$jsb" run "$work/single-$1.toml" --server-url "$url" --out "$out" --no-progress >/dev/null 2>&1 || true
+  "$jsb" run "$work/$1.toml" --server-url "$url" --out "$out" --no-progress >/dev/null 2>&1 || true
   python3 -c 'import json,sys,glob; r=json.load(open(glob.glob(sys.argv[1]+"/*/result.json")[0])); print(round(r["throughput"]["msgs_per_sec"]), round(r["resources"].get("client_cpu_ns_per_msg") or 0))' "$out"
 }
 
 for storage in $storages; do
-  scenario "single-$storage" single 1 "$storage"
-  : >"$work/go"; : >"$work/goh"; : >"$work/jsb"
+  scenario "payload-$storage" single 1 "$storage" payload
+  scenario "headers-$storage" single 1 "$storage" headers
+  : >"$work/go"; : >"$work/goh"; : >"$work/jsb"; : >"$work/jsbh"
   for r in $(seq 1 "$rounds"); do
     go_run "$storage" >>"$work/go"
+    jsb_run "payload-$storage" "$r" >>"$work/jsb"
     go_run "$storage" --headers >>"$work/goh"
-    jsb_run "$storage" "$r" >>"$work/jsb"
-    echo "$storage round $r (msgs/s cpu-ns/msg): go $(tail -1 "$work/go") | go --headers $(tail -1 "$work/goh") | jsbench $(tail -1 "$work/jsb")"
+    jsb_run "headers-$storage" "$r" >>"$work/jsbh"
+    echo "$storage round $r (msgs/s cpu-ns/msg): go $(tail -1 "$work/go") | jsbench $(tail -1 "$work/jsb") | go --headers $(tail -1 "$work/goh") | jsbench wire=headers $(tail -1 "$work/jsbh")"
   done
-  for f in go goh jsb; do
+  for f in go goh jsb jsbh; do
     cut -d' ' -f1 "$work/$f" | median >"$work/$f.rate"
     cut -d' ' -f2 "$work/$f" | median >"$work/$f.cpu"
   done
-  g=$(cat "$work/go.rate"); gh=$(cat "$work/goh.rate"); j=$(cat "$work/jsb.rate")
-  gc=$(cat "$work/go.cpu"); ghc=$(cat "$work/goh.cpu"); jc=$(cat "$work/jsb.cpu")
-  echo "$storage medians of $rounds: go $g msgs/s ($gc ns/msg) | go --headers $gh ($ghc) | jsbench $j ($jc)"
-  echo "$storage like for like (jsbench / go --headers): msgs/s $(ratio "$j" "$gh")x, cpu per msg $(ratio "$jc" "$ghc")x"
-  echo "$storage plain (jsbench / go without headers): msgs/s $(ratio "$j" "$g")x, cpu per msg $(ratio "$jc" "$gc")x"
+  g=$(cat "$work/go.rate"); gh=$(cat "$work/goh.rate"); j=$(cat "$work/jsb.rate"); jh=$(cat "$work/jsbh.rate")
+  gc=$(cat "$work/go.cpu"); ghc=$(cat "$work/goh.cpu"); jc=$(cat "$work/jsb.cpu"); jhc=$(cat "$work/jsbh.cpu")
+  echo "$storage medians of $rounds: go $g msgs/s ($gc ns/msg) | jsbench $j ($jc) | go --headers $gh ($ghc) | jsbench wire=headers $jh ($jhc)"
+  echo "$storage like for like (jsbench payload tag / go without headers): msgs/s $(ratio "$j" "$g")x, cpu per msg $(ratio "$jc" "$gc")x"
+  echo "$storage headers (jsbench wire=headers / go --headers): msgs/s $(ratio "$jh" "$gh")x, cpu per msg $(ratio "$jhc" "$ghc")x"
 done

@@ -3,7 +3,9 @@
 //! - `mode = "batch"`: every batch stored whole, consecutively and in batch order; an abandoned
 //!   batch stores nothing;
 //! - `publish.expect_last_subject_seq`: a round-robin pool keeps each key's order in the stream,
-//!   and a stale expectation after a timeout is rejected by the server, then learnt.
+//!   and a stale expectation after a timeout is rejected by the server, then learnt;
+//! - `mode = "fast"`: fast-ingest batches stored once each, in order, at the sequences counted
+//!   back from each batch's final ack; a stream without `allow_batched` is said to be the reason.
 
 use std::time::Duration;
 
@@ -32,6 +34,27 @@ async fn run(body: &str) -> Report {
         r.report.status_reason
     );
     r.report
+}
+
+/// A nats-server of its own (process backend) and a client admitted to it.
+async fn server_and_client() -> (Server, async_nats::Client) {
+    let server = Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Auth::default(),
+        ..ServerSpec::default()
+    })
+    .await
+    .expect("process server");
+    let client = server
+        .connect_options()
+        .await
+        .expect("options")
+        .connect(server.url())
+        .await
+        .expect("connect");
+    (server, client)
 }
 
 fn nothing_lost(r: &Report) {
@@ -84,22 +107,7 @@ async fn batch_mode_stores_every_batch_whole_consecutively_and_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_batch_stores_nothing() {
-    let server = Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Auth::default(),
-        ..ServerSpec::default()
-    })
-    .await
-    .expect("process server");
-    let client = server
-        .connect_options()
-        .await
-        .expect("options")
-        .connect(server.url())
-        .await
-        .expect("connect");
+    let (server, client) = server_and_client().await;
     let js = jetstream::new(client.clone());
     let mut stream = js
         .create_stream(jetstream::stream::Config {
@@ -184,4 +192,89 @@ async fn a_stale_expectation_is_rejected_then_learnt() {
     );
     let s = r.order.storage.expect("storage order");
     assert_eq!(s.late_per_key, 0, "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_mode_stores_everything_once_in_order() {
+    // Batches of 2000 (the last one of 500): each committed before the next starts.
+    let r = run("[publish]\nmode = \"fast\"\nbatch_size = 2000\nflow = 50\n\
+         [workload]\nmessages = 10500\nwarmup = 1000\nkeys = 16\n\
+         [expect]\nstorage_order = \"preserved\"\nall_acked = true\n")
+    .await;
+    nothing_lost(&r);
+    assert_eq!(r.counts.published, 10500);
+    let s = r.order.storage.as_ref().expect("storage order");
+    assert_eq!(s.late, 0, "{s:?}");
+    // Every message's sequence, counted back from its batch's final ack, is where it is stored.
+    assert_eq!(r.safety.as_ref().unwrap().ack_seq_mismatches, 0);
+    let f = r.fast.expect("fast figures");
+    assert_eq!(f.batches, 6, "{f:?}");
+    assert!(f.flow_acks > 0, "{f:?}");
+    assert_eq!(
+        (f.gaps_reported, f.gap_messages, f.errors_reported),
+        (0, 0, 0),
+        "{f:?}"
+    );
+    assert!(f.final_flow >= 1 && f.final_flow <= 50, "{f:?}");
+    assert!(r.batches.is_none(), "no atomic batch figures in fast mode");
+    assert_eq!(
+        r.verdict,
+        jsbench::checker::Verdict::Pass,
+        "{:?}",
+        r.verdicts
+    );
+    assert_eq!(r.latency_us["publish_ack"].count, 10500);
+    assert_eq!(
+        r.latency_us["publish_call"].count, 10500,
+        "one call per message"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_without_fast_ingest_refuses_the_batch_and_says_why() {
+    use jsbench::client::fast::{FastError, FastOptions, FastPublisher, GapMode};
+    let (server, client) = server_and_client().await;
+    let js = jetstream::new(client.clone());
+    let mut stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "PLAIN".into(),
+            subjects: vec!["plain.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let opts = FastOptions {
+        flow: 100,
+        max_outstanding_acks: 2,
+        gap: GapMode::Fail,
+        ack_timeout: Duration::from_secs(5),
+    };
+    let clock = jsbench::record::observe::Clock::start();
+    let mut p = FastPublisher::start(client.clone(), opts, clock)
+        .await
+        .expect("inbox");
+    let e = p
+        .publish(
+            "plain.a".into(),
+            Default::default(),
+            bytes::Bytes::from_static(b"x"),
+        )
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&e, FastError::Api { batch_seq: 1, error } if error.err_code == 10205),
+        "{e:?}"
+    );
+    assert_eq!(e.name(), "fast_disabled");
+    let why = e.fatal().expect("a reason to stop the phase");
+    assert!(
+        why.contains("2.14") && why.contains("allow_batched"),
+        "{why}"
+    );
+    let end = p.finish().await;
+    assert_eq!(end.error, Some(e), "no final ack, the refusal says why");
+    assert!(end.summary.final_ack.is_none());
+    let info = stream.info().await.expect("stream info");
+    assert_eq!(info.state.messages, 0, "the refused message is not stored");
+    server.stop().await.expect("server stopped");
 }

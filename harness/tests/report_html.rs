@@ -896,7 +896,7 @@ fn index_html_opens_with_the_claims_answer_and_its_charts() {
     );
     assert!(html.contains("✅ confirmed"), "claims judged");
     assert!(html.contains("➖ not measured"), "unmeasured claims say so");
-    assert!(html.contains("Sync vs async throughput per connection strategy"));
+    assert!(html.contains("Throughput by publish mode per connection strategy"));
     assert!(html.contains("Late per key by strategy and order"));
     assert!(html.contains("Sync vs async latency by percentile"));
     assert!(

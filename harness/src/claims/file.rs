@@ -122,6 +122,10 @@ pub enum FigureName {
     DuplicateAcks,
     Redelivered,
     RetryReorders,
+    /// Messages refused by the per-key sequence guard.
+    Rejected,
+    /// Atomic batches not stored whole-or-nothing, consecutively and in order.
+    BatchesBroken,
 }
 
 impl FigureName {
@@ -135,6 +139,8 @@ impl FigureName {
             FigureName::DuplicateAcks => "duplicate acks",
             FigureName::Redelivered => "redelivered",
             FigureName::RetryReorders => "retry reorders",
+            FigureName::Rejected => "rejected",
+            FigureName::BatchesBroken => "batches not atomic",
         }
     }
 }
@@ -311,7 +317,7 @@ fn validate(raw: RawFile, file: &str) -> Result<ClaimsFile, ScenarioError> {
     let table = match raw.table {
         Some(t) => t.runs,
         None => Selector {
-            mode: Some(crate::scenario::Mode::Async),
+            mode: Some(super::select::Modes::One(crate::scenario::Mode::Async)),
             faults: Some(super::select::OneOrMany::One("none".into())),
             ..Default::default()
         },
@@ -574,7 +580,12 @@ expect = "zero"
                 ..
             }
         ));
-        assert_eq!(f.table.mode, Some(crate::scenario::Mode::Async));
+        assert_eq!(
+            f.table.mode,
+            Some(crate::claims::select::Modes::One(
+                crate::scenario::Mode::Async
+            ))
+        );
     }
 
     #[test]

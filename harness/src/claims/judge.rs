@@ -248,6 +248,11 @@ fn count(r: &Report, figure: FigureName) -> Option<u64> {
         FigureName::DuplicateAcks => Some(c.duplicate_acks),
         FigureName::Redelivered => c.redelivered,
         FigureName::RetryReorders => r.retry.as_ref().and_then(|x| x.retry_reorders),
+        FigureName::Rejected => Some(c.rejected),
+        FigureName::BatchesBroken => r
+            .batches
+            .as_ref()
+            .map(|b| b.partial + b.interleaved + b.out_of_order + b.failed_but_stored),
     }
 }
 

@@ -41,7 +41,8 @@ pub struct Selector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connections: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<Mode>,
+    /// One publish mode or a list of them (`mode = ["sync", "async"]`).
+    pub mode: Option<Modes>,
     /// "none" (no fault), "any" (at least one), or fault kinds (at least one of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<OneOrMany>,
@@ -57,6 +58,9 @@ pub struct Selector {
     /// The plan retries a failed publish (`retry.attempts > 1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<bool>,
+    /// The per-key sequence guard is on (`publish.expect_last_subject_seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,6 +71,24 @@ pub struct Selector {
     /// container | process | external
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+}
+
+/// `mode` in a selector: one publish mode or several.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Modes {
+    One(Mode),
+    Many(Vec<Mode>),
+}
+
+impl Modes {
+    /// True when `mode` (as a result records it) is one of these.
+    pub fn contains(&self, mode: &str) -> bool {
+        match self {
+            Modes::One(m) => mode_str(*m) == mode,
+            Modes::Many(v) => v.iter().any(|m| mode_str(*m) == mode),
+        }
+    }
 }
 
 /// Values `consume` accepts.
@@ -131,10 +153,11 @@ impl Selector {
             && consume_ok
             && eq(self.strategy.map(Strategy::as_str), &run.strategy)
             && self.connections.is_none_or(|n| n == run.connections)
-            && eq(self.mode.map(mode_str), &run.mode)
+            && self.mode.as_ref().is_none_or(|m| m.contains(&run.mode))
             && self.redelivery.is_none_or(|r| r == run.redelivery)
             && self.msg_id.is_none_or(|m| m == run.msg_id)
             && self.retry.is_none_or(|r| r == run.retry)
+            && self.guard.is_none_or(|g| g == run.guard)
             && self.replicas.is_none_or(|n| n == run.replicas)
             && eq(self.storage.map(storage_str), &run.storage)
             && eq(self.duplicate_window.as_deref(), &run.duplicate_window)
@@ -165,6 +188,7 @@ fn mode_str(m: Mode) -> &'static str {
         Mode::Sync => "sync",
         Mode::Async => "async",
         Mode::Batch => "batch",
+        Mode::Fast => "fast",
     }
 }
 
@@ -214,6 +238,8 @@ pub struct RunFacts {
     pub redelivery: bool,
     pub msg_id: bool,
     pub retry: bool,
+    /// `publish.expect_last_subject_seq` (false in results older than it).
+    pub guard: bool,
     pub replicas: usize,
     pub storage: String,
     pub duplicate_window: String,
@@ -266,6 +292,9 @@ impl RunFacts {
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
             retry: n(&["publish", "retry", "attempts"]) > 1,
+            guard: at(plan, &["publish", "expect_last_subject_seq"])
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
             replicas: r.stream.replicas,
             storage: r.stream.storage.clone(),
             duplicate_window: s(&["stream", "duplicate_window"]),

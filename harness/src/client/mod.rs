@@ -17,11 +17,14 @@
 //! - `retry.rs`: the retry queue and its backoff;
 //! - `guard.rs`: the per-key sequence guard (`publish.expect_last_subject_seq`);
 //! - `batch.rs`: the phase loop of batch mode, and `atomic.rs`: the atomic batch protocol;
+//! - `fast_batch.rs`: the phase loop of fast mode, and `fast.rs`: the fast-ingest protocol;
 //! - [`pool`]: the connections and which one carries a message.
 
 mod ack;
 pub mod atomic;
 mod batch;
+pub mod fast;
+mod fast_batch;
 mod guard;
 mod phase;
 pub mod pool;
@@ -78,10 +81,15 @@ pub struct Publisher<'a> {
     pub wire: Wire,
     pub payload_size: usize,
     pub mode: Mode,
-    /// Acks in flight (async), or batches awaiting their commit (batch).
+    /// Acks in flight (async), or batches awaiting their commit (batch); 1 in fast mode.
     pub window: usize,
-    /// Messages per atomic batch (batch mode).
+    /// Messages per atomic batch (batch mode) or per fast batch (fast mode).
     pub batch_size: usize,
+    /// Fast mode: the ack interval asked of the server, the flow acks that may be outstanding,
+    /// and what a missing message does to the batch.
+    pub flow: u16,
+    pub max_outstanding_acks: u16,
+    pub gap: fast::GapMode,
     /// How long a batch waits for a reply (the JetStream contexts carry it for the others).
     pub ack_timeout: Duration,
     pub msg_id: bool,

@@ -40,7 +40,8 @@ pub(super) struct Phase<'h> {
     pub guard: Option<Guard>,
     /// Atomic batches awaiting their commit ack (batch mode).
     pub batches: FuturesUnordered<BatchFuture>,
-    /// A reply that makes publishing on pointless (e.g. the server does not know batches).
+    /// A reply that makes publishing on pointless (e.g. the server does not know batches, or
+    /// fast ingest).
     pub fatal: Option<String>,
     /// Per key: the sequence number of its latest message.
     seq: Vec<u32>,
@@ -118,6 +119,7 @@ impl Publisher<'_> {
         let bound = Bound::new(limit, phase_start);
         let stop = match self.mode {
             Mode::Batch => self.publish_batches(&mut st, &bound, keygen).await,
+            Mode::Fast => self.publish_fast(&mut st, &bound, keygen).await,
             Mode::Sync | Mode::Async => self.publish(&mut st, &bound, keygen).await,
         };
         if matches!(stop, Stop::Done | Stop::Elapsed | Stop::MaxMessages) {
@@ -361,7 +363,7 @@ impl Publisher<'_> {
         loop {
             let retry_due = match self.mode {
                 Mode::Async => st.retries.next_due(),
-                Mode::Sync | Mode::Batch => None,
+                Mode::Sync | Mode::Batch | Mode::Fast => None,
             };
             let until = retry_due.map_or(at_ns, |r| r.min(at_ns));
             if clock.now_ns() >= until || self.cancel.is_requested() {

@@ -5,7 +5,7 @@
 //! publish index (`idx`, from 0) is the position in every column; the key of each message is
 //! drawn before the run (see `workload::draw_keys`), so the per-key sequence is implied.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,6 +97,27 @@ pub struct History {
     pub attempt_log: Vec<AttemptRecord>,
     /// Deliberate repeats sent (`publish.repeat_msg_id_every`).
     pub repeats: u64,
+    /// What the server said about the fast batches (`mode = "fast"`); `None` in other modes.
+    pub fast: Option<FastFigures>,
+}
+
+/// What the server said about a phase's fast-ingest batches (result.json `fast`). Flow acks,
+/// gap reports and errors reach only the publisher, so it counts them here as they come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FastFigures {
+    /// Fast batches started.
+    pub batches: u64,
+    /// Flow acks received (the reply to each batch's start message not counted).
+    pub flow_acks: u64,
+    /// Gap reports: batch sequences that never reached the stream.
+    pub gaps_reported: u64,
+    /// Messages inside the reported gaps.
+    pub gap_messages: u64,
+    /// Error replies: per-message check failures and refusals (10208 for messages sent after
+    /// the server had ended a batch included).
+    pub errors_reported: u64,
+    /// The ack interval (messages per flow ack) the server asked for last.
+    pub final_flow: u16,
 }
 
 /// One attempt of one message, kept when it failed or was a retry.
@@ -138,6 +159,7 @@ impl History {
             ack_ns: Vec::new(),
             attempt_log: Vec::new(),
             repeats: 0,
+            fast: None,
         }
     }
 

@@ -106,6 +106,22 @@ fn counts(s: &mut String, run: &RunView) {
             c.rejected
         );
     }
+    batch_lines(s, run);
+    let t = &run.report.throughput;
+    let _ = write!(
+        s,
+        "  throughput {:.0} msgs/s over {:.2}s",
+        t.msgs_per_sec, t.duration_s
+    );
+    if let Some(rss) = run.report.resources.peak_rss_bytes {
+        let _ = write!(s, " · jsbench peak RSS {} MB", rss / (1024 * 1024));
+    }
+    s.push('\n');
+    cpu(s, &run.report.resources);
+}
+
+/// "  batches of 100: …" (batch mode) and "  fast ingest: …" (fast mode), when the run has them.
+fn batch_lines(s: &mut String, run: &RunView) {
     if let Some(b) = &run.report.batches {
         let _ = writeln!(
             s,
@@ -123,17 +139,13 @@ fn counts(s: &mut String, run: &RunView) {
             if b.atomic() { " → atomic" } else { " → NOT atomic" }
         );
     }
-    let t = &run.report.throughput;
-    let _ = write!(
-        s,
-        "  throughput {:.0} msgs/s over {:.2}s",
-        t.msgs_per_sec, t.duration_s
-    );
-    if let Some(rss) = run.report.resources.peak_rss_bytes {
-        let _ = write!(s, " · jsbench peak RSS {} MB", rss / (1024 * 1024));
+    if let Some(f) = &run.report.fast {
+        let _ = writeln!(
+            s,
+            "  fast ingest: {} batches · flow acks {} · gaps reported {} ({} messages) · errors {} · final flow {}",
+            f.batches, f.flow_acks, f.gaps_reported, f.gap_messages, f.errors_reported, f.final_flow
+        );
     }
-    s.push('\n');
-    cpu(s, &run.report.resources);
 }
 
 /// "  cpu: jsbench 6220 ns/msg (0.98 cores) · server n0 85% of a core … → client-bound", when

@@ -78,6 +78,9 @@ pub struct Report {
     /// What happened to the atomic batches (present in batch mode with a read-back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batches: Option<crate::checker::BatchFigures>,
+    /// What the server said about the fast-ingest batches: flow acks, gaps, errors (fast mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast: Option<crate::record::history::FastFigures>,
 }
 
 /// `cluster` in result.json: the nodes, who led the stream when, how long it was unavailable,

@@ -12,13 +12,13 @@ use crate::checker::{
 };
 use crate::consume::{ConsumeLog, Processed};
 use crate::record::cluster::{ClusterRecord, NodeSample};
-use crate::record::history::{History, ReadBack};
+use crate::record::history::{FastFigures, History, ReadBack};
 use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
 use crate::result::{
     ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders,
     Resources, ServerUsage, Throughput, TimelineReport,
 };
-use crate::scenario::{ConsumePlan, Plan};
+use crate::scenario::{ConsumePlan, Mode, Plan};
 
 /// Every figure of a run, ready for the report.
 pub(super) struct Analysis {
@@ -30,6 +30,8 @@ pub(super) struct Analysis {
     pub(super) retry: Option<RetryFigures>,
     /// Batch mode: what happened to the atomic batches.
     pub(super) batches: Option<BatchFigures>,
+    /// Fast mode: what the server said about the fast batches (counted by the publisher).
+    pub(super) fast: Option<FastFigures>,
     pub(super) faults: Vec<FaultReport>,
     pub(super) consume: Option<ConsumeReport>,
     /// First send → first processing, per message; its interval log is written beside the rest.
@@ -91,10 +93,12 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
     let batches = plan
         .publish
         .batch_size
+        .filter(|_| plan.publish.mode == Mode::Batch)
         .zip(rb)
         .map(|(size, rb)| checker::batch_figures(h, rb, size as u32));
     Analysis {
         batches,
+        fast: h.fast,
         resources: resources(m, counts.published),
         replies: checker::replies(h),
         cluster,

@@ -45,6 +45,7 @@ pub(super) fn assemble(
     report.replies = Some(a.replies);
     report.cluster = a.cluster;
     report.batches = a.batches;
+    report.fast = a.fast;
     report.errors = m.history.errors.clone();
     judge(&mut report, plan, st.complete);
     if !notes.is_empty() {
@@ -100,6 +101,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         replies: None,
         cluster: None,
         batches: None,
+        fast: None,
     }
 }
 

@@ -184,8 +184,10 @@ async fn create_stream(
             PersistMode::Default => jetstream::stream::PersistenceMode::Default,
             PersistMode::Async => jetstream::stream::PersistenceMode::Async,
         }),
-        // Atomic batches need the stream's consent (`allow_atomic`).
+        // Atomic batches need the stream's consent (`allow_atomic`), fast ingest too
+        // (`allow_batched`).
         allow_atomic_publish: plan.publish.mode == Mode::Batch,
+        allow_batch_publish: plan.publish.mode == Mode::Fast,
         ..Default::default()
     };
     // A cluster that just elected its meta leader may still see a peer as offline for a moment

@@ -184,11 +184,20 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublishPlan {
     pub mode: Mode,
-    /// Acks in flight (async; 1 in sync mode), or batches awaiting their commit (batch).
+    /// Acks in flight (async; 1 in sync and fast mode), or batches awaiting their commit (batch).
     pub max_in_flight: usize,
-    /// Messages per atomic batch (batch mode only).
+    /// Messages per atomic batch (batch mode) or per fast batch (fast mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
+    /// Fast mode: the ack interval asked of the server (messages per flow ack, at most 500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<u16>,
+    /// Fast mode: flow acks that may be outstanding before the publisher waits (1..=3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_outstanding_acks: Option<u16>,
+    /// Fast mode: what the server does about a missing message ("fail" ends the batch there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<crate::client::fast::GapMode>,
     pub msg_id: bool,
     /// Where each message's identity travels (README "Message format").
     pub wire: crate::workload::Wire,
@@ -216,6 +225,9 @@ pub enum Mode {
     /// Atomic batches of `batch_size` messages, up to `max_in_flight` batches awaiting their
     /// commit (nats-server 2.12+).
     Batch,
+    /// Fast-ingest batches of `batch_size` messages, one at a time, paced by the server's flow
+    /// acks (nats-server 2.14+).
+    Fast,
 }
 
 impl Mode {
@@ -224,6 +236,7 @@ impl Mode {
             Mode::Sync => "sync",
             Mode::Async => "async",
             Mode::Batch => "batch",
+            Mode::Fast => "fast",
         }
     }
 }

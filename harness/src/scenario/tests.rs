@@ -11,6 +11,15 @@ fn errs(text: &str) -> Vec<FieldError> {
 
 const MIN: &str = "name = \"x\"\n[workload]\nmessages = 10\n";
 
+/// The message of the error about `field`; panics (listing them all) when there is none.
+fn message_for(e: &[FieldError], field: &str) -> String {
+    e.iter()
+        .find(|x| x.field == field)
+        .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
+        .message
+        .clone()
+}
+
 #[test]
 fn minimal_scenario_gets_defaults() {
     let p = parse(MIN, "t.toml", &Overrides::default()).unwrap();
@@ -148,13 +157,7 @@ fn a_boolean_claim_set_to_false_says_what_to_write_instead() {
         "name = \"x\"\n[workload]\nmessages = 1\n[consume]\n\
          [expect]\nno_loss = false\nno_duplicates = false\nall_acked = false\nall_processed = false\n",
     );
-    let find = |field: &str| {
-        e.iter()
-            .find(|x| x.field == field)
-            .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
-            .message
-            .clone()
-    };
+    let find = |field: &str| message_for(&e, field);
     assert!(find("expect.no_loss").contains("lost = \"some\""));
     assert!(find("expect.no_duplicates").contains("duplicates = \"some\""));
     assert!(find("expect.all_acked").contains("unacked = \"some\""));
@@ -177,13 +180,7 @@ fn fault_errors_name_the_field_and_what_is_allowed() {
          [[faults]]\nkind = \"pause\"\nstart = \"1s\"\nduration = \"1s\"\nrepeat = 2\n\
          [[faults]]\nkind = \"timeout\"\nlatency = \"1ms\"\n",
     );
-    let find = |field: &str| {
-        e.iter()
-            .find(|x| x.field == field)
-            .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
-            .message
-            .clone()
-    };
+    let find = |field: &str| message_for(&e, field);
     let kill = find("faults[0].kind");
     assert!(kill.contains("kill") && kill.contains("external"), "{kill}");
     assert!(find("faults[1].direction").contains("latency, bandwidth, slicer and timeout"));
@@ -203,13 +200,7 @@ fn consume_errors_name_the_field_and_what_is_allowed() {
         "name = \"x\"\n[workload]\nmessages = 1\n[consume]\nconsumer = \"ordered\"\n\
          fail_rate = 0.1\nworkers = 0\nprocessing_distribution = \"uniform\"\nack_wait = \"1s\"\n",
     );
-    let find = |field: &str| {
-        e.iter()
-            .find(|x| x.field == field)
-            .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
-            .message
-            .clone()
-    };
+    let find = |field: &str| message_for(&e, field);
     assert!(find("consume.fail_rate").contains("consumer = \"durable\""));
     assert!(find("consume.ack_wait").contains("does not ack"));
     assert!(find("consume.workers").contains("between 1 and 1024"));
@@ -443,13 +434,74 @@ fn batch_mode_and_the_guard_validate() {
         assert!(fields.contains(&f), "no error for {f}: {e:?}");
     }
     let e = errs("name = \"x\"\n[workload]\nmessages = 1\npayload_size = 16\n[publish]\nmode = \"async\"\nbatch_size = 10\n");
-    let find = |field: &str| {
+    let find = |field: &str| message_for(&e, field);
+    assert!(find("publish.batch_size").contains("batch"), "{e:?}");
+    assert!(find("workload.payload_size").contains("24"), "{e:?}");
+}
+
+#[test]
+fn fast_mode_validates_its_fields() {
+    use crate::client::fast::GapMode;
+    let ok = parse(
+        &format!("{MIN}[publish]\nmode = \"fast\"\n"),
+        "t.toml",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let p = &ok.publish;
+    assert_eq!(p.mode, Mode::Fast);
+    assert_eq!(
+        (p.batch_size, p.flow, p.max_outstanding_acks, p.gap),
+        (Some(10_000), Some(100), Some(2), Some(GapMode::Fail)),
+        "the defaults"
+    );
+    assert_eq!(p.max_in_flight, 1, "one fast batch at a time");
+    let ok = parse(
+        &format!(
+            "{MIN}[publish]\nmode = \"fast\"\nbatch_size = 10000000\nflow = 500\n\
+             max_outstanding_acks = 3\ngap = \"ok\"\n"
+        ),
+        "t.toml",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(ok.publish.gap, Some(GapMode::Ok));
+    // Out of range, and what fast mode refuses.
+    let e = errs(&format!(
+        "{MIN}[publish]\nmode = \"fast\"\nbatch_size = 10000001\nflow = 501\n\
+         max_outstanding_acks = 4\nmax_in_flight = 4\nexpect_last_subject_seq = true\n\
+         msg_id = true\nrepeat_msg_id_every = 5\n[publish.retry]\nattempts = 2\n"
+    ));
+    let find = |e: &[FieldError], field: &str| {
         e.iter()
             .find(|x| x.field == field)
             .unwrap_or_else(|| panic!("no error for {field}: {e:?}"))
             .message
             .clone()
     };
-    assert!(find("publish.batch_size").contains("batch"), "{e:?}");
-    assert!(find("workload.payload_size").contains("24"), "{e:?}");
+    assert!(find(&e, "publish.batch_size").contains("10000000"), "{e:?}");
+    assert!(find(&e, "publish.flow").contains("500"), "{e:?}");
+    assert!(
+        find(&e, "publish.max_outstanding_acks").contains("3"),
+        "{e:?}"
+    );
+    assert!(find(&e, "publish.max_in_flight").contains("fast"), "{e:?}");
+    assert!(find(&e, "publish.retry").contains("fast mode"), "{e:?}");
+    find(&e, "publish.expect_last_subject_seq");
+    find(&e, "publish.repeat_msg_id_every");
+    // The fast fields belong to fast mode.
+    let e = errs(&format!(
+        "{MIN}[publish]\nmode = \"async\"\nflow = 10\nmax_outstanding_acks = 1\ngap = \"ok\"\n"
+    ));
+    for f in [
+        "publish.flow",
+        "publish.max_outstanding_acks",
+        "publish.gap",
+    ] {
+        assert!(find(&e, f).contains("mode = \"fast\""), "{e:?}");
+    }
+    let e = errs(&format!(
+        "{MIN}[publish]\nmode = \"fast\"\ngap = \"maybe\"\n"
+    ));
+    assert_eq!(e[0].field, "publish.gap", "{e:?}");
 }

@@ -56,18 +56,21 @@ pub fn strategy_charts(runs: &[(PathBuf, Report)], answer: &Answer) -> Vec<Strat
         .filter(|(f, _)| f.complete && f.faults.is_empty() && f.consume.is_none())
         .collect();
     let mut out = Vec::new();
-    let groups = throughput_groups(&facts);
+    let (modes, groups) = throughput_groups(&facts);
     if !groups.is_empty() {
+        let colors: Vec<RGBColor> = modes.iter().map(|m| MODE_COLORS[*m]).collect();
+        let names: Vec<&str> = modes.iter().map(|m| MODES[*m]).collect();
         out.push(StrategyChart {
             file: "throughput-sync-async.svg",
-            caption: "Throughput of sync and async publishing per connection strategy, runs \
-                      without faults or a consume side: bar at the median run, whiskers from \
-                      the slowest to the fastest run, and async over sync.",
+            caption: "Throughput by publish mode (sync, async, atomic batch, fast ingest) per \
+                      connection strategy, runs without faults, a consume side or the sequence \
+                      guard: bar at the median run, whiskers from the slowest to the fastest \
+                      run; async over sync, batch and fast over async.",
             svg: grouped_bars(
-                "Sync vs async throughput per connection strategy",
+                "Throughput by publish mode per connection strategy",
                 "acked msgs/s",
-                &["sync", "async"],
-                &[PALETTE[9], PALETTE[0]],
+                &names,
+                &colors,
                 &groups,
             ),
         });
@@ -138,50 +141,72 @@ fn strategy_label(f: &RunFacts) -> String {
     }
 }
 
-/// Per strategy, the msgs/s of its sync and async runs.
-fn throughput_groups(facts: &[(RunFacts, &Report)]) -> Vec<BarGroup> {
-    let mut by: BTreeMap<String, [Vec<f64>; 2]> = BTreeMap::new();
+/// The publish modes the throughput chart compares, in its order, and their colours.
+const MODES: [&str; 4] = ["sync", "async", "batch", "fast"];
+const MODE_COLORS: [RGBColor; 4] = [PALETTE[9], PALETTE[0], PALETTE[2], PALETTE[4]];
+
+/// Per strategy, the msgs/s of its runs in each publish mode; only the modes some run used
+/// (their indexes into [`MODES`]) get a series. Guarded runs are left out: the guard, not the
+/// mode, decides their throughput.
+fn throughput_groups(facts: &[(RunFacts, &Report)]) -> (Vec<usize>, Vec<BarGroup>) {
+    let mut by: BTreeMap<String, [Vec<f64>; 4]> = BTreeMap::new();
     for (f, r) in facts {
-        let side = match f.mode.as_str() {
-            "sync" => 0,
-            "async" => 1,
-            _ => continue,
+        let Some(side) = MODES.iter().position(|m| *m == f.mode) else {
+            continue;
         };
-        if r.throughput.msgs_per_sec > 0.0 {
+        if r.throughput.msgs_per_sec > 0.0 && !f.guard {
             by.entry(strategy_label(f)).or_default()[side].push(r.throughput.msgs_per_sec);
         }
     }
-    by.into_iter()
-        .map(|(name, [sync, asyn])| {
-            let bar = |v: &[f64], extra: String| -> Option<Bar> {
-                if v.is_empty() {
-                    return None;
+    let modes: Vec<usize> = (0..MODES.len())
+        .filter(|m| by.values().any(|v| !v[*m].is_empty()))
+        .collect();
+    let groups = by
+        .into_iter()
+        .map(|(name, runs)| {
+            // async over sync; batch and fast over async.
+            let ratio = |m: usize, over: usize| -> String {
+                if runs[m].is_empty() || runs[over].is_empty() {
+                    return String::new();
                 }
-                let m = median(v);
-                let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-                let hi = v.iter().copied().fold(0.0, f64::max);
-                let runs = if v.len() > 1 {
-                    format!(", {} runs", v.len())
-                } else {
-                    String::new()
-                };
-                Some(Bar {
-                    value: m,
-                    spread: (lo, hi),
-                    text: format!("{}{runs}{extra}", fmt_num(m)),
+                let r = median(&runs[m]) / median(&runs[over]);
+                format!(" ({r:.1}× {})", MODES[over])
+            };
+            let bars = modes
+                .iter()
+                .map(|&m| {
+                    let extra = match m {
+                        0 => String::new(),
+                        1 => ratio(1, 0),
+                        _ => ratio(m, 1),
+                    };
+                    throughput_bar(&runs[m], extra)
                 })
-            };
-            let ratio = if sync.is_empty() || asyn.is_empty() {
-                String::new()
-            } else {
-                format!(" ({:.1}× sync)", median(&asyn) / median(&sync))
-            };
-            BarGroup {
-                name,
-                bars: vec![bar(&sync, String::new()), bar(&asyn, ratio)],
-            }
+                .collect();
+            BarGroup { name, bars }
         })
-        .collect()
+        .collect();
+    (modes, groups)
+}
+
+/// One throughput bar: the median run, whiskers from the slowest to the fastest.
+fn throughput_bar(v: &[f64], extra: String) -> Option<Bar> {
+    if v.is_empty() {
+        return None;
+    }
+    let m = median(v);
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(0.0, f64::max);
+    let runs = if v.len() > 1 {
+        format!(", {} runs", v.len())
+    } else {
+        String::new()
+    };
+    Some(Bar {
+        value: m,
+        spread: (lo, hi),
+        text: format!("{}{runs}{extra}", fmt_num(m)),
+    })
 }
 
 /// For strategies with both a sync and an async run: their publish → ack and publish-call

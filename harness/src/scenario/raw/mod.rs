@@ -148,8 +148,14 @@ pub struct ConnectionsSection {
 pub struct PublishSection {
     pub mode: Option<Mode>,
     pub max_in_flight: Option<i64>,
-    /// Messages per atomic batch (batch mode).
+    /// Messages per atomic batch (batch mode) or per fast batch (fast mode).
     pub batch_size: Option<i64>,
+    /// Fast mode: the ack interval asked of the server.
+    pub flow: Option<i64>,
+    /// Fast mode: flow acks outstanding before the publisher waits.
+    pub max_outstanding_acks: Option<i64>,
+    /// Fast mode: "fail" (a missing message ends the batch) or "ok" (reported, the batch goes on).
+    pub gap: Option<crate::client::fast::GapMode>,
     pub msg_id: Option<bool>,
     /// Where each message's tag goes: "payload" (default) or "headers".
     pub wire: Option<crate::workload::Wire>,

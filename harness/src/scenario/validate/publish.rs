@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::client::atomic::{MAX_BATCH, MAX_OPEN_BATCHES};
+use crate::client::fast::{GapMode, MAX_FAST_BATCH, MAX_FLOW, MAX_OUTSTANDING_ACKS};
 use crate::scenario::error::Checker;
 use crate::scenario::{Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
 
@@ -10,19 +11,23 @@ pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
     let mode = s.mode.unwrap_or(Mode::Async);
     let max_in_flight = window(c, s, mode);
     let batch_size = batch_size(c, s, mode);
+    let (flow, max_outstanding_acks, gap) = fast(c, s, mode);
     let ack_timeout = c.duration(
         "publish.ack_timeout",
         s.ack_timeout.as_deref(),
         Duration::from_secs(5),
     );
     let msg_id = s.msg_id.unwrap_or(false);
-    if mode == Mode::Batch {
-        batch_only_alone(c, s);
+    if matches!(mode, Mode::Batch | Mode::Fast) {
+        batch_only_alone(c, s, mode);
     }
     PublishPlan {
         mode,
         max_in_flight,
         batch_size,
+        flow,
+        max_outstanding_acks,
+        gap,
         msg_id,
         wire: s.wire.unwrap_or_default(),
         expect_last_subject_seq: s.expect_last_subject_seq.unwrap_or(false),
@@ -33,7 +38,8 @@ pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
 }
 
 /// `max_in_flight`: 1 in sync mode; acks in flight in async mode; batches awaiting their commit
-/// in batch mode (the server keeps at most 50 open batches per stream).
+/// in batch mode (the server keeps at most 50 open batches per stream); not used in fast mode
+/// (one fast batch at a time, paced by `flow` and `max_outstanding_acks`).
 fn window(c: &mut Checker, s: &PublishSection, mode: Mode) -> usize {
     let field = "publish.max_in_flight";
     match mode {
@@ -48,37 +54,98 @@ fn window(c: &mut Checker, s: &PublishSection, mode: Mode) -> usize {
         }
         Mode::Async => c.range(field, s.max_in_flight, 10_000, 1, 1_000_000) as usize,
         Mode::Batch => c.range(field, s.max_in_flight, 4, 1, MAX_OPEN_BATCHES as i64) as usize,
+        Mode::Fast => {
+            if s.max_in_flight.is_some() {
+                c.err(
+                    field,
+                    "is not used in mode = \"fast\" (one fast batch at a time, paced by \
+                     publish.flow and publish.max_outstanding_acks); remove it",
+                );
+            }
+            1
+        }
     }
 }
 
-/// `batch_size`: messages per atomic batch, 1 to the server's limit of 1000; batch mode only.
+/// `batch_size`: messages per atomic batch, 1 to the server's limit of 1000 (batch mode), or per
+/// fast batch, each committed at its end before the next starts (fast mode).
 fn batch_size(c: &mut Checker, s: &PublishSection, mode: Mode) -> Option<usize> {
     let field = "publish.batch_size";
-    if mode != Mode::Batch {
-        if s.batch_size.is_some() {
-            c.err(
-                field,
-                "is for mode = \"batch\" only; remove it or set the mode",
-            );
+    match mode {
+        Mode::Batch => Some(c.range(field, s.batch_size, 100, 1, MAX_BATCH as i64) as usize),
+        Mode::Fast => Some(c.range(field, s.batch_size, 10_000, 1, MAX_FAST_BATCH as i64) as usize),
+        Mode::Sync | Mode::Async => {
+            if s.batch_size.is_some() {
+                c.err(
+                    field,
+                    "is for mode = \"batch\" or \"fast\" only; remove it or set the mode",
+                );
+            }
+            None
         }
-        return None;
     }
-    Some(c.range(field, s.batch_size, 100, 1, MAX_BATCH as i64) as usize)
 }
 
-/// What batch mode cannot do: retry (a retried batch whose commit ack was lost is refused as a
-/// duplicate or stored twice), the per-key guard (a key would need one message per batch), and
-/// deliberate repeats.
-fn batch_only_alone(c: &mut Checker, s: &PublishSection) {
+/// `flow`, `max_outstanding_acks` and `gap`: fast mode only. The server never acks less often
+/// than every 500 messages; ADR-50 allows 1..=3 outstanding flow acks.
+fn fast(
+    c: &mut Checker,
+    s: &PublishSection,
+    mode: Mode,
+) -> (Option<u16>, Option<u16>, Option<GapMode>) {
+    if mode != Mode::Fast {
+        let given = [
+            ("publish.flow", s.flow.is_some()),
+            (
+                "publish.max_outstanding_acks",
+                s.max_outstanding_acks.is_some(),
+            ),
+            ("publish.gap", s.gap.is_some()),
+        ];
+        for (field, _) in given.iter().filter(|(_, g)| *g) {
+            c.err(
+                field,
+                "is for mode = \"fast\" only; remove it or set the mode",
+            );
+        }
+        return (None, None, None);
+    }
+    let flow = c.range("publish.flow", s.flow, 100, 1, MAX_FLOW as i64) as u16;
+    let outstanding = c.range(
+        "publish.max_outstanding_acks",
+        s.max_outstanding_acks,
+        2,
+        1,
+        MAX_OUTSTANDING_ACKS as i64,
+    ) as u16;
+    (
+        Some(flow),
+        Some(outstanding),
+        Some(s.gap.unwrap_or(GapMode::Fail)),
+    )
+}
+
+/// What batch and fast mode cannot do: retry (a retried batch whose commit ack was lost is
+/// refused as a duplicate or stored twice; a fast batch's messages have no ack of their own to
+/// retry on), the per-key guard (a key would need one message per batch), and deliberate repeats.
+fn batch_only_alone(c: &mut Checker, s: &PublishSection, mode: Mode) {
     if s.retry
         .as_ref()
         .is_some_and(|r| r.attempts.unwrap_or(3) > 1)
     {
-        c.err(
-            "publish.retry",
-            "batch mode does not retry batches (a retried batch whose commit ack was lost is \
-             refused as a duplicate, or stored twice without Msg-Ids); remove [publish.retry]",
-        );
+        let why = match mode {
+            Mode::Fast => {
+                "fast mode does not retry (a fast batch acks ranges of messages, not each one, \
+                 and a message sent again would be a new batch member stored twice); remove \
+                 [publish.retry]"
+            }
+            _ => {
+                "batch mode does not retry batches (a retried batch whose commit ack was lost \
+                 is refused as a duplicate, or stored twice without Msg-Ids); remove \
+                 [publish.retry]"
+            }
+        };
+        c.err("publish.retry", why);
     }
     if s.expect_last_subject_seq == Some(true) {
         c.err(
