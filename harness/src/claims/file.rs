@@ -317,7 +317,7 @@ fn validate(raw: RawFile, file: &str) -> Result<ClaimsFile, ScenarioError> {
     let table = match raw.table {
         Some(t) => t.runs,
         None => Selector {
-            mode: Some(super::select::Modes::One(crate::scenario::Mode::Async)),
+            mode: Some(super::select::OneOrMany::One("async".into())),
             faults: Some(super::select::OneOrMany::One("none".into())),
             ..Default::default()
         },
@@ -582,9 +582,7 @@ expect = "zero"
         ));
         assert_eq!(
             f.table.mode,
-            Some(crate::claims::select::Modes::One(
-                crate::scenario::Mode::Async
-            ))
+            Some(crate::claims::select::OneOrMany::One("async".into()))
         );
     }
 

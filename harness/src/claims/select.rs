@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::result::Report;
-use crate::scenario::{Mode, Storage, Strategy};
+use crate::scenario::{Storage, Strategy};
 
 /// One value or a list of them (`faults = "pause"` or `faults = ["pause", "kill"]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +42,7 @@ pub struct Selector {
     pub connections: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// One publish mode or a list of them (`mode = ["sync", "async"]`).
-    pub mode: Option<Modes>,
+    pub mode: Option<OneOrMany>,
     /// "none" (no fault), "any" (at least one), or fault kinds (at least one of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<OneOrMany>,
@@ -73,23 +73,8 @@ pub struct Selector {
     pub backend: Option<String>,
 }
 
-/// `mode` in a selector: one publish mode or several.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Modes {
-    One(Mode),
-    Many(Vec<Mode>),
-}
-
-impl Modes {
-    /// True when `mode` (as a result records it) is one of these.
-    pub fn contains(&self, mode: &str) -> bool {
-        match self {
-            Modes::One(m) => mode_str(*m) == mode,
-            Modes::Many(v) => v.iter().any(|m| mode_str(*m) == mode),
-        }
-    }
-}
+/// Values `mode` accepts (one, or a list).
+pub const MODE_VALUES: [&str; 4] = ["sync", "async", "batch", "fast"];
 
 /// Values `consume` accepts.
 pub const CONSUME_VALUES: &str = "none, any, keyed, shared";
@@ -117,6 +102,14 @@ impl Selector {
                         ),
                     ));
                 }
+            }
+        }
+        for m in self.mode.iter().flat_map(OneOrMany::items) {
+            if !MODE_VALUES.contains(&m) {
+                out.push((
+                    "mode",
+                    format!("unknown mode {m:?}; allowed: {}", MODE_VALUES.join(", ")),
+                ));
             }
         }
         if let Some(c) = &self.consume {
@@ -153,7 +146,10 @@ impl Selector {
             && consume_ok
             && eq(self.strategy.map(Strategy::as_str), &run.strategy)
             && self.connections.is_none_or(|n| n == run.connections)
-            && self.mode.as_ref().is_none_or(|m| m.contains(&run.mode))
+            && self
+                .mode
+                .as_ref()
+                .is_none_or(|m| m.items().contains(&run.mode.as_str()))
             && self.redelivery.is_none_or(|r| r == run.redelivery)
             && self.msg_id.is_none_or(|m| m == run.msg_id)
             && self.retry.is_none_or(|r| r == run.retry)
@@ -180,15 +176,6 @@ impl Selector {
         } else {
             parts.join(", ")
         }
-    }
-}
-
-fn mode_str(m: Mode) -> &'static str {
-    match m {
-        Mode::Sync => "sync",
-        Mode::Async => "async",
-        Mode::Batch => "batch",
-        Mode::Fast => "fast",
     }
 }
 
@@ -382,5 +369,23 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(none_in_list.problems().len(), 1);
+    }
+
+    #[test]
+    fn modes_are_checked_and_a_list_matches_any_of_them() {
+        for m in MODE_VALUES {
+            let mode: crate::scenario::Mode = serde_json::from_value(serde_json::json!(m)).unwrap();
+            assert_eq!(mode.as_str(), m, "MODE_VALUES names the scenario's modes");
+        }
+        let s = Selector {
+            mode: Some(OneOrMany::Many(vec!["sync".into(), "batsh".into()])),
+            ..Default::default()
+        };
+        let p = s.problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].1.contains("allowed: sync, async, batch, fast"),
+            "{p:?}"
+        );
     }
 }
