@@ -58,6 +58,9 @@ impl Publisher<'_> {
             if self.cancel.is_requested() {
                 return Stop::Cancelled;
             }
+            if let Some(why) = self.client_failed(st) {
+                return why;
+            }
             let intended_ns = match self.next_message(st, bound, next, keygen) {
                 Ok(at) => at,
                 Err(stop) => return stop,
@@ -97,11 +100,15 @@ impl Publisher<'_> {
         let client = self.contexts[conn].client();
         let mut fp = match FastPublisher::start(client, opts, *self.tap.clock()).await {
             Ok(fp) => fp,
-            Err(e) => {
-                st.fatal = Some(format!("cannot start a fast batch: {e}"));
+            Err(_) => {
+                // Subscribing to the batch's inbox failed (the client is reconnecting): try
+                // again shortly; the phase gives up after too many failures in a row.
+                st.send_failures += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 return (first, None);
             }
         };
+        st.send_failures = 0;
         let mut b = Open {
             first,
             next: first,

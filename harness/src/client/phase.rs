@@ -32,7 +32,8 @@ pub(super) struct Phase<'h> {
     /// Ack futures not yet completed (async mode; sync mode awaits each one in turn).
     pub inflight: FuturesUnordered<Tapped>,
     pub retries: Retries,
-    /// Publishes the client refused to queue in a row (see `MAX_CONSECUTIVE_SEND_FAILURES`).
+    /// Publishes the client refused to queue (or fast batches it could not start) in a row (see
+    /// `MAX_CONSECUTIVE_SEND_FAILURES`).
     pub send_failures: u32,
     /// Gives each attempt its payload and headers in the run's wire format.
     pub tagger: Tagger,
@@ -347,7 +348,7 @@ impl Publisher<'_> {
     }
 
     /// `Some` once the client has refused too many publishes in a row (see [`Stop`]).
-    fn client_failed(&self, st: &Phase) -> Option<Stop> {
+    pub(super) fn client_failed(&self, st: &Phase) -> Option<Stop> {
         (st.send_failures >= MAX_CONSECUTIVE_SEND_FAILURES).then(|| {
             Stop::ClientFailed(format!(
                 "the client refused {} publishes in a row (it has given up on the connection)",
