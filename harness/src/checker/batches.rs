@@ -39,12 +39,15 @@ pub struct BatchFigures {
 }
 
 impl BatchFigures {
+    /// Batches not stored atomically: in part, interleaved, out of order, or stored although
+    /// refused (what the claims `atomic_batches` and `batches_broken` count).
+    pub fn broken(&self) -> u64 {
+        self.partial + self.interleaved + self.out_of_order + self.failed_but_stored
+    }
+
     /// Every batch all or nothing, consecutive and in order, and none stored that was refused.
     pub fn atomic(&self) -> bool {
-        self.partial == 0
-            && self.interleaved == 0
-            && self.out_of_order == 0
-            && self.failed_but_stored == 0
+        self.broken() == 0
     }
 }
 

@@ -249,10 +249,7 @@ fn count(r: &Report, figure: FigureName) -> Option<u64> {
         FigureName::Redelivered => c.redelivered,
         FigureName::RetryReorders => r.retry.as_ref().and_then(|x| x.retry_reorders),
         FigureName::Rejected => Some(c.rejected),
-        FigureName::BatchesBroken => r
-            .batches
-            .as_ref()
-            .map(|b| b.partial + b.interleaved + b.out_of_order + b.failed_but_stored),
+        FigureName::BatchesBroken => r.batches.as_ref().map(|b| b.broken()),
     }
 }
 

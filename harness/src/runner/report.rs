@@ -137,10 +137,7 @@ fn judge(report: &mut Report, plan: &Plan, complete: bool) {
             .replies
             .as_ref()
             .map(|r| r.errors.get("10158").copied().unwrap_or(0)),
-        batches_broken: report
-            .batches
-            .as_ref()
-            .map(|b| b.partial + b.interleaved + b.out_of_order + b.failed_but_stored),
+        batches_broken: report.batches.as_ref().map(|b| b.broken()),
         rejected: report.counts.rejected,
         complete,
     };
