@@ -7,6 +7,8 @@
 //! - `mode = "fast"`: fast-ingest batches stored once each, in order, at the sequences counted
 //!   back from each batch's final ack; a stream without `allow_batched` is said to be the reason.
 
+mod common;
+
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -16,7 +18,7 @@ use jsbench::client::atomic;
 use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
-use jsbench::server::{Auth, Backend, Server, ServerSpec};
+use jsbench::server::Server;
 
 async fn run(body: &str) -> Report {
     let text = format!("name = \"t\"\nseed = 7\n[server]\nbackend = \"process\"\n{body}");
@@ -38,15 +40,7 @@ async fn run(body: &str) -> Report {
 
 /// A nats-server of its own (process backend) and a client admitted to it.
 async fn server_and_client() -> (Server, async_nats::Client) {
-    let server = Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Auth::default(),
-        ..ServerSpec::default()
-    })
-    .await
-    .expect("process server");
+    let server = common::process_server().await;
     let client = server
         .connect_options()
         .await

@@ -10,6 +10,8 @@
 //! consumer over the run's measured subjects, counting copies and distinct publish indexes,
 //! decoded here by hand from the payload tag as README "Message format" documents it.
 
+mod common;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -19,19 +21,7 @@ use jsbench::cancel::Cancel;
 use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
-use jsbench::server::{Auth, Backend, Server, ServerSpec};
-
-async fn process_server() -> Server {
-    Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Auth::default(),
-        ..ServerSpec::default()
-    })
-    .await
-    .expect("process server")
-}
+use jsbench::server::Server;
 
 /// Publishing at 5k msgs/s for 4 s through one connection with a short ack timeout and no
 /// retry, so that a fault leaves messages in flight, plus the fault `fault` (TOML).
@@ -155,7 +145,7 @@ fn external_section(server: &Server) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackholed_connection_is_read_back_whole() {
-    let server = process_server().await;
+    let server = common::process_server().await;
     let r = run_and_reread(
         &server,
         &scenario(
@@ -172,7 +162,7 @@ async fn a_blackholed_connection_is_read_back_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_and_down_connections_are_read_back_whole() {
-    let server = process_server().await;
+    let server = common::process_server().await;
     for fault in [
         "kind = \"reset_peer\"\nstart = \"3900ms\"\n",
         "kind = \"down\"\nstart = \"3s\"\nduration = \"1s\"\n",
@@ -184,7 +174,7 @@ async fn reset_and_down_connections_are_read_back_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_faults_are_read_back_whole() {
-    let server = process_server().await;
+    let server = common::process_server().await;
     for fault in [
         "kind = \"pause\"\nstart = \"3s\"\nduration = \"1s\"\n",
         "kind = \"kill\"\nstart = \"3500ms\"\nduration = \"500ms\"\n",

@@ -12,7 +12,7 @@ use jsbench::cancel::Cancel;
 use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions, RunOutput};
 use jsbench::scenario::{self, Overrides, Plan};
-use jsbench::server::{Backend, Server, ServerSpec};
+use jsbench::server::{Backend, Server};
 
 fn plan(body: &str) -> Plan {
     let text = format!("name = \"t\"\nseed = 7\n{body}");
@@ -57,18 +57,6 @@ fn external_section(server: &Server) -> String {
             .expect("a started server has a credential")
             .token()
     )
-}
-
-async fn process_server() -> Server {
-    Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
-        ..ServerSpec::default()
-    })
-    .await
-    .expect("process server")
 }
 
 fn complete(r: &Report) {
@@ -351,7 +339,7 @@ async fn server_failure_is_reported_in_the_result() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_server_keeps_only_what_was_asked() {
-    let server = process_server().await;
+    let server = common::process_server().await;
     let body = format!(
         "{}{ASYNC}[workload]\nmessages = 1000\n",
         external_section(&server)
@@ -412,7 +400,7 @@ async fn container_backend_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
-    let server = process_server().await;
+    let server = common::process_server().await;
     let pid = server.pid().expect("process server pid");
     let p = plan(&format!(
         "{}{ASYNC}[workload]\nduration = \"60s\"\n",

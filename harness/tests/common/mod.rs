@@ -9,8 +9,21 @@ use std::collections::HashMap;
 
 use std::time::Duration;
 
-use jsbench::server::{docker_available, Server};
+use jsbench::server::{docker_available, Backend, Server, ServerSpec};
 use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
+
+/// A nats-server of the test's own, as a child process (NATS_SERVER_BIN, PATH, or fetched).
+pub async fn process_server() -> Server {
+    Server::start(&ServerSpec {
+        backend: Backend::Process,
+        url: None,
+        image: None,
+        auth: Default::default(),
+        ..ServerSpec::default()
+    })
+    .await
+    .expect("process server")
+}
 
 /// The image for container tests, or None when they are to be skipped. It is what the container
 /// backend itself would pick: `$JSBENCH_NATS_IMAGE`, else nats:2.15.1 when present or
