@@ -16,11 +16,14 @@
 //!   connection its own list (through its own proxies), and a client that wandered off to a URL
 //!   it learned would escape the faults it is meant to see;
 //! - routes authenticate with a per-run user and password too.
+//!
+//! Nodes are named `n0`, `n1`, ... ([`node_name`]); the container backend's routes dial the
+//! other nodes by those names, as aliases on the cluster's routes network.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Credential;
+use super::credential::Credential;
 
 /// How often JetStream syncs its files to disk (`jetstream { sync_interval }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -67,6 +70,43 @@ pub(crate) struct ClusterConfig {
 
 /// The user routes authenticate as.
 pub(crate) const ROUTE_USER: &str = "jsb-route";
+
+/// For each node index: where it listens for routes, and the routes it dials.
+pub(crate) type RoutesOf<'a> = (
+    &'a dyn Fn(usize) -> String,
+    &'a dyn Fn(usize) -> Vec<String>,
+);
+
+/// The name of node `i`: its `server_name`, and on the container backend its alias.
+pub(crate) fn node_name(i: usize) -> String {
+    format!("n{i}")
+}
+
+/// The configs of `n` nodes (at least one): one without routes, or a cluster whose routes
+/// `cluster` names (the process backend's proxies, the container backend's node names). Every
+/// node admits `credential`; the cluster's name and route password are generated here.
+pub(crate) fn node_configs(
+    n: usize,
+    sync: SyncInterval,
+    credential: &Credential,
+    cluster: Option<RoutesOf<'_>>,
+) -> Vec<NodeConfig> {
+    let cluster_name = format!("jsb-{}", &Credential::generate().token()[..12]);
+    let route_password = Credential::generate().token().to_string();
+    (0..n.max(1))
+        .map(|i| NodeConfig {
+            name: node_name(i),
+            credential: credential.clone(),
+            sync,
+            cluster: cluster.map(|(listen, routes)| ClusterConfig {
+                name: cluster_name.clone(),
+                listen: listen(i),
+                routes: routes(i),
+                route_password: route_password.clone(),
+            }),
+        })
+        .collect()
+}
 
 impl NodeConfig {
     /// The file's text.

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{Backend, ServerFault};
+use super::fault::{Refused, ServerFault};
+use super::spec::Backend;
 
 /// Why a server could not be provided, started, connected to or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -182,4 +183,19 @@ impl ServerError {
             source,
         }
     }
+}
+
+impl From<Refused> for ServerError {
+    fn from(r: Refused) -> Self {
+        ServerError::FaultState {
+            action: r.action,
+            state: r.state,
+        }
+    }
+}
+
+/// The last `n` lines of `text`, for error messages quoting a log (a server's, pip's).
+pub(crate) fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
