@@ -182,4 +182,33 @@ mod tests {
         assert!(text.contains("no_advertise: true"), "{text}");
         assert!(text.contains("advertise: \"127.0.0.1:1\""), "{text}");
     }
+
+    #[test]
+    fn node_configs_name_nodes_and_share_one_cluster() {
+        let credential = Credential::generate();
+        let single = node_configs(0, SyncInterval::Default, &credential, None);
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].name, "n0");
+        assert!(single[0].cluster.is_none());
+
+        let listen = |i: usize| format!("l{i}");
+        let routes = |i: usize| vec![format!("r{i}")];
+        let three = node_configs(
+            3,
+            SyncInterval::Always,
+            &credential,
+            Some((&listen, &routes)),
+        );
+        let names: Vec<&str> = three.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["n0", "n1", "n2"]);
+        let clusters: Vec<&ClusterConfig> =
+            three.iter().filter_map(|c| c.cluster.as_ref()).collect();
+        assert_eq!(clusters.len(), 3);
+        assert_eq!(clusters[2].listen, "l2");
+        assert_eq!(clusters[2].routes, ["r2"]);
+        assert!(clusters
+            .iter()
+            .all(|c| c.name == clusters[0].name && c.route_password == clusters[0].route_password));
+        assert!(three.iter().all(|c| c.credential == credential));
+    }
 }

@@ -115,3 +115,25 @@ impl Action {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_that_do_not_fit_the_state_are_refused_naming_both() {
+        assert_eq!(Status::Running.check(Action::Pause), Ok(()));
+        assert_eq!(Status::Paused.check(Action::Kill), Ok(()));
+        assert_eq!(Status::Down.check(Action::StartAgain), Ok(()));
+        assert_eq!(
+            Status::Running.check(Action::Resume),
+            Err(Refused {
+                action: "resume",
+                state: "running"
+            })
+        );
+        let refused = Status::Down.check(Action::Restart).unwrap_err();
+        assert_eq!(refused.action, "restart");
+        assert!(refused.state.starts_with("down"), "{refused:?}");
+    }
+}
