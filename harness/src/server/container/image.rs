@@ -23,10 +23,23 @@ use testcontainers::bollard::Docker;
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::GenericImage;
 
-use super::{binary, ServerError, DEFAULT_IMAGE, IMAGE_ENV, LOCAL_IMAGE, NATS_VERSION};
+use super::docker::client;
+use crate::server::binary::{self, NATS_VERSION};
+use crate::server::error::ServerError;
+
+/// The official image real users get from Docker Hub.
+pub const DEFAULT_IMAGE: &str = "nats:2.15.1";
+/// The image jsbench builds locally FROM scratch when the official one cannot be had (also
+/// what `docker/build-nats-image.sh` builds).
+pub const LOCAL_IMAGE: &str = "jsbench/nats-server:2.15.1";
+/// Environment variable overriding the default image when none is given explicitly.
+pub const IMAGE_ENV: &str = "JSBENCH_NATS_IMAGE";
+/// Pull budgets: generous when the user asked for containers, short when `auto` probes.
+pub(crate) const PULL_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const AUTO_PULL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The recipe of the local image, shared with `docker/build-nats-image.sh`.
-const DOCKERFILE: &str = include_str!("../../../docker/nats-server.Dockerfile");
+const DOCKERFILE: &str = include_str!("../../../../docker/nats-server.Dockerfile");
 /// How long inspecting an image may take.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long building the local image may take (the binary is ~20 MB; no layer is pulled).
@@ -40,8 +53,17 @@ pub struct ImageChoice {
     pub how: String,
 }
 
+/// The image the container backend would run, resolved as the module docs say on the engine
+/// that answers (or `ServerError::DockerUnavailable`). `pull_timeout` bounds each pull.
+pub(crate) async fn resolve(
+    explicit: Option<&str>,
+    pull_timeout: Duration,
+) -> Result<ImageChoice, ServerError> {
+    resolve_image(&client().await?, explicit, pull_timeout).await
+}
+
 /// Resolves the image as the module docs say. `pull_timeout` bounds each pull.
-pub async fn resolve_image(
+async fn resolve_image(
     docker: &Docker,
     explicit: Option<&str>,
     pull_timeout: Duration,
