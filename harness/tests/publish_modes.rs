@@ -226,7 +226,8 @@ async fn fast_mode_stores_everything_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_without_fast_ingest_refuses_the_batch_and_says_why() {
-    use jsbench::client::fast::{FastError, FastOptions, FastPublisher, GapMode};
+    use jsbench::client::fast::{FastError, FastOptions, FastPublisher};
+    use jsbench::scenario::GapMode;
     let (server, client) = server_and_client().await;
     let js = jetstream::new(client.clone());
     let mut stream = js

@@ -28,10 +28,6 @@ use crate::record::history::Outcome;
 const BATCH_ID: &str = "Nats-Batch-Id";
 const BATCH_SEQUENCE: &str = "Nats-Batch-Sequence";
 const BATCH_COMMIT: &str = "Nats-Batch-Commit";
-/// The server's default (and this harness's) limit of messages in one batch.
-pub const MAX_BATCH: usize = 1000;
-/// The server's default limit of open batches per stream.
-pub const MAX_OPEN_BATCHES: usize = 50;
 /// The server's limit on a batch id's length.
 pub const MAX_BATCH_ID_LEN: usize = 64;
 

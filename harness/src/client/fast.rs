@@ -42,16 +42,11 @@ use std::time::Duration;
 use async_nats::{Client, HeaderMap, Message, StatusCode, Subject, Subscriber};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::record::observe::Clock;
+use crate::scenario::GapMode;
 
-/// The harness's bound on messages per fast batch (the protocol has none).
-pub const MAX_FAST_BATCH: usize = 10_000_000;
-/// The server never asks for a flow ack less often than every 500 messages.
-pub const MAX_FLOW: u16 = 500;
-/// ADR-50: 1..=3 outstanding flow acks (2 is usually best).
-pub const MAX_OUTSTANDING_ACKS: u16 = 3;
 /// Why a publish or subscribe failed when the client would not take it in time: its queue is
 /// full while it reconnects. Every wait here ends at the ack timeout.
 const NOT_TAKEN: &str = "the client did not take it within the ack timeout (reconnecting?)";
@@ -72,23 +67,11 @@ pub mod codes {
     pub const QUEUE_FULL: u32 = 10167;
 }
 
-/// What the server does when a batch sequence is missing (`publish.gap`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GapMode {
-    /// Report the gap and end the batch there: what is stored is gap-free and in order.
-    #[default]
-    Fail,
-    /// Report the gap and go on.
-    Ok,
-}
-
-impl GapMode {
-    fn token(self) -> &'static str {
-        match self {
-            GapMode::Ok => "ok",
-            GapMode::Fail => "fail",
-        }
+/// The gap mode's token in the reply subject.
+fn gap_token(gap: GapMode) -> &'static str {
+    match gap {
+        GapMode::Ok => "ok",
+        GapMode::Fail => "fail",
     }
 }
 
@@ -478,7 +461,7 @@ impl FastPublisher {
             Ok(r) => r.map_err(|e| FastError::Subscribe(e.to_string()))?,
             Err(_) => return Err(FastError::Subscribe(NOT_TAKEN.into())),
         };
-        let reply_prefix = format!("{inbox}.{}.{}.", opts.flow, opts.gap.token());
+        let reply_prefix = format!("{inbox}.{}.{}.", opts.flow, gap_token(opts.gap));
         Ok(FastPublisher {
             client,
             sub: Some(sub),

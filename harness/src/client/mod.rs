@@ -40,7 +40,7 @@ use tokio::sync::watch;
 use crate::cancel::Cancel;
 use crate::client::pool::Router;
 use crate::record::observe::{Progress, WireTap};
-use crate::scenario::{Mode, RetryPlan};
+use crate::scenario::{GapMode, Mode, RetryPlan};
 use crate::workload::{Pacer, Subjects, Wire};
 
 /// How a phase is bounded.
@@ -89,7 +89,7 @@ pub struct Publisher<'a> {
     /// and what a missing message does to the batch.
     pub flow: u16,
     pub max_outstanding_acks: u16,
-    pub gap: fast::GapMode,
+    pub gap: GapMode,
     /// How long a batch waits for a reply (the JetStream contexts carry it for the others).
     pub ack_timeout: Duration,
     pub msg_id: bool,
