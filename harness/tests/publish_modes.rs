@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::StreamExt;
 use jsbench::cancel::Cancel;
-use jsbench::client::atomic;
+use jsbench::client::batch;
 use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
@@ -119,7 +119,7 @@ async fn an_abandoned_batch_stores_nothing() {
     let msgs = (0..5)
         .map(|i| (format!("ab.{i}").into(), bytes::Bytes::from_static(b"x")))
         .collect();
-    atomic::publish_uncommitted(&client, "b1", msgs, Duration::from_secs(5))
+    batch::publish_uncommitted(&client, "b1", msgs, Duration::from_secs(5))
         .await
         .expect("five messages staged");
     // The server abandons a batch 10 s after its last message (its default batch timeout).
