@@ -39,7 +39,8 @@
 //! - `summary.rs`: what the server said about a batch ([`FastSummary`]), each message's fate,
 //!   and the run's fast-ingest figures;
 //! - `error.rs`: error replies, their codes and names, [`FastError`];
-//! - `phase.rs`: the phase loop of fast mode (batches in turn, each message recorded).
+//! - `phase.rs`: the phase loop of fast mode (batches in turn, each message recorded);
+//! - `tests.rs`: the protocol replayed on replies recorded from nats-server 2.15.1.
 
 mod error;
 mod phase;
@@ -47,6 +48,9 @@ mod publisher;
 mod session;
 mod summary;
 mod wire;
+
+#[cfg(test)]
+mod tests;
 
 pub use error::{code_name, codes, ApiError, BatchError, ErrorKind, FastError};
 pub use publisher::{FastOptions, FastPublisher};
