@@ -81,6 +81,15 @@ async fn batch_mode_stores_every_batch_whole_consecutively_and_in_order() {
         (101, 0, 0),
         "{b:?}"
     );
+    assert_eq!(
+        (
+            b.reordered_inside,
+            b.msgs_reordered_inside,
+            b.out_of_batch_order
+        ),
+        (0, 0, 0),
+        "one batch at a time: each in its own order, all in batch order; {b:?}"
+    );
     assert!(b.atomic(), "{b:?}");
     let s = r.order.storage.expect("storage order");
     assert_eq!(s.late, 0, "{s:?}");
