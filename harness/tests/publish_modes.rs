@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::StreamExt;
 use jsbench::cancel::Cancel;
-use jsbench::client::atomic;
+use jsbench::client::batch;
 use jsbench::result::Report;
 use jsbench::runner::{self, RunOptions};
 use jsbench::scenario::{self, Overrides};
@@ -81,6 +81,15 @@ async fn batch_mode_stores_every_batch_whole_consecutively_and_in_order() {
         (101, 0, 0),
         "{b:?}"
     );
+    assert_eq!(
+        (
+            b.reordered_inside,
+            b.msgs_reordered_inside,
+            b.out_of_batch_order
+        ),
+        (0, 0, 0),
+        "one batch at a time: each in its own order, all in batch order; {b:?}"
+    );
     assert!(b.atomic(), "{b:?}");
     let s = r.order.storage.expect("storage order");
     assert_eq!(s.late, 0, "{s:?}");
@@ -119,7 +128,7 @@ async fn an_abandoned_batch_stores_nothing() {
     let msgs = (0..5)
         .map(|i| (format!("ab.{i}").into(), bytes::Bytes::from_static(b"x")))
         .collect();
-    atomic::publish_uncommitted(&client, "b1", msgs, Duration::from_secs(5))
+    batch::publish_uncommitted(&client, "b1", msgs, Duration::from_secs(5))
         .await
         .expect("five messages staged");
     // The server abandons a batch 10 s after its last message (its default batch timeout).
@@ -226,7 +235,8 @@ async fn fast_mode_stores_everything_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_without_fast_ingest_refuses_the_batch_and_says_why() {
-    use jsbench::client::fast::{FastError, FastOptions, FastPublisher, GapMode};
+    use jsbench::client::fast::{FastError, FastOptions, FastPublisher};
+    use jsbench::scenario::GapMode;
     let (server, client) = server_and_client().await;
     let js = jetstream::new(client.clone());
     let mut stream = js

@@ -68,8 +68,8 @@ pub struct Evidence<'a> {
     pub overtaken: Option<u64>,
     /// "Duplicate message id is in process" replies (err_code 10158).
     pub in_process: Option<u64>,
-    /// Batch mode: batches not stored atomically (partial, interleaved, out of order, or stored
-    /// although refused).
+    /// Batch mode: batches not stored atomically (partial, interleaved, reordered inside, or
+    /// stored although refused; see `BatchFigures::broken`).
     pub batches_broken: Option<u64>,
     /// Messages refused by the per-key sequence guard.
     pub rejected: u64,
@@ -298,7 +298,7 @@ pub const CLAIMS: &[ClaimDef] = &[
         written: |x| zero(x.atomic_batches),
         measured: |e| Measured::Count(e.batches_broken),
         what: "batches not stored atomically",
-        holds: "every batch is stored whole or not at all, consecutively and in order",
+        holds: "every batch is stored whole or not at all, consecutively and in its own order",
         opposite: None,
         needs: Needs::ReadBack,
     },

@@ -31,6 +31,29 @@ pub use windows::{split_by_window, Segment, WindowSplit};
 pub(crate) mod testkit {
     use crate::record::history::{History, Outcome, ReadBack};
 
+    /// `published` messages on one key, sent in batches of `size`; every message of batch `b`
+    /// ends with `outcomes[b]`.
+    pub(crate) fn batched_history(published: u32, size: u32, outcomes: &[Outcome]) -> History {
+        let mut h = History::new(vec![0; published as usize], 1);
+        h.published = published as u64;
+        for i in 0..published {
+            h.set_outcome(i as usize, outcomes[(i / size) as usize]);
+        }
+        h
+    }
+
+    /// A complete read-back holding the first attempts of messages `order`, in that order, at
+    /// stream sequences 1, 2, 3 …
+    pub(crate) fn stored_in(order: &[u32]) -> ReadBack {
+        ReadBack {
+            order: order.to_vec(),
+            seqs: (1..=order.len() as u64).collect(),
+            attempts: vec![1; order.len()],
+            unexpected: 0,
+            complete: true,
+        }
+    }
+
     /// Key 0: messages 0, 2, 4; key 1: messages 1, 3. Message 2's first attempt was lost and
     /// its retry (attempt 2) stored after message 4; message 1 was stored twice (a retry
     /// without Msg-Id after an unknown outcome).

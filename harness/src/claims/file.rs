@@ -124,7 +124,7 @@ pub enum FigureName {
     RetryReorders,
     /// Messages refused by the per-key sequence guard.
     Rejected,
-    /// Atomic batches not stored whole-or-nothing, consecutively and in order.
+    /// Atomic batches not stored whole-or-nothing, consecutively and in their own order.
     BatchesBroken,
 }
 

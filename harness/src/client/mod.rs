@@ -11,24 +11,25 @@
 //!
 //! This folder owns the publishing side of a run:
 //! - here: [`Publisher`] (what a phase publishes, and how), [`Limit`], [`Stop`];
-//! - `phase.rs`: the phase loop (pacing, retries first, the drain at the end);
+//! - `run.rs`: one phase end to end (the mode's loop, then the end of publishing, the drain);
+//! - `phase.rs`: the phase's state and bound, the steps every loop shares, and the loop of sync
+//!   and async mode (pacing, retries first, the drain at the end);
 //! - `send.rs`: one attempt on the wire and its outcome (the per-message hot path);
 //! - `ack.rs`: the wire tap on ack futures;
 //! - `retry.rs`: the retry queue and its backoff;
 //! - `guard.rs`: the per-key sequence guard (`publish.expect_last_subject_seq`);
-//! - `batch.rs`: the phase loop of batch mode, and `atomic.rs`: the atomic batch protocol;
-//! - `fast_batch.rs`: the phase loop of fast mode, and `fast.rs`: the fast-ingest protocol;
+//! - [`batch`]: batch mode — the atomic batch protocol and its phase loop;
+//! - [`fast`]: fast mode — the fast-ingest protocol and its phase loop;
 //! - [`pool`]: the connections and which one carries a message.
 
 mod ack;
-pub mod atomic;
-mod batch;
+pub mod batch;
 pub mod fast;
-mod fast_batch;
 mod guard;
 mod phase;
 pub mod pool;
 mod retry;
+mod run;
 mod send;
 
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use tokio::sync::watch;
 use crate::cancel::Cancel;
 use crate::client::pool::Router;
 use crate::record::observe::{Progress, WireTap};
-use crate::scenario::{Mode, RetryPlan};
+use crate::scenario::{GapMode, Mode, RetryPlan};
 use crate::workload::{Pacer, Subjects, Wire};
 
 /// How a phase is bounded.
@@ -89,7 +90,7 @@ pub struct Publisher<'a> {
     /// and what a missing message does to the batch.
     pub flow: u16,
     pub max_outstanding_acks: u16,
-    pub gap: fast::GapMode,
+    pub gap: GapMode,
     /// How long a batch waits for a reply (the JetStream contexts carry it for the others).
     pub ack_timeout: Duration,
     pub msg_id: bool,

@@ -1,8 +1,11 @@
-//! The phase loop: publishes one phase (warm-up or measured) at the pacer's times, sends due
-//! retries before new messages, and drains the acks still in flight once publishing stops.
+//! The phase: its state ([`Phase`]) and bound ([`Bound`]), the steps every mode's loop shares
+//! (the next message, its first attempt, a failed client, the end of publishing), and the loop
+//! of sync and async mode: publishes at the pacer's times, sends due retries before new
+//! messages, and drains the acks still in flight once publishing stops.
 //!
 //! The loop itself only decides *what* goes out next and *when*; sending one attempt and
-//! recording its outcome is `send.rs`, the retry queue is `retry.rs`.
+//! recording its outcome is `send.rs`, the retry queue is `retry.rs`. Batch and fast mode have
+//! loops of their own (`batch/`, `fast/`), built on this file; `run.rs` picks the loop.
 
 use std::sync::atomic::Ordering;
 
@@ -10,7 +13,6 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use super::ack::{Attempt, Tapped};
-use super::batch::BatchFuture;
 use super::guard::{Guard, Parked};
 use super::retry::Retries;
 use super::{Limit, Publisher, Stop};
@@ -39,8 +41,6 @@ pub(super) struct Phase<'h> {
     pub tagger: Tagger,
     /// The per-key sequence guard, when the scenario asks for it.
     pub guard: Option<Guard>,
-    /// Atomic batches awaiting their commit ack (batch mode).
-    pub batches: FuturesUnordered<BatchFuture>,
     /// A reply that makes publishing on pointless (e.g. the server does not know batches, or
     /// fast ingest).
     pub fatal: Option<String>,
@@ -55,8 +55,32 @@ pub(super) struct Bound {
     max: u64,
 }
 
+impl<'h> Phase<'h> {
+    /// A phase about to publish into `history` and `rec`.
+    pub fn new(
+        p: &Publisher<'_>,
+        warmup: bool,
+        history: &'h mut History,
+        rec: &'h mut Recorder,
+    ) -> Phase<'h> {
+        let keys = history.num_keys;
+        Phase {
+            warmup,
+            seq: vec![0u32; keys as usize],
+            history,
+            rec,
+            inflight: FuturesUnordered::new(),
+            retries: Retries::default(),
+            send_failures: 0,
+            tagger: Tagger::new(p.wire, p.payload_size),
+            guard: p.expect_last_subject_seq.then(|| Guard::new(keys)),
+            fatal: None,
+        }
+    }
+}
+
 impl Bound {
-    fn new(limit: Limit, start_ns: u64) -> Bound {
+    pub(super) fn new(limit: Limit, start_ns: u64) -> Bound {
         let (deadline_ns, max) = match limit {
             Limit::Messages(n) => (None, n),
             Limit::Duration { duration, max } => (Some(start_ns + duration.as_nanos() as u64), max),
@@ -87,60 +111,13 @@ enum RetryStep {
 }
 
 impl Publisher<'_> {
-    /// Publishes one phase (warm-up or measured) into `history` and `rec`.
-    ///
-    /// `history` must already hold the keys of a message-bound phase; a duration-bound phase
-    /// draws more keys from `keygen` as it goes. Retries (when the plan has them) are sent
-    /// before new messages once their backoff has passed; in sync mode the publisher waits for
-    /// them, as a blocking application would.
-    pub async fn run_phase(
-        &self,
-        warmup: bool,
-        limit: Limit,
-        keygen: &mut KeyGen,
-        history: &mut History,
-        rec: &mut Recorder,
-    ) -> Stop {
-        let phase_start = self.tap.clock().now_ns();
-        rec.start_at(phase_start);
-        let keys = history.num_keys;
-        let mut st = Phase {
-            warmup,
-            seq: vec![0u32; history.num_keys as usize],
-            history,
-            rec,
-            inflight: FuturesUnordered::new(),
-            retries: Retries::default(),
-            send_failures: 0,
-            tagger: Tagger::new(self.wire, self.payload_size),
-            guard: self.expect_last_subject_seq.then(|| Guard::new(keys)),
-            batches: FuturesUnordered::new(),
-            fatal: None,
-        };
-        let bound = Bound::new(limit, phase_start);
-        let stop = match self.mode {
-            Mode::Batch => self.publish_batches(&mut st, &bound, keygen).await,
-            Mode::Fast => self.publish_fast(&mut st, &bound, keygen).await,
-            Mode::Sync | Mode::Async => self.publish(&mut st, &bound, keygen).await,
-        };
-        if matches!(stop, Stop::Done | Stop::Elapsed | Stop::MaxMessages) {
-            // Messages the guard parked are part of the phase: they go out as their keys settle.
-            self.send_parked(&mut st).await;
-        }
-        if let Some(s) = self.stopped {
-            s.send_replace(true);
-        }
-        self.drain(&mut st).await;
-        if let Some(p) = self.progress {
-            p.acked
-                .store(st.history.completion.len() as u64, Ordering::Relaxed);
-        }
-        st.rec.finish();
-        stop
-    }
-
     /// Publishes until the bound, a cancel or a failed client stops it; returns why.
-    async fn publish(&self, st: &mut Phase<'_>, bound: &Bound, keygen: &mut KeyGen) -> Stop {
+    pub(super) async fn publish(
+        &self,
+        st: &mut Phase<'_>,
+        bound: &Bound,
+        keygen: &mut KeyGen,
+    ) -> Stop {
         let clock = *self.tap.clock();
         let mut i: u64 = 0;
         loop {
@@ -273,7 +250,7 @@ impl Publisher<'_> {
     }
 
     /// Sends every parked message as its key settles (the end of a guarded phase).
-    async fn send_parked(&self, st: &mut Phase<'_>) {
+    pub(super) async fn send_parked(&self, st: &mut Phase<'_>) {
         while st.guard.as_ref().is_some_and(|g| g.parked() > 0) {
             if self.cancel.is_requested() || self.client_failed(st).is_some() {
                 return;
@@ -317,13 +294,13 @@ impl Publisher<'_> {
 
     /// Drain: every ack future ends by its own timeout; due retries still go out (the nemesis
     /// has healed its faults by now). A second Ctrl-C stops waiting.
-    async fn drain(&self, st: &mut Phase<'_>) {
+    pub(super) async fn drain(&self, st: &mut Phase<'_>) {
         let clock = *self.tap.clock();
         let urgent = self.cancel.reached(2);
         tokio::pin!(urgent);
         loop {
             let next_retry = st.retries.next_due();
-            let idle = st.inflight.is_empty() && st.batches.is_empty();
+            let idle = st.inflight.is_empty();
             if idle && (next_retry.is_none() || self.cancel.is_requested()) {
                 break;
             }
@@ -332,7 +309,6 @@ impl Publisher<'_> {
                 biased;
                 _ = &mut urgent => break,
                 Some(c) = st.inflight.next(), if !st.inflight.is_empty() => self.complete(c, st),
-                Some(d) = st.batches.next(), if !st.batches.is_empty() => self.complete_batch(d, st),
                 _ = tokio::time::sleep_until(retry_at.into()), if next_retry.is_some() => {
                     let Some(r) = st.retries.pop() else { continue };
                     if self.cancel.is_requested() || self.client_failed(st).is_some() {
@@ -344,6 +320,15 @@ impl Publisher<'_> {
                     self.send(st, a).await;
                 }
             }
+        }
+    }
+
+    /// Publishing stopped (before the drain): the nemesis heals its faults now. Said once per
+    /// phase or more (batch mode says it before draining its batches); the nemesis only waits
+    /// for the flag to be true.
+    pub(super) fn publishing_stopped(&self) {
+        if let Some(s) = self.stopped {
+            s.send_replace(true);
         }
     }
 

@@ -125,7 +125,7 @@ fn batch_lines(s: &mut String, run: &RunView) {
     if let Some(b) = &run.report.batches {
         let _ = writeln!(
             s,
-            "  batches of {}: {} sent · committed {} · failed {} · unknown {} · stored whole {} · none {} · partial {} · interleaved {} · out of order {}{}",
+            "  batches of {}: {} sent · committed {} · failed {} · unknown {} · stored whole {} · none {} · partial {} · interleaved {} · reordered inside {} ({} messages){} · stored after a later batch {}",
             b.size,
             b.batches,
             b.committed,
@@ -135,8 +135,10 @@ fn batch_lines(s: &mut String, run: &RunView) {
             b.stored_none,
             b.partial,
             b.interleaved,
-            b.out_of_order,
-            if b.atomic() { " → atomic" } else { " → NOT atomic" }
+            b.reordered_inside,
+            b.msgs_reordered_inside,
+            if b.atomic() { " → atomic" } else { " → NOT atomic" },
+            b.out_of_batch_order
         );
     }
     if let Some(f) = &run.report.fast {

@@ -30,9 +30,10 @@ mod tests;
 pub use error::{FieldError, ScenarioError};
 pub use expect::{Expect, OrderClaim, Presence};
 pub use plan::{
-    Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
-    Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution,
-    PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
+    Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, GapMode,
+    KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel,
+    ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy,
+    StreamPlan, Warmup, WorkloadPlan,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{

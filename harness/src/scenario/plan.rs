@@ -197,7 +197,7 @@ pub struct PublishPlan {
     pub max_outstanding_acks: Option<u16>,
     /// Fast mode: what the server does about a missing message ("fail" ends the batch there).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gap: Option<crate::client::fast::GapMode>,
+    pub gap: Option<GapMode>,
     pub msg_id: bool,
     /// Where each message's identity travels (README "Message format").
     pub wire: crate::workload::Wire,
@@ -239,6 +239,17 @@ impl Mode {
             Mode::Fast => "fast",
         }
     }
+}
+
+/// `publish.gap` (fast mode): what the server does when a batch sequence is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GapMode {
+    /// Report the gap and end the batch there: what is stored is gap-free and in order.
+    #[default]
+    Fail,
+    /// Report the gap and go on.
+    Ok,
 }
 
 /// `[publish.retry]`: what the application does when an attempt fails or times out.

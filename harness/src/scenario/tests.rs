@@ -441,7 +441,7 @@ fn batch_mode_and_the_guard_validate() {
 
 #[test]
 fn fast_mode_validates_its_fields() {
-    use crate::client::fast::GapMode;
+    use crate::scenario::GapMode;
     let ok = parse(
         &format!("{MIN}[publish]\nmode = \"fast\"\n"),
         "t.toml",

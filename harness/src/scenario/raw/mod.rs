@@ -155,7 +155,7 @@ pub struct PublishSection {
     /// Fast mode: flow acks outstanding before the publisher waits.
     pub max_outstanding_acks: Option<i64>,
     /// Fast mode: "fail" (a missing message ends the batch) or "ok" (reported, the batch goes on).
-    pub gap: Option<crate::client::fast::GapMode>,
+    pub gap: Option<crate::scenario::GapMode>,
     pub msg_id: Option<bool>,
     /// Where each message's tag goes: "payload" (default) or "headers".
     pub wire: Option<crate::workload::Wire>,

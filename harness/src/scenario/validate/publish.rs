@@ -2,10 +2,19 @@
 
 use std::time::Duration;
 
-use crate::client::atomic::{MAX_BATCH, MAX_OPEN_BATCHES};
-use crate::client::fast::{GapMode, MAX_FAST_BATCH, MAX_FLOW, MAX_OUTSTANDING_ACKS};
 use crate::scenario::error::Checker;
-use crate::scenario::{Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
+use crate::scenario::{GapMode, Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
+
+/// Batch mode: the server's default (and this harness's) limit of messages in one atomic batch.
+const MAX_BATCH: usize = 1000;
+/// Batch mode: the server's default limit of open atomic batches per stream.
+const MAX_OPEN_BATCHES: usize = 50;
+/// Fast mode: the harness's bound on messages per fast batch (the protocol has none).
+const MAX_FAST_BATCH: usize = 10_000_000;
+/// Fast mode: the server never asks for a flow ack less often than every 500 messages.
+const MAX_FLOW: u16 = 500;
+/// Fast mode: ADR-50 allows 1..=3 outstanding flow acks (2 is usually best).
+const MAX_OUTSTANDING_ACKS: u16 = 3;
 
 pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
     let mode = s.mode.unwrap_or(Mode::Async);

@@ -1,6 +1,7 @@
 //! The phase loop of `mode = "batch"`: the workload goes out in atomic batches of
-//! `batch_size` consecutive messages (`atomic.rs` speaks the protocol), with up to
-//! `max_in_flight` batches awaiting their commit ack.
+//! `batch_size` consecutive messages (`publisher.rs` sends one), with up to `max_in_flight`
+//! batches awaiting their commit ack. The loop owns those batches: once publishing stops it
+//! tells the nemesis, as every mode does, then waits for them.
 //!
 //! Batch `b` holds messages `b × batch_size ..` (the last one may be shorter when the phase
 //! ends), all on one connection: the pool's choice for the batch's number and first key. An
@@ -15,16 +16,19 @@ use std::ops::Range;
 use std::sync::atomic::Ordering;
 
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
-use super::atomic::{self, BatchFailure, Committed, Staged};
-use super::phase::{Bound, Phase};
-use super::{Publisher, Stop};
+use super::error::BatchFailure;
+use super::publisher;
+use super::wire::{Committed, Staged};
+use crate::client::phase::{Bound, Phase};
+use crate::client::{Publisher, Stop};
 use crate::record::history::{AttemptRecord, Outcome, NONE};
 use crate::workload::KeyGen;
 
 /// One batch's end: which messages it held, when it went out, and what the server said.
-pub(super) struct BatchDone {
+struct BatchDone {
     first: u32,
     len: u32,
     conn: u16,
@@ -36,15 +40,34 @@ pub(super) struct BatchDone {
 }
 
 /// A batch on its way: sends, then waits for the commit's ack.
-pub(super) type BatchFuture = BoxFuture<'static, BatchDone>;
+type BatchFuture = BoxFuture<'static, BatchDone>;
+
+/// The batches awaiting their commit ack.
+type InFlight = FuturesUnordered<BatchFuture>;
 
 impl Publisher<'_> {
-    /// Publishes one phase in atomic batches until the bound, a cancel or a fatal reply.
-    pub(super) async fn publish_batches(
+    /// Publishes one phase in atomic batches until the bound, a cancel or a fatal reply; then,
+    /// publishing stopped, waits for the batches still awaiting their commit.
+    pub(in crate::client) async fn publish_batches(
         &self,
         st: &mut Phase<'_>,
         bound: &Bound,
         keygen: &mut KeyGen,
+    ) -> Stop {
+        let mut inflight = InFlight::new();
+        let stop = self.batch_loop(st, bound, keygen, &mut inflight).await;
+        self.publishing_stopped();
+        self.drain_batches(st, &mut inflight).await;
+        stop
+    }
+
+    /// Sends batches until the bound, a cancel or a fatal reply; returns why it stopped.
+    async fn batch_loop(
+        &self,
+        st: &mut Phase<'_>,
+        bound: &Bound,
+        keygen: &mut KeyGen,
+        inflight: &mut InFlight,
     ) -> Stop {
         let clock = *self.tap.clock();
         let mut next: u64 = 0;
@@ -72,16 +95,16 @@ impl Publisher<'_> {
             }
             if next > first {
                 if self.pacer.is_open_loop() && clock.now_ns() < intended_ns {
-                    self.wait_batches_until(st, intended_ns).await;
+                    self.wait_batches_until(st, inflight, intended_ns).await;
                     if self.cancel.is_requested() {
                         return Stop::Cancelled;
                     }
                 }
                 let call_ns = clock.now_ns();
                 let batch = self.start_batch(st, first..next, intended_ns, number);
-                st.batches.push(batch);
-                while st.batches.len() >= self.window {
-                    if let Some(d) = st.batches.next().await {
+                inflight.push(batch);
+                while inflight.len() >= self.window {
+                    if let Some(d) = inflight.next().await {
                         self.complete_batch(d, st);
                     }
                 }
@@ -135,7 +158,7 @@ impl Publisher<'_> {
         let first = range.start as u32;
         let len = (range.end - range.start) as u32;
         Box::pin(async move {
-            let result = atomic::publish(&client, &id, msgs, timeout).await;
+            let result = publisher::publish(&client, &id, msgs, timeout).await;
             BatchDone {
                 first,
                 len,
@@ -150,7 +173,7 @@ impl Publisher<'_> {
 
     /// Records a finished batch: every message acked at its stream sequence, or every message
     /// failed (or unknown) with the batch's error.
-    pub(super) fn complete_batch(&self, d: BatchDone, st: &mut Phase<'_>) {
+    fn complete_batch(&self, d: BatchDone, st: &mut Phase<'_>) {
         let idxs = d.first..d.first + d.len;
         match &d.result {
             Ok(c) => {
@@ -197,18 +220,32 @@ impl Publisher<'_> {
     }
 
     /// Waits until `at_ns` on the run clock, completing batches meanwhile.
-    async fn wait_batches_until(&self, st: &mut Phase<'_>, at_ns: u64) {
+    async fn wait_batches_until(&self, st: &mut Phase<'_>, inflight: &mut InFlight, at_ns: u64) {
         let clock = *self.tap.clock();
         while clock.now_ns() < at_ns && !self.cancel.is_requested() {
             let sleep = tokio::time::sleep_until(clock.instant_at(at_ns).into());
-            if st.batches.is_empty() {
+            if inflight.is_empty() {
                 sleep.await;
             } else {
                 tokio::select! {
                     biased;
-                    Some(d) = st.batches.next() => self.complete_batch(d, st),
+                    Some(d) = inflight.next() => self.complete_batch(d, st),
                     _ = sleep => {}
                 }
+            }
+        }
+    }
+
+    /// Drain: every batch ends by its own timeout. A second Ctrl-C stops waiting (the batches
+    /// left keep their messages in flight, as the other modes' acks do).
+    async fn drain_batches(&self, st: &mut Phase<'_>, inflight: &mut InFlight) {
+        let urgent = self.cancel.reached(2);
+        tokio::pin!(urgent);
+        while !inflight.is_empty() {
+            tokio::select! {
+                biased;
+                _ = &mut urgent => break,
+                Some(d) = inflight.next() => self.complete_batch(d, st),
             }
         }
     }

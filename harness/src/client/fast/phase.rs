@@ -1,5 +1,5 @@
 //! The phase loop of `mode = "fast"`: the workload goes out in fast-ingest batches of
-//! `batch_size` consecutive messages (`fast.rs` speaks the protocol), one batch at a time.
+//! `batch_size` consecutive messages (`publisher.rs` speaks the protocol), one batch at a time.
 //!
 //! Batch `b` goes on the pool's connection for its number and first key; its messages are plain
 //! publishes paced by the server's flow acks (`flow`, `max_outstanding_acks`), and an open-loop
@@ -17,9 +17,11 @@
 
 use std::sync::atomic::Ordering;
 
-use super::fast::{FastEnd, FastError, FastOptions, FastPublisher, FastSummary, MsgFate};
-use super::phase::{Bound, Phase};
-use super::{Publisher, Stop};
+use super::error::FastError;
+use super::publisher::{FastOptions, FastPublisher};
+use super::summary::{FastEnd, MsgEnd};
+use crate::client::phase::{Bound, Phase};
+use crate::client::{Publisher, Stop};
 use crate::record::history::{AttemptRecord, FastFigures, Outcome, NONE};
 use crate::workload::KeyGen;
 
@@ -38,15 +40,9 @@ struct Open {
     error: Option<FastError>,
 }
 
-/// How one message of a finished batch ended, from the summary.
-enum MsgEnd {
-    Acked { seq: u64, at_ns: u64 },
-    Failed(Outcome, &'static str, u32),
-}
-
 impl Publisher<'_> {
     /// Publishes one phase in fast batches until the bound, a cancel or a fatal reply.
-    pub(super) async fn publish_fast(
+    pub(in crate::client) async fn publish_fast(
         &self,
         st: &mut Phase<'_>,
         bound: &Bound,
@@ -213,12 +209,12 @@ impl Publisher<'_> {
         if let Some(fatal) = why.and_then(FastError::fatal) {
             st.fatal = Some(fatal);
         }
-        count_figures(st.history.fast.get_or_insert_with(FastFigures::default), &s);
+        s.add_to(st.history.fast.get_or_insert_with(FastFigures::default));
         let mut cursor = 0;
         for (k, &send_ns) in b.send_ns.iter().enumerate() {
             let idx = (b.first + k as u64) as u32;
             let n = k as u64 + 1;
-            let (verdict, next) = fate_of(&s, why, n, cursor, end_ns);
+            let (verdict, next) = s.verdict(why, n, cursor, end_ns);
             cursor = next;
             match verdict {
                 MsgEnd::Acked { seq, at_ns } => {
@@ -256,71 +252,5 @@ impl Publisher<'_> {
                 .store(st.history.completion.len() as u64, Ordering::Relaxed);
         }
         st.rec.ended_ns = st.rec.ended_ns.max(end_ns);
-    }
-}
-
-/// What the summary `s` says about batch message `n`, given why the batch ended early (`why`);
-/// `cursor` walks the flow acks (batch seqs go upwards) and is returned for the next message.
-fn fate_of(
-    s: &FastSummary,
-    why: Option<&FastError>,
-    n: u64,
-    cursor: usize,
-    end_ns: u64,
-) -> (MsgEnd, usize) {
-    if let (1, Some(FastError::Unsupported { stream_seq })) = (n, why) {
-        // Stored as an ordinary message, and the plain pub ack said where.
-        let at_ns = s.final_ack.map_or(end_ns, |f| f.at_ns);
-        let seq = *stream_seq;
-        return (MsgEnd::Acked { seq, at_ns }, cursor);
-    }
-    if n > s.sent {
-        // The client could not put it on the wire.
-        let e = why.map_or("broken_pipe", FastError::name);
-        return (MsgEnd::Failed(Outcome::Fail, e, 0), cursor);
-    }
-    let failed = |e: &'static str, code: u32| (MsgEnd::Failed(Outcome::Fail, e, code), cursor);
-    match s.fate(n) {
-        MsgFate::Stored => {
-            let (at, next) = s.acked_at_ns(n, cursor);
-            match s.stream_seq(n) {
-                Some(seq) => (
-                    MsgEnd::Acked {
-                        seq,
-                        at_ns: at.unwrap_or(end_ns),
-                    },
-                    next,
-                ),
-                // The final ack's numbers do not add up: say so rather than guess.
-                None => (MsgEnd::Failed(Outcome::Unknown, "fast_protocol", 0), next),
-            }
-        }
-        MsgFate::Missing => failed("fast_gap", 0),
-        MsgFate::Rejected => {
-            let code = s.error_at(n).map_or(0, |e| e.error.err_code);
-            failed(super::fast::code_name(code), code)
-        }
-        MsgFate::NotStored => failed("fast_batch_ended", 0),
-        MsgFate::Unknown => match why {
-            Some(e) if e.refused_at_start() => failed(e.name(), e.code()),
-            Some(e) => (MsgEnd::Failed(Outcome::Unknown, e.name(), e.code()), cursor),
-            None => (MsgEnd::Failed(Outcome::Unknown, "timed_out", 0), cursor),
-        },
-    }
-}
-
-/// Adds one batch's flow acks, gaps and errors to the phase's figures.
-fn count_figures(f: &mut FastFigures, s: &FastSummary) {
-    f.batches += 1;
-    f.flow_acks += s.acks.iter().filter(|a| a.batch_seq > 0).count() as u64;
-    f.gaps_reported += s.gaps.len() as u64;
-    f.gap_messages += s
-        .gaps
-        .iter()
-        .map(|g| g.next_received.saturating_sub(g.first_missing))
-        .sum::<u64>();
-    f.errors_reported += s.errors.len() as u64;
-    if s.flow > 0 {
-        f.final_flow = s.flow;
     }
 }
