@@ -52,6 +52,7 @@ pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;
+pub mod hash;
 pub mod nemesis;
 pub mod proxy;
 pub mod record;

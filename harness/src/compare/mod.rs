@@ -31,9 +31,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::hash::fnv1a;
 use crate::result::load::ResultsError;
 use crate::result::Report;
-use crate::workload::fnv1a;
 
 mod decision;
 mod env;

@@ -32,7 +32,8 @@ pub use expect::{Expect, OrderClaim, Presence};
 pub use plan::{
     Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
     Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution,
-    PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, WorkloadPlan,
+    PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy, StreamPlan, Warmup, Wire,
+    WorkloadPlan, TAG_LEN,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{
