@@ -28,7 +28,7 @@ mod validate;
 mod tests;
 
 pub use error::{FieldError, ScenarioError};
-pub use expect::{Expect, OrderClaim, Presence};
+pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
 pub use plan::{
     Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, KeyDistribution,
     Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel, ProcessingDistribution,
