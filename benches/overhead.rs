@@ -24,9 +24,9 @@ mod profile;
 
 use jsbench::cancel::Cancel;
 use jsbench::runner::{self, RunOptions, RuntimeKind};
-use jsbench::scenario::{self, Overrides, Plan};
+use jsbench::scenario::{self, Overrides, Plan, Wire};
 use jsbench::server::{Backend, Server, ServerSpec};
-use jsbench::workload::{self, Subjects, Tagger, Wire};
+use jsbench::workload::{self, Subjects, Tagger};
 
 // The same allocator as the jsbench binary, for both sides of the comparison.
 #[global_allocator]

@@ -20,29 +20,43 @@
 //!
 //! | folder | owns |
 //! |---|---|
-//! | `scenario/` | the TOML file (`raw/`), the validated `Plan`, validation one function per section (`validate/`), claims as written (`expect.rs`) |
-//! | `workload/` | the generator: keys from the seed, the message format on the wire, the pacer |
+//! | `scenario/` | the TOML file (`raw/`), the validated `Plan` and the values of its fields (`Wire` too), validation one function per section (`validate/`), claims as written and what each needs (`expect.rs`) |
+//! | `workload/` | the generator: keys from the seed, the message format on the wire (writing and reading tags), the pacer |
 //! | `client/` | the publisher: the phase loop, one attempt and its outcome, the wire tap on ack futures, retries, the connection pool and routing |
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
 //! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
 //! | `server/` | servers and clusters jsbench starts (`process/`, `container/` with the Docker API) or attaches to (external); picking a backend and routing faults to it (`backend.rs`); the binary, credential, node config, monitoring |
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
-//! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and the claims table |
+//! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
-//! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each) |
-//! | `compare/` | the regression gate: metrics table, decisions, flips, statistics, its table |
+//! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
+//! | `compare/` | the regression gate: metrics table, decisions, flips, statistics |
 //! | `app/` | the commands (run, check, list, compare, report, baselines), shared by `main.rs` and `benches/suite.rs` |
 //! | `cancel.rs` | Ctrl-C levels, shared by every long wait |
+//! | `hash.rs` | FNV-1a, the one stable hash (key affinity, the keyed consume pool, the run tag, fault targets, compare's bootstrap) |
 //!
 //! What a change touches:
 //! - a network fault kind: `nemesis/fault.rs` (the variant, its parameter table, its toxic) and
 //!   `proxy/toxic.rs` (the toxic, when it is a new one);
 //! - a chart: its own file in `render/chart/` and `render/chart/mod.rs` (one entry in `FIGURES`);
-//! - a claim: `scenario/expect.rs` (the field) and `checker/claims.rs` (one row in `CLAIMS`);
+//! - a claim: `scenario/expect.rs` (the field, and its row in `CLAIMS`: how it is written, what
+//!   it needs) and `checker/claims.rs` (its row in `CHECKS`, at the same place: how it is judged);
 //! - an output format: its own file in `render/` and `render/mod.rs`.
+//!
+//! Imports point one way, down this list of layers (a folder uses only those below it):
+//! `app` · `render` · `claims` · `runner`, `compare` · `result` · `checker` · `client`,
+//! `consume` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `cancel.rs`,
+//! `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
+//! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
+//! what a fault is: kinds, parameters, schedule), so the nemesis stands below it, and the record
+//! below the nemesis (fault windows are stamped on its clock): so the read-back is handed the
+//! workload's tag decoder rather than importing it. compare and claims compute; render draws.
+//!
+//! Arrows that run back up, and why: none — every `use crate::…` of a folder names only folders
+//! below it in this list.
 
 pub mod app;
 pub mod cancel;
@@ -52,6 +66,7 @@ pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;
+pub mod hash;
 pub mod nemesis;
 pub mod proxy;
 pub mod record;

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use jsbench::compare::{self, CompareOptions};
-use jsbench::render::{html, machine as output, text};
+use jsbench::render::{comparison, html, machine as output, text};
 use jsbench::result::{load as results, Report};
 
 /// The fixtures by a relative path, so that the paths in the outputs do not depend on where the
@@ -87,7 +87,7 @@ fn summary_table_csv_and_json() {
 fn comparison_table() {
     let runs = runs();
     let c = compare::compare(&runs, &runs, &CompareOptions::default());
-    check("compare.md", &compare::render_table(&c));
+    check("compare.md", &comparison::render_table(&c));
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{suite, Exit};
 use crate::compare::{self, CompareOptions};
-use crate::render::html;
+use crate::render::{comparison, html};
 use crate::result::{load, write_atomic};
 use crate::scenario::{self, Overrides};
 
@@ -124,7 +124,7 @@ pub fn compare(req: &CompareRequest) -> Result<Exit, CommandError> {
         source,
     })?;
     let c = compare::compare(&base, &cand, &req.options);
-    let table = compare::render_table(&c);
+    let table = comparison::render_table(&c);
     print!("{table}");
     if let Some(path) = &req.markdown {
         write_file(path, table.as_bytes())?;
@@ -137,7 +137,7 @@ pub fn compare(req: &CompareRequest) -> Result<Exit, CommandError> {
         write_file(path, &json)?;
     }
     if let Some(dir) = &req.gh_bench_dir {
-        let (bigger, smaller) = compare::gh_benchmark_json(&c);
+        let (bigger, smaller) = comparison::gh_benchmark_json(&c);
         for (name, v) in [
             ("bigger-is-better.json", bigger),
             ("smaller-is-better.json", smaller),

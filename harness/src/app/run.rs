@@ -193,7 +193,7 @@ fn write_summaries(
         if req.format == Format::Text {
             println!(
                 "\nagainst baseline {name:?}:\n\n{}",
-                compare::render_table(c)
+                crate::render::comparison::render_table(c)
             );
         }
     }

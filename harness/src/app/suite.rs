@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::claims::Answer;
-use crate::compare::{self, Comparison};
+use crate::compare::Comparison;
 
 use crate::result::{self, Report};
 use crate::runner::{self, RunOptions, RunOutput};
@@ -157,7 +157,7 @@ pub fn write_summary(
     md.push_str(&table);
     md.push_str("\nCharts and per-run details: [index.html](index.html)\n");
     if let Some(c) = comparison {
-        let table = compare::render_table(c);
+        let table = crate::render::comparison::render_table(c);
         result::write_atomic(&dir.join("compare.md"), table.as_bytes())?;
         md.push_str("\n## Against the baseline\n\n");
         md.push_str(&table);

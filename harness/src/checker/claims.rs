@@ -6,7 +6,7 @@ use super::consume::ConsumeFigures;
 use super::order::OrderFigures;
 use super::retry::RetryFigures;
 use super::safety::Safety;
-use crate::scenario::{Expect, OrderClaim, Presence};
+use crate::scenario::{ClaimDef, Expect, OrderClaim, Presence, Written, CLAIMS};
 
 /// A judgement: of one claim, or of a run's claims together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -78,63 +78,22 @@ pub struct Evidence<'a> {
     pub complete: bool,
 }
 
-/// A claim as written in `[expect]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Written {
-    /// An order is preserved or broken.
-    Order(OrderClaim),
-    /// A count is zero: `true` (the booleans `no_loss`, `all_acked`, …). `false` claims nothing
-    /// and is refused by validation, which says what to write instead.
-    Bool(bool),
-    /// A count is zero ("none") or not ("some").
-    Presence(Presence),
-}
-
 /// The figure a claim is judged on; `None` inside when it was not measured.
 enum Measured<'a> {
     Order(Option<&'a OrderFigures>),
     Count(Option<u64>),
 }
 
-/// What a claim needs from the scenario to be measurable at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needs {
-    Nothing,
-    /// The stream read back (`observe.read_back = true`).
-    ReadBack,
-    /// A `[consume]` section.
-    Consume,
-    /// A cluster jsbench starts (`server.nodes` > 1).
-    Cluster,
-}
-
-/// One claim a scenario can make: where it is written, what it is judged on, how it reads.
-pub struct ClaimDef {
-    /// The `[expect]` field; also the claim's name in results.
-    pub name: &'static str,
-    /// The claim as the scenario wrote it, if it did.
-    pub written: fn(&Expect) -> Option<Written>,
+/// How one claim of [`scenario::CLAIMS`](crate::scenario::CLAIMS) is judged: what it is
+/// judged on and how it reads.
+struct ClaimCheck {
+    /// The claim's name, as in `scenario::CLAIMS` (the rows go in the same order).
+    name: &'static str,
     measured: for<'e> fn(&'e Evidence<'e>) -> Measured<'e>,
     /// For counts: what is counted ("lost", "duplicates").
     what: &'static str,
     /// For `= true` claims: what holding means, e.g. "nothing acknowledged is lost".
     holds: &'static str,
-    /// For `= true` claims: the claim that says the opposite, and what it means (validation's
-    /// advice when the boolean is written `false`).
-    pub opposite: Option<(&'static str, &'static str)>,
-    pub needs: Needs,
-}
-
-fn order(c: Option<OrderClaim>) -> Option<Written> {
-    c.map(Written::Order)
-}
-
-fn zero(c: Option<bool>) -> Option<Written> {
-    c.map(Written::Bool)
-}
-
-fn presence(c: Option<Presence>) -> Option<Written> {
-    c.map(Written::Presence)
 }
 
 fn not_acked(e: &Evidence) -> Option<u64> {
@@ -146,234 +105,158 @@ fn not_stored(e: &Evidence) -> Option<u64> {
     e.safety.map(|s| e.published.saturating_sub(s.stored))
 }
 
-/// Every claim, in the order results list them. Adding a claim: a field in
-/// `scenario::Expect` and a row here.
-pub const CLAIMS: &[ClaimDef] = &[
-    ClaimDef {
+/// How each claim is judged: `CHECKS[i]` judges `scenario::CLAIMS[i]` (the length is checked
+/// here, the names by a test). Adding a claim: its row in `scenario::CLAIMS`, and one here.
+const CHECKS: [ClaimCheck; CLAIMS.len()] = [
+    ClaimCheck {
         name: "ack_wire_order",
-        written: |x| order(x.ack_wire_order),
         measured: |e| Measured::Order(e.ack_wire),
         what: "",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "ack_completion_order",
-        written: |x| order(x.ack_completion_order),
         measured: |e| Measured::Order(e.ack_completion),
         what: "",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "storage_order",
-        written: |x| order(x.storage_order),
         measured: |e| Measured::Order(e.storage),
         what: "",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "no_loss",
-        written: |x| zero(x.no_loss),
         measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
         what: "lost",
         holds: "nothing acknowledged is lost",
-        opposite: Some(("lost", "acknowledged messages are lost")),
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "no_duplicates",
-        written: |x| zero(x.no_duplicates),
         measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
         what: "duplicates",
         holds: "no key+seq stored twice",
-        opposite: Some(("duplicates", "some key+seq is stored twice")),
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "all_acked",
-        written: |x| zero(x.all_acked),
         measured: |e| Measured::Count(not_acked(e)),
         what: "not acknowledged",
         holds: "every published message acknowledged",
-        opposite: Some(("unacked", "some messages are never acknowledged")),
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "all_stored",
-        written: |x| zero(x.all_stored),
         measured: |e| Measured::Count(not_stored(e)),
         what: "published but not stored",
         holds: "every published message is in the stream",
-        opposite: Some(("unstored", "some published messages never reach the stream")),
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "unstored",
-        written: |x| presence(x.unstored),
         measured: |e| Measured::Count(not_stored(e)),
         what: "published but not stored",
         holds: "",
-        opposite: None,
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "duplicates",
-        written: |x| presence(x.duplicates),
         measured: |e| Measured::Count(e.safety.map(|s| s.duplicates)),
         what: "duplicates",
         holds: "",
-        opposite: None,
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "retry_reorders",
-        written: |x| presence(x.retry_reorders),
         measured: |e| Measured::Count(e.retry.and_then(|r| r.retry_reorders)),
         what: "retry reorders",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "lost",
-        written: |x| presence(x.lost),
         measured: |e| Measured::Count(e.safety.map(|s| s.lost)),
         what: "lost",
         holds: "",
-        opposite: None,
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "unacked",
-        written: |x| presence(x.unacked),
         measured: |e| Measured::Count(not_acked(e)),
         what: "not acknowledged",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "unknown",
-        written: |x| presence(x.unknown),
         measured: |e| Measured::Count(Some(e.unknown)),
         what: "unknown outcomes",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "replies_overtake",
-        written: |x| presence(x.replies_overtake),
         measured: |e| Measured::Count(e.overtaken),
         what: "success acks overtaken by a later message's error or duplicate reply",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "duplicate_in_process",
-        written: |x| presence(x.duplicate_in_process),
         measured: |e| Measured::Count(e.in_process),
         what: "\"duplicate message id is in process\" replies",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "leader_changes",
-        written: |x| presence(x.leader_changes),
         measured: |e| Measured::Count(e.leader_changes),
         what: "stream leader changes",
         holds: "",
-        opposite: None,
-        needs: Needs::Cluster,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "atomic_batches",
-        written: |x| zero(x.atomic_batches),
         measured: |e| Measured::Count(e.batches_broken),
         what: "batches not stored atomically",
         holds: "every batch is stored whole or not at all, consecutively and in its own order",
-        opposite: None,
-        needs: Needs::ReadBack,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "rejected",
-        written: |x| presence(x.rejected),
         measured: |e| Measured::Count(Some(e.rejected)),
         what: "messages refused by the sequence guard",
         holds: "",
-        opposite: None,
-        needs: Needs::Nothing,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "replicas_agree",
-        written: |x| zero(x.replicas_agree),
         measured: |e| Measured::Count(e.replicas_diverged),
         what: "replicas that disagree",
         holds: "every node holds the same stream after the faults healed",
-        opposite: Some(("replicas_diverge", "some replicas disagree")),
-        needs: Needs::Cluster,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "replicas_diverge",
-        written: |x| presence(x.replicas_diverge),
         measured: |e| Measured::Count(e.replicas_diverged),
         what: "replicas that disagree",
         holds: "",
-        opposite: None,
-        needs: Needs::Cluster,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "consume_order",
-        written: |x| order(x.consume_order),
         measured: |e| Measured::Order(e.consume),
         what: "",
         holds: "",
-        opposite: None,
-        needs: Needs::Consume,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "all_processed",
-        written: |x| zero(x.all_processed),
         measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
         what: "stored but never processed",
         holds: "every stored message processed at least once",
-        opposite: Some(("unprocessed", "some stored messages are never processed")),
-        needs: Needs::Consume,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "unprocessed",
-        written: |x| presence(x.unprocessed),
         measured: |e| Measured::Count(e.consume_figures.and_then(|f| f.unprocessed)),
         what: "stored but never processed",
         holds: "",
-        opposite: None,
-        needs: Needs::Consume,
     },
-    ClaimDef {
+    ClaimCheck {
         name: "redelivered",
-        written: |x| presence(x.redelivered),
         measured: |e| Measured::Count(e.consume_figures.map(|f| f.redelivered)),
         what: "redeliveries",
         holds: "",
-        opposite: None,
-        needs: Needs::Consume,
     },
 ];
 
-impl ClaimDef {
-    /// Whether the scenario makes this claim (a boolean written `false` makes none).
-    pub fn is_claimed(&self, expect: &Expect) -> bool {
-        (self.written)(expect).is_some_and(|w| w != Written::Bool(false))
-    }
-
-    fn judge(&self, written: Written, e: &Evidence) -> ClaimResult {
+impl ClaimCheck {
+    fn judge(&self, claim: &ClaimDef, written: Written, e: &Evidence) -> ClaimResult {
+        debug_assert_eq!(self.name, claim.name, "CHECKS is in scenario::CLAIMS order");
         let (expected, figure, verdict) = match (written, (self.measured)(e)) {
             (Written::Order(c), Measured::Order(f)) => {
                 let (figure, verdict) = judge_order(c, f, e.complete);
@@ -394,7 +277,7 @@ impl ClaimDef {
             _ => unreachable!("claim {} pairs an order with a count", self.name),
         };
         ClaimResult {
-            claim: self.name.to_string(),
+            claim: claim.name.to_string(),
             expected,
             figure,
             verdict,
@@ -454,14 +337,23 @@ fn judge_count(
 pub fn judge(expect: &Expect, e: &Evidence) -> Vec<ClaimResult> {
     CLAIMS
         .iter()
-        .filter(|d| d.is_claimed(expect))
-        .filter_map(|d| Some(d.judge((d.written)(expect)?, e)))
+        .zip(&CHECKS)
+        .filter_map(|(claim, check)| Some(check.judge(claim, claim.claimed(expect)?, e)))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_claim_is_judged_by_its_own_row() {
+        let names = |n: &[&str]| n.join(" ");
+        assert_eq!(
+            names(&CLAIMS.iter().map(|c| c.name).collect::<Vec<_>>()),
+            names(&CHECKS.iter().map(|c| c.name).collect::<Vec<_>>())
+        );
+    }
 
     #[test]
     fn consume_claims_are_judged() {

@@ -18,7 +18,7 @@ mod safety;
 mod windows;
 
 pub use batches::{batch_figures, BatchFigures};
-pub use claims::{judge, ClaimDef, ClaimResult, Evidence, Needs, Verdict, Written, CLAIMS};
+pub use claims::{judge, ClaimResult, Evidence, Verdict};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use order::{divergence, percent, OrderFigures};
 pub use replies::{replies, Overtaken, Replies};

@@ -213,7 +213,7 @@ impl Metric {
         match self {
             Metric::MsgsPerSec => "msgs/s".into(),
             Metric::Latency { name, stat } => {
-                format!("{} {stat}", crate::render::view::latency_label(name))
+                format!("{} {stat}", crate::result::latency_label(name))
             }
         }
     }

@@ -41,8 +41,8 @@ use tokio::sync::watch;
 use crate::cancel::Cancel;
 use crate::client::pool::Router;
 use crate::record::observe::{Progress, WireTap};
-use crate::scenario::{GapMode, Mode, RetryPlan};
-use crate::workload::{Pacer, Subjects, Wire};
+use crate::scenario::{GapMode, Mode, RetryPlan, Wire};
+use crate::workload::{Pacer, Subjects};
 
 /// How a phase is bounded.
 #[derive(Debug, Clone, Copy)]

@@ -31,23 +31,21 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::hash::fnv1a;
 use crate::result::load::ResultsError;
 use crate::result::Report;
-use crate::workload::fnv1a;
 
 mod decision;
 mod env;
 mod flips;
 mod metrics;
 mod stats;
-mod table;
 
 pub use decision::{Decision, MetricRow, Sample};
 pub use env::{env_diffs, EnvDiff};
 pub use flips::VerdictFlip;
 pub use metrics::{metric, MetricDef, METRICS};
 pub use stats::{bootstrap_ci, median};
-pub use table::{gh_benchmark_json, render_table};
 
 use metrics::metric_names;
 
@@ -183,26 +181,6 @@ fn group(set: &[(PathBuf, Report)]) -> Set<'_> {
     m
 }
 
-impl Comparison {
-    /// The rows that have a change to draw, as the comparison chart's bars.
-    pub fn bars(&self) -> Vec<crate::render::chart::ComparisonBar> {
-        self.rows
-            .iter()
-            .filter_map(|r| {
-                Some(crate::render::chart::ComparisonBar {
-                    scenario: r.scenario.clone(),
-                    metric: r.metric.clone(),
-                    unit: r.unit.clone(),
-                    baseline: r.baseline.median,
-                    candidate: r.candidate.median,
-                    change_pct: r.change_pct?,
-                    regression: r.decision == Decision::Regression,
-                })
-            })
-            .collect()
-    }
-}
-
 /// Compares a candidate set against a baseline set.
 pub fn compare(
     base: &[(PathBuf, Report)],
@@ -298,6 +276,9 @@ mod tests {
     use super::stats::median;
     use super::*;
     use crate::checker::{ClaimResult, Verdict};
+    // Decisions are checked together with the table that reports them: the tests may use
+    // render/, the library does not.
+    use crate::render::comparison::{gh_benchmark_json, render_table};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 

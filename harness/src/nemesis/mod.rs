@@ -272,7 +272,7 @@ impl Nemesis<'_> {
         let leader = leader.and_then(|l| nodes.iter().position(|n| n.name == l));
         // Seeded per fault and occurrence, so a rerun picks the same followers.
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(
-            self.seed ^ crate::workload::fnv1a(f.name.as_bytes()) ^ occurrence as u64,
+            self.seed ^ crate::hash::fnv1a(f.name.as_bytes()) ^ occurrence as u64,
         );
         let mut pick = |c: &[usize]| rng.random_range(0..c.len());
         target.resolve(nodes.len(), leader, &mut pick)

@@ -19,7 +19,7 @@ use super::control::{Control, Counters};
 use super::toxic::{self, mix, Dir, Toxic};
 
 /// Size of the reusable read buffer of each copy loop.
-pub(super) const BUF_SIZE: usize = 32 * 1024;
+const BUF_SIZE: usize = 32 * 1024;
 /// While a toxic holds bytes, a copy loop stops reading once this much is queued, so a stalled
 /// direction pushes back on the sender through TCP instead of growing memory without bound.
 const MAX_QUEUED: usize = 1024 * 1024;

@@ -12,8 +12,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use tokio::time::Instant;
 
-use super::pump::BUF_SIZE;
-
 /// Which way a toxic applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -130,9 +128,10 @@ pub(super) fn slice_len(toxic: Option<Toxic>, rng: &mut ChaCha8Rng, remaining: u
             let var = size_variation.min(avg - 1);
             rng.random_range(avg - var..=avg + var)
         }
-        // Slices of ~50 ms worth of bytes keep the rate smooth at any chunk size.
+        // Slices of ~50 ms worth of bytes keep the rate smooth at any chunk size (never more
+        // than the chunk: one read, so at most the copy loop's buffer).
         Some(Toxic::Bandwidth { bytes_per_sec }) => {
-            (bytes_per_sec / 20).clamp(1, BUF_SIZE as u64) as usize
+            (bytes_per_sec / 20).clamp(1, remaining as u64) as usize
         }
         _ => remaining,
     };

@@ -9,16 +9,20 @@
 //! with a round trip on it ([`round_trip`]); then [`read_back`] waits until the stream's last
 //! sequence stops moving, reads, and checks what it read against the stream's own count of the
 //! run's messages, reading on (after another settle) while the stream holds more.
+//!
+//! Which message is which is the workload's wire format (`workload::Reader`): the read-back is
+//! handed the decoder ([`ReadSpec::identify`]) rather than importing it, because the workload
+//! sits above the scenario (the scenario names the format) and the record below it.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer};
+use async_nats::HeaderMap;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::cancel::Cancel;
 use crate::record::history::ReadBack;
-use crate::workload::Reader;
 
 /// How long the stream's last sequence must stay put to count as settled.
 const SETTLE_QUIET: Duration = Duration::from_millis(200);
@@ -58,13 +62,19 @@ pub struct ReadBackCheck {
     pub connections: usize,
 }
 
+/// Decodes a stored message: `(publish index, attempt)`, or `None` when it is not the run's.
+pub type Identify<'a> = dyn Fn(Option<&HeaderMap>, &[u8]) -> Option<(u32, u8)> + Sync + 'a;
+
 /// What to read.
 pub struct ReadSpec<'a> {
     pub js: &'a jetstream::Context,
     pub stream: &'a str,
     pub filter: &'a str,
-    /// Decodes this run's tags.
-    pub reader: &'a Reader,
+    /// Whether the tag travels in the payload: otherwise only headers are read.
+    pub tag_in_payload: bool,
+    /// A stored message's publish index and attempt, from its headers and payload; `None` when
+    /// it is not one of this run's.
+    pub identify: &'a Identify<'a>,
     pub expected_hint: usize,
     /// Stop reading when nothing arrives for this long.
     pub idle: Duration,
@@ -116,7 +126,7 @@ pub async fn read_back(spec: &ReadSpec<'_>) -> Result<(ReadBack, ReadBackCheck),
         deliver_policy: consumer::DeliverPolicy::All,
         // With the tag in the headers, only headers are read: saves moving every payload a
         // second time. The payload tag needs the payload's first bytes, so the whole of it.
-        headers_only: !spec.reader.in_payload(),
+        headers_only: !spec.tag_in_payload,
         ..Default::default()
     };
     let consumer = while_unavailable(|| s.create_consumer(ordered.clone()))
@@ -174,11 +184,11 @@ async fn read_some(
             Err(_) => (0, pending.saturating_sub(1)),
         };
         pending = left;
-        match spec.reader.identify(next.headers.as_ref(), &next.payload) {
-            Some(id) => {
-                rb.order.push(id.idx);
+        match (spec.identify)(next.headers.as_ref(), &next.payload) {
+            Some((idx, attempt)) => {
+                rb.order.push(idx);
                 rb.seqs.push(seq);
-                rb.attempts.push(id.attempt);
+                rb.attempts.push(attempt);
             }
             None => rb.unexpected += 1,
         }

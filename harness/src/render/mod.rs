@@ -9,6 +9,8 @@
 //! - [`answer`]: a claims file's answer (order table, judged claims) for a terminal and as
 //!   markdown;
 //! - [`machine`]: csv and json summaries for scripts (`jsbench run --format json | csv`);
+//! - [`comparison`]: a comparison with a baseline (`jsbench compare`) as markdown, and the
+//!   github-action-benchmark files;
 //! - [`html`]: the self-contained HTML report, with the SVG charts of [`chart`] (one file per
 //!   chart; charts live here because each chart reads the same view).
 //!
@@ -18,6 +20,7 @@
 
 pub mod answer;
 pub mod chart;
+pub mod comparison;
 pub mod html;
 pub mod machine;
 pub mod text;

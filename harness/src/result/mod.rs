@@ -1,6 +1,7 @@
 //! The result of one run: the versioned `Report` (`result.json`, schema "jsbench.result/1") and
 //! its typed status, the latency logs in HdrHistogram's interval-log format ([`hlog`]), and
-//! finding recorded results again ([`load`]). How a result reads to people is `render`'s.
+//! finding recorded results again ([`load`]). How a result reads to people is `render`'s, but
+//! for the names of its latencies ([`latency_label`]), which claims files' figures say too.
 //!
 //! result.json is the contract with every other tool (charts, compare, CI), so field names here
 //! are documented in the README and only ever added to. Files are written atomically (temp file
@@ -362,6 +363,20 @@ impl LatencySummary {
     }
 }
 
+/// The name of a latency of `latency_us` ("publish_ack") as every output shows it ("publish →
+/// ack"), and as claims files' figures say it. Names this list does not know read with spaces
+/// for underscores.
+pub fn latency_label(key: &str) -> String {
+    match key {
+        "publish_ack" => "publish → ack".into(),
+        "publish_call" => "publish call".into(),
+        "intended_ack" => "intended → ack".into(),
+        "send_delay" => "send delay".into(),
+        "end_to_end" => "publish → processed".into(),
+        other => other.replace('_', " "),
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Orders {
     /// The order each message's last attempt was handed to its connection in (a retry sends
@@ -430,5 +445,12 @@ mod tests {
         write_atomic(&p, b"2").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"2");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn latency_names() {
+        assert_eq!(latency_label("send_delay"), "send delay");
+        assert_eq!(latency_label("end_to_end"), "publish → processed");
+        assert_eq!(latency_label("some_new"), "some new");
     }
 }

@@ -344,11 +344,16 @@ impl Phases<'_> {
             return ReadBackOutcome::default();
         }
         let (flushed, mut notes) = self.prove_drained().await;
+        let reader = Reader::new(self.plan.publish.wire, self.run_id);
         let spec = readback::ReadSpec {
             js: &self.rig.admin,
             stream: &self.rig.stream,
             filter: &self.rig.subjects.measured_filter,
-            reader: &Reader::new(self.plan.publish.wire, self.run_id),
+            tag_in_payload: reader.in_payload(),
+            identify: &|headers, payload| {
+                let id = reader.identify(headers, payload)?;
+                Some((id.idx, id.attempt))
+            },
             expected_hint: history.published as usize,
             idle: READ_BACK_IDLE,
             cancel: &self.opts.cancel,

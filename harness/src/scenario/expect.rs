@@ -1,6 +1,11 @@
 //! `[expect]`: the claims a scenario makes about its run, each turned into a pass/fail verdict
 //! by the checkers. The section is used as written (every claim is optional and keeps its
 //! form), so the same struct is parsed from the file and recorded in the plan.
+//!
+//! [`CLAIMS`] lists every claim as a scenario writes it: its field, its form, and what the
+//! scenario must have for it to be measured at all (validation reads it). How each is judged is
+//! the checkers' (`checker::claims`, one row per claim, in the same order): the scenario says
+//! what may be claimed, the checkers what was measured.
 
 use serde::{Deserialize, Serialize};
 
@@ -115,3 +120,207 @@ pub enum Presence {
     None,
     Some,
 }
+
+/// A claim as written in `[expect]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// An order is preserved or broken.
+    Order(OrderClaim),
+    /// A count is zero: `true` (the booleans `no_loss`, `all_acked`, …). `false` claims nothing
+    /// and is refused by validation, which says what to write instead.
+    Bool(bool),
+    /// A count is zero ("none") or not ("some").
+    Presence(Presence),
+}
+
+/// What a claim needs from the scenario to be measurable at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    /// The stream read back (`observe.read_back = true`).
+    ReadBack,
+    /// A `[consume]` section.
+    Consume,
+    /// A cluster jsbench starts (`server.nodes` > 1).
+    Cluster,
+}
+
+/// One claim a scenario can make, as written: where, in which form, and what it needs.
+pub struct ClaimDef {
+    /// The `[expect]` field; also the claim's name in results.
+    pub name: &'static str,
+    /// The claim as the scenario wrote it, if it did.
+    pub written: fn(&Expect) -> Option<Written>,
+    /// For `= true` claims: the claim that says the opposite, and what it means (validation's
+    /// advice when the boolean is written `false`).
+    pub opposite: Option<(&'static str, &'static str)>,
+    pub needs: Needs,
+}
+
+impl ClaimDef {
+    /// The claim as written, when the scenario makes it (a boolean written `false` makes none).
+    pub fn claimed(&self, expect: &Expect) -> Option<Written> {
+        (self.written)(expect).filter(|w| *w != Written::Bool(false))
+    }
+}
+
+fn order(c: Option<OrderClaim>) -> Option<Written> {
+    c.map(Written::Order)
+}
+
+fn zero(c: Option<bool>) -> Option<Written> {
+    c.map(Written::Bool)
+}
+
+fn presence(c: Option<Presence>) -> Option<Written> {
+    c.map(Written::Presence)
+}
+
+/// Every claim, in the order results list them. Adding a claim: a field in [`Expect`], a row
+/// here, and its row in `checker::claims` (how it is judged), at the same place.
+pub const CLAIMS: &[ClaimDef] = &[
+    ClaimDef {
+        name: "ack_wire_order",
+        written: |x| order(x.ack_wire_order),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "ack_completion_order",
+        written: |x| order(x.ack_completion_order),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "storage_order",
+        written: |x| order(x.storage_order),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "no_loss",
+        written: |x| zero(x.no_loss),
+        opposite: Some(("lost", "acknowledged messages are lost")),
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "no_duplicates",
+        written: |x| zero(x.no_duplicates),
+        opposite: Some(("duplicates", "some key+seq is stored twice")),
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "all_acked",
+        written: |x| zero(x.all_acked),
+        opposite: Some(("unacked", "some messages are never acknowledged")),
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "all_stored",
+        written: |x| zero(x.all_stored),
+        opposite: Some(("unstored", "some published messages never reach the stream")),
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "unstored",
+        written: |x| presence(x.unstored),
+        opposite: None,
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "duplicates",
+        written: |x| presence(x.duplicates),
+        opposite: None,
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "retry_reorders",
+        written: |x| presence(x.retry_reorders),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "lost",
+        written: |x| presence(x.lost),
+        opposite: None,
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "unacked",
+        written: |x| presence(x.unacked),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "unknown",
+        written: |x| presence(x.unknown),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "replies_overtake",
+        written: |x| presence(x.replies_overtake),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "duplicate_in_process",
+        written: |x| presence(x.duplicate_in_process),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "leader_changes",
+        written: |x| presence(x.leader_changes),
+        opposite: None,
+        needs: Needs::Cluster,
+    },
+    ClaimDef {
+        name: "atomic_batches",
+        written: |x| zero(x.atomic_batches),
+        opposite: None,
+        needs: Needs::ReadBack,
+    },
+    ClaimDef {
+        name: "rejected",
+        written: |x| presence(x.rejected),
+        opposite: None,
+        needs: Needs::Nothing,
+    },
+    ClaimDef {
+        name: "replicas_agree",
+        written: |x| zero(x.replicas_agree),
+        opposite: Some(("replicas_diverge", "some replicas disagree")),
+        needs: Needs::Cluster,
+    },
+    ClaimDef {
+        name: "replicas_diverge",
+        written: |x| presence(x.replicas_diverge),
+        opposite: None,
+        needs: Needs::Cluster,
+    },
+    ClaimDef {
+        name: "consume_order",
+        written: |x| order(x.consume_order),
+        opposite: None,
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "all_processed",
+        written: |x| zero(x.all_processed),
+        opposite: Some(("unprocessed", "some stored messages are never processed")),
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "unprocessed",
+        written: |x| presence(x.unprocessed),
+        opposite: None,
+        needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "redelivered",
+        written: |x| presence(x.redelivered),
+        opposite: None,
+        needs: Needs::Consume,
+    },
+];

@@ -28,12 +28,12 @@ mod validate;
 mod tests;
 
 pub use error::{FieldError, ScenarioError};
-pub use expect::{Expect, OrderClaim, Presence};
+pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
 pub use plan::{
     Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, GapMode,
     KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel,
     ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy,
-    StreamPlan, Warmup, WorkloadPlan,
+    StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{

@@ -200,7 +200,7 @@ pub struct PublishPlan {
     pub gap: Option<GapMode>,
     pub msg_id: bool,
     /// Where each message's identity travels (README "Message format").
-    pub wire: crate::workload::Wire,
+    pub wire: Wire,
     /// Every message expects its key's subject to end at the key's previous message
     /// (`Nats-Expected-Last-Subject-Sequence`); a key has one message in flight at a time.
     pub expect_last_subject_seq: bool,
@@ -251,6 +251,33 @@ pub enum GapMode {
     /// Report the gap and go on.
     Ok,
 }
+
+/// Which format carries each message's tag (`publish.wire`; README "Message format"). How a
+/// tag is written and read is the workload's (`workload/wire.rs`); the value is here because
+/// the scenario names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Wire {
+    /// A 24-byte binary tag at the start of the payload ([`TAG_LEN`]).
+    #[default]
+    Payload,
+    /// The six `Jsb-*` headers.
+    Headers,
+}
+
+impl Wire {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::Payload => "payload",
+            Wire::Headers => "headers",
+        }
+    }
+}
+
+/// Bytes of the payload tag ([`Wire::Payload`]), so the smallest `workload.payload_size` that
+/// format allows. The layout is the workload's (`workload/wire.rs`); the size is here because
+/// validation holds payloads to it.
+pub const TAG_LEN: usize = 24;
 
 /// `[publish.retry]`: what the application does when an attempt fails or times out.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -8,6 +8,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::hash::fnv1a;
 use crate::scenario::{KeyDistribution, WorkloadPlan};
 
 mod pacer;
@@ -16,7 +17,7 @@ mod wire;
 pub use pacer::Pacer;
 pub use wire::{
     key_hash, key_name, payload, run_tag, HeaderBuilder, Ident, Reader, Subjects, Tag, Tagger,
-    Wire, H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ, TAG_LEN, TAG_MAGIC,
+    H_ATTEMPT, H_CONN, H_IDX, H_KEY, H_RUN, H_SEQ, TAG_MAGIC,
 };
 
 /// Draws message keys from the seed, in publish order, a chunk at a time (duration-bound runs
@@ -82,18 +83,6 @@ fn zipf_cdf(k: u32, s: f64) -> Vec<f64> {
         .collect()
 }
 
-/// FNV-1a (64-bit): the one stable hash of the harness — key → connection (`key_affine`), key →
-/// worker (keyed consume pool), bootstrap streams in `compare`. std's hasher is seeded per
-/// process, and these mappings must be the same in every run and in other tools.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= *b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// Stable key → connection mapping for `key_affine` (FNV-1a of the key's name), so another tool
 /// can tell which connection a key used.
 pub fn key_affine_conn(key_name: &str, conns: usize) -> usize {
@@ -134,14 +123,6 @@ mod tests {
         let hot = z.iter().filter(|&&k| k == 0).count();
         let cold = z.iter().filter(|&&k| k == 99).count();
         assert!(hot > 10 * cold.max(1), "hot {hot} cold {cold}");
-    }
-
-    #[test]
-    fn fnv1a_has_the_reference_values() {
-        // FNV-1a 64 test vectors: key → connection and key → worker must never change.
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

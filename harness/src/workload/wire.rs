@@ -12,10 +12,11 @@
 
 use std::str::FromStr;
 
+use crate::hash::fnv1a;
+use crate::scenario::{Wire, TAG_LEN};
 use async_nats::header::{HeaderName, HeaderValue};
 use async_nats::HeaderMap;
 use bytes::{Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
 
 /// Message headers of the jsbench wire format (see README "Message format").
 pub const H_RUN: &str = "Jsb-Run";
@@ -64,38 +65,18 @@ impl Subjects {
     }
 }
 
-/// Which format carries the tag (`publish.wire`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Wire {
-    /// A 24-byte binary tag at the start of the payload ([`TAG_LEN`]).
-    #[default]
-    Payload,
-    /// The six `Jsb-*` headers.
-    Headers,
-}
-
-impl Wire {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Wire::Payload => "payload",
-            Wire::Headers => "headers",
-        }
-    }
-}
-
 /// The payload tag's first four bytes: "JSB" and the format's version.
 pub const TAG_MAGIC: [u8; 4] = *b"JSB1";
-/// Bytes of the payload tag. Layout, all integers big-endian:
-/// `magic[4] run:u32 idx:u32 key:u32 seq:u32 conn:u16 attempt:u16`.
-pub const TAG_LEN: usize = 24;
+// The layout below fills the tag exactly. Its size is the scenario's (`scenario::TAG_LEN`),
+// because validation holds payloads to it; this stops the two from drifting apart.
+const _: () = assert!(TAG_LEN == TAG_MAGIC.len() + 4 * 4 + 2 * 2);
 
 /// The run id as the payload tag carries it: the id's eight hex digits as a number (any other
 /// id, which jsbench does not make, by its FNV-1a hash).
 pub fn run_tag(run_id: &str) -> u32 {
     match u32::from_str_radix(run_id, 16) {
         Ok(v) if run_id.len() == 8 => v,
-        _ => super::fnv1a(run_id.as_bytes()) as u32,
+        _ => fnv1a(run_id.as_bytes()) as u32,
     }
 }
 
@@ -120,7 +101,8 @@ pub struct Tag<'a> {
 }
 
 impl Tag<'_> {
-    /// The payload tag's bytes.
+    /// The payload tag's bytes. Layout, all integers big-endian:
+    /// `magic[4] run:u32 idx:u32 key:u32 seq:u32 conn:u16 attempt:u16`.
     #[inline]
     pub fn encode(&self) -> [u8; TAG_LEN] {
         let mut b = [0u8; TAG_LEN];
@@ -295,7 +277,7 @@ impl Reader {
             .unwrap_or(1);
         Some(Ident {
             idx,
-            key_hash: super::fnv1a(key.as_bytes()),
+            key_hash: fnv1a(key.as_bytes()),
             attempt,
         })
     }
@@ -322,7 +304,7 @@ pub fn key_hash(k: u32) -> u64 {
         digits[n] = rev[m];
         n += 1;
     }
-    super::fnv1a(&digits[..n])
+    fnv1a(&digits[..n])
 }
 
 /// The filler payload shared by every message (cloning `Bytes` is a reference count).
@@ -413,6 +395,6 @@ mod tests {
     }
 
     fn fnv1a_of(s: &str) -> u64 {
-        crate::workload::fnv1a(s.as_bytes())
+        crate::hash::fnv1a(s.as_bytes())
     }
 }

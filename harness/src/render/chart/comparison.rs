@@ -11,6 +11,7 @@ use super::legend::{legend, LegendItem};
 use super::palette::{BASELINE_COLOR, CANDIDATE_COLOR, REGRESSION_COLOR, TEXT_COLOR};
 use super::ticks::{fmt_num, nice_ticks, Ticked};
 use super::ChartError;
+use crate::compare::{Comparison, Decision};
 
 /// One metric of one scenario, baseline against candidate (the output of `jsbench compare`,
 /// mapped to plain fields).
@@ -24,6 +25,26 @@ pub struct ComparisonBar {
     pub candidate: f64,
     pub change_pct: f64,
     pub regression: bool,
+}
+
+impl ComparisonBar {
+    /// The rows of a comparison that have a change to draw.
+    pub fn from_comparison(c: &Comparison) -> Vec<ComparisonBar> {
+        c.rows
+            .iter()
+            .filter_map(|r| {
+                Some(ComparisonBar {
+                    scenario: r.scenario.clone(),
+                    metric: r.metric.clone(),
+                    unit: r.unit.clone(),
+                    baseline: r.baseline.median,
+                    candidate: r.candidate.median,
+                    change_pct: r.change_pct?,
+                    regression: r.decision == Decision::Regression,
+                })
+            })
+            .collect()
+    }
 }
 
 /// One panel per metric (in first-seen order), per scenario a baseline bar (grey) and a candidate

@@ -36,7 +36,7 @@ pub(super) fn section(h: &mut String, c: &Comparison) {
         },
         c.min_runs
     );
-    let bars = c.bars();
+    let bars = chart::ComparisonBar::from_comparison(c);
     if !bars.is_empty() {
         write_figure(
             h,

@@ -6,25 +6,27 @@
 //!
 //! - [`order`]: the orders a run observes, their names, cells and tones.
 //! - [`phrase`]: figures in words (µs, "-", latency names, retries, consume, losses, faults).
-//! - [`table`]: the summary table cell by cell, with each cell's [`Tone`].
+//! - [`table`]: the summary table cell by cell, with each cell's [`Tone`] (`tone.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::checker::{ClaimResult, Verdict};
-use crate::result::{ConsumeReport, FaultReport, LatencySummary, Report, RunStatus};
+use crate::result::{latency_label, ConsumeReport, FaultReport, LatencySummary, Report, RunStatus};
 
 mod order;
 mod phrase;
 mod table;
+mod tone;
 
 pub use order::{order_cell, OrderKind, OrderView};
 pub use phrase::{
     cluster_lines, consume_cell, consume_figures, consume_pool, consume_setup, cpu_phrase, dash,
-    dash_us, fault_leader, fault_span, faults_cell, fmt_us, healed_early, latency_label,
-    loss_shape, lost_phrase, recovery, replicas_line, replies_phrase, retry_phrase, segments,
+    dash_us, fault_leader, fault_span, faults_cell, fmt_us, healed_early, loss_shape, lost_phrase,
+    recovery, replicas_line, replies_phrase, retry_phrase, segments,
 };
-pub use table::{Cell, Column, SummaryTable, Tone, SUMMARY_COLUMNS};
+pub use table::{Cell, Column, SummaryTable, SUMMARY_COLUMNS};
+pub use tone::Tone;
 
 /// A set of runs (a suite, or whatever `jsbench report` was given), in input order.
 pub struct SuiteView<'a> {

@@ -4,7 +4,7 @@
 use crate::checker::{percent, OrderFigures};
 use crate::result::Orders;
 
-use super::table::Tone;
+use super::tone::Tone;
 
 /// One observed order. Publish order is the reference the others are measured against, so it
 /// is not one of them.

@@ -3,31 +3,11 @@
 //! table.
 
 use crate::checker::bound::Bound;
-use crate::checker::Verdict;
 
 use super::order::{late_per_key_cell, OrderKind};
 use super::phrase::{consume_cell, faults_cell, fmt_us};
+use super::tone::Tone;
 use super::{RunView, SuiteView};
-
-/// What a cell is, for outputs that style their cells (the HTML page colours them); text-only
-/// outputs ignore it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tone {
-    /// Names the run (the page links it to the run's section and shows its colour).
-    Run,
-    Plain,
-    /// A figure: right-aligned.
-    Number,
-    /// An order kept within every key.
-    Kept,
-    /// An order broken within some key.
-    Broken,
-    /// Something that must not happen: acknowledged messages lost.
-    Bad,
-    /// A run that did not complete.
-    Warning,
-    Verdict(Verdict),
-}
 
 /// One cell of the table.
 #[derive(Debug, Clone, PartialEq)]

@@ -158,7 +158,7 @@ pub struct PublishSection {
     pub gap: Option<crate::scenario::GapMode>,
     pub msg_id: Option<bool>,
     /// Where each message's tag goes: "payload" (default) or "headers".
-    pub wire: Option<crate::workload::Wire>,
+    pub wire: Option<crate::scenario::Wire>,
     /// Every message carries Nats-Expected-Last-Subject-Sequence (its key's previous message).
     pub expect_last_subject_seq: Option<bool>,
     pub ack_timeout: Option<String>,

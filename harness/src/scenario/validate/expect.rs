@@ -1,10 +1,9 @@
 //! `[expect]`: the claims are used as written; this checks that each can be judged. What each
 //! claim needs, and what to write instead of a boolean claim set to `false`, comes from the
-//! checkers' claims table (`checker::CLAIMS`), so a new claim needs no edit here.
+//! table of claims as written (`scenario::CLAIMS`), so a new claim needs no edit here.
 
-use crate::checker::{Needs, Written, CLAIMS};
 use crate::scenario::error::Checker;
-use crate::scenario::Expect;
+use crate::scenario::{Expect, Needs, Written, CLAIMS};
 
 /// `read_back`: claims about storage need the stream read back. `consume`: claims about
 /// processing need a `[consume]` section.

@@ -6,9 +6,8 @@ use std::time::Duration;
 use super::DEFAULT_MAX_MESSAGES;
 use crate::scenario::error::Checker;
 use crate::scenario::{
-    Amount, KeyDistribution, Overrides, Rate, Warmup, WorkloadPlan, WorkloadSection,
+    Amount, KeyDistribution, Overrides, Rate, Warmup, Wire, WorkloadPlan, WorkloadSection, TAG_LEN,
 };
-use crate::workload::{Wire, TAG_LEN};
 
 pub(super) fn validate(
     c: &mut Checker,

@@ -1,8 +1,9 @@
-//! Views of a comparison: the markdown table (terminal, compare.md, the job summary) and
-//! github-action-benchmark's `customBiggerIsBetter` / `customSmallerIsBetter` files.
+//! Views of a comparison ([`crate::compare`] decides, this draws): the markdown table
+//! (terminal, compare.md, the job summary) and github-action-benchmark's
+//! `customBiggerIsBetter` / `customSmallerIsBetter` files. The HTML page's comparison section
+//! is `html/comparison.rs`, its chart `chart/comparison.rs`.
 
-use super::decision::Sample;
-use super::Comparison;
+use crate::compare::{Comparison, Sample};
 use crate::render::text::fmt_us;
 
 fn fmt_value(v: f64, unit: &str) -> String {
