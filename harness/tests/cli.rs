@@ -77,6 +77,30 @@ fn a_fault_the_backend_cannot_inject_is_a_field_error() {
     );
 }
 
+/// `[server] url` takes a comma-separated seed list, as the nats CLI does; a bad entry is named.
+#[test]
+fn a_seed_list_url_is_accepted_and_a_bad_seed_named() {
+    let d = tempfile::tempdir().unwrap();
+    let external = |url: &str| {
+        format!("name = \"e\"\n[server]\nbackend = \"external\"\nurl = \"{url}\"\n[workload]\nmessages = 5\n")
+    };
+    write(d.path(), "e.toml", &external("nats://a:4222,nats://b:4222"));
+    succeeded(&jsbench().arg("check").arg(d.path()).output().unwrap());
+    write(
+        d.path(),
+        "e.toml",
+        &external("nats://a:4222,nats://b:42x22"),
+    );
+    let out = jsbench().arg("check").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("e.toml: server.url: "), "{err}");
+    assert!(
+        err.contains("\"nats://b:42x22\"") && err.contains("invalid port"),
+        "{err}"
+    );
+}
+
 #[test]
 fn run_validates_a_whole_directory_before_running_anything() {
     let d = tempfile::tempdir().unwrap();
