@@ -30,6 +30,7 @@
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
+//! | `split/` | one plan split across N workers (distributed load): each worker's keys, connections and share of the messages and rate, and why a plan cannot be split |
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
@@ -75,4 +76,5 @@ pub mod result;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod split;
 pub mod workload;

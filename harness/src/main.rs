@@ -47,6 +47,11 @@ enum Command {
     Check {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Also split each scenario across N workers (distributed load) and print each worker's
+        /// keys, connections and share; a scenario that cannot be split is an error (exit 2)
+        /// that says why.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        workers: Option<u16>,
     },
     /// List the scenarios of a directory with their descriptions.
     List {
@@ -241,7 +246,7 @@ fn main() -> ExitCode {
         )
         .init();
     let exit = match Cli::parse().command {
-        Command::Check { paths } => commands::check(&paths),
+        Command::Check { paths, workers } => commands::check(&paths, workers.map(usize::from)),
         Command::List { path } => commands::list(&path),
         Command::Run(args) => run(args),
         Command::Compare(args) => compare(args),

@@ -77,6 +77,81 @@ fn a_fault_the_backend_cannot_inject_is_a_field_error() {
     );
 }
 
+/// `check --workers N` splits each scenario (issue 25): a pool splits and each worker's segment is
+/// printed; a single connection, or fewer keys than workers, is an error naming the file, the
+/// field and why, with exit 2.
+#[test]
+fn check_with_workers_splits_or_says_why_with_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "ka.toml",
+        "name = \"ka\"\n[connections]\nstrategy = \"key_affine\"\ncount = 4\n\
+         [workload]\nmessages = 1000\nkeys = 16\nrate = 500\n",
+    );
+    let out = jsbench()
+        .args(["check", "--workers", "2"])
+        .arg(d.path().join("ka.toml"))
+        .output()
+        .unwrap();
+    let stdout = succeeded(&out);
+    assert!(stdout.contains("across 2 worker(s)"), "{stdout}");
+    assert!(
+        stdout.contains("worker 0: ") && stdout.contains("worker 1: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("connections 0–1") && stdout.contains("connections 2–3"));
+
+    write(
+        d.path(),
+        "one.toml",
+        "name = \"one\"\n[workload]\nmessages = 10\nkeys = 2\n",
+    );
+    let out = jsbench()
+        .args(["check", "--workers", "3"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "one.toml: connections.strategy: cannot split across 3 workers: strategy = \"single\""
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("one.toml: workload.keys: cannot split across 3 workers: 2 key(s)"),
+        "{err}"
+    );
+    // ka.toml splits across 3 as well; only one.toml is named.
+    assert!(!err.contains("ka.toml"), "{err}");
+}
+
+/// `[server] url` takes a comma-separated seed list, as the nats CLI does; a bad entry is named.
+#[test]
+fn a_seed_list_url_is_accepted_and_a_bad_seed_named() {
+    let d = tempfile::tempdir().unwrap();
+    let external = |url: &str| {
+        format!("name = \"e\"\n[server]\nbackend = \"external\"\nurl = \"{url}\"\n[workload]\nmessages = 5\n")
+    };
+    write(d.path(), "e.toml", &external("nats://a:4222,nats://b:4222"));
+    succeeded(&jsbench().arg("check").arg(d.path()).output().unwrap());
+    write(
+        d.path(),
+        "e.toml",
+        &external("nats://a:4222,nats://b:42x22"),
+    );
+    let out = jsbench().arg("check").arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("e.toml: server.url: "), "{err}");
+    assert!(
+        err.contains("\"nats://b:42x22\"") && err.contains("invalid port"),
+        "{err}"
+    );
+}
+
 #[test]
 fn run_validates_a_whole_directory_before_running_anything() {
     let d = tempfile::tempdir().unwrap();

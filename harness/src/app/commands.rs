@@ -1,4 +1,4 @@
-//! The small commands: `check` and `list` (scenario files), `compare` (baseline vs candidate),
+//! The small commands: `check` (scenario files; `--workers N` splits them too) and `list`, `compare` (baseline vs candidate),
 //! `report` (an HTML report for any results) and `fetch-server` (the process backend's binary).
 
 use std::path::{Path, PathBuf};
@@ -7,31 +7,92 @@ use super::{suite, Exit};
 use crate::compare::{self, CompareOptions};
 use crate::render::{comparison, html};
 use crate::result::{load, write_atomic};
-use crate::scenario::{self, Overrides};
+use crate::scenario::{self, FieldError, Overrides, ScenarioError};
+use crate::split;
 
-/// `jsbench check`: validates every file; 0 when all are valid, 2 otherwise.
-pub fn check(paths: &[PathBuf]) -> Exit {
-    match suite::load_all(paths, &Overrides::default()) {
-        Ok(plans) => {
-            for p in &plans {
-                let file = p
-                    .file
-                    .as_ref()
-                    .map(|f| f.display().to_string())
-                    .unwrap_or_default();
-                println!("ok  {file}  ({})", p.name);
+/// `jsbench check`: validates every file; with `workers`, also splits each plan across that
+/// many workers (`split::split`) and prints each worker's segment. 0 when every file is valid
+/// (and splits), 2 otherwise: each problem names the file, the field and why.
+pub fn check(paths: &[PathBuf], workers: Option<usize>) -> Exit {
+    let plans = match suite::load_all(paths, &Overrides::default()) {
+        Ok(plans) => plans,
+        Err(e) => return bad_scenarios(&e),
+    };
+    let mut unsplittable = Vec::new();
+    for p in &plans {
+        let file = p
+            .file
+            .as_ref()
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        let Some(n) = workers else {
+            println!("ok  {file}  ({})", p.name);
+            continue;
+        };
+        match split::split(p, n) {
+            Ok(segments) => {
+                println!("ok  {file}  ({}) across {n} worker(s)", p.name);
+                for s in &segments {
+                    println!("    {}", segment_line(s));
+                }
             }
-            Exit::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            eprintln!(
-                "{} error(s); see scenarios/README.md for every field",
-                e.errors.len()
-            );
-            Exit::BAD_INPUT
+            Err(e) => unsplittable.extend(e.reasons.iter().map(|r| FieldError {
+                file: file.clone(),
+                line: None,
+                field: r.field().to_string(),
+                message: format!("cannot split across {n} workers: {r}"),
+            })),
         }
     }
+    if unsplittable.is_empty() {
+        Exit::SUCCESS
+    } else {
+        bad_scenarios(&ScenarioError {
+            errors: unsplittable,
+        })
+    }
+}
+
+fn bad_scenarios(e: &ScenarioError) -> Exit {
+    eprintln!("{e}");
+    eprintln!(
+        "{} error(s); see scenarios/README.md for every field",
+        e.errors.len()
+    );
+    Exit::BAD_INPUT
+}
+
+/// One worker's segment in a line: `worker 0: 8 keys (k0 k2 k4 …), connections 0–1, 5,012
+/// messages (50.1%), 1,002 msgs/s`.
+fn segment_line(s: &split::Segment) -> String {
+    let shown: Vec<String> = s.keys.iter().take(6).map(|k| format!("k{k}")).collect();
+    let more = if s.keys.len() > shown.len() {
+        " …"
+    } else {
+        ""
+    };
+    let conns = match s.connections.len() {
+        1 => format!("connection {}", s.connections.start),
+        _ => format!(
+            "connections {}–{}",
+            s.connections.start,
+            s.connections.end - 1
+        ),
+    };
+    let mut line = format!(
+        "worker {}: {} key(s) ({}{more}), {conns}",
+        s.worker,
+        s.keys.len(),
+        shown.join(" ")
+    );
+    match s.messages {
+        Some(m) => line.push_str(&format!(", {m} messages ({:.1}%)", s.share * 100.0)),
+        None => line.push_str(&format!(", {:.1}% of the messages", s.share * 100.0)),
+    }
+    if let Some(r) = s.rate {
+        line.push_str(&format!(", {r:.0} msgs/s"));
+    }
+    line
 }
 
 /// `jsbench list`: every scenario of a directory with its description, names aligned.

@@ -24,7 +24,7 @@ use crate::record::readback::{self, ReadBackCheck};
 use crate::record::usage::{NodesSpan, Span, Usage};
 use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
 use crate::server::Server;
-use crate::workload::{key_name, KeyGen, Pacer, Reader};
+use crate::workload::{key_name, warmup_seed, KeyGen, Pacer, Reader};
 
 /// How long the round trip that proves a connection drained may take (a reconnect after a
 /// fault included).
@@ -155,7 +155,7 @@ impl Phases<'_> {
                 max: w.max_messages,
             },
         };
-        let mut keygen = KeyGen::new(w, self.plan.seed ^ 0x5741_524d_5550);
+        let mut keygen = KeyGen::new(w, warmup_seed(self.plan.seed));
         let first = match limit {
             Limit::Messages(n) => keygen.take(n as usize),
             Limit::Duration { .. } => Vec::new(),

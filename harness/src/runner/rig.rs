@@ -5,10 +5,17 @@
 //!
 //! On a cluster the order matters: the stream is created first and the run waits until it has a
 //! leader and every replica is current; only then is `connections.connect_to` resolved against
-//! that leader, and each connection gets every node on its server list, its primary first (so it
-//! fails over as an application's would). With proxies, each connection has one proxy per node,
-//! so a fault on a connection follows it to whichever node it talks to, and a partition can cut
-//! the client links to some nodes only.
+//! that leader, and each connection gets every seed on its server list, its primary first (so it
+//! fails over as an application's would). The seeds are the server's client URLs
+//! ([`Server::seeds`]): every node of a cluster jsbench started, or an external server's seed
+//! list. With proxies, each connection has one proxy per seed, so a fault on a connection
+//! follows it to whichever seed it talks to, and a partition can cut the client links to some
+//! nodes only.
+//!
+//! No connection (publishers, admin — which also reads back and consumes) adds the servers a
+//! cluster advertises to its list (`ignore_discovered_servers`): a URL learned from the servers
+//! would take a publishing connection around its fault proxies, and every connection talks only
+//! to what the run was given, so what a run reached is what its scenario says.
 
 use std::time::Duration;
 
@@ -32,28 +39,30 @@ pub(super) struct Rig {
     pub(super) admin: jetstream::Context,
     pub(super) subjects: Subjects,
     pub(super) stream: String,
-    /// Each connection's primary node (index into the server's nodes).
+    /// Each connection's primary seed (index into [`Server::seeds`]: a node, for a server
+    /// jsbench started).
     pub(super) primaries: Vec<usize>,
 }
 
-/// Starts the client proxies: per connection, one per node. Empty when not proxied; the
-/// proxies are the caller's to stop (also when opening the rig fails).
+/// Starts the client proxies: per connection, one per seed (a node jsbench started, or an entry
+/// of an external server's seed list). Empty when not proxied; the proxies are the caller's to
+/// stop (also when opening the rig fails).
 pub(super) async fn start_proxies(plan: &Plan, server: &Server) -> Result<Vec<Vec<Proxy>>, String> {
     if !plan.proxied() {
         return Ok(Vec::new());
     }
     let mut proxies = Vec::with_capacity(plan.connections.count);
     for i in 0..plan.connections.count {
-        let mut per_node = Vec::with_capacity(server.nodes().len());
-        for (n, node) in server.nodes().iter().enumerate() {
-            let upstream = upstream_of(&node.url).await?;
+        let mut per_seed = Vec::with_capacity(server.seeds().len());
+        for (n, url) in server.seeds().iter().enumerate() {
+            let upstream = upstream_of(url).await?;
             let seed = plan.seed ^ (0x5052_4f58_5900 + i as u64) ^ ((n as u64) << 40);
             let p = Proxy::start(upstream, seed)
                 .await
                 .map_err(|e| format!("cannot start the fault proxy for connection {i}: {e}"))?;
-            per_node.push(p);
+            per_seed.push(p);
         }
-        proxies.push(per_node);
+        proxies.push(per_seed);
     }
     Ok(proxies)
 }
@@ -61,7 +70,6 @@ pub(super) async fn start_proxies(plan: &Plan, server: &Server) -> Result<Vec<Ve
 async fn upstream_of(url: &str) -> Result<std::net::SocketAddr, String> {
     let hostport = url.split("://").nth(1).unwrap_or(url);
     let hostport = hostport.rsplit('@').next().unwrap_or(hostport);
-    let hostport = hostport.split(',').next().unwrap_or(hostport);
     tokio::net::lookup_host(hostport)
         .await
         .ok()
@@ -93,13 +101,14 @@ impl Rig {
             .connect_options()
             .await
             .map_err(|e| format!("connection options: {e}"))?;
-        let all: Vec<String> = server.nodes().iter().map(|n| n.url.clone()).collect();
+        let all = server.seeds();
         let admin_client = options
             .clone()
             .name(format!("jsbench-{}-admin", plan.name))
             .max_reconnects(Some(max_reconnects(plan)))
             .retain_servers_order()
-            .connect(parse(&all)?.as_slice())
+            .ignore_discovered_servers()
+            .connect(parse(all)?.as_slice())
             .await
             .map_err(|e| format!("cannot connect to {}: {e}", all.join(", ")))?;
         let admin = jetstream::ContextBuilder::new()
@@ -127,7 +136,9 @@ impl Rig {
         )
         .await
         .map_err(|e| format!("cannot connect to {}: {e}", urls[0].join(", ")))?;
-        if server.nodes().len() > 1 {
+        // Several seeds, or a replicated stream on whatever the one URL is: a connection's node
+        // may not forward to the stream yet.
+        if server.seeds().len() > 1 || plan.stream.replicas > 1 {
             reach_stream(&pool, run_id).await?;
         }
         facts.environment.server_version = pool.clients[0].server_info().version.clone();
@@ -256,9 +267,12 @@ async fn reach_stream(pool: &Pool, run_id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Each connection's primary node, by `connections.connect_to` and the stream's leader.
+/// Each connection's primary seed, by `connections.connect_to` and the stream's leader. The
+/// seeds of a server jsbench started are its nodes, in order; an external server's are its seed
+/// list, over which connections spread as over nodes (connection i → seed i mod n; its nodes
+/// are unknown, so `leader`, `follower` and a node index are validation errors there).
 fn primaries(plan: &Plan, server: &Server, leader: Option<&str>) -> Vec<usize> {
-    let n = server.nodes().len();
+    let n = server.seeds().len();
     let leader = leader.and_then(|l| server.nodes().iter().position(|x| x.name == l));
     let followers: Vec<usize> = (0..n).filter(|&i| Some(i) != leader).collect();
     (0..plan.connections.count)
@@ -272,10 +286,10 @@ fn primaries(plan: &Plan, server: &Server, leader: Option<&str>) -> Vec<usize> {
         .collect()
 }
 
-/// Each connection's server list: its primary node first, then the others in order (through
+/// Each connection's server list: its primary seed first, then the others in order (through
 /// the connection's own proxies when it has them).
 fn server_lists(server: &Server, proxies: &[Vec<Proxy>], primaries: &[usize]) -> Vec<Vec<String>> {
-    let n = server.nodes().len();
+    let n = server.seeds().len();
     primaries
         .iter()
         .enumerate()
@@ -283,8 +297,8 @@ fn server_lists(server: &Server, proxies: &[Vec<Proxy>], primaries: &[usize]) ->
             let order = std::iter::once(p).chain((0..n).filter(move |&i| i != p));
             order
                 .map(|i| match proxies.get(c) {
-                    Some(per_node) => per_node[i].url(),
-                    None => server.nodes()[i].url.clone(),
+                    Some(per_seed) => per_seed[i].url(),
+                    None => server.seeds()[i].clone(),
                 })
                 .collect()
         })

@@ -23,11 +23,13 @@ use super::spec::{Auth, Backend, Node, ServerSpec};
 use crate::proxy::Toxic;
 
 /// A server just provided: how it was obtained (for reports), the credential of a server
-/// jsbench started, its nodes, and what was started.
+/// jsbench started, its nodes, the client URLs a connection is given (`seeds`: every node's,
+/// or an external server's seed list), and what was started.
 pub(crate) struct Launched {
     pub(crate) source: String,
     pub(crate) credential: Option<Credential>,
     pub(crate) nodes: Vec<Node>,
+    pub(crate) seeds: Vec<String>,
     pub(crate) started: Started,
 }
 
@@ -79,17 +81,20 @@ async fn launch_auto(spec: &ServerSpec) -> Result<Launched, ServerError> {
     }
 }
 
+/// An external server or cluster: one node as far as jsbench knows (it watches no node of it),
+/// reached through its seed list.
 fn attach_external(spec: &ServerSpec) -> Result<Launched, ServerError> {
-    let url = external::check_url(spec.url.as_deref())?;
+    let seeds = external::check_url(spec.url.as_deref())?;
     Ok(Launched {
-        source: format!("external: {url}"),
+        source: format!("external: {}", seeds.join(", ")),
         credential: None,
         nodes: vec![Node {
             index: 0,
             name: String::new(),
-            url,
+            url: seeds[0].clone(),
             monitor_url: None,
         }],
+        seeds,
         started: Started::External {
             auth: spec.auth.clone(),
         },
@@ -105,6 +110,7 @@ async fn launch_process(spec: &ServerSpec) -> Result<Launched, ServerError> {
     Ok(Launched {
         source: format!("process: {} ({origin}){}", bin.display(), size(spec.nodes)),
         credential: Some(credential),
+        seeds: node_urls(&cluster.nodes()),
         nodes: cluster.nodes(),
         started: Started::Process(cluster),
     })
@@ -126,9 +132,15 @@ async fn launch_container(
             size(spec.nodes)
         ),
         credential: Some(credential),
+        seeds: node_urls(&cluster.nodes()),
         nodes: cluster.nodes(),
         started: Started::Container(cluster),
     })
+}
+
+/// The client URL of every node, in node order: the seeds of a server jsbench started.
+fn node_urls(nodes: &[Node]) -> Vec<String> {
+    nodes.iter().map(|n| n.url.clone()).collect()
 }
 
 /// `", N nodes"` for a cluster, nothing for a single server.
@@ -187,15 +199,15 @@ impl Started {
         }
     }
 
-    /// Options to connect to `url`: auth and TLS applied for an external server, `credential`
-    /// for the servers jsbench starts.
+    /// Options to connect to `seeds`: auth and TLS applied for an external server,
+    /// `credential` for the servers jsbench starts.
     pub(crate) async fn connect_options(
         &self,
-        url: &str,
+        seeds: &[String],
         credential: Option<&Credential>,
     ) -> Result<ConnectOptions, ServerError> {
         match (self, credential) {
-            (Started::External { auth }, _) => external::connect_options(url, auth).await,
+            (Started::External { auth }, _) => external::connect_options(seeds, auth).await,
             (_, Some(c)) => Ok(c.apply(ConnectOptions::new())),
             (_, None) => Ok(ConnectOptions::new()),
         }

@@ -1,6 +1,7 @@
 //! The external backend: an existing server or cluster that jsbench neither starts nor
-//! stops. Only here do the [`Auth`] settings (credentials, TLS, user/password, token)
-//! apply, since jsbench's own ephemeral servers run without authentication.
+//! stops, reached through a seed list (one URL or several, comma-separated). Only here do the
+//! [`Auth`] settings (credentials, TLS, user/password, token) apply, since jsbench's own
+//! ephemeral servers admit only their per-run credential.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -10,23 +11,52 @@ use async_nats::{ConnectOptions, ServerAddr};
 use super::error::ServerError;
 use super::spec::Auth;
 
-/// Checks that the URL is present and parses as a NATS server address.
-pub(crate) fn check_url(url: Option<&str>) -> Result<String, ServerError> {
+/// The seed list of an external server: `url` split at commas (`"nats://a:4222,nats://b:4222"`,
+/// as the nats CLI takes it), each entry trimmed and parsed as a NATS server address. Every
+/// jsbench connection gets the whole list, so a client fails over among the seeds when the
+/// node it is on goes away. An error names the entry that is wrong.
+pub fn seed_urls(url: &str) -> Result<Vec<String>, ServerError> {
+    let entries: Vec<&str> = url.split(',').map(str::trim).collect();
+    let mut seeds: Vec<String> = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let bad = |reason: String| ServerError::InvalidUrl {
+            url: entry.to_string(),
+            reason: if entries.len() > 1 {
+                format!("seed {} of {} in {url:?}: {reason}", i + 1, entries.len())
+            } else {
+                reason
+            },
+        };
+        if entry.is_empty() {
+            return Err(bad(
+                "an empty entry (a comma too many): separate URLs with one comma".into(),
+            ));
+        }
+        ServerAddr::from_str(entry).map_err(|e| bad(e.to_string()))?;
+        if seeds.iter().any(|s| s == entry) {
+            return Err(bad("listed twice".into()));
+        }
+        seeds.push(entry.to_string());
+    }
+    Ok(seeds)
+}
+
+/// Checks that the URL (a seed list) is present and that every entry parses; the seeds.
+pub(crate) fn check_url(url: Option<&str>) -> Result<Vec<String>, ServerError> {
     let url = url
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .ok_or(ServerError::MissingUrl)?;
-    ServerAddr::from_str(url).map_err(|e| ServerError::InvalidUrl {
-        url: url.to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(url.to_string())
+    seed_urls(url)
 }
 
-/// Connect options with `auth` applied. TLS is required when any TLS file is given or the
+/// Connect options with `auth` applied. TLS is required when any TLS file is given or a seed
 /// URL says `tls://`, so a misconfigured server fails loudly instead of silently running
 /// the benchmark in plain text.
-pub(crate) async fn connect_options(url: &str, auth: &Auth) -> Result<ConnectOptions, ServerError> {
+pub(crate) async fn connect_options(
+    seeds: &[String],
+    auth: &Auth,
+) -> Result<ConnectOptions, ServerError> {
     let mut opts = ConnectOptions::new();
 
     if let Some(creds) = &auth.creds {
@@ -58,9 +88,11 @@ pub(crate) async fn connect_options(url: &str, auth: &Auth) -> Result<ConnectOpt
         }
         (None, None) => {}
     }
-    let tls_url = ServerAddr::from_str(url)
-        .map(|addr| addr.tls_required())
-        .unwrap_or(false);
+    let tls_url = seeds.iter().any(|url| {
+        ServerAddr::from_str(url)
+            .map(|addr| addr.tls_required())
+            .unwrap_or(false)
+    });
     if tls_url || auth.tls_ca.is_some() || auth.tls_cert.is_some() {
         opts = opts.require_tls(true);
     }
@@ -88,5 +120,29 @@ fn require_file(path: &Path, what: &str) -> Result<(), ServerError> {
             path.display()
         ))),
         Err(e) => Err(ServerError::Auth(format!("{what} {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_list_is_split_at_commas_and_each_entry_checked() {
+        assert_eq!(
+            seed_urls("nats://a:4222, nats://b:4222 ,c:4223").unwrap(),
+            ["nats://a:4222", "nats://b:4222", "c:4223"]
+        );
+        assert_eq!(seed_urls("nats://a:4222").unwrap(), ["nats://a:4222"]);
+        let bad = |list: &str| seed_urls(list).unwrap_err().to_string();
+        let e = bad("nats://a:4222,nats://b:x");
+        assert!(
+            e.contains("\"nats://b:x\"") && e.contains("seed 2 of 2"),
+            "{e}"
+        );
+        assert!(e.contains("invalid port"), "{e}");
+        assert!(bad("nats://a:4222,,nats://b:1").contains("empty entry"));
+        assert!(bad("nats://a:1,nats://a:1").contains("listed twice"));
+        assert!(bad("http://a:1").contains("\"http://a:1\""));
     }
 }

@@ -22,6 +22,8 @@ pub struct Server {
     /// The per-run credential of a server jsbench started (None for an external one).
     credential: Option<Credential>,
     nodes: Vec<Node>,
+    /// The client URLs every connection is given (see [`Server::seeds`]).
+    seeds: Vec<String>,
     started: Started,
 }
 
@@ -33,6 +35,7 @@ impl Server {
             source,
             credential,
             nodes,
+            seeds,
             started,
         } = backend::launch(spec).await?;
         // From here on, an early return drops `server`, which removes what was started.
@@ -40,6 +43,7 @@ impl Server {
             source,
             credential,
             nodes,
+            seeds,
             started,
         };
         if server.nodes.len() > 1 {
@@ -63,7 +67,8 @@ impl Server {
         ready::meta_leader(&self.nodes).await
     }
 
-    /// The client URL of node 0, e.g. `nats://127.0.0.1:34567`.
+    /// The client URL of node 0, e.g. `nats://127.0.0.1:34567` (an external server: its first
+    /// seed).
     pub fn url(&self) -> &str {
         &self.nodes[0].url
     }
@@ -71,6 +76,13 @@ impl Server {
     /// Every node: 1 for a single server (or an external one), `nodes` for a cluster.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
+    }
+
+    /// The client URLs a connection is given, so it can fail over among them: every node's, in
+    /// node order, for a server jsbench started; the seed list (`server.url`, comma-separated)
+    /// for an external one, whose nodes jsbench does not know.
+    pub fn seeds(&self) -> &[String] {
+        &self.seeds
     }
 
     /// The backend actually used (never [`Backend::Auto`]).
@@ -126,7 +138,7 @@ impl Server {
     /// credentials file asynchronously.
     pub async fn connect_options(&self) -> Result<async_nats::ConnectOptions, ServerError> {
         self.started
-            .connect_options(self.url(), self.credential.as_ref())
+            .connect_options(&self.seeds, self.credential.as_ref())
             .await
     }
 

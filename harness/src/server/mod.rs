@@ -5,7 +5,8 @@
 //! - `process`: a `nats-server` child process on a free loopback port with a temp store dir
 //!   (see [`find_or_fetch_binary`] for where the binary comes from);
 //! - `container`: a container on the local Docker engine;
-//! - `external`: an existing server or cluster; nothing is started or stopped.
+//! - `external`: an existing server or cluster, reached through a seed list (one URL or several,
+//!   comma-separated; every connection gets all of them); nothing is started or stopped.
 //!
 //! `auto` resolves to `container` when a Docker engine answers and the image is present
 //! (or pullable), else to `process`. The returned [`Server`] records which backend was used
@@ -36,7 +37,7 @@
 //!   one place where faults, partitions, route faults and stop are dispatched per backend;
 //! - `process/`: the nats-server child process backend (nodes, cluster, route proxies, temp dirs);
 //! - `container/`: the container backend (nodes, cluster, networks, image) and the Docker API;
-//! - `external.rs`: an existing server: its URL and the [`Auth`] settings;
+//! - `external.rs`: an existing server: its seed list ([`seed_urls`]) and the [`Auth`] settings;
 //! - used by both backends: `config.rs` (a node's config file, [`SyncInterval`]),
 //!   `credential.rs` ([`Credential`]), `binary.rs` (the nats-server binary: the process backend
 //!   runs it, the local image is built from it), `fault.rs` ([`ServerFault`] and the state
@@ -70,6 +71,7 @@ pub use container::{
 };
 pub use credential::Credential;
 pub use error::ServerError;
+pub use external::seed_urls;
 pub use fault::ServerFault;
 pub use handle::Server;
 pub use spec::{Auth, Backend, Node, ServerSpec, MAX_NODES};

@@ -65,13 +65,38 @@ impl KeyGen {
     }
 }
 
+/// The seed the warm-up's keys are drawn from (the measured phase draws from the plan's seed
+/// itself): a stream of its own, so the measured keys do not depend on the warm-up.
+pub fn warmup_seed(seed: u64) -> u64 {
+    seed ^ 0x5741_524d_5550
+}
+
+/// Each key's expected share of the messages (summing to 1): 1/K for `uniform` and
+/// `round_robin`, 1/(k+1)^s normalised for `zipf`. Never increasing with the key's number.
+pub fn key_weights(plan: &WorkloadPlan) -> Vec<f64> {
+    let k = plan.keys;
+    match plan.key_distribution {
+        KeyDistribution::Uniform | KeyDistribution::RoundRobin => vec![1.0 / k as f64; k as usize],
+        KeyDistribution::Zipf => {
+            let weights = zipf_weights(k, plan.zipf_exponent);
+            let total: f64 = weights.iter().sum();
+            weights.iter().map(|w| w / total).collect()
+        }
+    }
+}
+
 /// The keys of the first `n` messages for a seed.
 pub fn draw_keys(plan: &WorkloadPlan, n: usize, seed: u64) -> Vec<u32> {
     KeyGen::new(plan, seed).take(n)
 }
 
+/// Zipf's unnormalised weights: key k is drawn in proportion to 1/(k+1)^s.
+fn zipf_weights(k: u32, s: f64) -> Vec<f64> {
+    (0..k).map(|i| 1.0 / ((i + 1) as f64).powf(s)).collect()
+}
+
 fn zipf_cdf(k: u32, s: f64) -> Vec<f64> {
-    let weights: Vec<f64> = (0..k).map(|i| 1.0 / ((i + 1) as f64).powf(s)).collect();
+    let weights = zipf_weights(k, s);
     let total: f64 = weights.iter().sum();
     let mut acc = 0.0;
     weights
@@ -123,6 +148,28 @@ mod tests {
         let hot = z.iter().filter(|&&k| k == 0).count();
         let cold = z.iter().filter(|&&k| k == 99).count();
         assert!(hot > 10 * cold.max(1), "hot {hot} cold {cold}");
+    }
+
+    #[test]
+    fn key_weights_sum_to_one_and_never_increase() {
+        for dist in [
+            KeyDistribution::Uniform,
+            KeyDistribution::RoundRobin,
+            KeyDistribution::Zipf,
+        ] {
+            let w = key_weights(&plan(dist, 50));
+            assert_eq!(w.len(), 50);
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{dist:?}");
+            assert!(w.windows(2).all(|p| p[0] >= p[1]), "{dist:?}");
+        }
+    }
+
+    #[test]
+    fn fnv1a_has_the_reference_values() {
+        // FNV-1a 64 test vectors: key → connection and key → worker must never change.
+        assert_eq!(crate::hash::fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(crate::hash::fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(crate::hash::fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
     }
 
     #[test]

@@ -68,7 +68,8 @@ fn sync_interval(c: &mut Checker, s: &ServerSection, backend: Backend) -> SyncIn
     }
 }
 
-/// The backend and, for an external server, its URL. `--server-url` alone implies
+/// The backend and, for an external server, its URL: one `nats://…` URL or a comma-separated
+/// seed list of them, as the nats CLI takes it. `--server-url` alone implies
 /// `backend = "external"`.
 fn endpoint(c: &mut Checker, s: &ServerSection, o: &Overrides) -> (Backend, Option<String>) {
     let mut backend = s.backend.unwrap_or(Backend::Auto);
@@ -98,15 +99,9 @@ fn endpoint(c: &mut Checker, s: &ServerSection, o: &Overrides) -> (Backend, Opti
         );
     }
     if let Some(u) = &url {
-        let ok = ["nats://", "tls://", "ws://", "wss://"]
-            .iter()
-            .any(|p| u.starts_with(p))
-            || !u.contains("://");
-        if !ok {
-            c.err(
-                "server.url",
-                format!("{u:?}: scheme must be nats://, tls://, ws:// or wss://"),
-            );
+        // A seed list: every entry must parse, and the error names the one that does not.
+        if let Err(e) = crate::server::seed_urls(u) {
+            c.err("server.url", e.to_string());
         }
     }
     (backend, url)
