@@ -26,6 +26,7 @@
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
 //! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
+//! | `faultfs/` | the fault filesystem: a FUSE pass-through mount over a node's store that can lose power (drop unsynced writes and entries), flip bits, truncate files and slow down, with the file kinds of a nats-server store |
 //! | `server/` | servers and clusters jsbench starts (process, container) or attaches to (external), their image, binary, credential, monitoring |
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and the claims table |
@@ -52,6 +53,7 @@ pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;
+pub mod faultfs;
 pub mod nemesis;
 pub mod proxy;
 pub mod record;
