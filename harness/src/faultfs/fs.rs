@@ -155,7 +155,12 @@ impl State {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))
     }
 
-    pub(super) fn rename_entry(&mut self, from: Slot, to: Slot, flags: RenameFlags) -> io::Result<()> {
+    pub(super) fn rename_entry(
+        &mut self,
+        from: Slot,
+        to: Slot,
+        flags: RenameFlags,
+    ) -> io::Result<()> {
         if flags.bits() & !libc::RENAME_NOREPLACE != 0 {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }

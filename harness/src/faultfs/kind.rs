@@ -142,7 +142,10 @@ mod tests {
             ("jetstream/$SYS/_js_/S-R3F-x/msgs/12.blk", vec![Blocks]),
             ("jetstream/$G/streams/S/msgs/index.db", vec![Index]),
             ("jetstream/$G/streams/S/msgs/3.idx", vec![Index]),
-            ("jetstream/$SYS/_js_/_meta_/snapshots/snap.1.5", vec![Snapshot]),
+            (
+                "jetstream/$SYS/_js_/_meta_/snapshots/snap.1.5",
+                vec![Snapshot],
+            ),
             ("jetstream/$G/streams/S/meta.inf", vec![Meta]),
             ("jetstream/$G/streams/S/obs/C/meta.sum", vec![Meta]),
             ("jetstream/$G/streams/S/obs/C/o.dat", vec![ConsumerState]),

@@ -41,8 +41,8 @@
 //! name durable is what ext4, xfs and btrfs do in practice (their journal or log commits the
 //! file's creation with it), and we model the machine nats-server runs on, not the weakest
 //! legal one. It matters: nats-server fsyncs the directory in `writeAtomically` (meta files,
-//! raft snapshots) and after new message blocks in its periodic flusher, but never the
-//! parents of the store directories it creates, so the strict rule would delete a stream
+//! raft snapshots) and its `msgs` dir in the periodic flush (`syncBlocks`), but never the
+//! parents of the store directories it creates (`os.MkdirAll`), so the strict rule would delete a stream
 //! with `sync_interval: always` on every power loss. LazyFS is laxer still: it buffers only
 //! file data and passes create, rename, mkdir and unlink straight through, so entries always
 //! survive; here a file created and written without any sync is gone after a power loss, as

@@ -168,7 +168,11 @@ impl Filesystem for FaultFsImpl {
         let mut buf = vec![0u8; size as usize];
         let mut done = 0;
         while done < buf.len() {
-            match std::os::unix::fs::FileExt::read_at(&*file, &mut buf[done..], offset + done as u64) {
+            match std::os::unix::fs::FileExt::read_at(
+                &*file,
+                &mut buf[done..],
+                offset + done as u64,
+            ) {
                 Ok(0) => break,
                 Ok(n) => done += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -302,8 +306,14 @@ impl Filesystem for FaultFsImpl {
         let backing = self.shared.lock().backing.clone();
         match super::fs::statvfs(&backing) {
             Ok(s) => reply.statfs(
-                s.f_blocks, s.f_bfree, s.f_bavail, s.f_files, s.f_ffree, s.f_bsize as u32,
-                s.f_namemax as u32, s.f_frsize as u32,
+                s.f_blocks,
+                s.f_bfree,
+                s.f_bavail,
+                s.f_files,
+                s.f_ffree,
+                s.f_bsize as u32,
+                s.f_namemax as u32,
+                s.f_frsize as u32,
             ),
             Err(e) => reply.error(errno(e)),
         }

@@ -59,7 +59,8 @@ impl State {
         let (mut staged, mut doomed) = (Vec::new(), Vec::new());
         for &ino in &inos {
             let node = &self.nodes[&ino];
-            let in_place = matches!((&node.link, &node.durable), (Link::Live(l), Some(d)) if l == d);
+            let in_place =
+                matches!((&node.link, &node.durable), (Link::Live(l), Some(d)) if l == d);
             if node.link == Link::Gone || (in_place && self.survives(ino)) {
                 continue;
             }
@@ -85,7 +86,9 @@ impl State {
     /// Moves a surviving inode that is not at its durable entry into the staging dir; returns
     /// where it was (None: in the trash).
     fn stage_one(&mut self, ino: u64) -> Result<Option<PathBuf>, FaultFsError> {
-        let from = self.path_or_enoent(ino).map_err(FaultFsError::io("locate", ""))?;
+        let from = self
+            .path_or_enoent(ino)
+            .map_err(FaultFsError::io("locate", ""))?;
         let was = match self.nodes[&ino].link {
             Link::Trash => None,
             _ => self.live_rel(ino),
@@ -129,8 +132,13 @@ impl State {
     ) -> Result<(), FaultFsError> {
         staged.sort_by_key(|&(ino, _)| self.durable_depth(ino));
         for (ino, was) in staged {
-            let slot = self.nodes[&ino].durable.clone().expect("survivors are durable");
-            let dir = self.path_or_enoent(slot.parent).map_err(FaultFsError::io("locate", ""))?;
+            let slot = self.nodes[&ino]
+                .durable
+                .clone()
+                .expect("survivors are durable");
+            let dir = self
+                .path_or_enoent(slot.parent)
+                .map_err(FaultFsError::io("locate", ""))?;
             let to = dir.join(&slot.name);
             let from = self.stage.join(ino.to_string());
             std::fs::rename(&from, &to).map_err(FaultFsError::io("restore", &to))?;
@@ -151,12 +159,18 @@ impl State {
     }
 
     /// Reverts every surviving file's data to its last sync.
-    fn revert_data(&mut self, inos: &[u64], report: &mut PowerLossReport) -> Result<(), FaultFsError> {
+    fn revert_data(
+        &mut self,
+        inos: &[u64],
+        report: &mut PowerLossReport,
+    ) -> Result<(), FaultFsError> {
         for &ino in inos {
             if self.nodes[&ino].undo.is_none() || !matches!(self.nodes[&ino].link, Link::Live(_)) {
                 continue;
             }
-            let path = self.path_or_enoent(ino).map_err(FaultFsError::io("locate", ""))?;
+            let path = self
+                .path_or_enoent(ino)
+                .map_err(FaultFsError::io("locate", ""))?;
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)

@@ -145,7 +145,10 @@ impl UndoLog {
         let mut restored = 0;
         for (&start, &(len, spill_off)) in &self.saved {
             let mut buf = vec![0u8; len as usize];
-            let spill = self.spill.as_ref().expect("saved ranges imply a spill file");
+            let spill = self
+                .spill
+                .as_ref()
+                .expect("saved ranges imply a spill file");
             read_full_at(spill, &mut buf, spill_off)?;
             file.write_all_at(&buf, start)?;
             restored += len;
