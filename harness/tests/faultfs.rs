@@ -212,6 +212,50 @@ fn power_loss_follows_the_entry_durability_rule() {
 }
 
 #[test]
+fn directory_renames_carry_their_children_and_revert_together() {
+    // nats-server's purge: msgs → __msgs__, a new msgs with a new block, old one removed.
+    let files: &[(&str, &[u8])] = &[("a/msgs/1.blk", b"old-a"), ("b/msgs/1.blk", b"old-b")];
+    let r = rig(files);
+    for dir in ["a", "b"] {
+        fs::rename(
+            r.mnt(&format!("{dir}/msgs")),
+            r.mnt(&format!("{dir}/__msgs__")),
+        )
+        .unwrap();
+        fs::create_dir(r.mnt(&format!("{dir}/msgs"))).unwrap();
+        fs::write(r.mnt(&format!("{dir}/msgs/1.blk")), b"new").unwrap();
+    }
+    // In a/ the new block is fsynced: its entry, the new msgs dir, and (to make room) the
+    // rename of the old msgs dir become durable. Nothing in b/ is synced.
+    File::open(r.mnt("a/msgs/1.blk"))
+        .unwrap()
+        .sync_all()
+        .unwrap();
+    r.mount.power_loss().unwrap();
+    assert_eq!(fs::read(r.mnt("a/msgs/1.blk")).unwrap(), b"new");
+    assert_eq!(fs::read(r.mnt("a/__msgs__/1.blk")).unwrap(), b"old-a");
+    assert_eq!(fs::read(r.mnt("b/msgs/1.blk")).unwrap(), b"old-b");
+    assert!(!r.mnt("b/__msgs__").exists());
+}
+
+#[test]
+fn a_checkpoint_makes_everything_so_far_durable() {
+    let r = rig(&[("old", b"0123")]);
+    fs::create_dir(r.mnt("d")).unwrap();
+    fs::write(r.mnt("d/new"), b"new").unwrap();
+    rw(&r.mnt("old")).write_all_at(b"AB", 1).unwrap();
+    fs::write(r.mnt("gone"), b"x").unwrap();
+    fs::remove_file(r.mnt("gone")).unwrap();
+    r.mount.checkpoint().unwrap();
+    fs::write(r.mnt("d/later"), b"later").unwrap();
+    let report = r.mount.power_loss().unwrap();
+    assert_eq!(fs::read(r.mnt("d/new")).unwrap(), b"new");
+    assert_eq!(fs::read(r.mnt("old")).unwrap(), b"0AB3");
+    assert!(!r.mnt("d/later").exists() && !r.mnt("gone").exists());
+    assert_eq!(report.entries.len(), 1, "{report:?}");
+}
+
+#[test]
 fn atomic_replace_is_durable_only_with_its_directory_sync() {
     // nats-server's writeAtomically: write tmp (O_SYNC), rename over the target, fsync dir.
     let r = rig(&[("s/meta.inf", b"v1"), ("t/meta.inf", b"v1")]);

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use jsbench::faultfs::{FaultFs, FaultFsOptions, Mount};
+use jsbench::faultfs::{FaultFs, FaultFsOptions, FileKind, Mount};
 
 const MESSAGES: u64 = 2_000;
 
@@ -137,6 +137,15 @@ async fn publish_kill_power_loss_restart(always: bool) -> Outcome {
     let server = NatsServer::start(&bin, dir.path(), &store, port, always);
     let acked = publish(server.connect().await).await;
     server.kill9();
+    // The kinds table names what a real store holds (index.db is written at clean shutdown).
+    for kind in [FileKind::Blocks, FileKind::Meta] {
+        let files = mount.files(kind).unwrap();
+        assert!(!files.is_empty(), "no {kind} files in the store");
+        assert!(
+            files.iter().all(|f| f.starts_with("store/jetstream")),
+            "{files:?}"
+        );
+    }
     let report = mount.power_loss().expect("power loss");
     let server = NatsServer::start(&bin, dir.path(), &store, port, always);
     let survived = stored(server.connect().await).await;

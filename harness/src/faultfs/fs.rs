@@ -236,6 +236,7 @@ impl FaultFsImpl {
         ino: u64,
         fh: Option<FileHandle>,
         mode: Option<u32>,
+        owner: (Option<u32>, Option<u32>),
         size: Option<u64>,
         times: [Option<TimeOrNow>; 2],
     ) -> io::Result<Metadata> {
@@ -243,6 +244,9 @@ impl FaultFsImpl {
         let path = st.path_or_enoent(ino)?;
         if let Some(mode) = mode {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o7777))?;
+        }
+        if owner.0.is_some() || owner.1.is_some() {
+            std::os::unix::fs::lchown(&path, owner.0, owner.1)?;
         }
         if let Some(size) = size {
             let file = match fh.and_then(|fh| st.handle_file(fh).ok()) {

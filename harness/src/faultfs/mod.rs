@@ -24,7 +24,8 @@
 //! unlinks reverted, parents first), the others (created since they were last made durable)
 //! are removed, and every surviving file is truncated to its durable length with its
 //! pre-images written back. Faults that act underneath the page cache (`corrupt`, `truncate`)
-//! work on the backing files directly (`faults.rs`); `set_latency` delays writes and syncs.
+//! work on the backing files directly (`faults.rs`); `set_latency` delays writes and syncs;
+//! `checkpoint()` makes everything durable at once, like sync(2) or a journal commit.
 //!
 //! ## When a directory entry is durable
 //!

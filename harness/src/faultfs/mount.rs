@@ -17,7 +17,7 @@ use rand::Rng;
 use super::error::FaultFsError;
 use super::faults::{CorruptReport, TruncateAmount, TruncateReport};
 use super::fs::{Counters, FaultFsImpl, Shared};
-use super::kind::FileKind;
+use super::kind::{list_kind, FileKind};
 use super::power::PowerLossReport;
 use super::state::State;
 use super::{FaultFsOptions, FsStats, FSNAME_PREFIX, HIDDEN_DIR};
@@ -204,6 +204,14 @@ impl Mount {
         self.state()?.power_loss()
     }
 
+    /// Makes everything written so far durable, like sync(2) (or a journal commit): a power
+    /// loss after it drops only what is written later.
+    pub fn checkpoint(&self) -> Result<(), FaultFsError> {
+        self.state()?
+            .sync_everything()
+            .map_err(FaultFsError::io("checkpoint", &self.backing))
+    }
+
     /// Flips `bits` distinct random bits in the files of `kind`.
     pub fn corrupt<R: Rng + ?Sized>(
         &self,
@@ -221,6 +229,15 @@ impl Mount {
         amount: TruncateAmount,
     ) -> Result<TruncateReport, FaultFsError> {
         self.state()?.truncate_kind(kind, amount)
+    }
+
+    /// The files of `kind` in the store now, relative to it, in path order.
+    pub fn files(&self, kind: FileKind) -> Result<Vec<PathBuf>, FaultFsError> {
+        let _serialised = self.state()?;
+        Ok(list_kind(&self.backing, kind)?
+            .into_iter()
+            .map(|f| f.rel)
+            .collect())
     }
 
     /// A slow disk: adds `latency` before every write and sync until set to zero.

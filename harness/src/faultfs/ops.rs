@@ -38,8 +38,8 @@ impl Filesystem for FaultFsImpl {
         _req: &Request,
         ino: INodeNo,
         mode: Option<u32>,
-        _uid: Option<u32>,
-        _gid: Option<u32>,
+        uid: Option<u32>,
+        gid: Option<u32>,
         size: Option<u64>,
         atime: Option<TimeOrNow>,
         mtime: Option<TimeOrNow>,
@@ -51,7 +51,8 @@ impl Filesystem for FaultFsImpl {
         _flags: Option<BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        match self.set_attrs(ino.0, fh, mode, size, [atime, mtime]) {
+        let owner = (uid, gid);
+        match self.set_attrs(ino.0, fh, mode, owner, size, [atime, mtime]) {
             Ok(meta) => reply.attr(&TTL, &attr(ino.0, &meta)),
             Err(e) => reply.error(errno(e)),
         }

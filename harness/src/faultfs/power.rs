@@ -58,10 +58,12 @@ impl State {
         inos.sort_unstable();
         let (mut staged, mut doomed) = (Vec::new(), Vec::new());
         for &ino in &inos {
-            let node = &self.nodes[&ino];
+            let Some(node) = self.nodes.get(&ino) else {
+                continue;
+            };
             let in_place =
                 matches!((&node.link, &node.durable), (Link::Live(l), Some(d)) if l == d);
-            if node.link == Link::Gone || (in_place && self.survives(ino)) {
+            if in_place && self.survives(ino) {
                 continue;
             }
             if self.survives(ino) {
@@ -165,7 +167,11 @@ impl State {
         report: &mut PowerLossReport,
     ) -> Result<(), FaultFsError> {
         for &ino in inos {
-            if self.nodes[&ino].undo.is_none() || !matches!(self.nodes[&ino].link, Link::Live(_)) {
+            let live_file = self
+                .nodes
+                .get(&ino)
+                .is_some_and(|n| n.undo.is_some() && matches!(n.link, Link::Live(_)));
+            if !live_file {
                 continue;
             }
             let path = self

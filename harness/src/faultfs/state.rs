@@ -41,8 +41,6 @@ pub(crate) enum Link {
     Trash,
     /// Parked in the staging dir during a power loss.
     Staged,
-    /// Removed for good.
-    Gone,
 }
 
 #[derive(Debug)]
@@ -125,7 +123,6 @@ impl State {
             Link::Live(slot) => Some(self.path(slot.parent)?.join(&slot.name)),
             Link::Trash => Some(self.trash.join(ino.to_string())),
             Link::Staged => Some(self.stage.join(ino.to_string())),
-            Link::Gone => None,
         }
     }
 
@@ -217,7 +214,7 @@ impl State {
                 }
             }
             Link::Trash => self.remove_for_good(ino),
-            Link::Staged | Link::Gone => {}
+            Link::Staged => {}
         }
     }
 
@@ -230,15 +227,15 @@ impl State {
         match node.link {
             Link::Live(_) => self.make_durable(ino),
             Link::Trash => self.remove_for_good(ino),
-            Link::Staged | Link::Gone => {}
+            Link::Staged => {}
         }
     }
 
     /// Deletes an inode's backing entry (best effort: open handles keep working on Linux) and
-    /// stops tracking where it is.
+    /// forgets the inode: the kernel may still name it, and then finds nothing (ENOENT).
     pub fn remove_for_good(&mut self, ino: u64) {
         let path = self.path(ino);
-        let Some(node) = self.nodes.get_mut(&ino) else {
+        let Some(mut node) = self.nodes.remove(&ino) else {
             return;
         };
         if let Some(slot) = node.durable.take() {
@@ -247,7 +244,6 @@ impl State {
         if let Some(undo) = node.undo.as_mut() {
             undo.discard();
         }
-        node.link = Link::Gone;
         self.by_backing.remove(&node.backing_id);
         if let Some(path) = path {
             let _ = if node.is_dir {
@@ -283,6 +279,23 @@ impl State {
         for ino in touched {
             self.make_durable(ino);
         }
+    }
+
+    /// sync(2): everything written and every entry becomes durable (what the kernel's
+    /// writeback and a journal commit do on their own within seconds on a real machine).
+    pub fn sync_everything(&mut self) -> io::Result<()> {
+        let mut inos: Vec<u64> = self.nodes.keys().copied().collect();
+        inos.sort_unstable();
+        for &ino in &inos {
+            self.make_durable(ino);
+        }
+        for ino in inos {
+            let Some(path) = self.path(ino) else { continue };
+            if let Some(undo) = self.nodes.get_mut(&ino).and_then(|n| n.undo.as_mut()) {
+                undo.synced(std::fs::symlink_metadata(&path)?.len());
+            }
+        }
+        Ok(())
     }
 
     /// Takes an inode out of the namespace (unlink, rmdir, or replaced by a rename): a durable

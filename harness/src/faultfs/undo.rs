@@ -231,6 +231,17 @@ mod tests {
     }
 
     #[test]
+    fn appends_keep_no_preimage() {
+        let (_d, file, mut log) = setup(b"0123");
+        for i in 0..100u64 {
+            write(&mut log, &file, 4 + i * 10, b"0123456789");
+        }
+        assert_eq!(log.saved_bytes(), 0);
+        assert!(log.spill.is_none(), "no spill file for appends");
+        assert_eq!(log.restore(&file).unwrap().truncated, 1000);
+    }
+
+    #[test]
     fn truncation_below_durable_length_is_undone() {
         let (_d, file, mut log) = setup(b"0123456789");
         log.before_change(&file, 3, 7).unwrap();
