@@ -43,7 +43,9 @@
 //!   `proxy/toxic.rs` (the toxic, when it is a new one);
 //! - a chart: its own file in `render/chart/` and `render/chart/mod.rs` (one entry in `FIGURES`);
 //! - a claim: `scenario/expect.rs` (the field) and `checker/claims.rs` (one row in `CLAIMS`);
-//! - an output format: its own file in `render/` and `render/mod.rs`.
+//! - an output format: its own file in `render/` and `render/mod.rs`;
+//! - a kind of store file for disk faults: `faultfs/kind.rs` (the variant and its path rule) and
+//!   the kinds table in the `faultfs/mod.rs` header.
 
 pub mod app;
 pub mod cancel;

@@ -381,13 +381,15 @@ fn latency_delays_every_write_and_sync_until_cleared() {
     let r = rig(&[]);
     let f = File::create(r.mnt("slow")).unwrap();
     let before = r.mount.stats();
-    r.mount.set_latency(Duration::from_millis(2));
+    let set = r.mount.set_latency(Duration::from_millis(2));
+    assert_eq!((set.previous, set.delayed_so_far), (Duration::ZERO, 0));
     for i in 0..5u64 {
         f.write_all_at(b"0123456789", i * 10).unwrap();
     }
     f.sync_all().unwrap();
     let slow = r.mount.stats();
-    r.mount.set_latency(Duration::ZERO);
+    let cleared = r.mount.set_latency(Duration::ZERO);
+    assert_eq!(cleared.previous, Duration::from_millis(2));
     f.write_all_at(b"fast", 50).unwrap();
     f.sync_data().unwrap();
     let after = r.mount.stats();

@@ -90,6 +90,7 @@ mod state;
 mod undo;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -129,6 +130,17 @@ pub struct FsStats {
     pub syncs: u64,
     /// Writes and syncs that were delayed by `set_latency`.
     pub delayed: u64,
+}
+
+/// What `set_latency` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LatencyReport {
+    /// The latency before the call.
+    pub previous: Duration,
+    /// The latency now (zero: cleared).
+    pub latency: Duration,
+    /// Writes and syncs delayed before the call.
+    pub delayed_so_far: u64,
 }
 
 /// The entry point.

@@ -20,7 +20,7 @@ use super::fs::{Counters, FaultFsImpl, Shared};
 use super::kind::{list_kind, FileKind};
 use super::power::PowerLossReport;
 use super::state::State;
-use super::{FaultFsOptions, FsStats, FSNAME_PREFIX, HIDDEN_DIR};
+use super::{FaultFsOptions, FsStats, LatencyReport, FSNAME_PREFIX, HIDDEN_DIR};
 
 const FUSE_DEVICE: &str = "/dev/fuse";
 
@@ -241,9 +241,14 @@ impl Mount {
     }
 
     /// A slow disk: adds `latency` before every write and sync until set to zero.
-    pub fn set_latency(&self, latency: Duration) {
+    pub fn set_latency(&self, latency: Duration) -> LatencyReport {
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.shared.latency_ns.store(ns, Ordering::Relaxed);
+        let previous = self.shared.latency_ns.swap(ns, Ordering::Relaxed);
+        LatencyReport {
+            previous: Duration::from_nanos(previous),
+            latency,
+            delayed_so_far: self.shared.counters.delayed.load(Ordering::Relaxed),
+        }
     }
 
     pub fn stats(&self) -> FsStats {
