@@ -26,6 +26,7 @@
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
 //! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
+//! | `faultfs/` | the fault filesystem: a FUSE pass-through mount over a node's store that can lose power (drop unsynced writes and entries), flip bits, truncate files and slow down, with the file kinds of a nats-server store |
 //! | `server/` | servers and clusters jsbench starts (`process/`, `container/` with the Docker API) or attaches to (external); picking a backend and routing faults to it (`backend.rs`); the binary, credential, node config, monitoring |
 //! | `record/` | the history, observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
@@ -45,12 +46,14 @@
 //! - a chart: its own file in `render/chart/` and `render/chart/mod.rs` (one entry in `FIGURES`);
 //! - a claim: `scenario/expect.rs` (the field, and its row in `CLAIMS`: how it is written, what
 //!   it needs) and `checker/claims.rs` (its row in `CHECKS`, at the same place: how it is judged);
-//! - an output format: its own file in `render/` and `render/mod.rs`.
+//! - an output format: its own file in `render/` and `render/mod.rs`;
+//! - a kind of store file for disk faults: `faultfs/kind.rs` (the variant and its path rule) and
+//!   the kinds table in the `faultfs/mod.rs` header.
 //!
 //! Imports point one way, down this list of layers (a folder uses only those below it):
 //! `app` · `render` · `claims` · `runner`, `compare` · `result` · `checker` · `client`,
-//! `consume` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `cancel.rs`,
-//! `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
+//! `consume` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
+//! `cancel.rs`, `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
 //! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
 //! what a fault is: kinds, parameters, schedule), so the nemesis stands below it, and the record
 //! below the nemesis (fault windows are stamped on its clock): so the read-back is handed the
@@ -67,6 +70,7 @@ pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;
+pub mod faultfs;
 pub mod hash;
 pub mod nemesis;
 pub mod proxy;
