@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::metrics::MetricDef;
 use super::stats::{bootstrap_ci, median};
 use super::CompareOptions;
+use crate::result::Unit;
 
 /// A metric's values over the complete runs of one side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -72,7 +73,7 @@ impl Decision {
 pub struct MetricRow {
     pub scenario: String,
     pub metric: String,
-    pub unit: String,
+    pub unit: Unit,
     pub bigger_is_better: bool,
     pub baseline: Sample,
     pub candidate: Sample,
@@ -100,7 +101,7 @@ pub(super) fn metric_row(
     let mut row = MetricRow {
         scenario: scenario.to_string(),
         metric: m.name.to_string(),
-        unit: m.unit.to_string(),
+        unit: m.unit,
         bigger_is_better: m.bigger_is_better,
         baseline: bs,
         candidate: cs,

@@ -15,8 +15,8 @@ use crate::record::cluster::{ClusterRecord, NodeSample};
 use crate::record::history::{FastFigures, History, ReadBack};
 use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
 use crate::result::{
-    ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencySummary, Orders,
-    Resources, ServerUsage, Throughput, TimelineReport,
+    ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencyKind,
+    LatencySummary, Orders, Resources, ServerUsage, Throughput, TimelineReport,
 };
 use crate::scenario::{ConsumePlan, Mode, Plan};
 
@@ -26,6 +26,7 @@ pub(super) struct Analysis {
     pub(super) safety: Option<Safety>,
     pub(super) counts: Counts,
     pub(super) throughput: Throughput,
+    /// Keyed by [`LatencyKind::label`], as result.json has it.
     pub(super) latency_us: BTreeMap<String, LatencySummary>,
     pub(super) retry: Option<RetryFigures>,
     /// Batch mode: what happened to the atomic batches.
@@ -66,7 +67,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         orders.consume = Some(c.order);
         if !c.end_to_end.total.is_empty() {
             latency_us.insert(
-                "end_to_end".into(),
+                LatencyKind::EndToEnd.label().to_string(),
                 LatencySummary::from_ns(&c.end_to_end.total),
             );
             end_to_end = Some(c.end_to_end);
@@ -290,17 +291,17 @@ fn throughput(rec: &Recorder, acked: u64) -> Throughput {
     }
 }
 
-/// The latency logs a run keeps, by name (`latency_us` keys, `latency-<name>.hlog` files).
-pub(super) fn latency_logs(rec: &Recorder) -> Vec<(&'static str, &LatencyLog)> {
+/// The latency logs the publisher kept (`latency_us` entries, `latency-<label>.hlog` files).
+pub(super) fn latency_logs(rec: &Recorder) -> Vec<(LatencyKind, &LatencyLog)> {
     let mut logs = vec![
-        ("publish_ack", &rec.publish_ack),
-        ("publish_call", &rec.publish_call),
+        (LatencyKind::PublishAck, &rec.publish_ack),
+        (LatencyKind::PublishCall, &rec.publish_call),
     ];
     if let Some(h) = &rec.send_delay {
-        logs.push(("send_delay", h));
+        logs.push((LatencyKind::SendDelay, h));
     }
     if let Some(h) = &rec.intended_ack {
-        logs.push(("intended_ack", h));
+        logs.push((LatencyKind::IntendedAck, h));
     }
     logs
 }
@@ -308,7 +309,12 @@ pub(super) fn latency_logs(rec: &Recorder) -> Vec<(&'static str, &LatencyLog)> {
 fn latency_summaries(rec: &Recorder) -> BTreeMap<String, LatencySummary> {
     latency_logs(rec)
         .into_iter()
-        .map(|(name, log)| (name.to_string(), LatencySummary::from_ns(&log.total)))
+        .map(|(kind, log)| {
+            (
+                kind.label().to_string(),
+                LatencySummary::from_ns(&log.total),
+            )
+        })
         .collect()
 }
 

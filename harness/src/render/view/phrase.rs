@@ -1,6 +1,6 @@
 //! How figures read in words, the same in every output: durations in µs/ms/s, a figure that was
-//! not measured, the names of the latencies, and the sentences about retries, the consume side,
-//! losses and fault windows.
+//! not measured, and the sentences about retries, the consume side, losses and fault windows.
+//! (The names of the latencies are `result::LatencyKind`'s.)
 
 use crate::checker::{Replies, RetryFigures, Safety, Segment, WindowSplit};
 use crate::nemesis::FaultWindow;
@@ -27,19 +27,6 @@ pub fn dash(v: Option<u64>) -> String {
 /// A latency in µs ([`fmt_us`]), or "-" when there was none.
 pub fn dash_us(v: Option<f64>) -> String {
     v.map_or("-".to_string(), fmt_us)
-}
-
-/// The name of a latency of result.json's `latency_us` ("publish_ack") as every output shows
-/// it ("publish → ack"). Names this list does not know read with spaces for underscores.
-pub fn latency_label(key: &str) -> String {
-    match key {
-        "publish_ack" => "publish → ack".into(),
-        "publish_call" => "publish call".into(),
-        "intended_ack" => "intended → ack".into(),
-        "send_delay" => "send delay".into(),
-        "end_to_end" => "publish → processed".into(),
-        other => other.replace('_', " "),
-    }
 }
 
 /// "3 acknowledged message(s) are not in the stream": the loss, said first wherever it shows.
@@ -321,9 +308,6 @@ mod tests {
         assert_eq!(fmt_us(478.0), "478µs");
         assert_eq!(fmt_us(14_041.0), "14.04ms");
         assert_eq!(fmt_us(3_710_000.0), "3.71s");
-        assert_eq!(latency_label("send_delay"), "send delay");
-        assert_eq!(latency_label("end_to_end"), "publish → processed");
-        assert_eq!(latency_label("some_new"), "some new");
         assert_eq!(dash(None), "-");
         assert_eq!(dash_us(Some(12.0)), "12µs");
     }
