@@ -33,9 +33,10 @@
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each) |
-//! | `compare/` | the regression gate: metrics table, decisions, flips, statistics, its table |
+//! | `compare/` | the regression gate: metrics table, decisions, flips, its table |
 //! | `app/` | the commands (run, check, list, compare, report, baselines), shared by `main.rs` and `benches/suite.rs` |
 //! | `cancel.rs` | Ctrl-C levels, shared by every long wait |
+//! | `stats.rs` | the median and the bootstrap interval, shared by compare, claims, the charts and the benches |
 //!
 //! What a change touches:
 //! - a network fault kind: `nemesis/fault.rs` (the variant, its parameter table, its toxic) and
@@ -60,4 +61,5 @@ pub mod result;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod stats;
 pub mod workload;

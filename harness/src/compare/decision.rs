@@ -6,9 +6,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::metrics::MetricDef;
-use super::stats::{bootstrap_ci, median};
 use super::CompareOptions;
 use crate::result::Unit;
+use crate::stats::{bootstrap_ci, median};
 
 /// A metric's values over the complete runs of one side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -25,10 +25,9 @@ impl Sample {
         if values.is_empty() {
             return Sample::default();
         }
-        let mut v = values.to_vec();
         Sample {
-            n: v.len(),
-            median: median(&mut v),
+            n: values.len(),
+            median: median(values),
             min: values.iter().copied().fold(f64::INFINITY, f64::min),
             max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }

@@ -39,14 +39,12 @@ mod decision;
 mod env;
 mod flips;
 mod metrics;
-mod stats;
 mod table;
 
 pub use decision::{Decision, MetricRow, Sample};
 pub use env::{env_diffs, EnvDiff};
 pub use flips::{FlipKind, VerdictFlip};
 pub use metrics::{metric, MetricDef, METRICS};
-pub use stats::{bootstrap_ci, median};
 pub use table::{gh_benchmark_json, render_table};
 
 use metrics::metric_names;
@@ -317,10 +315,10 @@ fn skipped_runs(b: &Set, c: &Set) -> Vec<SkippedRun> {
 
 #[cfg(test)]
 mod tests {
-    use super::stats::median;
     use super::*;
     use crate::checker::{ClaimResult, Verdict};
     use crate::result::LatencyKind;
+    use crate::stats::bootstrap_ci;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -735,9 +733,7 @@ mod tests {
     }
 
     #[test]
-    fn medians() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    fn samples() {
         let s = Sample::of(&[5.0, 1.0, 3.0]);
         assert_eq!((s.n, s.median, s.min, s.max), (3, 3.0, 1.0, 5.0));
     }

@@ -24,6 +24,7 @@ use super::ChartError;
 use crate::claims::{Answer, OrderName, RunFacts};
 use crate::result::{LatencyKind, Report};
 use crate::scenario::Mode;
+use crate::stats::median;
 
 /// One bar: its value, the spread it summarises, and the text beside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -246,10 +247,6 @@ fn latency_pairs(facts: &[(RunFacts, &Report)]) -> Vec<SpectrumSeries> {
         }
     }
     out
-}
-
-fn median(v: &[f64]) -> f64 {
-    crate::compare::median(&mut v.to_vec())
 }
 
 /// Horizontal bars: one group per category, one bar per series in its colour, whiskers where
