@@ -71,8 +71,9 @@ const PING_TIMEOUT: Duration = Duration::from_secs(3);
 pub(super) const DOCKER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long after a cancelled start a late container create is still looked for.
-const LATE_CREATE_GRACE: Duration = Duration::from_secs(1);
+/// How long after a cancelled create (a container, or a run's network in `network.rs`) a late
+/// one is still looked for: the daemon can complete a request cut off mid-flight.
+pub(super) const LATE_CREATE_GRACE: Duration = Duration::from_secs(1);
 /// Docker's own stop grace (SIGTERM, then SIGKILL after this many seconds).
 const STOP_GRACE_SECS: i32 = 5;
 /// How long a killed or stopped container may take to show as no longer running.

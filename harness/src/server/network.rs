@@ -20,7 +20,6 @@
 //! cancelled start created late, say), rather than leaving the network behind.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use testcontainers::bollard::models::{
     EndpointSettings, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
@@ -30,12 +29,9 @@ use testcontainers::bollard::Docker;
 
 use super::container::{
     call, client, docker, run_to_completion, unique_instance_id, DOCKER_CALL_TIMEOUT, LABEL_APP,
-    LABEL_INSTANCE, LABEL_PID,
+    LABEL_INSTANCE, LABEL_PID, LATE_CREATE_GRACE,
 };
 use super::{pid_alive, ServerError};
-
-/// How long after a cancelled creation a late network is still looked for.
-const LATE_CREATE_GRACE: Duration = Duration::from_secs(1);
 
 /// Where one node of a cluster is attached: the network it is created on, and the routes
 /// network it joins under `alias`.
