@@ -7,7 +7,8 @@
 //!     JSBENCH_MICRO=full cargo bench --bench overhead   # 3 rounds × 500k
 //!     JSB_OVERHEAD_MSGS=200000 JSB_OVERHEAD_ROUNDS=3 JSB_OVERHEAD_STORAGE=memory cargo bench --bench overhead
 //!
-//! Prints each run and three medians' ratios:
+//! Prints each run and three medians' ratios (`jsbench::stats::median`: with the default 2
+//! rounds, the mean of the two runs):
 //! - **tagging overhead**: the bare loop with jsbench's payload tag against the same loop
 //!   untagged (the same 128-byte payloads, no identity): the cost of the wire format (goal ≤ 5 %);
 //! - **recording overhead**: jsbench against the bare loop with the same tag (goal ≥ 0.95);
@@ -26,6 +27,7 @@ use jsbench::cancel::Cancel;
 use jsbench::runner::{self, RunOptions, RuntimeKind};
 use jsbench::scenario::{self, Overrides, Plan, Wire};
 use jsbench::server::{Backend, Server, ServerSpec};
+use jsbench::stats::median;
 use jsbench::workload::{self, Subjects, Tagger};
 
 // The same allocator as the jsbench binary, for both sides of the comparison.
@@ -154,11 +156,6 @@ async fn bare_publish(
     Ok(start.elapsed())
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// What to measure, from the environment (defaults as the module docs quote them).
 struct Settings {
     n: u64,
@@ -260,8 +257,8 @@ impl Bench {
 }
 
 /// Prints each side's median and the ratios this bench exists for.
-fn print_summary(samples: &mut [Vec<f64>]) {
-    let med: Vec<f64> = samples.iter_mut().map(|s| median(s)).collect();
+fn print_summary(samples: &[Vec<f64>]) {
+    let med: Vec<f64> = samples.iter().map(|s| median(s)).collect();
     for (name, m) in NAMES.iter().zip(&med) {
         println!("median {name}: {m:.0} msgs/s");
     }
@@ -326,8 +323,8 @@ fn main() -> anyhow::Result<()> {
         mt,
     };
     bench.print_header();
-    let mut samples = bench.run_rounds()?;
-    print_summary(&mut samples);
+    let samples = bench.run_rounds()?;
+    print_summary(&samples);
     bench.mt.block_on(bench.server.stop())?;
     Ok(())
 }

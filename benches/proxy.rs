@@ -36,6 +36,7 @@ mod profile;
 use jsbench::proxy::{Proxy, ProxyStats};
 use jsbench::runner::RuntimeKind;
 use jsbench::server::{Backend, Server, ServerSpec};
+use jsbench::stats::median;
 
 // The same allocator as the jsbench binary.
 #[global_allocator]
@@ -388,17 +389,6 @@ async fn stop_proxy(p: Proxy) -> ProxyStats {
     let s = p.stats();
     p.stop().await;
     s
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
 }
 
 struct Config {

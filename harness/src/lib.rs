@@ -39,6 +39,7 @@
 //! | `app/` | the commands (run, check, list, compare, report, baselines), shared by `main.rs` and `benches/suite.rs` |
 //! | `cancel.rs` | Ctrl-C levels, shared by every long wait |
 //! | `hash.rs` | FNV-1a, the one stable hash (key affinity, the keyed consume pool, the run tag, fault targets, compare's bootstrap) |
+//! | `stats.rs` | the median and the bootstrap interval, shared by compare, claims, the charts and the benches |
 //!
 //! What a change touches:
 //! - a network fault kind: `nemesis/fault.rs` (the variant, its parameter table, its toxic) and
@@ -81,4 +82,5 @@ pub mod runner;
 pub mod scenario;
 pub mod server;
 pub mod split;
+pub mod stats;
 pub mod workload;

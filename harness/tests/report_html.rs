@@ -11,7 +11,9 @@ use jsbench::render::chart::{
     TimelineSeries,
 };
 use jsbench::render::text;
-use jsbench::result::{self, ConsumeReport, ConsumeTimeline, LatencySummary, Report};
+use jsbench::result::{
+    self, ConsumeReport, ConsumeTimeline, LatencyKind, LatencySummary, Report, Unit,
+};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
@@ -187,7 +189,7 @@ fn inputs(runs: &[(PathBuf, Report)]) -> Inputs {
             .map(|(d, r)| SpectrumSeries {
                 name: r.scenario.name.clone(),
                 points: chart::spectrum_from_histogram(
-                    &result::hlog::load_histogram(d, r, "publish_ack")
+                    &result::hlog::load_histogram(d, r, LatencyKind::PublishAck)
                         .unwrap()
                         .expect("an hlog"),
                 ),
@@ -216,19 +218,19 @@ fn comparison_bars(runs: &[(PathBuf, Report)]) -> Vec<ComparisonBar> {
         for (metric, unit, base, cand, regression) in [
             (
                 "msgs/s",
-                "msgs/s",
+                Unit::MsgsPerSec,
                 r.throughput.msgs_per_sec,
                 r.throughput.msgs_per_sec * 0.9,
                 true,
             ),
-            ("p50", "µs", l.p50, l.p50, false),
-            ("p99", "µs", l.p99, l.p99 * 1.1, true),
-            ("p99.9", "µs", l.p999, l.p999 * 0.8, false),
+            ("p50", Unit::Micros, l.p50, l.p50, false),
+            ("p99", Unit::Micros, l.p99, l.p99 * 1.1, true),
+            ("p99.9", Unit::Micros, l.p999, l.p999 * 0.8, false),
         ] {
             bars.push(ComparisonBar {
                 scenario: r.scenario.name.clone(),
                 metric: metric.into(),
-                unit: unit.into(),
+                unit,
                 baseline: base,
                 candidate: cand,
                 change_pct: (cand - base) / base * 100.0,
@@ -534,7 +536,7 @@ fn markup_in_names_is_escaped() {
         chart::comparison(&[ComparisonBar {
             scenario: nasty.into(),
             metric: "p99 <&>".into(),
-            unit: "µs".into(),
+            unit: Unit::Micros,
             baseline: 1.0,
             candidate: 2.0,
             change_pct: 100.0,

@@ -2,6 +2,7 @@
 //! `report` (an HTML report for any results) and `fetch-server` (the process backend's binary).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::{suite, Exit};
 use crate::compare::{self, CompareOptions};
@@ -235,7 +236,7 @@ pub fn report(req: &ReportRequest) -> Result<Exit, CommandError> {
         side: "results",
         source: e.into(),
     })?;
-    let stamp = load::utc_stamp();
+    let stamp = load::utc_stamp(SystemTime::now());
     let suites: Vec<PathBuf> = req
         .paths
         .iter()

@@ -6,6 +6,7 @@
 //! charts).
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -130,11 +131,7 @@ pub fn write_summary(
     comparison: Option<&Comparison>,
     answers: &[Answer],
 ) -> std::io::Result<PathBuf> {
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
+    let stamp = result::load::utc_stamp(SystemTime::now());
     let mut dir = root.join(format!("{stamp}-suite"));
     let mut n = 2;
     while dir.exists() {

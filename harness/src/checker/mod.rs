@@ -54,6 +54,29 @@ pub(crate) mod testkit {
         }
     }
 
+    /// Key 0: messages 0, 2; key 1: messages 1, 3. Sent at 0, 10, 20, 30 ms after a phase start
+    /// at 1000 ms, each acked 5 ms later in publish order (stream sequences 1–4) and read back
+    /// in that order: a run where nothing went wrong.
+    pub(crate) fn clean_history() -> (History, ReadBack) {
+        let mut h = History::new(vec![0, 1, 0, 1], 2).timed();
+        h.published = 4;
+        let ms = 1_000_000u64;
+        for i in 0..4u32 {
+            let sent = 1000 * ms + (i as u64) * 10 * ms;
+            h.record_send(i, 1, sent);
+            h.record_ack(i, i as u64 + 1, false, i);
+            h.record_ack_time(i, sent + 5 * ms);
+        }
+        let rb = ReadBack {
+            order: vec![0, 1, 2, 3],
+            seqs: vec![1, 2, 3, 4],
+            attempts: vec![1; 4],
+            unexpected: 0,
+            complete: true,
+        };
+        (h, rb)
+    }
+
     /// Key 0: messages 0, 2, 4; key 1: messages 1, 3. Message 2's first attempt was lost and
     /// its retry (attempt 2) stored after message 4; message 1 was stored twice (a retry
     /// without Msg-Id after an unknown outcome).

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::select::{MatchField, Selector};
+use crate::result::{LatencyKind, LatencyStat};
 use crate::scenario::{FieldError, ScenarioError};
 
 /// A validated claims file.
@@ -150,43 +151,37 @@ impl FigureName {
 #[serde(into = "String")]
 pub enum Metric {
     MsgsPerSec,
-    /// `latency.<name>.<stat>`: a key of result.json's `latency_us` and one of its statistics.
+    /// `latency.<label>.<stat>`: a latency of result.json's `latency_us` and one of its
+    /// statistics.
     Latency {
-        name: String,
-        stat: String,
+        kind: LatencyKind,
+        stat: LatencyStat,
     },
 }
-
-/// Latencies a ratio can name.
-pub const LATENCIES: [&str; 5] = [
-    "publish_ack",
-    "publish_call",
-    "send_delay",
-    "intended_ack",
-    "end_to_end",
-];
-const STATS: [&str; 6] = ["p50", "p90", "p99", "p999", "mean", "max"];
 
 impl Metric {
     fn parse(s: &str) -> Result<Metric, String> {
         let allowed = || {
+            let kinds: Vec<&str> = LatencyKind::ALL.iter().map(|k| k.label()).collect();
+            let stats: Vec<&str> = LatencyStat::ALL.iter().map(|s| s.as_str()).collect();
             format!(
                 "allowed: msgs_per_sec, or latency.<{}>.<{}>",
-                LATENCIES.join("|"),
-                STATS.join("|")
+                kinds.join("|"),
+                stats.join("|")
             )
         };
         if s == "msgs_per_sec" {
             return Ok(Metric::MsgsPerSec);
         }
-        match s.split('.').collect::<Vec<_>>().as_slice() {
-            ["latency", name, stat] if LATENCIES.contains(name) && STATS.contains(stat) => {
-                Ok(Metric::Latency {
-                    name: name.to_string(),
-                    stat: stat.to_string(),
-                })
+        let latency = match s.split('.').collect::<Vec<_>>().as_slice() {
+            ["latency", kind, stat] => {
+                LatencyKind::from_label(kind).zip(LatencyStat::from_name(stat))
             }
-            _ => Err(format!("{s:?}; {}", allowed())),
+            _ => None,
+        };
+        match latency {
+            Some((kind, stat)) => Ok(Metric::Latency { kind, stat }),
+            None => Err(format!("{s:?}; {}", allowed())),
         }
     }
 
@@ -194,17 +189,7 @@ impl Metric {
     pub fn of(&self, r: &crate::result::Report) -> Option<f64> {
         match self {
             Metric::MsgsPerSec => Some(r.throughput.msgs_per_sec).filter(|v| *v > 0.0),
-            Metric::Latency { name, stat } => {
-                let l = r.latency_us.get(name).filter(|l| l.count > 0)?;
-                Some(match stat.as_str() {
-                    "p50" => l.p50,
-                    "p90" => l.p90,
-                    "p99" => l.p99,
-                    "p999" => l.p999,
-                    "mean" => l.mean,
-                    _ => l.max,
-                })
-            }
+            Metric::Latency { kind, stat } => r.measured_latency(*kind).map(|l| l.stat(*stat)),
         }
     }
 
@@ -212,9 +197,7 @@ impl Metric {
     pub fn label(&self) -> String {
         match self {
             Metric::MsgsPerSec => "msgs/s".into(),
-            Metric::Latency { name, stat } => {
-                format!("{} {stat}", crate::result::latency_label(name))
-            }
+            Metric::Latency { kind, stat } => format!("{} {}", kind.human(), stat.as_str()),
         }
     }
 }
@@ -223,7 +206,9 @@ impl From<Metric> for String {
     fn from(m: Metric) -> String {
         match m {
             Metric::MsgsPerSec => "msgs_per_sec".into(),
-            Metric::Latency { name, stat } => format!("latency.{name}.{stat}"),
+            Metric::Latency { kind, stat } => {
+                format!("latency.{}.{}", kind.label(), stat.as_str())
+            }
         }
     }
 }

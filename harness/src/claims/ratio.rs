@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::file::Metric;
 use super::select::{MatchField, RunFacts, Selector};
 use crate::result::Report;
+use crate::stats::median;
 
 /// Resamples of the bootstrap; fixed seed, so a judgement of the same results never changes.
 const RESAMPLES: usize = 2000;
@@ -101,15 +102,10 @@ fn label(fields: &[MatchField], key: &[String], varies: &[bool]) -> String {
     parts.join(" ")
 }
 
-/// Median of a copy of `v` (not empty).
-fn median(v: &[f64]) -> f64 {
-    crate::compare::median(&mut v.to_vec())
-}
-
 /// 95 % percentile-bootstrap interval of median(a) / median(b): compare's interval of the
 /// relative change of medians from `b` to `a`, as a ratio.
 fn bootstrap(a: &[f64], b: &[f64], rng: &mut ChaCha8Rng) -> Option<(f64, f64)> {
-    crate::compare::bootstrap_ci(b, a, RESAMPLES, rng)
+    crate::stats::bootstrap_ci(b, a, RESAMPLES, rng)
         .map(|(lo, hi)| (1.0 + lo / 100.0, 1.0 + hi / 100.0))
 }
 

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::result::Report;
-use crate::scenario::{Storage, Strategy};
+use crate::scenario::{Mode, Storage, Strategy};
 
 /// One value or a list of them (`faults = "pause"` or `faults = ["pause", "kill"]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,9 +73,6 @@ pub struct Selector {
     pub backend: Option<String>,
 }
 
-/// Values `mode` accepts (one, or a list).
-pub const MODE_VALUES: [&str; 4] = ["sync", "async", "batch", "fast"];
-
 /// Values `consume` accepts.
 pub const CONSUME_VALUES: &str = "none, any, keyed, shared";
 
@@ -105,10 +102,11 @@ impl Selector {
             }
         }
         for m in self.mode.iter().flat_map(OneOrMany::items) {
-            if !MODE_VALUES.contains(&m) {
+            if Mode::from_name(m).is_none() {
+                let allowed: Vec<&str> = Mode::ALL.iter().map(|m| m.as_str()).collect();
                 out.push((
                     "mode",
-                    format!("unknown mode {m:?}; allowed: {}", MODE_VALUES.join(", ")),
+                    format!("unknown mode {m:?}; allowed: {}", allowed.join(", ")),
                 ));
             }
         }
@@ -149,7 +147,7 @@ impl Selector {
             && self
                 .mode
                 .as_ref()
-                .is_none_or(|m| m.items().contains(&run.mode.as_str()))
+                .is_none_or(|m| run.mode.is_some_and(|r| m.items().contains(&r.as_str())))
             && self.redelivery.is_none_or(|r| r == run.redelivery)
             && self.msg_id.is_none_or(|m| m == run.msg_id)
             && self.retry.is_none_or(|r| r == run.retry)
@@ -218,7 +216,8 @@ pub struct RunFacts {
     pub complete: bool,
     pub strategy: String,
     pub connections: usize,
-    pub mode: String,
+    /// `None` when the result names no mode this version knows.
+    pub mode: Option<Mode>,
     pub faults: Vec<String>,
     /// The pool model of the consume side, when there is one.
     pub consume: Option<String>,
@@ -263,7 +262,9 @@ impl RunFacts {
             complete: r.status.is_complete(),
             strategy: s(&["connections", "strategy"]),
             connections: n(&["connections", "count"]) as usize,
-            mode: s(&["publish", "mode"]),
+            mode: at(plan, &["publish", "mode"])
+                .and_then(|v| v.as_str())
+                .and_then(Mode::from_name),
             faults,
             consume: consume.map(|c| {
                 c.get("model")
@@ -372,10 +373,32 @@ mod tests {
     }
 
     #[test]
+    fn run_facts_read_the_mode_typed() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/recorded/20261127T115747Z-single-sync-none/result.json");
+        let mut r = Report::load(&path).unwrap();
+        let sel = |m: &str| Selector {
+            mode: Some(OneOrMany::One(m.into())),
+            ..Default::default()
+        };
+        let f = RunFacts::of(&r);
+        assert_eq!(f.mode, Some(Mode::Sync));
+        assert!(sel("sync").matches(&f));
+        assert!(!sel("async").matches(&f));
+        // A mode this version does not know matches no selector.
+        r.scenario.plan["publish"]["mode"] = serde_json::json!("someday");
+        let f = RunFacts::of(&r);
+        assert_eq!(f.mode, None);
+        assert!(!sel("sync").matches(&f));
+        assert!(Selector::default().matches(&f));
+    }
+
+    #[test]
     fn modes_are_checked_and_a_list_matches_any_of_them() {
-        for m in MODE_VALUES {
-            let mode: crate::scenario::Mode = serde_json::from_value(serde_json::json!(m)).unwrap();
-            assert_eq!(mode.as_str(), m, "MODE_VALUES names the scenario's modes");
+        for m in Mode::ALL {
+            let named: Mode = serde_json::from_value(serde_json::json!(m.as_str())).unwrap();
+            assert_eq!(named, m, "a mode's name is the scenario's word for it");
+            assert_eq!(Mode::from_name(m.as_str()), Some(m));
         }
         let s = Selector {
             mode: Some(OneOrMany::Many(vec!["sync".into(), "batsh".into()])),

@@ -6,8 +6,9 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::metrics::MetricDef;
-use super::stats::{bootstrap_ci, median};
 use super::CompareOptions;
+use crate::result::Unit;
+use crate::stats::{bootstrap_ci, median};
 
 /// A metric's values over the complete runs of one side.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -24,10 +25,9 @@ impl Sample {
         if values.is_empty() {
             return Sample::default();
         }
-        let mut v = values.to_vec();
         Sample {
-            n: v.len(),
-            median: median(&mut v),
+            n: values.len(),
+            median: median(values),
             min: values.iter().copied().fold(f64::INFINITY, f64::min),
             max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }
@@ -72,7 +72,7 @@ impl Decision {
 pub struct MetricRow {
     pub scenario: String,
     pub metric: String,
-    pub unit: String,
+    pub unit: Unit,
     pub bigger_is_better: bool,
     pub baseline: Sample,
     pub candidate: Sample,
@@ -100,7 +100,7 @@ pub(super) fn metric_row(
     let mut row = MetricRow {
         scenario: scenario.to_string(),
         metric: m.name.to_string(),
-        unit: m.unit.to_string(),
+        unit: m.unit,
         bigger_is_better: m.bigger_is_better,
         baseline: bs,
         candidate: cs,

@@ -12,12 +12,39 @@ use crate::result::Report;
 /// One run of a set: its directory and its report.
 type Run = (PathBuf, Report);
 
+/// What a [`VerdictFlip`] is about (serialized lowercase: "claim", "status", "lost").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlipKind {
+    /// A claim that passed in every complete baseline run fails in a candidate run.
+    Claim,
+    /// A candidate run did not complete where the baseline's did.
+    Status,
+    /// The candidate lost acknowledged messages where the baseline lost none.
+    Lost,
+}
+
+impl FlipKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlipKind::Claim => "claim",
+            FlipKind::Status => "status",
+            FlipKind::Lost => "lost",
+        }
+    }
+}
+
+impl std::fmt::Display for FlipKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A regression that no amount of noise explains: a claim, the run status, or lost messages.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerdictFlip {
     pub scenario: String,
-    /// "claim" | "status" | "lost"
-    pub kind: String,
+    pub kind: FlipKind,
     /// The claim and what it expected ("storage_order: preserved per key"), or the figure.
     pub what: String,
     pub baseline: String,
@@ -65,7 +92,7 @@ fn status_flip(scenario: &str, done: usize, total: usize, cruns: &[&Run]) -> Opt
     let statuses: BTreeSet<&str> = bad.iter().map(|x| x.1.status.as_str()).collect();
     Some(VerdictFlip {
         scenario: scenario.into(),
-        kind: "status".into(),
+        kind: FlipKind::Status,
         what: "run status".into(),
         baseline: format!("complete in {done}/{total} runs"),
         candidate: format!(
@@ -118,7 +145,7 @@ fn claim_flips(scenario: &str, bdone: &[&Report], cruns: &[&Run]) -> Vec<Verdict
         let tolerated = timing_dependent(expected) && failing.len() * 2 <= cruns.len();
         out.push(VerdictFlip {
             scenario: scenario.into(),
-            kind: "claim".into(),
+            kind: FlipKind::Claim,
             what: format!("{claim}: {expected}"),
             baseline: format!("pass in {}/{} runs", bdone.len(), bdone.len()),
             candidate: format!("fail in {}/{} runs ({figure})", failing.len(), cruns.len()),
@@ -154,7 +181,7 @@ fn lost_flip(scenario: &str, bruns: &[&Run], cruns: &[&Run]) -> Option<VerdictFl
     let total: u64 = losing.iter().filter_map(|x| x.1.counts.lost).sum();
     Some(VerdictFlip {
         scenario: scenario.into(),
-        kind: "lost".into(),
+        kind: FlipKind::Lost,
         what: "acknowledged messages lost".into(),
         baseline: "0".into(),
         candidate: format!("{total} in {}/{} runs", losing.len(), cruns.len()),

@@ -33,19 +33,17 @@ use serde::Serialize;
 
 use crate::hash::fnv1a;
 use crate::result::load::ResultsError;
-use crate::result::Report;
+use crate::result::{Report, RunStatus};
 
 mod decision;
 mod env;
 mod flips;
 mod metrics;
-mod stats;
 
 pub use decision::{Decision, MetricRow, Sample};
 pub use env::{env_diffs, EnvDiff};
-pub use flips::VerdictFlip;
+pub use flips::{FlipKind, VerdictFlip};
 pub use metrics::{metric, MetricDef, METRICS};
-pub use stats::{bootstrap_ci, median};
 
 use metrics::metric_names;
 
@@ -138,14 +136,36 @@ pub fn parse_threshold(spec: &str) -> Result<(String, f64), CompareError> {
     Ok((m.name.to_string(), pct))
 }
 
+/// Which set of a comparison (serialized lowercase: "baseline", "candidate").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Baseline,
+    Candidate,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Baseline => "baseline",
+            Side::Candidate => "candidate",
+        }
+    }
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A run left out of the metric statistics because it did not complete.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedRun {
-    /// "baseline" | "candidate"
-    pub side: String,
+    pub side: Side,
     pub scenario: String,
     pub path: PathBuf,
-    pub status: String,
+    pub status: RunStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -254,15 +274,15 @@ fn metric_rows(
 /// Runs left out of the statistics because they did not complete.
 fn skipped_runs(b: &Set, c: &Set) -> Vec<SkippedRun> {
     let mut skipped = Vec::new();
-    for (side, set) in [("baseline", b), ("candidate", c)] {
+    for (side, set) in [(Side::Baseline, b), (Side::Candidate, c)] {
         for (name, runs) in set.iter() {
             for (p, r) in runs.iter().map(|x| (&x.0, &x.1)) {
                 if !r.status.is_complete() {
                     skipped.push(SkippedRun {
-                        side: side.into(),
+                        side,
                         scenario: name.to_string(),
                         path: p.clone(),
-                        status: r.status.to_string(),
+                        status: r.status,
                     });
                 }
             }
@@ -273,9 +293,10 @@ fn skipped_runs(b: &Set, c: &Set) -> Vec<SkippedRun> {
 
 #[cfg(test)]
 mod tests {
-    use super::stats::median;
     use super::*;
     use crate::checker::{ClaimResult, Verdict};
+    use crate::result::LatencyKind;
+    use crate::stats::bootstrap_ci;
     // Decisions are checked together with the table that reports them: the tests may use
     // render/, the library does not.
     use crate::render::comparison::{gh_benchmark_json, render_table};
@@ -293,7 +314,10 @@ mod tests {
         let mut r = fixture();
         r.scenario.name = name.into();
         r.throughput.msgs_per_sec = tput;
-        let l = r.latency_us.get_mut("publish_ack").unwrap();
+        let l = r
+            .latency_us
+            .get_mut(LatencyKind::PublishAck.label())
+            .unwrap();
         l.p50 = p;
         l.p99 = p * 2.0;
         l.p999 = p * 4.0;
@@ -485,7 +509,7 @@ mod tests {
         let c = compare(&base, &cand, &CompareOptions::default());
         assert!(c.rows.iter().all(|r| r.decision == Decision::Unchanged));
         assert_eq!(c.flips.len(), 1, "{:?}", c.flips);
-        assert_eq!(c.flips[0].kind, "claim");
+        assert_eq!(c.flips[0].kind, FlipKind::Claim);
         assert_eq!(c.flips[0].what, "storage_order: preserved");
         assert_eq!(c.flips[0].candidate_runs, vec![cand[2].0.clone()]);
         assert_eq!(c.regressions, 1);
@@ -600,7 +624,7 @@ mod tests {
         cand[4].1.counts.lost = Some(7);
         let c = compare(&base, &cand, &CompareOptions::default());
         assert_eq!(c.flips.len(), 1);
-        assert_eq!(c.flips[0].kind, "lost");
+        assert_eq!(c.flips[0].kind, FlipKind::Lost);
         assert_eq!(c.flips[0].candidate, "7 in 1/5 runs");
         assert_eq!(c.regressions, 1);
     }
@@ -615,14 +639,19 @@ mod tests {
         assert_eq!(row(&c, "msgs_per_sec").candidate.n, 4);
         assert_eq!(row(&c, "msgs_per_sec").decision, Decision::Unchanged);
         assert_eq!(c.skipped.len(), 1);
-        assert_eq!(c.skipped[0].side, "candidate");
+        assert_eq!(c.skipped[0].side, Side::Candidate);
         assert_eq!(c.flips.len(), 1);
-        assert_eq!(c.flips[0].kind, "status");
+        assert_eq!(c.flips[0].kind, FlipKind::Status);
         assert_eq!(c.regressions, 1);
+        // The JSON keeps the words it always had.
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["skipped"][0]["side"], "candidate");
+        assert_eq!(json["skipped"][0]["status"], "incomplete");
+        assert_eq!(json["flips"][0]["kind"], "status");
         // An incomplete baseline run is only skipped.
         let c = compare(&cand, &base, &CompareOptions::default());
         assert_eq!(c.regressions, 0);
-        assert_eq!(c.skipped[0].side, "baseline");
+        assert_eq!(c.skipped[0].side, Side::Baseline);
     }
 
     #[test]
@@ -685,9 +714,7 @@ mod tests {
     }
 
     #[test]
-    fn medians() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    fn samples() {
         let s = Sample::of(&[5.0, 1.0, 3.0]);
         assert_eq!((s.n, s.median, s.min, s.max), (3, 3.0, 1.0, 5.0));
     }

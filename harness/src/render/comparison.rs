@@ -5,16 +5,17 @@
 
 use crate::compare::{Comparison, Sample};
 use crate::render::text::fmt_us;
+use crate::result::Unit;
 
-fn fmt_value(v: f64, unit: &str) -> String {
+fn fmt_value(v: f64, unit: Unit) -> String {
     match unit {
-        "µs" => fmt_us(v),
-        "msgs/s" => format!("{v:.0} msgs/s"),
-        _ => format!("{v:.3} {unit}"),
+        Unit::Micros => fmt_us(v),
+        Unit::MsgsPerSec => format!("{v:.0} msgs/s"),
+        Unit::Millis => format!("{v:.3} ms"),
     }
 }
 
-fn fmt_sample(s: &Sample, unit: &str) -> String {
+fn fmt_sample(s: &Sample, unit: Unit) -> String {
     if s.n == 0 {
         return "-".into();
     }
@@ -23,8 +24,8 @@ fn fmt_sample(s: &Sample, unit: &str) -> String {
     }
     // The range without a unit where the unit is not part of the number (msgs/s).
     let bare = |v: f64| match unit {
-        "µs" => fmt_us(v),
-        _ => format!("{v:.0}"),
+        Unit::Micros => fmt_us(v),
+        Unit::MsgsPerSec | Unit::Millis => format!("{v:.0}"),
     };
     format!(
         "{} (n={}, {}–{})",
@@ -61,8 +62,8 @@ pub fn render_table(c: &Comparison) -> String {
             "| {} | {} | {} | {} | {} | {} | {}{:.0}% | {} |\n",
             r.scenario,
             r.metric,
-            fmt_sample(&r.baseline, &r.unit),
-            fmt_sample(&r.candidate, &r.unit),
+            fmt_sample(&r.baseline, r.unit),
+            fmt_sample(&r.candidate, r.unit),
             change,
             ci,
             if r.bigger_is_better { "-" } else { "+" },

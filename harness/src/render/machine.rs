@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::result::Report;
+use crate::result::{LatencyKind, Report};
 
 use super::view::{OrderKind, RunView, SuiteView};
 
@@ -181,7 +181,7 @@ impl SummaryRecord {
             consume_late_pct: pct(OrderKind::Consume, false),
             consume_late_per_key_pct: pct(OrderKind::Consume, true),
             redelivered: r.counts.redelivered,
-            end_to_end_p99_us: run.latency("end_to_end").map(|l| l.p99),
+            end_to_end_p99_us: run.latency(LatencyKind::EndToEnd).map(|l| l.p99),
             faults: run.faults().len(),
             retry_reorders: r.retry.and_then(|t| t.retry_reorders),
             client_cpu_ns_per_msg: r.resources.client_cpu_ns_per_msg,

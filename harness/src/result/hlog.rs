@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
-use super::{write_atomic, Report};
+use super::{write_atomic, LatencyKind, Report};
 use crate::record::observe::LatencyLog;
 
 /// Why a latency log could not be read.
@@ -23,14 +23,14 @@ pub enum HlogError {
 }
 
 /// Writes a latency log (ns) as an HdrHistogram interval log: one V2-compressed histogram per
-/// second of the measured phase, tagged with the latency's name, timestamps relative to the phase
+/// second of the measured phase, tagged with the latency's label, timestamps relative to the phase
 /// start (also the log's StartTime/BaseTime). HistogramLogProcessor, HdrHistogram's plotters and
 /// `hdrhistogram::serialization::interval_log` read it; summing the intervals gives the run's
 /// total histogram.
 pub fn write_hlog(
     path: &Path,
     log: &LatencyLog,
-    tag: &str,
+    kind: LatencyKind,
     start: std::time::SystemTime,
 ) -> std::io::Result<()> {
     use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
@@ -45,7 +45,7 @@ pub fn write_hlog(
             .with_max_value_divisor(1_000_000.0)
             .begin_log_with(&mut buf, &mut ser)
             .map_err(std::io::Error::other)?;
-        let tag = Tag::new(tag);
+        let tag = Tag::new(kind.label());
         let len = log.interval();
         for i in &log.intervals {
             let h = log.interval_histogram(i);
@@ -56,16 +56,16 @@ pub fn write_hlog(
     write_atomic(path, &buf)
 }
 
-/// Reads the run's HdrHistogram interval log for latency `name` (e.g. "publish_ack", the file
-/// named by `report.files["latency_<name>"]`, relative to the run dir) and sums all its interval
+/// Reads the run's HdrHistogram interval log for latency `kind` (the file named by
+/// `report.files["latency_<label>"]`, relative to the run dir) and sums all its interval
 /// histograms. `Ok(None)` when the report names no such file, the file is missing, or it holds
 /// no interval.
 pub fn load_histogram(
     run_dir: &Path,
     report: &Report,
-    name: &str,
+    kind: LatencyKind,
 ) -> Result<Option<Histogram<u64>>, HlogError> {
-    let Some(file) = report.files.get(&format!("latency_{name}")) else {
+    let Some(file) = report.files.get(&kind.file_key()) else {
         return Ok(None);
     };
     let path = run_dir.join(file);
@@ -183,7 +183,7 @@ mod tests {
         report
             .files
             .insert("latency_publish_ack".into(), "l.hlog".into());
-        let merged = load_histogram(d.path(), &report, "publish_ack")
+        let merged = load_histogram(d.path(), &report, LatencyKind::PublishAck)
             .unwrap()
             .expect("a histogram");
         let mut sum = a.clone();
@@ -194,21 +194,21 @@ mod tests {
         assert_eq!(merged.max(), sum.max());
         // One interval alone is that interval.
         std::fs::write(d.path().join("l.hlog"), write_log(&[&a])).unwrap();
-        let one = load_histogram(d.path(), &report, "publish_ack")
+        let one = load_histogram(d.path(), &report, LatencyKind::PublishAck)
             .unwrap()
             .unwrap();
         assert_eq!(one, a);
         // Not named in the report, or missing: no histogram, no error.
-        assert!(load_histogram(d.path(), &report, "send_delay")
+        assert!(load_histogram(d.path(), &report, LatencyKind::SendDelay)
             .unwrap()
             .is_none());
         std::fs::remove_file(d.path().join("l.hlog")).unwrap();
-        assert!(load_histogram(d.path(), &report, "publish_ack")
+        assert!(load_histogram(d.path(), &report, LatencyKind::PublishAck)
             .unwrap()
             .is_none());
         // Garbage is an error that names the file.
         std::fs::write(d.path().join("l.hlog"), "Tag=x,0.0,1.0,1.0,!!!\n").unwrap();
-        let e = load_histogram(d.path(), &report, "publish_ack").unwrap_err();
+        let e = load_histogram(d.path(), &report, LatencyKind::PublishAck).unwrap_err();
         assert!(e.to_string().contains("l.hlog"), "{e}");
     }
 
@@ -230,7 +230,13 @@ mod tests {
         log.record(10, 2500);
         log.record(2_500_000_000, 7000);
         log.finish();
-        write_hlog(&p, &log, "publish_ack", std::time::SystemTime::now()).unwrap();
+        write_hlog(
+            &p,
+            &log,
+            LatencyKind::PublishAck,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("#[StartTime:"), "{text}");
         assert_eq!(text.matches("Tag=publish_ack,").count(), 2, "{text}");

@@ -11,6 +11,9 @@
 //!
 //! Every run is returned, including repeats of one scenario; a run named twice (e.g. a root and
 //! a suite inside it) is returned once.
+//!
+//! The directories jsbench writes are named `<stamp>-<name>` with [`utc_stamp`], the one place
+//! that format is spelled, so the runner, the suite and the report agree with what is found here.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -204,9 +207,10 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, ResultsError> {
     Ok(out)
 }
 
-/// A UTC timestamp for directory names: `20261127T115747Z`.
-pub fn utc_stamp() -> String {
-    time::OffsetDateTime::now_utc()
+/// The compact UTC stamp of `t` that starts the name of every directory jsbench writes (a run,
+/// a suite, a report): `20261127T115747Z`. Sorting such names sorts them by time.
+pub fn utc_stamp(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))
@@ -219,6 +223,12 @@ mod tests {
 
     fn fixtures() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
+    }
+
+    #[test]
+    fn utc_stamp_is_compact() {
+        let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        assert_eq!(utc_stamp(t), "20270115T080000Z");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The result of one run: the versioned `Report` (`result.json`, schema "jsbench.result/1") and
-//! its typed status, the latency logs in HdrHistogram's interval-log format ([`hlog`]), and
-//! finding recorded results again ([`load`]). How a result reads to people is `render`'s, but
-//! for the names of its latencies ([`latency_label`]), which claims files' figures say too.
+//! its typed status, the latencies it measures and their summaries (`latency.rs`), the units of
+//! its figures (`unit.rs`), the latency logs in HdrHistogram's interval-log format ([`hlog`]),
+//! and finding recorded results again ([`load`]). How a result reads to people is `render`'s.
 //!
 //! result.json is the contract with every other tool (charts, compare, CI), so field names here
 //! are documented in the README and only ever added to. Files are written atomically (temp file
@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::checker::{
@@ -20,10 +19,14 @@ use crate::checker::{
 use crate::nemesis::FaultWindow;
 
 pub mod hlog;
+mod latency;
 pub mod load;
 mod status;
+mod unit;
 
+pub use latency::{latency_name, LatencyKind, LatencyStat, LatencySummary};
 pub use status::RunStatus;
+pub use unit::Unit;
 
 pub const SCHEMA: &str = "jsbench.result/1";
 
@@ -43,6 +46,7 @@ pub struct Report {
     pub environment: Environment,
     pub counts: Counts,
     pub throughput: Throughput,
+    /// Keyed by [`LatencyKind::label`]; read through [`Report::latency`].
     pub latency_us: BTreeMap<String, LatencySummary>,
     pub order: Orders,
     #[serde(default)]
@@ -333,50 +337,6 @@ pub struct TimelineReport {
     pub published: Vec<u64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct LatencySummary {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    pub mean: f64,
-    pub count: u64,
-}
-
-impl LatencySummary {
-    /// Summarizes a histogram recorded in nanoseconds, in microseconds.
-    pub fn from_ns(h: &Histogram<u64>) -> LatencySummary {
-        let us = |v: u64| v as f64 / 1000.0;
-        if h.is_empty() {
-            return LatencySummary::default();
-        }
-        LatencySummary {
-            p50: us(h.value_at_quantile(0.50)),
-            p90: us(h.value_at_quantile(0.90)),
-            p99: us(h.value_at_quantile(0.99)),
-            p999: us(h.value_at_quantile(0.999)),
-            max: us(h.max()),
-            mean: h.mean() / 1000.0,
-            count: h.len(),
-        }
-    }
-}
-
-/// The name of a latency of `latency_us` ("publish_ack") as every output shows it ("publish →
-/// ack"), and as claims files' figures say it. Names this list does not know read with spaces
-/// for underscores.
-pub fn latency_label(key: &str) -> String {
-    match key {
-        "publish_ack" => "publish → ack".into(),
-        "publish_call" => "publish call".into(),
-        "intended_ack" => "intended → ack".into(),
-        "send_delay" => "send delay".into(),
-        "end_to_end" => "publish → processed".into(),
-        other => other.replace('_', " "),
-    }
-}
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Orders {
     /// The order each message's last attempt was handed to its connection in (a retry sends
@@ -398,10 +358,18 @@ pub struct Orders {
 }
 
 impl Report {
+    /// The summary of latency `kind`, when the result has one (it may have counted nothing).
+    pub fn latency(&self, kind: LatencyKind) -> Option<&LatencySummary> {
+        self.latency_us.get(kind.label())
+    }
+
+    /// The summary of latency `kind` when it measured something.
+    pub fn measured_latency(&self, kind: LatencyKind) -> Option<&LatencySummary> {
+        self.latency(kind).filter(|l| l.count > 0)
+    }
+
     pub fn p99_us(&self) -> Option<f64> {
-        self.latency_us
-            .get("publish_ack")
-            .filter(|l| l.count > 0)
+        self.measured_latency(LatencyKind::PublishAck)
             .map(|l| l.p99)
     }
 
@@ -449,8 +417,8 @@ mod tests {
 
     #[test]
     fn latency_names() {
-        assert_eq!(latency_label("send_delay"), "send delay");
-        assert_eq!(latency_label("end_to_end"), "publish → processed");
-        assert_eq!(latency_label("some_new"), "some new");
+        assert_eq!(latency_name("send_delay"), "send delay");
+        assert_eq!(latency_name("end_to_end"), "publish → processed");
+        assert_eq!(latency_name("some_new"), "some new");
     }
 }

@@ -1,5 +1,5 @@
 //! Artifacts: the files a result keeps beside result.json — one HdrHistogram interval log per
-//! latency (`latency-<name>.hlog`) and, when attempts failed or were retried, `attempts.csv`.
+//! latency (`latency-<label>.hlog`) and, when attempts failed or were retried, `attempts.csv`.
 //! A file that cannot be written is a note in the result, not a failed run.
 
 use std::collections::BTreeMap;
@@ -10,7 +10,7 @@ use super::analysis::{latency_logs, Analysis};
 use super::Measured;
 use crate::record::history::History;
 use crate::record::observe::LatencyLog;
-use crate::result::{hlog, write_atomic};
+use crate::result::{hlog, write_atomic, LatencyKind};
 
 /// The files written (`files` of result.json) and notes on those that could not be.
 #[derive(Default)]
@@ -34,20 +34,20 @@ pub(super) fn write(dir: &Path, started: SystemTime, m: &Measured, a: &Analysis)
     let start = started + Duration::from_nanos(m.rec.started_ns);
     let mut logs = latency_logs(&m.rec);
     if let Some(e2e) = &a.end_to_end {
-        logs.push(("end_to_end", e2e));
+        logs.push((LatencyKind::EndToEnd, e2e));
     }
-    for (name, log) in logs {
-        out.write_hlog(dir, name, log, start);
+    for (kind, log) in logs {
+        out.write_hlog(dir, kind, log, start);
     }
     out
 }
 
 impl Artifacts {
-    fn write_hlog(&mut self, dir: &Path, name: &str, log: &LatencyLog, start: SystemTime) {
-        let file = format!("latency-{name}.hlog");
-        match hlog::write_hlog(&dir.join(&file), log, name, start) {
+    fn write_hlog(&mut self, dir: &Path, kind: LatencyKind, log: &LatencyLog, start: SystemTime) {
+        let file = kind.hlog_file();
+        match hlog::write_hlog(&dir.join(&file), log, kind, start) {
             Ok(()) => {
-                self.files.insert(format!("latency_{name}"), file);
+                self.files.insert(kind.file_key(), file);
             }
             Err(e) => self.notes.push(format!("could not write {file}: {e}")),
         }

@@ -4,18 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// The compact stamp for directory names (`20270115T080000Z`) and the RFC 3339 one for reports.
+use crate::result::load;
+
+/// The compact stamp for directory names (`20270115T080000Z`, [`load::utc_stamp`]) and the
+/// RFC 3339 one for reports.
 pub(crate) fn utc_stamp(t: SystemTime) -> (String, String) {
-    let t = time::OffsetDateTime::from(t);
-    let stamp = t
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .unwrap_or_default();
-    let iso = t
+    let iso = time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    (stamp, iso)
+    (load::utc_stamp(t), iso)
 }
 
 /// Eight hex digits, different for runs started a nanosecond apart or by two processes.
@@ -69,6 +66,7 @@ mod tests {
         assert_eq!(stream_name("rr-async.x", "ab12"), "JSB_RR_ASYNC_X_ab12");
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         assert_eq!(utc_stamp(t).0, "20270115T080000Z");
+        assert_eq!(utc_stamp(t).1, "2027-01-15T08:00:00Z");
         assert_ne!(new_run_id(t), new_run_id(t + Duration::from_nanos(1)));
     }
 }

@@ -141,6 +141,7 @@ impl Phases<'_> {
             client: published.client,
             server_samples: published.server_samples,
             server_cores: published.server_cores,
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 

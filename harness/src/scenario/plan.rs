@@ -215,7 +215,7 @@ pub struct PublishPlan {
 }
 
 /// How the publisher waits for acks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Await each ack before the next publish.
@@ -231,6 +231,15 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode, in the order outputs list them (sync first: the others are measured
+    /// against it).
+    pub const ALL: [Mode; 4] = [Mode::Sync, Mode::Async, Mode::Batch, Mode::Fast];
+
+    /// The mode a scenario or a claims file names ("sync"); `None` for any other word.
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Sync => "sync",

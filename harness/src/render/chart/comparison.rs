@@ -12,6 +12,7 @@ use super::palette::{BASELINE_COLOR, CANDIDATE_COLOR, REGRESSION_COLOR, TEXT_COL
 use super::ticks::{fmt_num, nice_ticks, Ticked};
 use super::ChartError;
 use crate::compare::{Comparison, Decision};
+use crate::result::Unit;
 
 /// One metric of one scenario, baseline against candidate (the output of `jsbench compare`,
 /// mapped to plain fields).
@@ -20,7 +21,7 @@ pub struct ComparisonBar {
     pub scenario: String,
     /// "msgs/s", "p50", "p99", "p99.9"
     pub metric: String,
-    pub unit: String,
+    pub unit: Unit,
     pub baseline: f64,
     pub candidate: f64,
     pub change_pct: f64,
@@ -85,37 +86,36 @@ pub fn comparison(bars: &[ComparisonBar]) -> Result<String, ChartError> {
 }
 
 /// The value axis of one metric's panel.
-struct PanelScale<'m> {
+struct PanelScale {
     /// The metric with its unit, as the axis and caption name it: "p99 (ms)".
     with_unit: String,
     higher_better: bool,
-    unit: &'m str,
+    unit: Unit,
     /// Values are divided by this to be in `unit`.
     div: f64,
     max: f64,
 }
 
-impl<'m> PanelScale<'m> {
-    fn fit(metric: &'m str, rows: &[&'m ComparisonBar]) -> PanelScale<'m> {
-        let unit = rows.first().map_or("", |b| b.unit.as_str());
-        // Latencies in µs read better in ms once they are large.
+impl PanelScale {
+    /// The scale of one metric's panel; `rows` are its bars (at least one).
+    fn fit(metric: &str, rows: &[&ComparisonBar]) -> PanelScale {
         let raw_max = rows
             .iter()
             .map(|b| b.baseline.max(b.candidate))
             .fold(0.0f64, f64::max);
-        let (unit, div) = if unit == "µs" && raw_max >= 10_000.0 {
-            ("ms", 1000.0)
-        } else {
-            (unit, 1.0)
-        };
-        let with_unit = if unit.is_empty() || unit == metric {
+        // Latencies in µs read better in ms once they are large.
+        let (unit, div) = rows
+            .first()
+            .map_or(Unit::Micros, |b| b.unit)
+            .readable(raw_max);
+        let with_unit = if unit.as_str() == metric {
             metric.to_string()
         } else {
-            format!("{metric} ({unit})")
+            format!("{metric} ({})", unit.as_str())
         };
         PanelScale {
             with_unit,
-            higher_better: metric.contains("/s") || unit.contains("/s"),
+            higher_better: metric.contains("/s") || unit == Unit::MsgsPerSec,
             unit,
             div,
             max: (raw_max / div).max(1e-9),
@@ -194,7 +194,7 @@ fn bar_pair(
         "{} → {} {} ({:+.1}%{})",
         fmt_num(base),
         fmt_num(cand),
-        scale.unit,
+        scale.unit.as_str(),
         b.change_pct,
         if b.regression { ", REGRESSION" } else { "" }
     );

@@ -9,7 +9,7 @@ use hdrhistogram::Histogram;
 use plotters::prelude::*;
 
 use crate::render::view::{RunView, SuiteView};
-use crate::result::{self, LatencySummary};
+use crate::result::{self, LatencyKind, LatencySummary, Unit};
 
 use super::canvas::{svg_chart, DESC_SIZE, FONT, LABEL_SIZE};
 use super::legend::{legend, LegendItem};
@@ -160,7 +160,7 @@ pub fn latency_spectrum_titled(
 /// The latency axis fitted to the data: ms once anything reaches 10 ms, and a log scale when
 /// the values span more than two decades (a tail 1000× the median would flatten the rest).
 struct LatencyAxis {
-    unit: &'static str,
+    unit: Unit,
     /// µs per unit.
     div: f64,
     log: bool,
@@ -181,11 +181,7 @@ impl LatencyAxis {
         };
         let max_us = values().fold(0.0f64, f64::max);
         let min_us = values().fold(f64::INFINITY, f64::min);
-        let (unit, div) = if max_us >= 10_000.0 {
-            ("ms", 1000.0)
-        } else {
-            ("µs", 1.0)
-        };
+        let (unit, div) = Unit::Micros.readable(max_us);
         let (lo, hi) = (min_us / div, max_us / div);
         let log = hi / lo > 100.0;
         let (range, ticks) = if log {
@@ -226,7 +222,7 @@ impl LatencyAxis {
     fn desc(&self) -> String {
         format!(
             "latency ({}{})",
-            self.unit,
+            self.unit.as_str(),
             if self.log { ", log scale" } else { "" }
         )
     }
@@ -242,7 +238,7 @@ pub(super) fn publish_ack_figure(suite: &SuiteView) -> Option<Figure> {
         .iter()
         .map(|r| SpectrumSeries {
             name: r.label.clone(),
-            points: spectrum_points(r, "publish_ack"),
+            points: spectrum_points(r, LatencyKind::PublishAck),
         })
         .collect();
     Some(Figure::Chart {
@@ -266,7 +262,7 @@ pub(super) fn end_to_end_figure(suite: &SuiteView) -> Option<Figure> {
         .map(|r| SpectrumSeries {
             name: r.label.clone(),
             points: if r.has_end_to_end() {
-                spectrum_points(r, "end_to_end")
+                spectrum_points(r, LatencyKind::EndToEnd)
             } else {
                 Vec::new()
             },
@@ -283,17 +279,15 @@ pub(super) fn end_to_end_figure(suite: &SuiteView) -> Option<Figure> {
     })
 }
 
-/// The spectrum of latency `name` ("publish_ack", "end_to_end") from the run's histogram log,
-/// or from its summary points.
-fn spectrum_points(run: &RunView, name: &str) -> Vec<(f64, f64)> {
+/// The spectrum of latency `kind` from the run's histogram log, or from its summary points.
+fn spectrum_points(run: &RunView, kind: LatencyKind) -> Vec<(f64, f64)> {
     let summary = || {
         run.report
-            .latency_us
-            .get(name)
+            .latency(kind)
             .map(spectrum_from_summary)
             .unwrap_or_default()
     };
-    match result::hlog::load_histogram(run.dir, run.report, name) {
+    match result::hlog::load_histogram(run.dir, run.report, kind) {
         Ok(Some(h)) if !h.is_empty() => spectrum_from_histogram(&h),
         Ok(_) => summary(),
         Err(e) => {

@@ -22,7 +22,9 @@ use super::palette::{color_dark, ORDER_PALETTE, PALETTE, TEXT_COLOR};
 use super::ticks::{fmt_num, nice_ticks, Ticked};
 use super::ChartError;
 use crate::claims::{Answer, OrderName, RunFacts};
-use crate::result::Report;
+use crate::result::{LatencyKind, Report};
+use crate::scenario::Mode;
+use crate::stats::median;
 
 /// One bar: its value, the spread it summarises, and the text beside it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,7 +61,7 @@ pub fn strategy_charts(runs: &[(PathBuf, Report)], answer: &Answer) -> Vec<Strat
     let (modes, groups) = throughput_groups(&facts);
     if !groups.is_empty() {
         let colors: Vec<RGBColor> = modes.iter().map(|m| MODE_COLORS[*m]).collect();
-        let names: Vec<&str> = modes.iter().map(|m| MODES[*m]).collect();
+        let names: Vec<&str> = modes.iter().map(|m| MODES[*m].as_str()).collect();
         out.push(StrategyChart {
             file: "throughput-sync-async.svg",
             caption: "Throughput by publish mode (sync, async, atomic batch, fast ingest) per \
@@ -142,7 +144,7 @@ fn strategy_label(f: &RunFacts) -> String {
 }
 
 /// The publish modes the throughput chart compares, in its order, and their colours.
-const MODES: [&str; 4] = ["sync", "async", "batch", "fast"];
+const MODES: [Mode; 4] = Mode::ALL;
 const MODE_COLORS: [RGBColor; 4] = [PALETTE[9], PALETTE[0], PALETTE[2], PALETTE[4]];
 
 /// Per strategy, the msgs/s of its runs in each publish mode; only the modes some run used
@@ -151,7 +153,7 @@ const MODE_COLORS: [RGBColor; 4] = [PALETTE[9], PALETTE[0], PALETTE[2], PALETTE[
 fn throughput_groups(facts: &[(RunFacts, &Report)]) -> (Vec<usize>, Vec<BarGroup>) {
     let mut by: BTreeMap<String, [Vec<f64>; 4]> = BTreeMap::new();
     for (f, r) in facts {
-        let Some(side) = MODES.iter().position(|m| *m == f.mode) else {
+        let Some(side) = MODES.iter().position(|m| Some(*m) == f.mode) else {
             continue;
         };
         if r.throughput.msgs_per_sec > 0.0 && !f.guard {
@@ -170,7 +172,7 @@ fn throughput_groups(facts: &[(RunFacts, &Report)]) -> (Vec<usize>, Vec<BarGroup
                     return String::new();
                 }
                 let r = median(&runs[m]) / median(&runs[over]);
-                format!(" ({r:.1}× {})", MODES[over])
+                format!(" ({r:.1}× {})", MODES[over].as_str())
             };
             let bars = modes
                 .iter()
@@ -212,11 +214,11 @@ fn throughput_bar(v: &[f64], extra: String) -> Option<Bar> {
 /// For strategies with both a sync and an async run: their publish → ack and publish-call
 /// latencies as spectrum series (the sync call is its ack latency, so it is not drawn twice).
 fn latency_pairs(facts: &[(RunFacts, &Report)]) -> Vec<SpectrumSeries> {
-    let mut first: BTreeMap<(String, String), &Report> = BTreeMap::new();
+    let mut first: BTreeMap<(String, Mode), &Report> = BTreeMap::new();
     for (f, r) in facts {
-        first
-            .entry((strategy_label(f), f.mode.clone()))
-            .or_insert(r);
+        if let Some(mode) = f.mode {
+            first.entry((strategy_label(f), mode)).or_insert(r);
+        }
     }
     let mut out = Vec::new();
     let strategies: Vec<String> = first.keys().map(|k| k.0.clone()).collect();
@@ -226,29 +228,25 @@ fn latency_pairs(facts: &[(RunFacts, &Report)]) -> Vec<SpectrumSeries> {
             continue;
         }
         let (Some(sync), Some(asyn)) = (
-            first.get(&(s.clone(), "sync".into())),
-            first.get(&(s.clone(), "async".into())),
+            first.get(&(s.clone(), Mode::Sync)),
+            first.get(&(s.clone(), Mode::Async)),
         ) else {
             continue;
         };
-        for (report, mode, key, what) in [
-            (sync, "sync", "publish_ack", "publish → ack"),
-            (asyn, "async", "publish_ack", "publish → ack"),
-            (asyn, "async", "publish_call", "publish call"),
+        for (report, mode, kind) in [
+            (sync, Mode::Sync, LatencyKind::PublishAck),
+            (asyn, Mode::Async, LatencyKind::PublishAck),
+            (asyn, Mode::Async, LatencyKind::PublishCall),
         ] {
-            if let Some(l) = report.latency_us.get(key) {
+            if let Some(l) = report.latency(kind) {
                 out.push(SpectrumSeries {
-                    name: format!("{s} {mode}: {what}"),
+                    name: format!("{s} {}: {}", mode.as_str(), kind.human()),
                     points: spectrum_from_summary(l),
                 });
             }
         }
     }
     out
-}
-
-fn median(v: &[f64]) -> f64 {
-    crate::compare::median(&mut v.to_vec())
 }
 
 /// Horizontal bars: one group per category, one bar per series in its colour, whiskers where

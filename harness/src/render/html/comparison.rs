@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::compare::{Comparison, Decision, MetricRow, Sample};
 use crate::render::chart;
+use crate::result::Unit;
 
 use super::charts::write_figure;
 use super::markup::esc;
@@ -87,8 +88,8 @@ fn row(h: &mut String, r: &MetricRow) {
          <td class=\"{class}\">{}</td></tr>",
         esc(&r.scenario),
         esc(&r.metric),
-        sample(&r.baseline, &r.unit),
-        sample(&r.candidate, &r.unit),
+        sample(&r.baseline, r.unit),
+        sample(&r.candidate, r.unit),
         r.change_pct.map_or("-".into(), |v| format!("{v:+.1}%")),
         r.ci_pct
             .map_or("-".into(), |(lo, hi)| format!("{lo:+.1}% … {hi:+.1}%")),
@@ -99,11 +100,11 @@ fn row(h: &mut String, r: &MetricRow) {
 }
 
 /// "12.30 µs (n=3)", or "-" without runs.
-fn sample(s: &Sample, unit: &str) -> String {
+fn sample(s: &Sample, unit: Unit) -> String {
     if s.n == 0 {
         "-".to_string()
     } else {
-        format!("{:.2} {} (n={})", s.median, esc(unit), s.n)
+        format!("{:.2} {} (n={})", s.median, esc(unit.as_str()), s.n)
     }
 }
 
@@ -126,7 +127,7 @@ fn flips(h: &mut String, c: &Comparison) {
             h,
             "<li class=\"{class}\">{}: {} {} — baseline {}, candidate {}{note}</li>",
             esc(&f.scenario),
-            esc(&f.kind),
+            esc(f.kind.as_str()),
             esc(&f.what),
             esc(&f.baseline),
             esc(&f.candidate)

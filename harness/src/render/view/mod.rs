@@ -5,14 +5,16 @@
 //! read from it, so a name or a cell says the same thing in every output.
 //!
 //! - [`order`]: the orders a run observes, their names, cells and tones.
-//! - [`phrase`]: figures in words (µs, "-", latency names, retries, consume, losses, faults).
+//! - [`phrase`]: figures in words (µs, "-", retries, consume, losses, faults).
 //! - [`table`]: the summary table cell by cell, with each cell's [`Tone`] (`tone.rs`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::checker::{ClaimResult, Verdict};
-use crate::result::{latency_label, ConsumeReport, FaultReport, LatencySummary, Report, RunStatus};
+use crate::result::{
+    latency_name, ConsumeReport, FaultReport, LatencyKind, LatencySummary, Report, RunStatus,
+};
 
 mod order;
 mod phrase;
@@ -112,7 +114,9 @@ pub struct RunView<'a> {
 pub struct LatencyView<'a> {
     /// The key in result.json's `latency_us` ("publish_ack").
     pub key: &'a str,
-    /// [`latency_label`] of the key ("publish → ack").
+    /// Which latency the key names; `None` for one this version does not know.
+    pub kind: Option<LatencyKind>,
+    /// The key as people read it ("publish → ack", [`latency_name`]).
     pub label: String,
     pub summary: &'a LatencySummary,
 }
@@ -136,7 +140,8 @@ impl<'a> RunView<'a> {
                 .filter(|(_, l)| l.count > 0)
                 .map(|(key, summary)| LatencyView {
                     key,
-                    label: latency_label(key),
+                    kind: LatencyKind::from_label(key),
+                    label: latency_name(key),
                     summary,
                 })
                 .collect(),
@@ -173,22 +178,23 @@ impl<'a> RunView<'a> {
         self.report.counts.lost.filter(|&l| l > 0)
     }
 
-    /// The latency `key` ("publish_ack", "end_to_end") when it measured something.
-    pub fn latency(&self, key: &str) -> Option<&'a LatencySummary> {
+    /// The latency `kind` when it measured something.
+    pub fn latency(&self, kind: LatencyKind) -> Option<&'a LatencySummary> {
         self.latencies
             .iter()
-            .find(|l| l.key == key)
+            .find(|l| l.kind == Some(kind))
             .map(|l| l.summary)
     }
 
     /// Publish → ack, the headline latency.
     pub fn publish_ack(&self) -> Option<&'a LatencySummary> {
-        self.latency("publish_ack")
+        self.latency(LatencyKind::PublishAck)
     }
 
     /// Whether the run measured publish → processed (a summary or a histogram log).
     pub fn has_end_to_end(&self) -> bool {
-        self.latency("end_to_end").is_some() || self.report.files.contains_key("latency_end_to_end")
+        let e2e = LatencyKind::EndToEnd;
+        self.latency(e2e).is_some() || self.report.files.contains_key(&e2e.file_key())
     }
 
     pub fn consume(&self) -> Option<&'a ConsumeReport> {

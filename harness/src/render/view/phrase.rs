@@ -1,6 +1,6 @@
 //! How figures read in words, the same in every output: durations in µs/ms/s, a figure that was
-//! not measured, the names of the latencies, and the sentences about retries, the consume side,
-//! losses and fault windows.
+//! not measured, and the sentences about retries, the consume side, losses and fault windows.
+//! (The names of the latencies are `result::LatencyKind`'s.)
 
 use crate::checker::{Replies, RetryFigures, Safety, Segment, WindowSplit};
 use crate::nemesis::FaultWindow;
