@@ -1,6 +1,8 @@
 //! The `jsbench` binary as a user meets it: exit codes, field-level errors, the summary table of
 //! a directory run, and Ctrl-C leaving nothing behind. Runs use the process backend.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -266,9 +268,52 @@ fn server_children(parent: u32) -> Vec<u32> {
     out
 }
 
-/// Starts a long run, waits until `ready` says its server is up, sends SIGINT, and checks that
-/// jsbench exits 130 with an incomplete result.
-fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempfile::TempDir) {
+/// The monitoring URL of a nats-server process, from the ports file it writes once it listens
+/// (`--ports_file_dir <dir>` on its command line: `<dir>/nats-server_<pid>.ports`).
+fn monitor_of_process(pid: u32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let at = args.iter().position(|a| a == "--ports_file_dir")?;
+    let file = Path::new(args.get(at + 1)?).join(format!("nats-server_{pid}.ports"));
+    let ports: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    ports["monitoring"][0].as_str().map(String::from)
+}
+
+/// The monitoring URL of a container, from the host port Docker bound its 8222 to.
+fn monitor_of_container(id: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["port", id, "8222/tcp"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = text.lines().find(|l| l.starts_with("127.0.0.1:"))?;
+    Some(format!("http://{host}"))
+}
+
+/// Messages JetStream stores on the server at `monitor` (`/jsz`), when it answers.
+fn stored_messages(monitor: &str) -> Option<u64> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let jsz: serde_json::Value = rt
+        .block_on(jsbench::server::monitor::get_json(monitor, "/jsz"))
+        .ok()?;
+    jsz["messages"].as_u64()
+}
+
+/// Starts a long run, waits until the run has stored a message on its server (`monitor` gives
+/// that server's monitoring URL once it is up; there is no warm-up, so the first stored message
+/// is a measured one), sends SIGINT, and checks that jsbench exits 130 with an incomplete result
+/// that counts what it published. Waiting for that, rather than for a fixed time, keeps a slow
+/// machine from interrupting the run before it published anything.
+fn interrupt_long_run(
+    backend: &str,
+    monitor: impl Fn(u32) -> Option<String>,
+) -> (u32, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     write(
         d.path(),
@@ -288,14 +333,13 @@ fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempf
         .unwrap();
     let pid = child.id();
     let start = Instant::now();
-    while !ready(pid) {
+    while monitor(pid).and_then(|m| stored_messages(&m)).unwrap_or(0) == 0 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "jsbench never started its server"
+            "jsbench never published to its server"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(2));
     // SAFETY: sending SIGINT to our own child.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -335,14 +379,12 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     let seen = std::sync::Mutex::new(Vec::new());
     interrupt_long_run("process", |pid| {
         let s = server_children(pid);
-        let up = !s.is_empty();
+        let monitor = s.first().and_then(|&p| monitor_of_process(p));
         seen.lock().unwrap().extend(s);
-        up
+        monitor
     });
     for pid in seen.into_inner().unwrap() {
-        // SAFETY: existence check only.
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
-        assert!(!alive, "nats-server {pid} survived Ctrl-C");
+        common::assert_process_gone(pid, "after Ctrl-C");
     }
 }
 
@@ -372,8 +414,18 @@ fn ctrl_c_removes_the_container() {
         engine.unwrap_or(false),
         "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
     );
-    let (pid, _d) = interrupt_long_run("container", |pid| !containers_of(pid).is_empty());
-    assert!(containers_of(pid).is_empty(), "a container survived Ctrl-C");
+    let (pid, _d) = interrupt_long_run("container", |pid| {
+        containers_of(pid)
+            .first()
+            .and_then(|id| monitor_of_container(id))
+    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::assert_nothing_left_in_docker(
+            pid,
+            &[],
+            "after Ctrl-C",
+        ));
 }
 
 #[test]
