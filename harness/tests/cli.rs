@@ -248,40 +248,6 @@ fn repeat_with_csv_and_json_output() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: text, json, csv, quiet"));
 }
 
-/// Pids of the nats-server processes whose parent is `parent`.
-fn server_children(parent: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        if &stat[open + 1..close] == "nats-server"
-            && fields.get(1) == Some(&parent.to_string().as_str())
-        {
-            out.push(stat[..open].trim().parse().unwrap());
-        }
-    }
-    out
-}
-
-/// The monitoring URL of a nats-server process, from the ports file it writes once it listens
-/// (`--ports_file_dir <dir>` on its command line: `<dir>/nats-server_<pid>.ports`).
-fn monitor_of_process(pid: u32) -> Option<String> {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let at = args.iter().position(|a| a == "--ports_file_dir")?;
-    let file = Path::new(args.get(at + 1)?).join(format!("nats-server_{pid}.ports"));
-    let ports: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
-    ports["monitoring"][0].as_str().map(String::from)
-}
-
 /// The monitoring URL of a container, from the host port Docker bound its 8222 to.
 fn monitor_of_container(id: &str) -> Option<String> {
     let out = Command::new("docker")
@@ -291,18 +257,6 @@ fn monitor_of_container(id: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&out.stdout);
     let host = text.lines().find(|l| l.starts_with("127.0.0.1:"))?;
     Some(format!("http://{host}"))
-}
-
-/// Messages JetStream stores on the server at `monitor` (`/jsz`), when it answers.
-fn stored_messages(monitor: &str) -> Option<u64> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let jsz: serde_json::Value = rt
-        .block_on(jsbench::server::monitor::get_json(monitor, "/jsz"))
-        .ok()?;
-    jsz["messages"].as_u64()
 }
 
 /// Starts a long run, waits until the run has stored a message on its server (`monitor` gives
@@ -333,7 +287,12 @@ fn interrupt_long_run(
         .unwrap();
     let pid = child.id();
     let start = Instant::now();
-    while monitor(pid).and_then(|m| stored_messages(&m)).unwrap_or(0) == 0 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = |m: String| rt.block_on(common::stored_in_streams(&m, "JSB_LONG_"));
+    while monitor(pid).and_then(stored).unwrap_or(0) == 0 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "jsbench never published to its server"
@@ -378,8 +337,8 @@ fn interrupt_long_run(
 fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     let seen = std::sync::Mutex::new(Vec::new());
     interrupt_long_run("process", |pid| {
-        let s = server_children(pid);
-        let monitor = s.first().and_then(|&p| monitor_of_process(p));
+        let s = common::server_children(pid);
+        let monitor = s.first().and_then(|&p| common::monitor_of_process(p));
         seen.lock().unwrap().extend(s);
         monitor
     });

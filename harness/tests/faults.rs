@@ -226,18 +226,30 @@ async fn outage_with_retries_reorders_a_single_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_during_a_fault_heals_and_leaves_nothing() {
-    let p = plan(
-        "[publish]\nmode = \"async\"\nack_timeout = \"1s\"\n[workload]\nduration = \"30s\"\nrate = 2000\n\
+    let p = common::plan(
+        "name = \"cancelled\"\nseed = 7\n[server]\nbackend = \"process\"\n\
+         [publish]\nmode = \"async\"\nack_timeout = \"1s\"\n[workload]\nduration = \"30s\"\nrate = 2000\n\
          [[faults]]\nkind = \"pause\"\nstart = \"500ms\"\nduration = \"20s\"\n\
          [[faults]]\nkind = \"timeout\"\nstart = \"200ms\"\n",
     );
     let cancel = Cancel::new();
     let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Ctrl-C while both faults are on: once the pause (the later one) has stopped the run's
+    // server, not after a fixed time, which a busy machine may spend starting the server.
+    let watcher = tokio::spawn(async move {
+        let (pid, _) = common::run_server("JSB_CANCELLED_").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while common::process_state(pid) != Some('T') {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the pause never stopped nats-server {pid}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         c.request();
     });
     let (r, _out) = run_cancellable(&p, cancel).await;
+    watcher.await.expect("the cancel came");
     let r = &r.report;
     assert_eq!(r.status, "incomplete");
     assert_eq!(r.faults.len(), 2);

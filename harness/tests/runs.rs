@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::{
     assert_complete as complete, assert_nothing_lost as nothing_lost, assert_run_server_gone,
@@ -234,16 +233,21 @@ async fn result_files_use_the_documented_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_run_is_marked_incomplete_and_leaves_no_server() {
-    let p = plan(&format!(
-        "[server]\nbackend = \"process\"\n{ASYNC}[workload]\nduration = \"60s\"\n"
+    let p = common::plan(&format!(
+        "name = \"cancelled\"\nseed = 7\n[server]\nbackend = \"process\"\n{ASYNC}\
+         [workload]\nduration = \"60s\"\n"
     ));
     let cancel = Cancel::new();
     let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Ctrl-C once the run has stored a message (it has no warm-up: it is publishing), not
+    // after a fixed time, which a busy machine may spend starting the server.
+    let watcher = tokio::spawn(async move {
+        let (_, monitor) = common::run_server("JSB_CANCELLED_").await;
+        common::until_stored(&monitor, "JSB_CANCELLED_").await;
         c.request();
     });
     let (r, _out) = run_cancellable(&p, cancel).await;
+    watcher.await.expect("the cancel came");
     // The cancel stopped the run, not its 60 s of publishing.
     assert_eq!(r.report.status, "incomplete");
     assert!(r
@@ -346,12 +350,15 @@ async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
         "{}{ASYNC}[workload]\nduration = \"60s\"\n",
         external_section(&server)
     ));
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    let monitor = server.monitor_url().expect("monitoring url").to_string();
+    // Killed once the run has stored a message (it is publishing), not after a fixed time.
+    let killer = tokio::spawn(async move {
+        common::until_stored(&monitor, "JSB_T_").await;
         // SAFETY: killing the server process this test started.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
     });
     let (r, _out) = run(&p).await;
+    killer.await.expect("the server was killed");
     // The run noticed its server died: it stopped publishing before its 60 s were up.
     let r = &r.report;
     assert_eq!(r.status, "incomplete");

@@ -4,6 +4,9 @@
 //!   in Docker, nothing lost (every message acked and stored once);
 //! - servers: a nats-server of the test's own, the `[server]` section pointing a run at it,
 //!   its temp dir;
+//! - watching a run from outside: its server among this process's children, its monitoring
+//!   endpoint, what its stream holds — so a test acts on a run (cancel, kill) once the run has
+//!   got somewhere, not after a fixed time;
 //! - containers: the container-test gate (Docker must answer, or the test fails, unless
 //!   JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip), the image the tests run (resolved exactly as
 //!   the container backend resolves it: nothing has to be built by hand), container and network
@@ -202,6 +205,139 @@ pub fn temp_dir_of(pid: u32) -> PathBuf {
         dir.display()
     );
     dir
+}
+
+// ---- watching a run from outside ----
+
+/// Pids of the nats-server processes whose parent is `parent` (a run's own server is a child
+/// of the process that runs it).
+pub fn server_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        if &stat[open + 1..close] == "nats-server"
+            && fields.get(1) == Some(&parent.to_string().as_str())
+        {
+            out.push(stat[..open].trim().parse().unwrap());
+        }
+    }
+    out
+}
+
+/// A process's state letter in /proc (`R`, `S`, `T` when stopped: a paused server, `Z`).
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The monitoring URL of a nats-server process, from the ports file it writes once it listens
+/// (`--ports_file_dir <dir>` on its command line: `<dir>/nats-server_<pid>.ports`).
+pub fn monitor_of_process(pid: u32) -> Option<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let at = args.iter().position(|a| a == "--ports_file_dir")?;
+    let file = std::path::Path::new(args.get(at + 1)?).join(format!("nats-server_{pid}.ports"));
+    let ports: serde_json::Value = serde_json::from_slice(&std::fs::read(file).ok()?).ok()?;
+    ports["monitoring"][0].as_str().map(String::from)
+}
+
+/// Messages held by the streams whose names start with `prefix` on the server at `monitor`
+/// (`/jsz`); None while no such stream exists or the server does not answer.
+pub async fn stored_in_streams(monitor: &str, prefix: &str) -> Option<u64> {
+    let jsz: serde_json::Value = jsbench::server::monitor::get_json(monitor, "/jsz?streams=true")
+        .await
+        .ok()?;
+    let streams: Vec<&serde_json::Value> = jsz["account_details"]
+        .as_array()?
+        .iter()
+        .filter_map(|a| a["stream_detail"].as_array())
+        .flatten()
+        .filter(|s| s["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .collect();
+    (!streams.is_empty()).then(|| {
+        streams
+            .iter()
+            .filter_map(|s| s["state"]["messages"].as_u64())
+            .sum()
+    })
+}
+
+/// A run's own nats-server, as seen from outside while the run goes on: the child of this
+/// process whose store holds a stream named `prefix…` (a run's stream is
+/// `JSB_<SCENARIO NAME>_<run id>`), with its monitoring URL. Read from disk (`-sd <store>` on
+/// its command line), so servers that are paused by other tests' faults cannot hold it up.
+/// Bounded at 60 s.
+pub async fn run_server(prefix: &str) -> (u32, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        for pid in server_children(std::process::id()) {
+            if store_has_stream(pid, prefix) {
+                if let Some(m) = monitor_of_process(pid) {
+                    return (pid, m);
+                }
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no nats-server of this process holds a stream {prefix}… after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the store of nats-server `pid` has a stream named `prefix…`
+/// (`<store>/jetstream/<account>/streams/<name>`).
+fn store_has_stream(pid: u32, prefix: &str) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let Some(store) = args
+        .iter()
+        .position(|a| a == "-sd")
+        .and_then(|at| args.get(at + 1))
+    else {
+        return false;
+    };
+    let accounts = std::path::Path::new(store).join("jetstream");
+    let names = |dir: std::path::PathBuf| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    names(accounts.clone()).into_iter().any(|account| {
+        names(accounts.join(account).join("streams"))
+            .iter()
+            .any(|n| n.starts_with(prefix))
+    })
+}
+
+/// Waits (bounded at 60 s) until the streams named `prefix…` on the server at `monitor` hold a
+/// message: the run is publishing (its first stored message, when it has no warm-up).
+pub async fn until_stored(monitor: &str, prefix: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while stored_in_streams(monitor, prefix).await.unwrap_or(0) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing stored in {prefix}… at {monitor} after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ---- containers ----
