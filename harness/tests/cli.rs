@@ -1,6 +1,8 @@
 //! The `jsbench` binary as a user meets it: exit codes, field-level errors, the summary table of
 //! a directory run, and Ctrl-C leaving nothing behind. Runs use the process backend.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -321,29 +323,26 @@ fn repeat_with_csv_and_json_output() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: text, json, csv, quiet"));
 }
 
-/// Pids of the nats-server processes whose parent is `parent`.
-fn server_children(parent: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
-        if &stat[open + 1..close] == "nats-server"
-            && fields.get(1) == Some(&parent.to_string().as_str())
-        {
-            out.push(stat[..open].trim().parse().unwrap());
-        }
-    }
-    out
+/// The monitoring URL of a container, from the host port Docker bound its 8222 to.
+fn monitor_of_container(id: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["port", id, "8222/tcp"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = text.lines().find(|l| l.starts_with("127.0.0.1:"))?;
+    Some(format!("http://{host}"))
 }
 
-/// Starts a long run, waits until `ready` says its server is up, sends SIGINT, and checks that
-/// jsbench exits 130 with an incomplete result.
-fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempfile::TempDir) {
+/// Starts a long run, waits until the run has stored a message on its server (`monitor` gives
+/// that server's monitoring URL once it is up; there is no warm-up, so the first stored message
+/// is a measured one), sends SIGINT, and checks that jsbench exits 130 with an incomplete result
+/// that counts what it published. Waiting for that, rather than for a fixed time, keeps a slow
+/// machine from interrupting the run before it published anything.
+fn interrupt_long_run(
+    backend: &str,
+    monitor: impl Fn(u32) -> Option<String>,
+) -> (u32, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     write(
         d.path(),
@@ -363,14 +362,18 @@ fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempf
         .unwrap();
     let pid = child.id();
     let start = Instant::now();
-    while !ready(pid) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stored = |m: String| rt.block_on(common::stored_in_streams(&m, "JSB_LONG_"));
+    while monitor(pid).and_then(stored).unwrap_or(0) == 0 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "jsbench never started its server"
+            "jsbench never published to its server"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(2));
     // SAFETY: sending SIGINT to our own child.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -409,15 +412,13 @@ fn interrupt_long_run(backend: &str, ready: impl Fn(u32) -> bool) -> (u32, tempf
 fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     let seen = std::sync::Mutex::new(Vec::new());
     interrupt_long_run("process", |pid| {
-        let s = server_children(pid);
-        let up = !s.is_empty();
+        let s = common::server_children(pid);
+        let monitor = s.first().and_then(|&p| common::monitor_of_process(p));
         seen.lock().unwrap().extend(s);
-        up
+        monitor
     });
     for pid in seen.into_inner().unwrap() {
-        // SAFETY: existence check only.
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
-        assert!(!alive, "nats-server {pid} survived Ctrl-C");
+        common::assert_process_gone(pid, "after Ctrl-C");
     }
 }
 
@@ -447,8 +448,18 @@ fn ctrl_c_removes_the_container() {
         engine.unwrap_or(false),
         "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
     );
-    let (pid, _d) = interrupt_long_run("container", |pid| !containers_of(pid).is_empty());
-    assert!(containers_of(pid).is_empty(), "a container survived Ctrl-C");
+    let (pid, _d) = interrupt_long_run("container", |pid| {
+        containers_of(pid)
+            .first()
+            .and_then(|id| monitor_of_container(id))
+    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::assert_nothing_left_in_docker(
+            pid,
+            &[],
+            "after Ctrl-C",
+        ));
 }
 
 #[test]

@@ -186,10 +186,6 @@ async fn held_by(id: &str) -> Held {
     }
 }
 
-async fn volume_exists(name: &str) -> bool {
-    docker().await.inspect_volume(name).await.is_ok()
-}
-
 /// Everything of this process in Docker: containers and networks labelled with its pid.
 async fn ours() -> (Vec<String>, Vec<String>) {
     let pid = format!("jsbench.pid={}", std::process::id());
@@ -201,15 +197,7 @@ async fn ours() -> (Vec<String>, Vec<String>) {
 
 /// Asserts that nothing of this process is left in Docker, nor any of `volumes`.
 async fn assert_nothing_left(volumes: &[String], when: &str) {
-    let (containers, networks) = ours().await;
-    assert!(
-        containers.is_empty(),
-        "containers left {when}: {containers:?}"
-    );
-    assert!(networks.is_empty(), "networks left {when}: {networks:?}");
-    for v in volumes {
-        assert!(!volume_exists(v).await, "volume {v} left {when}");
-    }
+    common::assert_nothing_left_in_docker(std::process::id(), volumes, when).await;
 }
 
 /// The volumes of every node's container.

@@ -6,11 +6,8 @@
 //! R3 are answered "duplicate message id is in process" (10158), which overtakes the originals'
 //! success acks and is neither a failure nor a duplicate in the stream.
 
-use jsbench::cancel::Cancel;
 use jsbench::checker::Verdict;
 use jsbench::result::Report;
-use jsbench::runner::{self, RunOptions};
-use jsbench::scenario::{self, Overrides};
 
 mod common;
 
@@ -18,29 +15,19 @@ async fn run(body: &str) -> Report {
     run_on("process", body).await
 }
 
+/// A run on a 3-node cluster of `backend` with an R3 stream (the run helper checks that node
+/// 0's process is gone afterwards, on the process backend).
 async fn run_on(backend: &str, body: &str) -> Report {
-    let text = format!(
+    let (r, _out) = common::run_text(&format!(
         "name = \"c\"\nseed = 3\n[server]\nbackend = \"{backend}\"\nnodes = 3\n[stream]\nreplicas = 3\n{body}"
-    );
-    let plan = scenario::parse(&text, "c.toml", &Overrides::default()).expect("valid scenario");
-    let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let r = runner::run(&plan, &opts).await.expect("result written");
+    ))
+    .await;
     assert_eq!(r.report.environment.backend.as_str(), backend);
-    if let Some(pid) = r.server_pid {
-        // SAFETY: kill(2) with signal 0 only checks for existence.
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
-        assert!(!alive, "node 0 (pid {pid}) still runs after the run");
-    }
     r.report
 }
 
 fn complete_and_safe(r: &Report) {
-    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+    common::assert_complete(r);
     assert_eq!(r.counts.lost, Some(0), "{:?}", r.safety);
     let c = r.cluster.as_ref().expect("a cluster section");
     let replicas = c.replicas.as_ref().expect("replicas surveyed");
@@ -100,8 +87,9 @@ async fn killing_the_leader_hands_over_without_losing_acknowledged_messages() {
         "the fault hit the leader"
     );
     assert!(c.leader_changes >= 1, "{:?}", c.leaders);
+    // Elected after the kill (how long an election takes on a busy machine is not asserted).
     let new = f.new_leader_ms.expect("a new leader after the kill");
-    assert!(new > 0.0 && new < 12_000.0, "{new}");
+    assert!(new > 0.0, "{new}");
     // Acks stopped while there was no leader: the longest stretch is measured from the acks.
     assert!(c.unavailable.longest_ms > 1000.0, "{:?}", c.unavailable);
     assert_eq!(c.unavailable.measured_by, "acks");
@@ -156,8 +144,12 @@ async fn an_in_process_reply_must_be_retried_or_the_message_may_never_be_stored(
     assert_eq!(r.counts.stored, Some(r.counts.published));
     // The majority elected a new leader while the partition lasted (9 s), though the client's
     // side (and the old leader itself) did not hear of it until the heal.
+    let w = &r.faults[0].window;
     let new = r.faults[0].new_leader_ms.expect("a new leader");
-    assert!(new < 9000.0, "new leader seen {new} ms after the cut");
+    assert!(
+        w.start_ms + new < w.end_ms,
+        "new leader seen {new} ms after the cut, after the heal: {w:?}"
+    );
     // Trusted: the in-process replies are the last word, and those messages are not stored.
     let r = run(&on_the_leader("trust")).await;
     complete_and_safe(&r);
@@ -227,16 +219,7 @@ async fn run_in_containers(body: &str) -> Option<Report> {
     common::container_test_image().await?;
     let _one_at_a_time = CONTAINERS.lock().await;
     let r = run_on("container", body).await;
-    let pid = std::process::id().to_string();
-    let label = format!("jsbench.pid={pid}");
-    assert_eq!(
-        common::containers_matching("label", &label).await,
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        common::networks_matching("label", &label).await,
-        Vec::<String>::new()
-    );
+    common::assert_nothing_left_in_docker(std::process::id(), &[], "after the run").await;
     Some(r)
 }
 

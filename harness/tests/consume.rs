@@ -3,34 +3,25 @@
 //! redeliveries are counted (and break per-key order in a keyed pool unless max_ack_pending = 1),
 //! and every stored message is processed at least once.
 
-use jsbench::cancel::Cancel;
+mod common;
+
 use jsbench::checker::OrderFigures;
 use jsbench::result::{ConsumeReport, Report};
-use jsbench::runner::{self, RunOptions};
-use jsbench::scenario::{self, Overrides};
 
 /// Runs a scenario body (process backend, single connection, async) with a `[consume]` section.
 async fn run(publish: &str, consume: &str) -> Report {
-    let text = format!(
+    let (r, _out) = common::run_text(&format!(
         "name = \"c\"\nseed = 5\n[server]\nbackend = \"process\"\n[publish]\nmode = \"async\"\n\
          max_in_flight = 500\n[workload]\nkeys = 8\nwarmup = 0\n{publish}\n[consume]\n{consume}\n"
-    );
-    let plan =
-        scenario::parse(&text, "consume-test.toml", &Overrides::default()).expect("valid scenario");
-    let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let r = runner::run(&plan, &opts).await.expect("result written");
+    ))
+    .await;
     // What result.json says is what the test judges.
     Report::load(&r.dir.join("result.json")).expect("result.json")
 }
 
 /// The run completed and every stored message was processed at least once.
 fn all_processed(r: &Report) -> (&OrderFigures, &ConsumeReport) {
-    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+    common::assert_complete(r);
     let c = r.consume.as_ref().expect("consume section");
     assert!(c.complete, "{:?}", c.error);
     assert_eq!(c.figures.unprocessed, Some(0), "stored but never processed");

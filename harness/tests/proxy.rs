@@ -2,6 +2,8 @@
 //! bounded by `tokio::time::timeout`, so a bug fails instead of hanging; timing assertions are
 //! lower bounds only, because a loaded CI machine can always be slower.
 
+mod common;
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -303,16 +305,7 @@ async fn drop_closes_links() {
 /// shows up in the publish round trip (a lower bound).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jetstream_publishes_through_the_proxy_and_feel_its_latency() {
-    use jsbench::server::{Backend, Server, ServerSpec};
-    let server = Server::start(&ServerSpec {
-        backend: Backend::Process,
-        url: None,
-        image: None,
-        auth: Default::default(),
-        ..ServerSpec::default()
-    })
-    .await
-    .expect("process server");
+    let server = common::process_server().await;
     let upstream: SocketAddr = server
         .url()
         .trim_start_matches("nats://")

@@ -12,29 +12,19 @@ mod common;
 use std::time::Duration;
 
 use async_nats::jetstream;
+use common::assert_nothing_lost as nothing_lost;
 use futures::StreamExt;
-use jsbench::cancel::Cancel;
 use jsbench::client::batch;
 use jsbench::result::Report;
-use jsbench::runner::{self, RunOptions};
-use jsbench::scenario::{self, Overrides};
 use jsbench::server::Server;
 
+/// A run of a scenario body on a process server of its own, which must complete.
 async fn run(body: &str) -> Report {
-    let text = format!("name = \"t\"\nseed = 7\n[server]\nbackend = \"process\"\n{body}");
-    let plan = scenario::parse(&text, "test.toml", &Overrides::default()).expect("valid scenario");
-    let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let r = runner::run(&plan, &opts).await.expect("result written");
-    assert_eq!(
-        r.report.status, "complete",
-        "run not complete: {:?}",
-        r.report.status_reason
-    );
+    let (r, _out) = common::run_text(&format!(
+        "name = \"t\"\nseed = 7\n[server]\nbackend = \"process\"\n{body}"
+    ))
+    .await;
+    common::assert_complete(&r.report);
     r.report
 }
 
@@ -49,17 +39,6 @@ async fn server_and_client() -> (Server, async_nats::Client) {
         .await
         .expect("connect");
     (server, client)
-}
-
-fn nothing_lost(r: &Report) {
-    let c = &r.counts;
-    assert!(c.published > 0);
-    assert_eq!(c.acked, c.published, "acked: {c:?}");
-    assert_eq!(c.stored, Some(c.published), "stored: {c:?}");
-    assert_eq!(
-        (c.lost, c.duplicates, c.unexpected),
-        (Some(0), Some(0), Some(0))
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,11 +16,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer};
+use common::external_section;
 use futures::StreamExt;
-use jsbench::cancel::Cancel;
 use jsbench::result::Report;
-use jsbench::runner::{self, RunOptions};
-use jsbench::scenario::{self, Overrides};
 use jsbench::server::Server;
 
 /// Publishing at 5k msgs/s for 4 s through one connection with a short ack timeout and no
@@ -94,25 +92,15 @@ async fn read_later(server: &Server, report: &Report) -> Later {
 
 /// Runs `text` on `server` with the stream kept, waits, reads it again, and compares.
 async fn run_and_reread(server: &Server, text: &str, external: bool) -> Report {
-    let overrides = Overrides {
-        keep_stream: true,
-        ..Default::default()
-    };
-    let plan = scenario::parse(text, "rb.toml", &overrides).expect("valid scenario");
-    let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let r = if external {
-        runner::run(&plan, &opts).await
+    let mut plan = common::plan(text);
+    plan.stream.keep = true;
+    let (r, _out) = if external {
+        common::run(&plan).await
     } else {
-        runner::run_on(&plan, &opts, server).await
-    }
-    .expect("result written")
-    .report;
-    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+        common::run_on(&plan, server).await
+    };
+    let r = r.report;
+    common::assert_complete(&r);
     // Whatever was still queued somewhere has long arrived by now.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let later = read_later(server, &r).await;
@@ -133,14 +121,6 @@ async fn run_and_reread(server: &Server, text: &str, external: bool) -> Report {
     assert_eq!(check.stream_count, Some(later.copies));
     assert_eq!(check.connections_flushed, check.connections);
     r
-}
-
-fn external_section(server: &Server) -> String {
-    format!(
-        "[server]\nbackend = \"external\"\nurl = \"{}\"\ntoken = \"{}\"\n",
-        server.url(),
-        server.credential().expect("credential").token()
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

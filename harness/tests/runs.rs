@@ -6,17 +6,18 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
+use common::{
+    assert_complete as complete, assert_nothing_lost as nothing_lost, assert_run_server_gone,
+    external_section, run, run_cancellable,
+};
 use jsbench::cancel::Cancel;
 use jsbench::result::Report;
-use jsbench::runner::{self, RunOptions, RunOutput};
-use jsbench::scenario::{self, Overrides, Plan};
-use jsbench::server::{Backend, Server};
+use jsbench::scenario::Plan;
+use jsbench::server::Backend;
 
 fn plan(body: &str) -> Plan {
-    let text = format!("name = \"t\"\nseed = 7\n{body}");
-    scenario::parse(&text, "test.toml", &Overrides::default()).expect("valid scenario")
+    common::plan(&format!("name = \"t\"\nseed = 7\n{body}"))
 }
 
 fn with_backend(mut p: Plan, backend: Backend) -> Plan {
@@ -24,64 +25,9 @@ fn with_backend(mut p: Plan, backend: Backend) -> Plan {
     p
 }
 
-async fn run(plan: &Plan) -> (RunOutput, tempfile::TempDir) {
-    let out = tempfile::tempdir().unwrap();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: Cancel::new(),
-        progress: false,
-    };
-    let r = runner::run(plan, &opts).await.expect("result written");
-    assert_server_gone(&r);
-    (r, out)
-}
-
-/// The run's nats-server child is gone (tests run in parallel, so only this run's is checked).
-fn assert_server_gone(r: &RunOutput) {
-    if let Some(pid) = r.server_pid {
-        // SAFETY: kill(2) with signal 0 only checks for existence.
-        let alive = unsafe { libc::kill(pid as libc::pid_t, 0) == 0 };
-        assert!(!alive, "nats-server {pid} is still running after the run");
-    }
-}
-
-/// A nats-server child process for tests that point a run at an "external" server.
-/// A `[server]` section pointing at `server` as an external one, with its credential (a server
-/// jsbench started admits only connections that present it).
-fn external_section(server: &Server) -> String {
-    format!(
-        "[server]\nbackend = \"external\"\nurl = \"{}\"\ntoken = \"{}\"\n",
-        server.url(),
-        server
-            .credential()
-            .expect("a started server has a credential")
-            .token()
-    )
-}
-
-fn complete(r: &Report) {
-    assert_eq!(
-        r.status, "complete",
-        "run not complete: {:?}",
-        r.status_reason
-    );
-}
-
 fn storage(r: &Report) -> jsbench::checker::OrderFigures {
     assert_eq!(r.order.storage_source, "read_back");
     r.order.storage.expect("storage order measured")
-}
-
-/// Everything published was acked and stored once; nothing lost, duplicated or foreign.
-fn nothing_lost(r: &Report) {
-    let c = &r.counts;
-    assert!(c.published > 0);
-    assert_eq!(c.acked, c.published, "acked");
-    assert_eq!(c.stored, Some(c.published), "stored");
-    assert_eq!(c.lost, Some(0));
-    assert_eq!(c.duplicates, Some(0));
-    assert_eq!(c.unexpected, Some(0));
-    assert_eq!((c.failed, c.unknown, c.in_flight), (0, 0, 0));
 }
 
 const ASYNC: &str = "[publish]\nmode = \"async\"\nmax_in_flight = 2000\n";
@@ -195,23 +141,26 @@ async fn open_loop_rate_paces_and_records_send_delay() {
     let r = &r.report;
     complete(r);
     nothing_lost(r);
-    // 2000/s for 1 s: intended send times stop at the deadline.
+    // 2000/s for 1 s: intended send times stop at the deadline. (How many went out before it
+    // depends on how busy the machine is: a publisher that falls behind stops at the deadline
+    // too, so only the upper bound is the pacer's.)
     assert!(
-        (1900..=2000).contains(&r.counts.published),
+        r.counts.published <= 2000,
         "published {}",
         r.counts.published
     );
     assert_eq!(r.latency_us["send_delay"].count, r.counts.published);
     assert_eq!(r.latency_us["intended_ack"].count, r.counts.published);
-    // Paced, not flooded: the publish timeline is spread over the second.
-    let buckets = r
-        .throughput
-        .timeline
-        .published
-        .iter()
-        .filter(|&&n| n > 0)
-        .count();
-    assert!(buckets >= 8, "{:?}", r.throughput.timeline.published);
+    // Paced, not flooded: message i goes out no earlier than its intended time, i / 2000 s after
+    // the start, so by the end of each timeline bucket at most 2000 × (its end in s) were sent.
+    let tl = &r.throughput.timeline;
+    let mut sent = 0;
+    for (k, n) in tl.published.iter().enumerate() {
+        sent += n;
+        let due = ((k + 1) as f64 * tl.bucket_ms * 2.0).round() as u64;
+        assert!(sent <= due, "{sent} sent by bucket {k}, {due} due: {tl:?}");
+    }
+    assert_eq!(sent, r.counts.published);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,27 +233,22 @@ async fn result_files_use_the_documented_names() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_run_is_marked_incomplete_and_leaves_no_server() {
-    let p = plan(&format!(
-        "[server]\nbackend = \"process\"\n{ASYNC}[workload]\nduration = \"60s\"\n"
+    let p = common::plan(&format!(
+        "name = \"cancelled\"\nseed = 7\n[server]\nbackend = \"process\"\n{ASYNC}\
+         [workload]\nduration = \"60s\"\n"
     ));
-    let out = tempfile::tempdir().unwrap();
     let cancel = Cancel::new();
-    let opts = RunOptions {
-        out_root: out.path().to_path_buf(),
-        cancel: cancel.clone(),
-        progress: false,
-    };
     let c = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Ctrl-C once the run has stored a message (it has no warm-up: it is publishing), not
+    // after a fixed time, which a busy machine may spend starting the server.
+    let watcher = tokio::spawn(async move {
+        let (_, monitor) = common::run_server("JSB_CANCELLED_").await;
+        common::until_stored(&monitor, "JSB_CANCELLED_").await;
         c.request();
     });
-    let started = std::time::Instant::now();
-    let r = runner::run(&p, &opts).await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "cancel did not stop the run"
-    );
+    let (r, _out) = run_cancellable(&p, cancel).await;
+    watcher.await.expect("the cancel came");
+    // The cancel stopped the run, not its 60 s of publishing.
     assert_eq!(r.report.status, "incomplete");
     assert!(r
         .report
@@ -317,7 +261,7 @@ async fn cancelled_run_is_marked_incomplete_and_leaves_no_server() {
     assert_eq!(r.report.counts.lost, Some(0));
     assert!(Path::new(&r.dir).join("result.json").exists());
     assert!(r.server_pid.is_some());
-    assert_server_gone(&r);
+    assert_run_server_gone(&r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,17 +350,16 @@ async fn a_server_that_dies_ends_the_run_by_its_own_bound() {
         "{}{ASYNC}[workload]\nduration = \"60s\"\n",
         external_section(&server)
     ));
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+    let monitor = server.monitor_url().expect("monitoring url").to_string();
+    // Killed once the run has stored a message (it is publishing), not after a fixed time.
+    let killer = tokio::spawn(async move {
+        common::until_stored(&monitor, "JSB_T_").await;
         // SAFETY: killing the server process this test started.
         unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
     });
-    let started = std::time::Instant::now();
     let (r, _out) = run(&p).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(45),
-        "the run did not notice its server died"
-    );
+    killer.await.expect("the server was killed");
+    // The run noticed its server died: it stopped publishing before its 60 s were up.
     let r = &r.report;
     assert_eq!(r.status, "incomplete");
     let reason = r.status_reason.as_deref().unwrap_or("");

@@ -9,9 +9,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::{
+    assert_container_gone, assert_process_gone, process_running, process_server, temp_dir_of,
+};
 use jsbench::server::{kill_orphans, Auth, Backend, Server, ServerError, ServerSpec};
 
 fn spec(backend: Backend) -> ServerSpec {
@@ -54,32 +56,9 @@ async fn assert_jetstream_answers(server: &Server) {
     assert!(info.state.messages >= 1, "stream holds the message");
 }
 
-fn pid_alive(pid: u32) -> bool {
-    // SAFETY: kill(2) with signal 0 only checks for existence.
-    unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
-}
-
-/// The temp dir of a process server, read from its command line (`-sd <tmp>/store`).
-fn temp_dir_of(pid: u32) -> PathBuf {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("read cmdline");
-    let args: Vec<String> = cmdline
-        .split(|b| *b == 0)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let at = args.iter().position(|a| a == "-sd").expect("-sd flag");
-    let store = PathBuf::from(&args[at + 1]);
-    let dir = store.parent().expect("store has a parent").to_path_buf();
-    assert!(
-        dir.is_dir(),
-        "temp dir {} exists while running",
-        dir.display()
-    );
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_backend_serves_jetstream_and_stop_removes_everything() {
-    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    let server = process_server().await;
     assert_eq!(server.backend(), Backend::Process);
     assert!(
         server.url().starts_with("nats://127.0.0.1:"),
@@ -98,27 +77,24 @@ async fn process_backend_serves_jetstream_and_stop_removes_everything() {
     assert_jetstream_answers(&server).await;
 
     server.stop().await.expect("stop");
-    assert!(
-        !pid_alive(pid),
-        "nats-server pid {pid} still exists after stop"
-    );
+    assert_process_gone(pid, "after stop");
     assert!(!dir.exists(), "temp dir {} left behind", dir.display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_backend_drop_without_stop_kills_the_child() {
-    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    let server = process_server().await;
     let pid = server.pid().expect("pid");
     let dir = temp_dir_of(pid);
-    assert!(pid_alive(pid));
+    assert!(process_running(pid));
     drop(server);
-    assert!(!pid_alive(pid), "nats-server pid {pid} survived Drop");
+    assert_process_gone(pid, "after Drop");
     assert!(!dir.exists(), "temp dir {} left behind", dir.display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_backend_uses_a_running_server_and_does_not_stop_it() {
-    let process = Server::start(&spec(Backend::Process)).await.expect("start");
+    let process = process_server().await;
     let pid = process.pid().expect("pid");
 
     let external = Server::start(&ServerSpec {
@@ -146,7 +122,7 @@ async fn external_backend_uses_a_running_server_and_does_not_stop_it() {
 
     external.stop().await.expect("stop external");
     assert!(
-        pid_alive(pid),
+        process_running(pid),
         "stopping an external server must not kill it"
     );
     assert_jetstream_answers(&process).await;
@@ -233,10 +209,7 @@ async fn container_backend_serves_jetstream_and_stop_removes_it() {
     assert_jetstream_answers(&server).await;
 
     server.stop().await.expect("stop");
-    assert!(
-        common::containers_matching("id", &id).await.is_empty(),
-        "container {id} still listed after stop"
-    );
+    assert_container_gone(&id, "after stop").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,10 +229,7 @@ async fn container_backend_drop_without_stop_removes_it() {
         .await
         .contains(&id));
     drop(server);
-    assert!(
-        common::containers_matching("id", &id).await.is_empty(),
-        "container {id} still listed after Drop"
-    );
+    assert_container_gone(&id, "after Drop").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,7 +351,7 @@ async fn host_bindings(id: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_backend_admits_only_its_run_on_loopback() {
-    let server = Server::start(&spec(Backend::Process)).await.expect("start");
+    let server = process_server().await;
     assert!(
         server.url().starts_with("nats://127.0.0.1:"),
         "{}",

@@ -99,16 +99,35 @@ impl Span {
 mod tests {
     use super::*;
 
+    /// Spins until this thread has used `ns` more CPU time. A fixed wall time would do too,
+    /// except on a busy machine, where a spinning thread may get little of it: a fixed amount of
+    /// CPU makes the figures below certain, however long it takes to get.
+    fn burn_cpu(ns: u64) -> u64 {
+        let thread_cpu_ns = || {
+            let mut t = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            // SAFETY: clock_gettime writes into the struct we hand it and reads nothing else.
+            let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+            assert_eq!(r, 0, "the thread's CPU clock");
+            t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+        };
+        let until = thread_cpu_ns() + ns;
+        let mut x = 0u64;
+        while thread_cpu_ns() < until {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        x
+    }
+
     #[test]
     fn this_process_cpu_time_is_read_from_proc() {
         let me = std::process::id();
         let a = pid_cpu_ns(me).expect("/proc/self/stat");
         let span = NodesSpan::start(&[Some(me), None]);
-        let until = Instant::now() + std::time::Duration::from_millis(60);
-        let mut x = 0u64;
-        while Instant::now() < until {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
+        // Several clock ticks of CPU, so /proc's tick counts must move.
+        let x = burn_cpu(60_000_000);
         let cores = span.end(&[Some(me), None]);
         assert!(x > 0 && pid_cpu_ns(me).unwrap() >= a);
         assert!(cores[0].unwrap() > 0.0, "{cores:?}");
@@ -121,15 +140,12 @@ mod tests {
     #[test]
     fn a_busy_span_uses_cpu_time() {
         let span = Span::start();
-        let mut x = 0u64;
-        let until = Instant::now() + std::time::Duration::from_millis(50);
-        while Instant::now() < until {
-            x = x.wrapping_add(std::hint::black_box(1));
-        }
+        let x = burn_cpu(50_000_000);
         let u = span.end().expect("getrusage on Linux");
         assert!(x > 0);
-        assert!(u.wall_ns >= 50_000_000);
-        // Most of the spin is CPU time (a loaded machine may steal some of it).
+        // A thread cannot use more CPU than the wall time that passed; the process used at least
+        // what this thread did (other tests' threads may add to it).
+        assert!(u.wall_ns >= 50_000_000, "{u:?}");
         assert!(u.cpu_ns >= 10_000_000, "{u:?}");
     }
 }

@@ -37,7 +37,7 @@ impl ComparisonBar {
                 Some(ComparisonBar {
                     scenario: r.scenario.clone(),
                     metric: r.metric.clone(),
-                    unit: r.unit.clone(),
+                    unit: r.unit,
                     baseline: r.baseline.median,
                     candidate: r.candidate.median,
                     change_pct: r.change_pct?,
