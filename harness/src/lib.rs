@@ -42,7 +42,8 @@
 //! | `stats.rs` | the median and the bootstrap interval, shared by compare, claims, the charts and the benches |
 //!
 //! What a change touches:
-//! - a network fault kind: `nemesis/fault.rs` (the variant, its parameter table, its toxic) and
+//! - a network fault kind: `nemesis/fault.rs` (the variant, its toxic), `nemesis/params.rs` (its
+//!   parameters) and
 //!   `proxy/toxic.rs` (the toxic, when it is a new one);
 //! - a chart: its own file in `render/chart/` and `render/chart/mod.rs` (one entry in `FIGURES`);
 //! - a claim: `scenario/expect.rs` (the field, and its row in `CLAIMS`: how it is written, what

@@ -11,7 +11,8 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::error::FaultFsError;
-use super::kind::{list_kind, FileKind};
+use super::kind::FileKind;
+use super::listing::list_kind;
 use super::state::State;
 
 /// One flipped bit.

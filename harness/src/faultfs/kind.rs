@@ -1,14 +1,10 @@
-//! Kinds of nats-server store files, by path (the table is in the `mod.rs` header), and the
-//! listing of a backing directory by kind.
+//! Kinds of nats-server store files, by path (the table is in the `mod.rs` header); listing a
+//! backing directory by kind is `listing.rs`.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use super::error::FaultFsError;
-use super::HIDDEN_DIR;
 
 /// A kind of file in a nats-server 2.15 JetStream store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,48 +75,6 @@ impl fmt::Display for FileKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// One file of a kind in the backing dir.
-#[derive(Debug, Clone)]
-pub(crate) struct KindFile {
-    /// Relative to the backing dir.
-    pub rel: PathBuf,
-    pub len: u64,
-    pub modified: SystemTime,
-}
-
-/// Every regular file of `kind` under `backing` (not following symlinks, skipping the hidden
-/// area), sorted by relative path so that seeded choices are reproducible.
-pub(crate) fn list_kind(backing: &Path, kind: FileKind) -> Result<Vec<KindFile>, FaultFsError> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(dir_rel) = stack.pop() {
-        let dir = backing.join(&dir_rel);
-        let entries = std::fs::read_dir(&dir).map_err(FaultFsError::io("list", &dir))?;
-        for entry in entries {
-            let entry = entry.map_err(FaultFsError::io("list", &dir))?;
-            let rel = dir_rel.join(entry.file_name());
-            if rel.as_os_str() == HIDDEN_DIR {
-                continue;
-            }
-            let meta = entry
-                .metadata()
-                .map_err(FaultFsError::io("stat", backing.join(&rel)))?;
-            if meta.is_dir() {
-                stack.push(rel);
-            } else if meta.is_file() && kind.matches(&rel) {
-                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                out.push(KindFile {
-                    rel,
-                    len: meta.len(),
-                    modified,
-                });
-            }
-        }
-    }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ mod error;
 mod faults;
 mod fs;
 mod kind;
+mod listing;
 mod mount;
 mod ops;
 mod power;

@@ -1,192 +1,28 @@
 //! What a fault is. Everything about one fault kind lives in this file:
 //!
-//! - [`FaultKind`]: its name, as written in scenarios and recorded in result.json;
+//! - `kind.rs` ([`FaultKind`](super::FaultKind)): its name, as written in scenarios and recorded
+//!   in result.json;
 //! - [`Fault`]: one variant per kind, carrying only the parameters that kind takes (a latency
 //!   fault cannot carry a byte rate);
-//! - [`PARAMS`]: how each parameter is written in `[[faults]]`: its unit, whether it is
-//!   required. The scenario parser and validator are driven by this table, so they need no edit
-//!   for a new kind;
+//! - `params.rs` ([`PARAMS`](super::PARAMS)): how each parameter is written in `[[faults]]`: its
+//!   unit, whether it is required. The scenario parser and validator are driven by that table,
+//!   so they need no edit for a new kind;
 //! - [`Fault::toxic`]: what a network fault does to a proxy, and [`Fault::describe`]: how it
 //!   reads in reports.
 //!
 //! Adding a network fault kind: the toxic itself in [`crate::proxy`], then here a `FaultKind`
 //! variant (and its entry in `ALL`), a `Fault` variant with its parameters, their rows in
-//! `PARAMS`, and the arms the compiler asks for (the matches below have no catch-all arm for
+//! `PARAMS` (`params.rs`), and the arms the compiler asks for (the matches below have no catch-all arm for
 //! that reason).
 
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::proxy::{Direction, Toxic};
-use crate::server::ServerFault;
 
-/// The kinds of fault a scenario can schedule (Toxiproxy's names for the network ones).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FaultKind {
-    /// Delay every chunk by `latency` ± `jitter`.
-    Latency,
-    /// Limit throughput to `bytes_per_sec`.
-    Bandwidth,
-    /// Split writes into small slices, `delay` apart.
-    Slicer,
-    /// Blackhole: stop forwarding (the connection stays open).
-    Timeout,
-    /// Close the connection with a TCP RST (one shot).
-    ResetPeer,
-    /// Refuse new connections and drop existing ones.
-    Down,
-    /// Freeze the server (SIGSTOP / docker pause).
-    Pause,
-    /// kill -9 the server, then start it again on the same store after `duration`.
-    Kill,
-    /// Graceful restart (SIGTERM, wait, start again on the same store).
-    Restart,
-    /// Cut the selected nodes off from the others (cluster).
-    Partition,
-    /// Latency on the routes between nodes (cluster, process backend).
-    RouteLatency,
-    /// Ask the stream's leader to step down (cluster; one shot).
-    LeaderStepdown,
-}
-
-/// What a fault kind acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// The client connections' fault proxies.
-    Connections,
-    /// The server's nodes themselves (processes or containers).
-    Server,
-    /// The links between a cluster's nodes, or its Raft groups.
-    Cluster,
-}
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
-        FaultKind::Latency,
-        FaultKind::Bandwidth,
-        FaultKind::Slicer,
-        FaultKind::Timeout,
-        FaultKind::ResetPeer,
-        FaultKind::Down,
-        FaultKind::Pause,
-        FaultKind::Kill,
-        FaultKind::Restart,
-        FaultKind::Partition,
-        FaultKind::RouteLatency,
-        FaultKind::LeaderStepdown,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::Latency => "latency",
-            FaultKind::Bandwidth => "bandwidth",
-            FaultKind::Slicer => "slicer",
-            FaultKind::Timeout => "timeout",
-            FaultKind::ResetPeer => "reset_peer",
-            FaultKind::Down => "down",
-            FaultKind::Pause => "pause",
-            FaultKind::Kill => "kill",
-            FaultKind::Restart => "restart",
-            FaultKind::Partition => "partition",
-            FaultKind::RouteLatency => "route_latency",
-            FaultKind::LeaderStepdown => "leader_stepdown",
-        }
-    }
-
-    /// What the kind acts on.
-    pub fn scope(self) -> Scope {
-        match self {
-            FaultKind::Latency
-            | FaultKind::Bandwidth
-            | FaultKind::Slicer
-            | FaultKind::Timeout
-            | FaultKind::ResetPeer
-            | FaultKind::Down => Scope::Connections,
-            FaultKind::Pause | FaultKind::Kill | FaultKind::Restart => Scope::Server,
-            FaultKind::Partition | FaultKind::RouteLatency | FaultKind::LeaderStepdown => {
-                Scope::Cluster
-            }
-        }
-    }
-
-    /// Kinds that act on some of a server's nodes, chosen by the fault's `node`.
-    pub fn targets_nodes(self) -> bool {
-        matches!(
-            self,
-            FaultKind::Pause
-                | FaultKind::Kill
-                | FaultKind::Restart
-                | FaultKind::Partition
-                | FaultKind::RouteLatency
-        )
-    }
-
-    /// The server fault behind this kind, if it is one.
-    pub fn server_fault(self) -> Option<ServerFault> {
-        match self {
-            FaultKind::Pause => Some(ServerFault::Pause),
-            FaultKind::Kill => Some(ServerFault::Kill),
-            FaultKind::Restart => Some(ServerFault::Restart),
-            FaultKind::Latency
-            | FaultKind::Bandwidth
-            | FaultKind::Slicer
-            | FaultKind::Timeout
-            | FaultKind::ResetPeer
-            | FaultKind::Down
-            | FaultKind::Partition
-            | FaultKind::RouteLatency
-            | FaultKind::LeaderStepdown => None,
-        }
-    }
-
-    /// A fault on the client connections (through their proxies).
-    pub fn is_network(self) -> bool {
-        self.scope() == Scope::Connections
-    }
-
-    /// Faults that act in one direction of a link (the others act on whole connections).
-    pub fn is_directional(self) -> bool {
-        match self {
-            FaultKind::Latency | FaultKind::Bandwidth | FaultKind::Slicer | FaultKind::Timeout => {
-                true
-            }
-            FaultKind::ResetPeer
-            | FaultKind::Down
-            | FaultKind::Pause
-            | FaultKind::Kill
-            | FaultKind::Restart
-            | FaultKind::Partition
-            | FaultKind::RouteLatency
-            | FaultKind::LeaderStepdown => false,
-        }
-    }
-
-    /// One-shot faults: an action, not a state that lasts (no `duration`).
-    pub fn is_instant(self) -> bool {
-        match self {
-            FaultKind::ResetPeer | FaultKind::Restart | FaultKind::LeaderStepdown => true,
-            FaultKind::Latency
-            | FaultKind::Bandwidth
-            | FaultKind::Slicer
-            | FaultKind::Timeout
-            | FaultKind::Down
-            | FaultKind::Pause
-            | FaultKind::Kill
-            | FaultKind::Partition
-            | FaultKind::RouteLatency => false,
-        }
-    }
-
-    /// Whether a scenario must say when to inject it. A network state may last the whole run
-    /// (no `start`); an action, a server fault or a partition at the start of the run makes no
-    /// sense.
-    pub fn needs_start(self) -> bool {
-        self.is_instant() || self.server_fault().is_some() || self == FaultKind::Partition
-    }
-}
+use super::kind::FaultKind;
+use super::params::Params;
 
 /// Direction of a network fault, as written in scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,161 +105,6 @@ pub enum Clients {
     Keep,
     /// The client links to the cut-off nodes are cut too (clients fail over to other nodes).
     Cut,
-}
-
-/// How a fault parameter is written, and what it may be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// A duration string, zero allowed ("0s", "5ms"). Default: zero.
-    Duration,
-    /// An integer in `min..=max`. Default: `min`.
-    Count { min: i64, max: i64 },
-    /// Bytes per second: an integer (0 or more) or a size string ("1MiB"). Default: 0.
-    BytesPerSec,
-    /// One of these words. Default: the first.
-    Choice(&'static [&'static str]),
-}
-
-/// One parameter of one fault kind, as written in `[[faults]]`. A name means one thing (one
-/// kind, one unit), so the parser can check its TOML type before it knows the kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Param {
-    /// The kinds that take it (a name means the same thing in each).
-    pub kinds: &'static [FaultKind],
-    pub name: &'static str,
-    pub unit: Unit,
-    /// `Some(hint)`: required; the error reads "is required for kind = "…" (hint)".
-    pub required: Option<&'static str>,
-    /// Must be smaller than this other parameter of the same kind (listed before it).
-    pub below: Option<&'static str>,
-}
-
-impl Param {
-    const fn optional(kinds: &'static [FaultKind], name: &'static str, unit: Unit) -> Param {
-        Param {
-            kinds,
-            name,
-            unit,
-            required: None,
-            below: None,
-        }
-    }
-
-    const fn required(
-        kinds: &'static [FaultKind],
-        name: &'static str,
-        unit: Unit,
-        hint: &'static str,
-    ) -> Param {
-        Param {
-            required: Some(hint),
-            ..Param::optional(kinds, name, unit)
-        }
-    }
-
-    /// Whether kind `k` takes this parameter.
-    pub fn of(&self, k: FaultKind) -> bool {
-        self.kinds.contains(&k)
-    }
-
-    const fn below(self, other: &'static str) -> Param {
-        Param {
-            below: Some(other),
-            ..self
-        }
-    }
-}
-
-/// A slicer's slice size and its variation, in bytes (up to 1 MiB).
-const SLICE_SIZE: Unit = Unit::Count {
-    min: 1,
-    max: 1 << 20,
-};
-const SLICE_VARIATION: Unit = Unit::Count {
-    min: 0,
-    max: 1 << 20,
-};
-
-/// Kinds that delay: a link between client and server, or the routes between nodes.
-const DELAYING: &[FaultKind] = &[FaultKind::Latency, FaultKind::RouteLatency];
-
-/// Every fault parameter, in the order an "unknown field" error lists them.
-pub const PARAMS: &[Param] = &[
-    Param::required(DELAYING, "latency", Unit::Duration, "e.g. \"5ms\""),
-    Param::optional(DELAYING, "jitter", Unit::Duration),
-    Param::required(
-        &[FaultKind::Bandwidth],
-        "bytes_per_sec",
-        Unit::BytesPerSec,
-        "bytes per second, e.g. 100000 or \"1MiB\"",
-    ),
-    Param::required(
-        &[FaultKind::Slicer],
-        "average_size",
-        SLICE_SIZE,
-        "bytes per slice",
-    ),
-    Param::optional(&[FaultKind::Slicer], "size_variation", SLICE_VARIATION).below("average_size"),
-    Param::optional(&[FaultKind::Slicer], "delay", Unit::Duration),
-    Param::optional(
-        &[FaultKind::Partition],
-        "clients",
-        Unit::Choice(&["keep", "cut"]),
-    ),
-];
-
-/// A validated parameter value: a duration, or a number (count or bytes per second).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ParamValue {
-    Duration(Duration),
-    Number(u64),
-    Word(&'static str),
-}
-
-impl fmt::Display for ParamValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParamValue::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
-            ParamValue::Number(n) => write!(f, "{n}"),
-            ParamValue::Word(w) => write!(f, "{w:?}"),
-        }
-    }
-}
-
-/// The validated parameters of one fault, by name. A name that is missing reads as zero:
-/// validation fills in every parameter of the kind, defaults included.
-#[derive(Debug, Clone, Default)]
-pub struct Params(Vec<(&'static str, ParamValue)>);
-
-impl Params {
-    pub fn insert(&mut self, name: &'static str, value: ParamValue) {
-        self.0.push((name, value));
-    }
-
-    pub fn get(&self, name: &str) -> Option<ParamValue> {
-        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
-    }
-
-    fn duration(&self, name: &str) -> Duration {
-        match self.get(name) {
-            Some(ParamValue::Duration(d)) => d,
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn number(&self, name: &str) -> u64 {
-        match self.get(name) {
-            Some(ParamValue::Number(n)) => n,
-            _ => 0,
-        }
-    }
-
-    fn word(&self, name: &str) -> &'static str {
-        match self.get(name) {
-            Some(ParamValue::Word(w)) => w,
-            _ => "",
-        }
-    }
 }
 
 impl Fault {
@@ -607,6 +288,8 @@ pub(super) mod humantime_str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nemesis::{ParamValue, PARAMS};
+    use crate::server::ServerFault;
 
     #[test]
     fn every_parameter_name_means_one_thing() {

@@ -39,13 +39,15 @@ use crate::server::Server;
 
 mod cluster;
 mod fault;
+mod kind;
 mod network;
+mod params;
 mod plan;
 mod server;
 
-pub use fault::{
-    Clients, Fault, FaultDirection, FaultKind, Param, ParamValue, Params, Scope, Unit, PARAMS,
-};
+pub use fault::{Clients, Fault, FaultDirection};
+pub use kind::{FaultKind, Scope};
+pub use params::{Param, ParamValue, Params, Unit, PARAMS};
 pub use plan::{FaultPlan, NodeTarget, Schedule};
 
 /// One occurrence of a fault, as it happened.

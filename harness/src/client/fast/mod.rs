@@ -40,7 +40,8 @@
 //!   and the run's fast-ingest figures;
 //! - `error.rs`: error replies, their codes and names, [`FastError`];
 //! - `phase.rs`: the phase loop of fast mode (batches in turn, each message recorded);
-//! - `tests.rs`: the protocol replayed on replies recorded from nats-server 2.15.1.
+//! - `tests.rs`: the protocol replayed on replies recorded from nats-server 2.15.1
+//!   (`recorded.rs`).
 
 mod error;
 mod phase;
@@ -49,6 +50,8 @@ mod session;
 mod summary;
 mod wire;
 
+#[cfg(test)]
+mod recorded;
 #[cfg(test)]
 mod tests;
 
