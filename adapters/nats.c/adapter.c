@@ -130,10 +130,12 @@ static const char *last_error_text(natsStatus s) {
 void jsb_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure) {
     (void)js;
     (void)closure;
-    int64_t t = now_ns();
     char line[ERRTEXT_MAX + 128], text[ERRTEXT_MAX];
     int n;
     report_lock();
+    // Read under the lock: with several connections, `a`/`e` lines then appear
+    // in the order of their times, the completion order jsbench reads.
+    int64_t t = now_ns();
     pending *p = pending_find(msg);
     if (p == NULL) {
         report_unlock();
