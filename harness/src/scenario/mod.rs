@@ -22,6 +22,7 @@ mod error;
 mod expect;
 mod plan;
 mod raw;
+mod schedule;
 mod validate;
 
 #[cfg(test)]
@@ -37,9 +38,10 @@ pub use plan::{
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{
-    ConnectionsSection, ConsumeSection, FaultSection, ObserveSection, PublishSection, RetrySection,
-    Scenario, ServerSection, StreamSection, WorkloadSection,
+    ConnectionsSection, ConsumeSection, FaultSection, NemesisSection, ObserveSection,
+    PublishSection, RetrySection, Scenario, ServerSection, StreamSection, WorkloadSection,
 };
+pub use schedule::NemesisPlan;
 pub use validate::{validate, DEFAULT_MAX_MESSAGES};
 
 /// Command-line overrides, applied before validation so they are checked like file values.
@@ -63,13 +65,26 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     })?;
     let mut plan = parse(&text, &file, overrides)?;
     plan.file = Some(path.to_path_buf());
+    // Again, now that it can name the file it comes from.
+    with_schedule(&mut plan, &text, overrides);
     Ok(plan)
 }
 
 /// Parses and validates scenario text; `file` names it in errors.
 pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let scenario = raw::parse(text, file)?;
-    validate(&scenario, file, overrides)
+    let mut plan = validate(&scenario, file, overrides)?;
+    with_schedule(&mut plan, text, overrides);
+    Ok(plan)
+}
+
+/// `[nemesis]`: the text of the run's `schedule.toml`.
+fn with_schedule(plan: &mut Plan, text: &str, overrides: &Overrides) {
+    if let Some(s) = schedule::render(text, plan, overrides) {
+        if let Some(n) = plan.nemesis.as_mut() {
+            n.schedule = s;
+        }
+    }
 }
 
 /// Lists the scenario files of a path: the file itself, or a directory's `*.toml` sorted by name.
