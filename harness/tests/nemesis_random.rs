@@ -345,3 +345,39 @@ fn ctrl_c_during_a_soak_writes_an_incomplete_result_and_leaves_nothing() {
         common::assert_process_gone(p, "after Ctrl-C during a soak");
     }
 }
+
+/// The shipped soak scenarios validate as written (10 minutes), shortened (the quick bench's
+/// 30 s) and extended (`--duration 1h`), and draw their faults over the whole run.
+#[test]
+fn shipped_soak_scenarios_draw_over_their_length() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios/soak");
+    let files = scenario::files_in(&dir).unwrap();
+    assert!(!files.is_empty());
+    for file in files {
+        for (duration, at_least) in [
+            (None, 600 / 30 - 1),
+            (Some(30), 1),
+            (Some(3600), 3600 / 30 - 1),
+        ] {
+            let o = Overrides {
+                duration: duration.map(Duration::from_secs),
+                ..Overrides::default()
+            };
+            let p = scenario::load(&file, &o).unwrap_or_else(|e| panic!("{e}"));
+            let length = match p.workload.amount {
+                scenario::Amount::Duration(d) => d,
+                other => panic!("{}: {other:?}", file.display()),
+            };
+            assert_eq!(length.as_secs(), duration.unwrap_or(600));
+            assert!(
+                p.nemesis.is_some() && p.faults.len() >= at_least,
+                "{}",
+                p.faults.len()
+            );
+            for f in &p.faults {
+                let end = f.schedule.start.unwrap() + f.schedule.duration.unwrap_or_default();
+                assert!(end <= length, "{f:?}");
+            }
+        }
+    }
+}

@@ -9,6 +9,9 @@
 //!    [`Plan`], collecting every problem at once (`error.rs`), each naming the file, the field
 //!    path and what is allowed.
 //!
+//! A `[nemesis]` section is drawn into `[[faults]]` entries during step 2
+//! (`validate/nemesis.rs`); `schedule.rs` writes them out as the run's `schedule.toml`.
+//!
 //! The runner accepts only a [`Plan`] (`plan.rs`, plus the claims of `expect.rs`): every
 //! default filled in and every value checked, so nothing downstream re-validates or guesses.
 //! The Plan is recorded in result.json (`scenario.plan`).
