@@ -55,27 +55,7 @@ pub(super) fn validate(
     if interval.0.is_zero() {
         c.err("nemesis.interval", "the minimum must be greater than zero");
     }
-    let max_concurrent = match n.max_concurrent {
-        Some(m) if m < 1 => {
-            c.err(
-                "nemesis.max_concurrent",
-                format!("must be at least 1 (got {m})"),
-            );
-            1
-        }
-        Some(m) if m as usize > context.nodes => {
-            c.err(
-                "nemesis.max_concurrent",
-                format!(
-                    "{m} is above the node count ({}): at most one fault per node at a time",
-                    context.nodes
-                ),
-            );
-            1
-        }
-        Some(m) => m as u32,
-        None => 1,
-    };
+    let max_concurrent = max_concurrent(c, n.max_concurrent, context.nodes);
     let written = targets_written(n.targets.as_deref(), context.nodes);
     let targets = targets(c, &kinds, &written, duration.0, context);
     let spec = NemesisSpec {
@@ -106,6 +86,31 @@ pub(super) fn validate(
         .map(|(i, f)| section(i, f))
         .collect();
     (spec, sections)
+}
+
+/// `max_concurrent`: 1 (default) up to the node count.
+fn max_concurrent(c: &mut Checker, written: Option<i64>, nodes: usize) -> u32 {
+    match written {
+        Some(m) if m < 1 => {
+            c.err(
+                "nemesis.max_concurrent",
+                format!("must be at least 1 (got {m})"),
+            );
+            1
+        }
+        Some(m) if m as usize > nodes => {
+            c.err(
+                "nemesis.max_concurrent",
+                format!(
+                    "{m} is above the node count ({}): at most one fault per node at a time",
+                    nodes
+                ),
+            );
+            1
+        }
+        Some(m) => m as u32,
+        None => 1,
+    }
 }
 
 /// `kinds`: required, not empty; each once.
