@@ -66,6 +66,18 @@ fn main() -> anyhow::Result<ExitCode> {
     if profile == "quick" {
         shorten(&mut plans);
     }
+    // The soak scenarios (scenarios/soak/, a subdirectory, so `jsbench run scenarios/` leaves
+    // them out): 30 s each in the quick profile, as written (10 minutes) in the full one.
+    if std::env::var_os("JSBENCH_SCENARIOS").is_none() && root.join("scenarios/soak").is_dir() {
+        let soak = Overrides {
+            duration: (profile == "quick").then_some(SOAK_QUICK),
+            ..Overrides::default()
+        };
+        plans.extend(
+            suite::load_all(&[root.join("scenarios/soak")], &soak)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
     // The answer first: runs without faults, a consume side or a cluster (the order table and
     // the sync/async comparisons) go first, and their answer is printed as soon as they are done.
     plans.sort_by_key(|p| (p.is_cluster(), !p.faults.is_empty(), p.consume.is_some()));
@@ -108,6 +120,9 @@ fn main() -> anyhow::Result<ExitCode> {
     let exit = run::execute(&request)?;
     Ok(ExitCode::from(exit.0))
 }
+
+/// How long a soak scenario runs in the quick profile.
+const SOAK_QUICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The quick profile: scenarios without faults or a consume side shortened to 50k messages
 /// (async, batch) or 5k (sync). Fault and consume scenarios are written short (in time, or paced for

@@ -24,7 +24,7 @@
 //! | `workload/` | the generator: keys from the seed, the message format on the wire (writing and reading tags), the pacer |
 //! | `client/` | the publisher: the phase loop, one attempt and its outcome, the wire tap on ack futures, retries, the connection pool and routing |
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
-//! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, applying them to proxies and servers |
+//! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, the random nemesis (a schedule drawn from a seed), applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
 //! | `faultfs/` | the fault filesystem: a FUSE pass-through mount over a node's store that can lose power (drop unsynced writes and entries), flip bits, truncate files and slow down, with the file kinds of a nats-server store |
 //! | `server/` | servers and clusters jsbench starts (`process/`, `container/` with the Docker API) or attaches to (external); picking a backend and routing faults to it (`backend.rs`); the binary, credential, node config, monitoring |

@@ -124,9 +124,11 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
         tokio::spawn(listen_for_ctrl_c(cancel.clone()));
         suite::run_all(&req.plans, &opts, |o| {
             if !text_out {
+                print_replay(req, o);
                 return;
             }
             print!("{}", text::terminal_summary(&o.report, &o.dir));
+            print_replay(req, o);
             let Some(n) = early else { return };
             done.push((o.dir.clone(), o.report.clone()));
             if done.len() == n {
@@ -138,6 +140,15 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
     // Leave no runtime task behind (the Ctrl-C listener) holding the process.
     rt.shutdown_timeout(Duration::from_secs(1));
     Ok(outputs?)
+}
+
+/// A `[nemesis]` run that failed its claims or did not complete: how to replay its schedule.
+fn print_replay(req: &RunRequest, o: &RunOutput) {
+    let schedule = o.dir.join(crate::runner::SCHEDULE);
+    let failed = o.report.verdict == Verdict::Fail || !o.report.status.is_complete();
+    if failed && schedule.is_file() {
+        say(req, &format!("replay:  jsbench run {}", schedule.display()));
+    }
 }
 
 /// The claims judged from the runs so far, marked as such.

@@ -14,8 +14,8 @@
 //! is healed at once (the window is then marked `truncated`), so the drain and the read-back run
 //! against a healthy system and the run ends by its own bound.
 //!
-//! What a fault is lives in `fault.rs`, how it is scheduled in `plan.rs`; this file only runs
-//! the schedule.
+//! What a fault is lives in `fault.rs`, how it is scheduled in `plan.rs`, the random nemesis
+//! (a schedule drawn from a seed, `[nemesis]`) in `random.rs`; this file only runs the schedule.
 //!
 //! Adding a network fault kind touches two files:
 //! - `proxy/toxic.rs`: the toxic itself (a `Toxic` variant and how it delays, slices or holds
@@ -43,12 +43,14 @@ mod kind;
 mod network;
 mod params;
 mod plan;
+mod random;
 mod server;
 
 pub use fault::{Clients, Fault, FaultDirection};
 pub use kind::{FaultKind, Scope};
 pub use params::{Param, ParamValue, Params, Unit, PARAMS};
 pub use plan::{FaultPlan, NodeTarget, Schedule};
+pub use random::{drawn_range, generate, Drawable, Drawn, NemesisSpec};
 
 /// One occurrence of a fault, as it happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

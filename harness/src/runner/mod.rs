@@ -5,7 +5,7 @@
 //! side) → drain acks → read the stream back → analyse → write the artifacts and result.json →
 //! delete the stream → remove the server. Whatever fails midway, the server is removed and a
 //! result is still written with `status = "failed"` and the reason; on Ctrl-C the result says
-//! `incomplete`.
+//! `incomplete`. A `[nemesis]` run writes its drawn schedule (`schedule.toml`) first of all.
 //!
 //! Files: `rig.rs` (proxies, connections, stream), `phases.rs` (warm-up, measured phase,
 //! consume side, read-back), `status.rs`, `analysis.rs` (pure figures), `artifacts.rs` (hlog,
@@ -38,6 +38,10 @@ use crate::scenario::Plan;
 use crate::server::{Backend, Server};
 
 pub use runtime::RuntimeKind;
+
+/// A `[nemesis]` run's drawn schedule as a scenario (`jsbench run <dir>/schedule.toml`
+/// replays it).
+pub const SCHEDULE: &str = "schedule.toml";
 
 /// How a run is carried out (not what it measures: that is the Plan).
 #[derive(Debug, Clone)]
@@ -203,7 +207,7 @@ impl RunStart {
             path: dir.clone(),
             source,
         })?;
-        let facts = Facts {
+        let mut facts = Facts {
             environment: Environment {
                 backend: plan.server.backend.as_str().to_string(),
                 // The version this build links (build.rs reads it from Cargo.lock).
@@ -217,6 +221,12 @@ impl RunStart {
             stream_name: ids::stream_name(&plan.name, &run_id),
             ..Default::default()
         };
+        // Written first, so even a run that never ends can be replayed.
+        if let Some(n) = &plan.nemesis {
+            if let Err(e) = result::write_atomic(&dir.join(SCHEDULE), n.schedule.as_bytes()) {
+                facts.notes.push(format!("could not write {SCHEDULE}: {e}"));
+            }
+        }
         let start = RunStart {
             started,
             started_iso,
@@ -238,7 +248,10 @@ impl RunStart {
         outcome: Result<Measured, String>,
         server_pid: Option<u32>,
     ) -> Result<RunOutput, RunError> {
-        let report = report::assemble(&self, plan, facts, outcome);
+        let mut report = report::assemble(&self, plan, facts, outcome);
+        if plan.nemesis.is_some() && self.dir.join(SCHEDULE).is_file() {
+            report.files.insert("schedule".into(), SCHEDULE.into());
+        }
         result::write_report(&self.dir, &report).map_err(|source| RunError::Write {
             path: self.dir.join("result.json"),
             source,

@@ -9,6 +9,9 @@
 //!    [`Plan`], collecting every problem at once (`error.rs`), each naming the file, the field
 //!    path and what is allowed.
 //!
+//! A `[nemesis]` section is drawn into `[[faults]]` entries during step 2
+//! (`validate/nemesis.rs`); `schedule.rs` writes them out as the run's `schedule.toml`.
+//!
 //! The runner accepts only a [`Plan`] (`plan.rs`, plus the claims of `expect.rs`): every
 //! default filled in and every value checked, so nothing downstream re-validates or guesses.
 //! The Plan is recorded in result.json (`scenario.plan`).
@@ -22,6 +25,7 @@ mod error;
 mod expect;
 mod plan;
 mod raw;
+mod schedule;
 mod validate;
 
 #[cfg(test)]
@@ -37,9 +41,10 @@ pub use plan::{
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{
-    ConnectionsSection, ConsumeSection, FaultSection, ObserveSection, PublishSection, RetrySection,
-    Scenario, ServerSection, StreamSection, WorkloadSection,
+    ConnectionsSection, ConsumeSection, FaultSection, NemesisSection, ObserveSection,
+    PublishSection, RetrySection, Scenario, ServerSection, StreamSection, WorkloadSection,
 };
+pub use schedule::NemesisPlan;
 pub use validate::{validate, DEFAULT_MAX_MESSAGES};
 
 /// Command-line overrides, applied before validation so they are checked like file values.
@@ -63,13 +68,26 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     })?;
     let mut plan = parse(&text, &file, overrides)?;
     plan.file = Some(path.to_path_buf());
+    // Again, now that it can name the file it comes from.
+    with_schedule(&mut plan, &text, overrides);
     Ok(plan)
 }
 
 /// Parses and validates scenario text; `file` names it in errors.
 pub fn parse(text: &str, file: &str, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let scenario = raw::parse(text, file)?;
-    validate(&scenario, file, overrides)
+    let mut plan = validate(&scenario, file, overrides)?;
+    with_schedule(&mut plan, text, overrides);
+    Ok(plan)
+}
+
+/// `[nemesis]`: the text of the run's `schedule.toml`.
+fn with_schedule(plan: &mut Plan, text: &str, overrides: &Overrides) {
+    if let Some(s) = schedule::render(text, plan, overrides) {
+        if let Some(n) = plan.nemesis.as_mut() {
+            n.schedule = s;
+        }
+    }
 }
 
 /// Lists the scenario files of a path: the file itself, or a directory's `*.toml` sorted by name.

@@ -29,6 +29,9 @@ pub struct Plan {
     pub observe: ObservePlan,
     pub expect: Expect,
     pub faults: Vec<FaultPlan>,
+    /// `[nemesis]`: what the random schedule was drawn from (its faults are `faults`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nemesis: Option<super::NemesisPlan>,
     /// The consume side, when the scenario has one.
     pub consume: Option<ConsumePlan>,
     /// Which repetition of this scenario a run is (1-based; `None` when not repeated). Set by

@@ -17,8 +17,10 @@ use super::{Expect, ScenarioError};
 use crate::server::Backend;
 
 mod fault;
+mod nemesis;
 
 pub use fault::FaultSection;
+pub use nemesis::NemesisSection;
 
 /// Parses scenario text into its sections; `file` names it in errors. Only the first problem
 /// is reported: past a syntax or type error the rest of the file cannot be trusted.
@@ -75,6 +77,8 @@ pub struct Scenario {
     /// `[[faults]]`: network and server faults, scheduled from the start of the measured phase.
     #[serde(default)]
     pub faults: Vec<FaultSection>,
+    /// `[nemesis]`: a random schedule of faults drawn from a seed (instead of `[[faults]]`).
+    pub nemesis: Option<NemesisSection>,
     /// `[consume]`: a consumer and a worker pool processing the run's messages.
     pub consume: Option<ConsumeSection>,
 }

@@ -20,6 +20,7 @@ mod nodes;
 mod target;
 
 /// What the faults depend on in the rest of the scenario.
+#[derive(Clone)]
 pub(super) struct Context {
     pub(super) backend: Backend,
     /// How many nodes jsbench starts (faults on nodes pick among them).

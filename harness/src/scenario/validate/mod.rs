@@ -7,12 +7,13 @@
 //! connection count) and gets that value as an argument.
 
 use super::error::Checker;
-use super::{Overrides, Plan, Scenario, ScenarioError};
+use super::{NemesisPlan, Overrides, Plan, Scenario, ScenarioError};
 
 mod connections;
 mod consume;
 mod expect;
 mod faults;
+mod nemesis;
 mod observe;
 mod publish;
 mod server;
@@ -48,18 +49,33 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         .consume
         .as_ref()
         .map(|cs| consume::validate(&mut c, cs, observe.read_back));
-    // The seed is fixed before the faults: fractional fault targets are drawn from it.
-    let seed = o.seed.or(s.seed).unwrap_or_else(rand::random);
-    let faults = faults::validate(
-        &mut c,
-        &s.faults,
-        faults::Context {
-            backend: server.backend,
-            nodes: server.nodes,
-            connections: connections.count,
-            seed,
-        },
-    );
+    // The seed is fixed before the faults: fractional fault targets are drawn from it. 63
+    // bits, so schedule.toml (and any scenario) can write it: TOML integers are signed.
+    let seed = o
+        .seed
+        .or(s.seed)
+        .unwrap_or_else(|| rand::random::<u64>() & i64::MAX as u64);
+    let context = faults::Context {
+        backend: server.backend,
+        nodes: server.nodes,
+        connections: connections.count,
+        seed,
+    };
+    // `[nemesis]` draws `[[faults]]` entries, validated as if written.
+    let (nemesis, drawn) = match &s.nemesis {
+        Some(n) => {
+            let (spec, drawn) =
+                nemesis::validate(&mut c, n, !s.faults.is_empty(), workload.amount, &context);
+            (Some(NemesisPlan::new(spec, &drawn)), drawn)
+        }
+        None => (None, Vec::new()),
+    };
+    let written = if s.nemesis.is_some() {
+        &drawn
+    } else {
+        &s.faults
+    };
+    let faults = faults::validate(&mut c, written, context);
     connections.proxy = connections::proxied(&mut c, &s.connections, &faults);
     c.finish(Plan {
         name,
@@ -74,6 +90,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         observe,
         expect: s.expect.clone(),
         faults,
+        nemesis,
         consume,
         repetition: None,
     })
