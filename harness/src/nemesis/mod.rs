@@ -38,6 +38,7 @@ use crate::record::observe::Clock;
 use crate::server::Server;
 
 mod cluster;
+mod disk;
 mod fault;
 mod kind;
 mod network;
@@ -45,6 +46,7 @@ mod params;
 mod plan;
 mod server;
 
+pub use disk::{DiskEffect, FlippedBit, PowerLossCounts, Truncation};
 pub use fault::{Clients, Fault, FaultDirection};
 pub use kind::{FaultKind, Scope};
 pub use params::{Param, ParamValue, Params, Unit, PARAMS};
@@ -81,6 +83,9 @@ pub struct FaultWindow {
     /// …and once it had healed (the first leader seen within a few seconds after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_after: Option<String>,
+    /// Disk faults: what each node's disk suffered (bytes dropped, bits flipped, cuts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disk: Vec<DiskEffect>,
 }
 
 /// What the nemesis did in one run.
@@ -210,6 +215,7 @@ impl Nemesis<'_> {
                 .collect(),
             leader_before,
             leader_after: None,
+            disk: Vec::new(),
         };
         let hold_until = f.schedule.duration.map(|d| {
             tokio::time::Instant::from_std(
@@ -225,6 +231,10 @@ impl Nemesis<'_> {
                 server::inject(self.server, &nodes, fault, held, &mut w, now_ms).await
             }
             Scope::Connections => network::inject(self.proxies, f, held, &mut w, now_ms).await,
+            Scope::Disk => {
+                let seed = self.seed ^ crate::hash::fnv1a(f.name.as_bytes()) ^ occurrence as u64;
+                disk::inject(self.server, f, &nodes, seed, held, &mut w, now_ms).await
+            }
             Scope::Cluster => {
                 let c = cluster::Cluster {
                     server: self.server,
