@@ -133,24 +133,36 @@ fn assert_no_mount_of(pid: u32) {
     assert!(left.is_empty(), "mounts left behind: {left:?}");
 }
 
+/// A jsbench child, killed and reaped when dropped (a failing test leaves no run behind).
+struct Jsbench(std::process::Child);
+
+impl Drop for Jsbench {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A jsbench child on a 5-minute disk-fault scenario (its power loss is far off), once its
 /// fault filesystem is mounted and its server stores messages.
-fn long_run(dir: &std::path::Path) -> std::process::Child {
+fn long_run(dir: &std::path::Path) -> Jsbench {
     need_fuse();
     let text = scenario("long-disk", "always", POWER_LOSS)
         .replace("duration = \"4s\"", "duration = \"5m\"")
         .replace("start = \"2s\"", "start = \"4m\"")
         .replace("warmup = 300", "warmup = 0");
     std::fs::write(dir.join("long.toml"), text).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_jsbench"))
-        .args(["run", "--no-progress", "--out"])
-        .arg(dir.join("r"))
-        .arg(dir.join("long.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    let child = Jsbench(
+        Command::new(env!("CARGO_BIN_EXE_jsbench"))
+            .args(["run", "--no-progress", "--out"])
+            .arg(dir.join("r"))
+            .arg(dir.join("long.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.0.id();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -173,10 +185,10 @@ fn long_run(dir: &std::path::Path) -> std::process::Child {
     }
 }
 
-fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
+fn wait_exit(child: &mut Jsbench) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some(s) = child.try_wait().unwrap() {
+        if let Some(s) = child.0.try_wait().unwrap() {
             return s;
         }
         assert!(Instant::now() < deadline, "jsbench did not stop");
@@ -188,7 +200,7 @@ fn wait_exit(child: &mut std::process::Child) -> std::process::ExitStatus {
 fn ctrl_c_unmounts_the_fault_filesystems() {
     let d = tempfile::tempdir().unwrap();
     let mut child = long_run(d.path());
-    let pid = child.id();
+    let pid = child.0.id();
     // SAFETY: sending SIGINT to our own child.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
     let status = wait_exit(&mut child);
@@ -199,10 +211,10 @@ fn ctrl_c_unmounts_the_fault_filesystems() {
 #[test]
 fn a_stale_mount_of_a_killed_run_is_swept_by_the_next_run() {
     let d = tempfile::tempdir().unwrap();
-    let mut child = long_run(d.path());
-    let pid = child.id();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let child = long_run(d.path());
+    let pid = child.0.id();
+    drop(child); // SIGKILL: it cannot unmount
+
     assert!(
         !mounts_of(pid).is_empty(),
         "a SIGKILLed jsbench cannot unmount: its mount should still be there"

@@ -67,3 +67,97 @@ pub(super) fn on_disks(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::faultfs::{FileKind, TruncateAmount};
+    use crate::nemesis::Fault;
+    use crate::scenario::{parse, Overrides};
+
+    fn scenario(backend: &str, fault: &str) -> String {
+        format!(
+            "name = \"d\"\n[server]\nbackend = \"{backend}\"\n[workload]\nmessages = 10\n\
+             [[faults]]\nstart = \"1s\"\n{fault}\n"
+        )
+    }
+
+    fn errors(text: &str) -> Vec<(String, String)> {
+        parse(text, "t.toml", &Overrides::default())
+            .expect_err("should fail")
+            .errors
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn disk_faults_parse_into_their_parameters() {
+        let plan = |f: &str| parse(&scenario("process", f), "t.toml", &Overrides::default());
+        let p = plan("kind = \"disk_corrupt\"\nbits = 8\nfiles = \"index\"").unwrap();
+        assert_eq!(
+            p.faults[0].fault,
+            Fault::DiskCorrupt {
+                bits: 8,
+                files: FileKind::Index
+            }
+        );
+        assert!(p.server_spec().faultfs);
+        let p = plan("kind = \"disk_truncate\"\nfraction = 0.25\nduration = \"1s\"").unwrap();
+        assert_eq!(
+            p.faults[0].fault,
+            Fault::DiskTruncate {
+                files: FileKind::Blocks,
+                amount: TruncateAmount::Fraction(0.25)
+            }
+        );
+        let p = plan("kind = \"power_loss\"\nduration = \"1s\"").unwrap();
+        assert_eq!(p.faults[0].fault, Fault::PowerLoss);
+        // Auto picks the process backend for disk faults.
+        parse(
+            &scenario("auto", "kind = \"power_loss\"\nduration = \"1s\""),
+            "t.toml",
+            &Overrides::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn disk_fault_errors_name_the_field_and_what_is_needed() {
+        let e = errors(&scenario(
+            "container",
+            "kind = \"power_loss\"\nduration = \"1s\"",
+        ));
+        assert!(
+            e.iter()
+                .any(|(f, m)| f == "faults[0].kind" && m.contains("backend = \"process\"")),
+            "{e:?}"
+        );
+        let e = errors(&scenario("process", "kind = \"power_loss\""));
+        assert!(e.iter().any(|(f, _)| f == "faults[0].duration"), "{e:?}");
+        let e = errors(&scenario(
+            "process",
+            "kind = \"disk_truncate\"\nbytes = 10\nfraction = 0.5",
+        ));
+        assert!(e
+            .iter()
+            .any(|(f, m)| f == "faults[0].bytes" && m.contains("exactly one")));
+        let e = errors(&scenario(
+            "process",
+            "kind = \"disk_truncate\"\nfraction = 1.5",
+        ));
+        assert!(e.iter().any(|(f, _)| f == "faults[0].fraction"), "{e:?}");
+        let e = errors(&scenario(
+            "process",
+            "kind = \"disk_corrupt\"\nfiles = \"logs\"\nbits = 1",
+        ));
+        assert!(
+            e.iter()
+                .any(|(f, m)| f == "faults[0].files" && m.contains("raft_state")),
+            "{e:?}"
+        );
+        let e = errors(&scenario("process", "kind = \"disk_corrupt\""));
+        assert!(e
+            .iter()
+            .any(|(f, m)| f == "faults[0].bits" && m.contains("required")));
+    }
+}
