@@ -6,7 +6,9 @@
 //! - network faults act on the harness's fault proxies ([`crate::proxy`]), one per client
 //!   connection, so a fault can target some connections and not others (`network.rs`);
 //! - server faults act on the server itself (pause, kill -9 + restart, graceful restart) through
-//!   the [`Server`] handle, so only backends jsbench controls can suffer them (`server.rs`).
+//!   the [`Server`] handle, so only backends jsbench controls can suffer them (`server.rs`);
+//! - disk faults (power loss, bit flips, truncation, a slow disk) act on the fault filesystem
+//!   the process backend mounts under each node's store (`disk.rs`, [`crate::faultfs`]).
 //!
 //! Times are offsets from the start of the measured phase. A window records the time the fault
 //! was actually injected and healed (not the scheduled time): the checkers split the history by
