@@ -49,6 +49,9 @@
 //! - a claim: `scenario/expect.rs` (the field, and its row in `CLAIMS`: how it is written, what
 //!   it needs) and `checker/claims.rs` (its row in `CHECKS`, at the same place: how it is judged);
 //! - an output format: its own file in `render/` and `render/mod.rs`;
+//! - a disk fault kind: `nemesis/kind.rs` (the kind, `Scope::Disk`), `nemesis/fault.rs` (its
+//!   variant), `nemesis/params.rs` (its parameters), `nemesis/disk.rs` (what it does to each
+//!   node's fault filesystem and what it records) and `scenario/validate/faults/disk.rs`;
 //! - a kind of store file for disk faults: `faultfs/kind.rs` (the variant and its path rule) and
 //!   the kinds table in the `faultfs/mod.rs` header.
 //!

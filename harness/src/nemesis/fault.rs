@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::faultfs::{FileKind, TruncateAmount};
 use crate::proxy::{Direction, Toxic};
 
 use super::kind::FaultKind;
@@ -95,6 +96,20 @@ pub enum Fault {
     },
     /// The stream's leader asked to step down (one shot).
     LeaderStepdown,
+    /// The nodes killed (-9) and their unsynced writes dropped; started again after `duration`.
+    PowerLoss,
+    /// `bits` random bits flipped in the store files of kind `files`.
+    DiskCorrupt { bits: u64, files: FileKind },
+    /// The newest store file of kind `files` cut by `amount`.
+    DiskTruncate {
+        files: FileKind,
+        amount: TruncateAmount,
+    },
+    /// Every write and sync of the nodes' stores delayed by `latency`.
+    DiskLatency {
+        #[serde(with = "humantime_str")]
+        latency: Duration,
+    },
 }
 
 /// What a partition does to the client connections of the nodes it cuts off.
@@ -145,6 +160,21 @@ impl Fault {
                 jitter: p.duration("jitter"),
             },
             FaultKind::LeaderStepdown => Fault::LeaderStepdown,
+            FaultKind::PowerLoss => Fault::PowerLoss,
+            FaultKind::DiskCorrupt => Fault::DiskCorrupt {
+                bits: p.number("bits"),
+                files: file_kind(p.word("files")),
+            },
+            FaultKind::DiskTruncate => Fault::DiskTruncate {
+                files: file_kind(p.word("files")),
+                amount: match p.fraction("fraction") {
+                    Some(f) => TruncateAmount::Fraction(f),
+                    None => TruncateAmount::Bytes(p.number("bytes")),
+                },
+            },
+            FaultKind::DiskLatency => Fault::DiskLatency {
+                latency: p.duration("latency"),
+            },
         }
     }
 
@@ -162,6 +192,10 @@ impl Fault {
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::RouteLatency { .. } => FaultKind::RouteLatency,
             Fault::LeaderStepdown => FaultKind::LeaderStepdown,
+            Fault::PowerLoss => FaultKind::PowerLoss,
+            Fault::DiskCorrupt { .. } => FaultKind::DiskCorrupt,
+            Fault::DiskTruncate { .. } => FaultKind::DiskTruncate,
+            Fault::DiskLatency { .. } => FaultKind::DiskLatency,
         }
     }
 
@@ -179,7 +213,11 @@ impl Fault {
             | Fault::Restart
             | Fault::Partition { .. }
             | Fault::RouteLatency { .. }
-            | Fault::LeaderStepdown => None,
+            | Fault::LeaderStepdown
+            | Fault::PowerLoss
+            | Fault::DiskCorrupt { .. }
+            | Fault::DiskTruncate { .. }
+            | Fault::DiskLatency { .. } => None,
         }
     }
 
@@ -208,7 +246,11 @@ impl Fault {
             | Fault::Restart
             | Fault::Partition { .. }
             | Fault::RouteLatency { .. }
-            | Fault::LeaderStepdown => return None,
+            | Fault::LeaderStepdown
+            | Fault::PowerLoss
+            | Fault::DiskCorrupt { .. }
+            | Fault::DiskTruncate { .. }
+            | Fault::DiskLatency { .. } => return None,
         })
     }
 
@@ -249,6 +291,16 @@ impl Fault {
             Fault::Partition {
                 clients: Clients::Cut,
             } => " (client links cut too)".into(),
+            Fault::DiskCorrupt { bits, files } => format!(" {bits} bits in {files} files"),
+            Fault::DiskTruncate {
+                files,
+                amount: TruncateAmount::Bytes(n),
+            } => format!(" last {n} B of the newest {files} file"),
+            Fault::DiskTruncate {
+                files,
+                amount: TruncateAmount::Fraction(f),
+            } => format!(" last {f} of the newest {files} file"),
+            Fault::DiskLatency { latency } => format!(" {}", h(latency)),
             Fault::Timeout { .. }
             | Fault::ResetPeer
             | Fault::Down
@@ -256,7 +308,8 @@ impl Fault {
             | Fault::Kill
             | Fault::Restart
             | Fault::Partition { .. }
-            | Fault::LeaderStepdown => String::new(),
+            | Fault::LeaderStepdown
+            | Fault::PowerLoss => String::new(),
         };
         let direction = match self.direction() {
             None => "",
@@ -266,6 +319,14 @@ impl Fault {
         };
         format!("{}{params}{direction}", self.kind().as_str())
     }
+}
+
+/// The file kind a `files` word names (validated against `FILE_KINDS`; blocks otherwise).
+fn file_kind(word: &str) -> FileKind {
+    FileKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == word)
+        .unwrap_or(FileKind::Blocks)
 }
 
 /// Serializes durations as humantime strings in result.json's plan.

@@ -34,6 +34,15 @@ pub enum FaultKind {
     RouteLatency,
     /// Ask the stream's leader to step down (cluster; one shot).
     LeaderStepdown,
+    /// kill -9 the nodes and drop what their disks had not synced; start again after
+    /// `duration` (process backend, on the fault filesystem).
+    PowerLoss,
+    /// Flip `bits` random bits (seeded) in the store files of one kind (`files`).
+    DiskCorrupt,
+    /// Cut `bytes` or a `fraction` of the newest store file of one kind (`files`).
+    DiskTruncate,
+    /// A slow disk: `latency` before every write and sync, for `duration`.
+    DiskLatency,
 }
 
 /// What a fault kind acts on.
@@ -45,10 +54,12 @@ pub enum Scope {
     Server,
     /// The links between a cluster's nodes, or its Raft groups.
     Cluster,
+    /// The nodes' disks: the fault filesystem under each store (`crate::faultfs`).
+    Disk,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 16] = [
         FaultKind::Latency,
         FaultKind::Bandwidth,
         FaultKind::Slicer,
@@ -61,6 +72,10 @@ impl FaultKind {
         FaultKind::Partition,
         FaultKind::RouteLatency,
         FaultKind::LeaderStepdown,
+        FaultKind::PowerLoss,
+        FaultKind::DiskCorrupt,
+        FaultKind::DiskTruncate,
+        FaultKind::DiskLatency,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +92,10 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::RouteLatency => "route_latency",
             FaultKind::LeaderStepdown => "leader_stepdown",
+            FaultKind::PowerLoss => "power_loss",
+            FaultKind::DiskCorrupt => "disk_corrupt",
+            FaultKind::DiskTruncate => "disk_truncate",
+            FaultKind::DiskLatency => "disk_latency",
         }
     }
 
@@ -93,6 +112,10 @@ impl FaultKind {
             FaultKind::Partition | FaultKind::RouteLatency | FaultKind::LeaderStepdown => {
                 Scope::Cluster
             }
+            FaultKind::PowerLoss
+            | FaultKind::DiskCorrupt
+            | FaultKind::DiskTruncate
+            | FaultKind::DiskLatency => Scope::Disk,
         }
     }
 
@@ -105,7 +128,7 @@ impl FaultKind {
                 | FaultKind::Restart
                 | FaultKind::Partition
                 | FaultKind::RouteLatency
-        )
+        ) || self.scope() == Scope::Disk
     }
 
     /// The server fault behind this kind, if it is one.
@@ -122,7 +145,11 @@ impl FaultKind {
             | FaultKind::Down
             | FaultKind::Partition
             | FaultKind::RouteLatency
-            | FaultKind::LeaderStepdown => None,
+            | FaultKind::LeaderStepdown
+            | FaultKind::PowerLoss
+            | FaultKind::DiskCorrupt
+            | FaultKind::DiskTruncate
+            | FaultKind::DiskLatency => None,
         }
     }
 
@@ -144,7 +171,11 @@ impl FaultKind {
             | FaultKind::Restart
             | FaultKind::Partition
             | FaultKind::RouteLatency
-            | FaultKind::LeaderStepdown => false,
+            | FaultKind::LeaderStepdown
+            | FaultKind::PowerLoss
+            | FaultKind::DiskCorrupt
+            | FaultKind::DiskTruncate
+            | FaultKind::DiskLatency => false,
         }
     }
 
@@ -160,7 +191,11 @@ impl FaultKind {
             | FaultKind::Pause
             | FaultKind::Kill
             | FaultKind::Partition
-            | FaultKind::RouteLatency => false,
+            | FaultKind::RouteLatency
+            | FaultKind::PowerLoss
+            | FaultKind::DiskCorrupt
+            | FaultKind::DiskTruncate
+            | FaultKind::DiskLatency => false,
         }
     }
 
@@ -168,6 +203,9 @@ impl FaultKind {
     /// (no `start`); an action, a server fault or a partition at the start of the run makes no
     /// sense.
     pub fn needs_start(self) -> bool {
-        self.is_instant() || self.server_fault().is_some() || self == FaultKind::Partition
+        self.is_instant()
+            || self.server_fault().is_some()
+            || self == FaultKind::Partition
+            || self.scope() == Scope::Disk
     }
 }

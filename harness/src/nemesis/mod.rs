@@ -6,7 +6,9 @@
 //! - network faults act on the harness's fault proxies ([`crate::proxy`]), one per client
 //!   connection, so a fault can target some connections and not others (`network.rs`);
 //! - server faults act on the server itself (pause, kill -9 + restart, graceful restart) through
-//!   the [`Server`] handle, so only backends jsbench controls can suffer them (`server.rs`).
+//!   the [`Server`] handle, so only backends jsbench controls can suffer them (`server.rs`);
+//! - disk faults (power loss, bit flips, truncation, a slow disk) act on the fault filesystem
+//!   the process backend mounts under each node's store (`disk.rs`, [`crate::faultfs`]).
 //!
 //! Times are offsets from the start of the measured phase. A window records the time the fault
 //! was actually injected and healed (not the scheduled time): the checkers split the history by
@@ -38,6 +40,7 @@ use crate::record::observe::Clock;
 use crate::server::Server;
 
 mod cluster;
+mod disk;
 mod fault;
 mod kind;
 mod network;
@@ -46,6 +49,7 @@ mod plan;
 mod random;
 mod server;
 
+pub use disk::{DiskEffect, FlippedBit, PowerLossCounts, Truncation};
 pub use fault::{Clients, Fault, FaultDirection};
 pub use kind::{FaultKind, Scope};
 pub use params::{Param, ParamValue, Params, Unit, PARAMS};
@@ -83,6 +87,9 @@ pub struct FaultWindow {
     /// …and once it had healed (the first leader seen within a few seconds after).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_after: Option<String>,
+    /// Disk faults: what each node's disk suffered (bytes dropped, bits flipped, cuts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disk: Vec<DiskEffect>,
 }
 
 /// What the nemesis did in one run.
@@ -212,6 +219,7 @@ impl Nemesis<'_> {
                 .collect(),
             leader_before,
             leader_after: None,
+            disk: Vec::new(),
         };
         let hold_until = f.schedule.duration.map(|d| {
             tokio::time::Instant::from_std(
@@ -227,6 +235,10 @@ impl Nemesis<'_> {
                 server::inject(self.server, &nodes, fault, held, &mut w, now_ms).await
             }
             Scope::Connections => network::inject(self.proxies, f, held, &mut w, now_ms).await,
+            Scope::Disk => {
+                let seed = self.seed ^ crate::hash::fnv1a(f.name.as_bytes()) ^ occurrence as u64;
+                disk::inject(self.server, f, &nodes, seed, held, &mut w, now_ms).await
+            }
             Scope::Cluster => {
                 let c = cluster::Cluster {
                     server: self.server,

@@ -19,6 +19,8 @@ pub enum Unit {
     BytesPerSec,
     /// One of these words. Default: the first.
     Choice(&'static [&'static str]),
+    /// A TOML float in (0, 1], kept in millionths. Default: 0 (not given).
+    Fraction,
 }
 
 /// One parameter of one fault kind, as written in `[[faults]]`. A name means one thing (one
@@ -83,10 +85,27 @@ const SLICE_VARIATION: Unit = Unit::Count {
 
 /// Kinds that delay: a link between client and server, or the routes between nodes.
 const DELAYING: &[FaultKind] = &[FaultKind::Latency, FaultKind::RouteLatency];
+/// Kinds that take a latency: the delaying links, and a slow disk.
+const LATENCY: &[FaultKind] = &[
+    FaultKind::Latency,
+    FaultKind::RouteLatency,
+    FaultKind::DiskLatency,
+];
+/// Disk faults on the files of one kind of a nats-server store (`crate::faultfs::FileKind`).
+const ON_FILES: &[FaultKind] = &[FaultKind::DiskCorrupt, FaultKind::DiskTruncate];
+/// The `files` words: `FileKind::as_str` of every kind, blocks first (the default).
+pub const FILE_KINDS: &[&str] = &[
+    "blocks",
+    "index",
+    "snapshot",
+    "meta",
+    "consumer_state",
+    "raft_state",
+];
 
 /// Every fault parameter, in the order an "unknown field" error lists them.
 pub const PARAMS: &[Param] = &[
-    Param::required(DELAYING, "latency", Unit::Duration, "e.g. \"5ms\""),
+    Param::required(LATENCY, "latency", Unit::Duration, "e.g. \"5ms\""),
     Param::optional(DELAYING, "jitter", Unit::Duration),
     Param::required(
         &[FaultKind::Bandwidth],
@@ -107,6 +126,25 @@ pub const PARAMS: &[Param] = &[
         "clients",
         Unit::Choice(&["keep", "cut"]),
     ),
+    Param::optional(ON_FILES, "files", Unit::Choice(FILE_KINDS)),
+    Param::required(
+        &[FaultKind::DiskCorrupt],
+        "bits",
+        Unit::Count {
+            min: 1,
+            max: 1_000_000,
+        },
+        "how many bits to flip, e.g. 8",
+    ),
+    Param::optional(
+        &[FaultKind::DiskTruncate],
+        "bytes",
+        Unit::Count {
+            min: 0,
+            max: 1 << 40,
+        },
+    ),
+    Param::optional(&[FaultKind::DiskTruncate], "fraction", Unit::Fraction),
 ];
 
 /// A validated parameter value: a duration, or a number (count or bytes per second).
@@ -115,6 +153,8 @@ pub enum ParamValue {
     Duration(Duration),
     Number(u64),
     Word(&'static str),
+    /// A fraction in millionths (`Unit::Fraction`).
+    Millionths(u64),
 }
 
 impl fmt::Display for ParamValue {
@@ -123,6 +163,7 @@ impl fmt::Display for ParamValue {
             ParamValue::Duration(d) => write!(f, "{}", humantime::format_duration(*d)),
             ParamValue::Number(n) => write!(f, "{n}"),
             ParamValue::Word(w) => write!(f, "{w:?}"),
+            ParamValue::Millionths(m) => write!(f, "{}", *m as f64 / 1e6),
         }
     }
 }
@@ -152,6 +193,14 @@ impl Params {
         match self.get(name) {
             Some(ParamValue::Number(n)) => n,
             _ => 0,
+        }
+    }
+
+    /// A fraction given in millionths; `None` when not given.
+    pub(super) fn fraction(&self, name: &str) -> Option<f64> {
+        match self.get(name) {
+            Some(ParamValue::Millionths(m)) if m > 0 => Some(m as f64 / 1e6),
+            _ => None,
         }
     }
 

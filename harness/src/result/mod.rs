@@ -86,6 +86,9 @@ pub struct Report {
     /// What the server said about the fast-ingest batches: flow acks, gaps, errors (fast mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<crate::record::history::FastFigures>,
+    /// After disk faults: what became of the stream and what each node holds (issue 23).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<crate::checker::Durability>,
 }
 
 /// `cluster` in result.json: the nodes, who led the stream when, how long it was unavailable,

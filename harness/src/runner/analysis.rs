@@ -492,6 +492,7 @@ mod tests {
     fn measured(plan: &Plan, h: History, read_back: Option<ReadBack>) -> Measured {
         let rec = recorder(plan, &h, false);
         Measured {
+            disk_survey: None,
             history: h,
             rec,
             stop: Stop::Done,
@@ -645,6 +646,7 @@ mod tests {
             nodes: Vec::new(),
             leader_before: None,
             leader_after: None,
+            disk: Vec::new(),
         }
     }
 

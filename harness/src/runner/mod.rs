@@ -87,6 +87,8 @@ struct Measured {
     consume: Option<ConsumeLog>,
     /// What was seen of a cluster (several nodes).
     cluster: Option<crate::record::cluster::ClusterRecord>,
+    /// A single node's copy after disk faults (a cluster's is in `cluster`).
+    disk_survey: Option<crate::record::cluster::ReplicaSurvey>,
     /// jsbench's CPU and wall time while publishing.
     client: Option<crate::record::usage::Usage>,
     /// A single server's node names and `/varz` samples while publishing.
@@ -119,6 +121,17 @@ pub async fn run(plan: &Plan, opts: &RunOptions) -> Result<RunOutput, RunError> 
                 "removed {removed} container(s) and network(s) left behind by dead jsbench runs"
             );
         }
+    }
+    // Fault filesystems of jsbench processes that were killed with their mounts up.
+    match crate::faultfs::sweep_stale_mounts() {
+        Ok(swept) if !swept.is_empty() => {
+            tracing::info!(
+                "unmounted {} stale fault filesystem(s) of dead jsbench runs",
+                swept.len()
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot sweep stale fault filesystem mounts: {e}"),
     }
     let mut server_pid = None;
     let outcome = match Server::start(&plan.server_spec()).await {

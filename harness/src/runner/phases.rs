@@ -111,6 +111,13 @@ impl Phases<'_> {
             repeat_every: None,
         };
         self.warm_up(&publisher).await;
+        let disk_faults = self.plan.server_spec().faultfs;
+        if disk_faults {
+            // The durability rule of disk-fault runs (`checker/durability.rs`).
+            if let Err(e) = self.server.checkpoint_disks() {
+                tracing::warn!("cannot checkpoint the fault filesystems: {e}");
+            }
+        }
         let mut consuming = self.start_consumer(clock);
         // Only the measured phase tells the nemesis that publishing stopped, and repeats.
         publisher.stopped = Some(&stopped_tx);
@@ -126,8 +133,20 @@ impl Phases<'_> {
         if let (Some(c), true) = (cluster.as_mut(), self.plan.observe.read_back) {
             observers::survey(self.server, self.rig, c).await;
         }
+        let disk_survey = match (&cluster, disk_faults && self.plan.observe.read_back) {
+            (None, true) => Some(
+                crate::record::cluster::survey_replicas(
+                    self.server.nodes(),
+                    &self.rig.stream,
+                    std::time::Duration::from_secs(5),
+                )
+                .await,
+            ),
+            _ => None,
+        };
         let rb = self.read_back(&published.history).await;
         Measured {
+            disk_survey,
             history: published.history,
             rec: published.rec,
             stop: published.stop,

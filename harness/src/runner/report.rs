@@ -46,6 +46,14 @@ pub(super) fn assemble(
     report.cluster = a.cluster;
     report.batches = a.batches;
     report.fast = a.fast;
+    if plan.server_spec().faultfs {
+        let survey = m.cluster.as_ref().and_then(|c| c.replicas.as_ref());
+        report.durability = Some(checker::durability(
+            &m.history,
+            report.safety.as_ref(),
+            survey.or(m.disk_survey.as_ref()),
+        ));
+    }
     report.errors = m.history.errors.clone();
     judge(&mut report, plan, st.complete);
     if !notes.is_empty() {
@@ -100,6 +108,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         read_back: None,
         replies: None,
         cluster: None,
+        durability: None,
         batches: None,
         fast: None,
     }

@@ -51,6 +51,11 @@ impl Plan {
     pub fn server_spec(&self) -> ServerSpec {
         ServerSpec {
             seed: self.seed,
+            // Disk faults act on the fault filesystem under each node's store.
+            faultfs: self
+                .faults
+                .iter()
+                .any(|f| f.fault.kind().scope() == crate::nemesis::Scope::Disk),
             ..self.server.spec()
         }
     }
@@ -85,6 +90,7 @@ impl ServerPlan {
             nodes: self.nodes,
             sync: self.sync_interval,
             seed: 0,
+            faultfs: false,
         }
     }
 }

@@ -245,8 +245,8 @@ fn fault_entries_are_parsed_strictly() {
     assert!(
         e[0].message.contains(
             "expected one of `name`, `kind`, `target`, `direction`, `node`, `latency`, `jitter`, \
-             `bytes_per_sec`, `average_size`, `size_variation`, `delay`, `clients`, `start`, \
-             `duration`, `repeat`, `every`"
+             `bytes_per_sec`, `average_size`, `size_variation`, `delay`, `clients`, `files`, \
+             `bits`, `bytes`, `fraction`, `start`, `duration`, `repeat`, `every`"
         ),
         "{}",
         e[0].message

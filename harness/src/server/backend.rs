@@ -50,6 +50,8 @@ pub(crate) async fn launch(spec: &ServerSpec) -> Result<Launched, ServerError> {
             let choice = container::resolve(spec.image.as_deref(), PULL_TIMEOUT).await?;
             launch_container(spec, &choice).await
         }
+        // Disk faults need the fault filesystem, which only the process backend mounts.
+        Backend::Auto if spec.faultfs => launch_process(spec).await,
         Backend::Auto => launch_auto(spec).await,
     }
 }
@@ -105,8 +107,7 @@ fn attach_external(spec: &ServerSpec) -> Result<Launched, ServerError> {
 async fn launch_process(spec: &ServerSpec) -> Result<Launched, ServerError> {
     let (bin, origin) = find_or_fetch_binary().await?;
     let credential = Credential::generate();
-    let cluster =
-        ProcessCluster::start(&bin, spec.nodes, spec.sync, spec.seed, &credential).await?;
+    let cluster = ProcessCluster::start(&bin, spec, &credential).await?;
     Ok(Launched {
         source: format!("process: {} ({origin}){}", bin.display(), size(spec.nodes)),
         credential: Some(credential),
@@ -221,6 +222,17 @@ impl Started {
             Started::External { .. } => Err(ServerError::FaultUnsupported {
                 fault: action.fault(),
                 backend: Backend::External,
+            }),
+        }
+    }
+
+    /// The fault filesystem under node `i`'s store: the process backend started with
+    /// `ServerSpec::faultfs` only.
+    pub(crate) fn disk(&self, i: usize) -> Result<&crate::faultfs::Mount, ServerError> {
+        match self {
+            Started::Process(c) => c.disk(i),
+            _ => Err(ServerError::NoFaultFs {
+                backend: self.backend(),
             }),
         }
     }

@@ -132,6 +132,25 @@ pub enum ServerError {
         backend: Backend,
     },
 
+    /// Disk faults need the fault filesystem under each node's store (process backend).
+    #[error(
+        "the {backend} backend has no fault filesystem under its stores: disk faults \
+         (power_loss, disk_corrupt, disk_truncate, disk_latency) need backend = \"process\""
+    )]
+    NoFaultFs {
+        /// The backend of the server.
+        backend: Backend,
+    },
+
+    /// Mounting or acting on a node's fault filesystem failed.
+    #[error("the fault filesystem of node {node}: {source}")]
+    FaultFs {
+        /// The node index.
+        node: usize,
+        #[source]
+        source: crate::faultfs::FaultFsError,
+    },
+
     /// A fault action does not fit the state the server is in (e.g. resume without pause).
     #[error("cannot {action} the server: it is {state}")]
     FaultState {

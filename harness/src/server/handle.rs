@@ -227,6 +227,27 @@ impl Server {
         self.started.partition(side, on).await
     }
 
+    /// The fault filesystem under node `i`'s store: a process-backend server started with
+    /// `ServerSpec::faultfs` (disk faults act on it).
+    pub fn disk(&self, i: usize) -> Result<&crate::faultfs::Mount, ServerError> {
+        self.started.disk(i)
+    }
+
+    /// Makes everything written so far durable on every node's fault filesystem (like sync(2)),
+    /// so that a later power loss drops only what was written after this moment. Returns how
+    /// many disks were checkpointed (0 without fault filesystems).
+    pub fn checkpoint_disks(&self) -> Result<usize, ServerError> {
+        let mut done = 0;
+        for i in 0..self.nodes.len() {
+            if let Ok(disk) = self.started.disk(i) {
+                disk.checkpoint()
+                    .map_err(|source| ServerError::FaultFs { node: i, source })?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
     /// Stops and removes what was started (gracefully, then forcibly), whatever state a
     /// fault left it in (paused, killed); a no-op for an external server.
     pub async fn stop(self) -> Result<(), ServerError> {

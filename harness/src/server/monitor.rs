@@ -116,6 +116,9 @@ pub struct StreamState {
     pub first_seq: u64,
     #[serde(default)]
     pub last_seq: u64,
+    /// Sequences between first and last it does not hold.
+    #[serde(default)]
+    pub num_deleted: u64,
 }
 
 impl Jsz {

@@ -111,6 +111,9 @@ pub struct ServerSpec {
     pub sync: SyncInterval,
     /// Drives the jitter of route latency faults.
     pub seed: u64,
+    /// Mount a fault filesystem (`crate::faultfs`) under each node's store: the scenario has
+    /// disk faults. Process backend only (validation refuses the others).
+    pub faultfs: bool,
 }
 
 /// One node of a server: its name (the `server_name` streams report their leader by), its

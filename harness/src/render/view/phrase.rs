@@ -355,6 +355,7 @@ mod tests {
                 nodes: vec!["n0".into()],
                 leader_before: Some("n0".into()),
                 leader_after: Some("n1".into()),
+                disk: Vec::new(),
             },
             new_leader_ms: Some(5242.4),
             split: None,

@@ -129,6 +129,7 @@ impl<'de> Visitor<'de> for SectionVisitor {
                         Unit::Count { .. } => toml::Value::Integer(map.next_value()?),
                         Unit::BytesPerSec => map.next_value()?,
                         Unit::Choice(_) => toml::Value::String(map.next_value()?),
+                        Unit::Fraction => toml::Value::Float(map.next_value()?),
                     };
                     s.params.insert(p.name, value);
                 }

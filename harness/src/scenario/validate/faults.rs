@@ -16,6 +16,7 @@ use crate::scenario::error::Checker;
 use crate::scenario::FaultSection;
 use crate::server::{Backend, ServerFault};
 
+mod disk;
 mod nodes;
 mod target;
 
@@ -138,6 +139,10 @@ fn placement(
         nodes::on_a_cluster(c, e.0, f, kind, context);
         return (Vec::new(), "cluster".to_string(), FaultDirection::Both);
     }
+    if kind.scope() == Scope::Disk {
+        disk::on_disks(c, e, f, kind, context.backend);
+        return (Vec::new(), "server".to_string(), FaultDirection::Both);
+    }
     match kind.server_fault() {
         Some(server_fault) => {
             on_the_server(c, e, f, server_fault, context.backend);
@@ -245,6 +250,7 @@ fn parameters(c: &mut Checker, e: Entry, f: &FaultSection, kind: FaultKind) -> P
             ) as u64),
             Unit::BytesPerSec => ParamValue::Number(bytes_per_sec(c, &field, written)),
             Unit::Choice(words) => ParamValue::Word(choice(c, &field, written, words)),
+            Unit::Fraction => ParamValue::Millionths(fraction(c, &field, written)),
         };
         // e.g. size_variation < average_size, checked when written.
         if let (Some(other), Some(_)) = (p.below, written) {
@@ -275,6 +281,21 @@ fn choice(
                 format!("{w:?} is not allowed: one of {}", words.join(", ")),
             );
             words[0]
+        }
+    }
+}
+
+/// A fraction in (0, 1], in millionths (0: not given).
+fn fraction(c: &mut Checker, field: &str, written: Option<&toml::Value>) -> u64 {
+    match written.and_then(toml::Value::as_float) {
+        None => 0,
+        Some(v) if v > 0.0 && v <= 1.0 => ((v * 1e6).round() as u64).max(1),
+        Some(v) => {
+            c.err(
+                field,
+                format!("{v} is not allowed: a fraction in (0, 1], e.g. 0.5"),
+            );
+            0
         }
     }
 }

@@ -10,11 +10,11 @@ use futures::future::join_all;
 
 use super::mesh::RouteMesh;
 use super::node::ProcessServer;
-use crate::server::config::{node_configs, node_name, SyncInterval};
+use crate::server::config::{node_configs, node_name};
 use crate::server::credential::Credential;
 use crate::server::error::ServerError;
 use crate::server::fault::Action;
-use crate::server::spec::Node;
+use crate::server::spec::{Backend, Node, ServerSpec};
 
 /// The nodes of one process-backend server and, for a cluster, the proxies between them.
 pub(crate) struct ProcessCluster {
@@ -30,12 +30,10 @@ impl ProcessCluster {
     /// return drops the nodes that did start, which kills them.
     pub(crate) async fn start(
         bin: &Path,
-        n: usize,
-        sync: SyncInterval,
-        seed: u64,
+        spec: &ServerSpec,
         credential: &Credential,
     ) -> Result<ProcessCluster, ServerError> {
-        let n = n.max(1);
+        let (n, sync, seed) = (spec.nodes.max(1), spec.sync, spec.seed);
         let mesh = if n > 1 {
             Some(RouteMesh::start(n, seed).await?)
         } else {
@@ -49,7 +47,13 @@ impl ProcessCluster {
             }
             None => node_configs(n, sync, credential, None),
         };
-        let started = join_all(configs.iter().map(|c| ProcessServer::start(bin, c))).await;
+        let started = join_all(
+            configs
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ProcessServer::start(bin, c, spec.faultfs.then_some(i))),
+        )
+        .await;
         let mut nodes = Vec::with_capacity(n);
         for s in started {
             nodes.push(s?);
@@ -83,6 +87,17 @@ impl ProcessCluster {
             nodes: self.nodes.len(),
         })?;
         node.act(action).await
+    }
+
+    /// The fault filesystem under node `i`'s store (started with `ServerSpec::faultfs`).
+    pub(crate) fn disk(&self, i: usize) -> Result<&crate::faultfs::Mount, ServerError> {
+        let node = self.nodes.get(i).ok_or(ServerError::NoSuchNode {
+            node: i,
+            nodes: self.nodes.len(),
+        })?;
+        node.disk().ok_or(ServerError::NoFaultFs {
+            backend: Backend::Process,
+        })
     }
 
     /// The route proxies, when this is a cluster.

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+use crate::faultfs::{FaultFs, FaultFsError, FaultFsOptions, Mount};
 use crate::server::config::NodeConfig;
 use crate::server::error::{tail_lines, ServerError};
 use crate::server::probe::pid_alive;
@@ -58,6 +59,16 @@ pub(super) fn create(config: &NodeConfig) -> Result<(TempDir, Paths), ServerErro
     Ok((dir, paths))
 }
 
+/// Mounts a fault filesystem on the store (issue 23): the data lives in `<dir>/backing`, and
+/// nats-server writes through the mount at `Paths::store`, both inside the node's temp dir.
+pub(super) fn mount_store(dir: &Path, paths: &Paths) -> Result<Mount, FaultFsError> {
+    let backing = dir.join("backing");
+    for d in [&backing, &paths.store] {
+        std::fs::create_dir(d).map_err(FaultFsError::io("create", d.as_path()))?;
+    }
+    FaultFs::mount(&backing, &paths.store, &FaultFsOptions::within(dir))
+}
+
 /// The last lines of the node's log, for error messages.
 pub(super) fn log_tail(path: &Path) -> String {
     match std::fs::read(path) {
@@ -69,6 +80,10 @@ pub(super) fn log_tail(path: &Path) -> String {
 /// Removes temp dirs (JetStream stores can be large) left by a jsbench that was killed
 /// before it could clean up. Best effort; a dir whose pid is alive is left alone.
 fn sweep_stale_dirs() {
+    // A dead run's fault filesystem first: removing a dir under a dead FUSE mount fails.
+    if let Err(e) = crate::faultfs::sweep_stale_mounts() {
+        tracing::warn!("cannot sweep stale fault filesystem mounts: {e}");
+    }
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };

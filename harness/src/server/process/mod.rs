@@ -14,7 +14,10 @@
 //! Where to hook into a node's disk and its life: its JetStream store is `dir::Paths::store`
 //! (created before the first start, kept across kills and restarts, removed by stop), and its
 //! kill -9 and start-again sequence is `ProcessServer::kill` then `ProcessServer::start_again`
-//! in `node.rs` (`ProcessServer::act` lists every fault action).
+//! in `node.rs` (`ProcessServer::act` lists every fault action). With `ServerSpec::faultfs`
+//! (a scenario with disk faults) each node's store is a fault filesystem mount
+//! (`dir::mount_store`: backing data in `<temp dir>/backing`), unmounted before the temp dir
+//! is removed, on drop too; `ProcessServer::disk` hands it to the nemesis.
 //!
 //! Where the binary comes from is `server/binary.rs` (the container backend builds its local
 //! image from it too); the ports a node holds while it is down are `server/port_hold.rs`.

@@ -22,6 +22,7 @@ use tempfile::TempDir;
 
 use super::child::{kill_and_reap, send, server_command, settle, spawn, terminate, wait_ready};
 use super::dir::{self, port_of, Paths};
+use crate::faultfs::Mount;
 use crate::server::config::NodeConfig;
 use crate::server::error::ServerError;
 use crate::server::fault::{Action, Status};
@@ -42,6 +43,9 @@ pub(crate) struct ProcessServer {
     monitor_url: String,
     /// The client and monitoring ports, kept across restarts.
     ports: [u16; 2],
+    /// The fault filesystem mounted on the store, when the run has disk faults. Declared
+    /// before `dir`: unmounted (on drop too) after the child is killed, before the dir goes.
+    disk: Option<Mount>,
     // Removed when dropped, which happens after Drop::drop has killed the child, so the
     // server can no longer write into it.
     dir: Option<TempDir>,
@@ -99,11 +103,20 @@ impl Live {
 impl ProcessServer {
     /// Starts `bin` with `config` (which holds the per-run credential) and waits until it
     /// accepts connections.
+    /// `faultfs: Some(node index)` mounts a fault filesystem on the store first (`dir.rs`).
     pub(crate) async fn start(
         bin: &Path,
         config: &NodeConfig,
+        faultfs: Option<usize>,
     ) -> Result<ProcessServer, ServerError> {
         let (temp, paths) = dir::create(config)?;
+        let disk = match faultfs {
+            Some(node) => Some(
+                dir::mount_store(temp.path(), &paths)
+                    .map_err(|source| ServerError::FaultFs { node, source })?,
+            ),
+            None => None,
+        };
         let cmd = server_command(bin, &paths, ["-1", "-1"], false)?;
         let child = spawn(bin, cmd).await?;
         let pid = child.id();
@@ -121,6 +134,7 @@ impl ProcessServer {
             url: String::new(),
             monitor_url: String::new(),
             ports: [0, 0],
+            disk,
             dir: Some(temp),
         };
         let urls = match server.live.get_mut().child.as_mut() {
@@ -147,6 +161,11 @@ impl ProcessServer {
 
     pub(crate) fn monitor_url(&self) -> &str {
         &self.monitor_url
+    }
+
+    /// The fault filesystem under the store, if one was mounted.
+    pub(crate) fn disk(&self) -> Option<&Mount> {
+        self.disk.as_ref()
     }
 
     /// The current child's pid; after a kill, the killed one's until started again.
@@ -273,6 +292,11 @@ impl ProcessServer {
         }
         live.child = None;
         live.holds.clear();
+        if let Some(disk) = self.disk.take() {
+            let at = disk.mountpoint().to_path_buf();
+            disk.unmount()
+                .map_err(|e| ServerError::io(format!("cannot unmount {}", at.display()), e))?;
+        }
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
             dir.close()

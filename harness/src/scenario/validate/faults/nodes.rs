@@ -26,7 +26,7 @@ pub(super) fn validate(
             c.err(
                 field,
                 format!(
-                    "does not apply to kind = \"{}\"; node applies to pause, kill, restart, partition and route_latency",
+                    "does not apply to kind = \"{}\"; node applies to pause, kill, restart, partition, route_latency and the disk faults",
                     kind.as_str()
                 ),
             );
