@@ -135,6 +135,7 @@ fn draw_params(rng: &mut impl Rng, kind: FaultKind) -> Vec<(&'static str, ParamV
             let value = match drawn_range(p.name, p.unit) {
                 Drawable::Duration(r) => ParamValue::Duration(uniform(rng, r)),
                 Drawable::Number(lo, hi) => ParamValue::Number(rng.random_range(lo..=hi)),
+                Drawable::Millionths(lo, hi) => ParamValue::Millionths(rng.random_range(lo..=hi)),
                 Drawable::Word(w) => ParamValue::Word(w),
             };
             (p.name, value)
@@ -147,13 +148,15 @@ fn draw_params(rng: &mut impl Rng, kind: FaultKind) -> Vec<(&'static str, ParamV
 pub enum Drawable {
     Duration((Duration, Duration)),
     Number(u64, u64),
+    /// A fraction in millionths, `lo..=hi`.
+    Millionths(u64, u64),
     Word(&'static str),
 }
 
 /// Where each required parameter is drawn from: a few named ones have ranges that make a
 /// fault bite without ending the run (README: "[nemesis]"); any other parameter, by its unit:
 /// durations 10–200 ms, counts from the minimum up to 1024 above it, bytes per second
-/// 64 KiB–1 MiB, words the first (the default).
+/// 64 KiB–1 MiB, fractions 0.1–0.9, words the first (the default).
 pub fn drawn_range(name: &str, unit: Unit) -> Drawable {
     const MS: fn(u64) -> Duration = Duration::from_millis;
     match (name, unit) {
@@ -165,6 +168,7 @@ pub fn drawn_range(name: &str, unit: Unit) -> Drawable {
             Drawable::Number(lo, (max.max(0) as u64).min(lo + 1024))
         }
         (_, Unit::BytesPerSec) => Drawable::Number(64 << 10, 1 << 20),
+        (_, Unit::Fraction) => Drawable::Millionths(100_000, 900_000),
         (_, Unit::Choice(words)) => Drawable::Word(words[0]),
     }
 }
@@ -267,7 +271,8 @@ mod tests {
                     (Drawable::Duration((lo, hi)), ParamValue::Duration(d)) => {
                         assert!(*d >= lo && *d <= hi)
                     }
-                    (Drawable::Number(lo, hi), ParamValue::Number(n)) => {
+                    (Drawable::Number(lo, hi), ParamValue::Number(n))
+                    | (Drawable::Millionths(lo, hi), ParamValue::Millionths(n)) => {
                         assert!(*n >= lo && *n <= hi)
                     }
                     other => panic!("{name}: {other:?}"),

@@ -281,6 +281,7 @@ fn low_end(name: &str, unit: crate::nemesis::Unit) -> ParamValue {
     match crate::nemesis::drawn_range(name, unit) {
         crate::nemesis::Drawable::Duration((lo, _)) => ParamValue::Duration(lo),
         crate::nemesis::Drawable::Number(lo, _) => ParamValue::Number(lo),
+        crate::nemesis::Drawable::Millionths(lo, _) => ParamValue::Millionths(lo),
         crate::nemesis::Drawable::Word(w) => ParamValue::Word(w),
     }
 }
@@ -310,6 +311,7 @@ fn param_value(v: ParamValue) -> toml::Value {
     match v {
         ParamValue::Duration(d) => humantime::format_duration(d).to_string().into(),
         ParamValue::Number(n) => toml::Value::Integer(n as i64),
+        ParamValue::Millionths(m) => toml::Value::Float(m as f64 / 1e6),
         ParamValue::Word(w) => w.into(),
     }
 }
