@@ -9,6 +9,7 @@
 use super::error::Checker;
 use super::{Overrides, Plan, Scenario, ScenarioError};
 
+mod client;
 mod connections;
 mod consume;
 mod expect;
@@ -35,6 +36,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     );
     let mut connections = connections::validate(&mut c, &s.connections, server.nodes);
     let publish = publish::validate(&mut c, &s.publish);
+    let client = client::validate(&mut c, &s.client, &publish, &server);
     let workload = workload::validate(&mut c, &s.workload, o, publish.wire);
     let observe = observe::validate(&mut c, &s.observe);
     expect::validate(
@@ -75,6 +77,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         expect: s.expect.clone(),
         faults,
         consume,
+        client,
         repetition: None,
     })
 }
