@@ -77,7 +77,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
     }
     let counts = counts(h, safety.as_ref(), m.consume.as_ref());
     let mut notes = Vec::new();
-    if let Some(n) = safety.filter(|s| s.ack_seq_mismatches > 0) {
+    if let Some(n) = safety.as_ref().filter(|s| s.ack_seq_mismatches > 0) {
         notes.push(format!(
             "{} acks reported a stream sequence that differs from the read-back",
             n.ack_seq_mismatches
@@ -264,6 +264,7 @@ fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) ->
         in_flight: oc.in_flight,
         in_process: oc.in_process,
         rejected: oc.rejected,
+        unresolved: oc.unresolved,
         stored: safety.map(|s| s.stored),
         lost: safety.map(|s| s.lost),
         duplicates: safety.map(|s| s.duplicates),
@@ -531,7 +532,7 @@ mod tests {
             (c.unexpected, c.recovered, c.redelivered),
             (Some(0), Some(0), None)
         );
-        let safety = a.safety.expect("a complete read-back is judged");
+        let safety = a.safety.clone().expect("a complete read-back is judged");
         assert_eq!(safety.ack_seq_mismatches, 0);
         assert_eq!(a.orders.storage_source, "read_back");
         for o in [

@@ -102,6 +102,9 @@ struct Facts {
     subjects: Vec<String>,
     stream_kept: bool,
     notes: Vec<String>,
+    /// Which client published (result.json `client`): known from the plan at the start, the
+    /// rest from the adapter's answer and its end.
+    client: result::ClientReport,
 }
 
 /// Runs one validated scenario on a server of its own, started for it and removed after it.
@@ -181,6 +184,20 @@ async fn measure(
     result
 }
 
+/// `client` as the plan says it: async-nats in-process, or an adapter not started yet.
+fn client_of(plan: &Plan) -> result::ClientReport {
+    let version = env!("JSBENCH_ASYNC_NATS_VERSION");
+    if plan.client.is_in_process() {
+        return result::ClientReport::in_process(version);
+    }
+    result::ClientReport {
+        name: plan.client.adapter.as_str().to_string(),
+        adapter: plan.client.adapter.as_str().to_string(),
+        command: plan.client.command.clone(),
+        ..Default::default()
+    }
+}
+
 /// What a run knows from its first moment: its id, its times and its result directory.
 struct RunStart {
     started: SystemTime,
@@ -215,6 +232,7 @@ impl RunStart {
                 ..Default::default()
             },
             stream_name: ids::stream_name(&plan.name, &run_id),
+            client: client_of(plan),
             ..Default::default()
         };
         let start = RunStart {

@@ -84,6 +84,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         },
         seed: plan.seed,
         environment: facts.environment,
+        client: Some(facts.client),
         counts: Default::default(),
         throughput: Default::default(),
         latency_us: Default::default(),
