@@ -42,6 +42,22 @@ const MAX_GIVEN_UP: usize = 1 << 20;
 /// Distinct error kinds interned; beyond this each report gets its own copy.
 const MAX_KINDS: usize = 256;
 
+/// Lines quoted in errors are cut at this many bytes.
+pub const QUOTE_MAX: usize = 300;
+
+/// `line`, cut at [`QUOTE_MAX`] bytes (on a character boundary) with `…` after the cut.
+fn clip(mut line: String) -> String {
+    if line.len() > QUOTE_MAX {
+        let mut at = QUOTE_MAX;
+        while !line.is_char_boundary(at) {
+            at -= 1;
+        }
+        line.truncate(at);
+        line.push('…');
+    }
+    line
+}
+
 /// `s` seen for an id; for given-up ids also whether its `a`/`e` came.
 const SENT: u8 = 1;
 const RESOLVED: u8 = 2;
@@ -199,10 +215,18 @@ impl Session {
             Ok(Next::Fail(e)) => return Err(self.fail(e).await),
         };
         let line = String::from_utf8_lossy(&self.cur[range]).into_owned();
+        // An adapter that echoes its input must not put the run's credential into an error.
+        let mut quoted = line.clone();
+        for secret in [&init.token, &init.password].into_iter().flatten() {
+            if !secret.is_empty() {
+                quoted = quoted.replace(secret.as_str(), "<redacted>");
+            }
+        }
+        let quoted = clip(quoted);
         let refused = |text: String| AdapterError::InitRefused {
             adapter: self.label.clone(),
             text,
-            line: line.clone(),
+            line: quoted.clone(),
             stderr: StderrTail::default(),
         };
         let hello = match protocol::parse_init_answer(&line) {
@@ -247,8 +271,12 @@ impl Session {
     }
 
     /// The text of the line the last report (or error) came from, for messages that quote it.
+    /// Clipped to [`QUOTE_MAX`] bytes.
     pub fn last_line(&self) -> String {
-        String::from_utf8_lossy(self.cur.get(self.last.clone()).unwrap_or_default()).into_owned()
+        clip(
+            String::from_utf8_lossy(self.cur.get(self.last.clone()).unwrap_or_default())
+                .into_owned(),
+        )
     }
 
     /// Ids sent and not yet resolved (nor given up).
