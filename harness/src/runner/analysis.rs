@@ -61,6 +61,11 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         .zip(plan.consume.as_ref())
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
     let mut orders = orders(h, rb);
+    if !plan.client.is_in_process() {
+        // An adapter reports when the application saw each ack, not when its reply reached
+        // the socket: the wire order is not measured (not faked from the completion order).
+        orders.ack_wire = None;
+    }
     let mut latency_us = latency_summaries(&m.rec);
     let mut end_to_end = None;
     let mut consume_report = None;

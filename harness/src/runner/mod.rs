@@ -12,6 +12,7 @@
 //! attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
 //! `progress.rs` (the terminal bar).
 
+mod adapter;
 mod analysis;
 mod artifacts;
 mod ids;
@@ -164,17 +165,36 @@ async fn measure(
         Ok(proxies) => match rig::Rig::open(plan, server, proxies, run_id, facts).await {
             Err(e) => Err(e),
             Ok(rig) => {
-                let phases = phases::Phases {
-                    plan,
-                    opts,
-                    server,
-                    proxies,
-                    rig: &rig,
-                    run_id,
-                };
-                let measured = phases.run().await;
-                rig.close(plan, facts).await;
-                Ok(measured)
+                let clock = crate::record::observe::Clock::start();
+                let started =
+                    adapter::start(plan, server, &rig, run_id, clock, &mut facts.client).await;
+                match started {
+                    Err(e) => {
+                        rig.close(plan, facts).await;
+                        Err(e)
+                    }
+                    Ok(link) => {
+                        if !plan.client.is_in_process() {
+                            facts.environment.client =
+                                format!("{} {}", facts.client.name, facts.client.version);
+                        }
+                        let phases = phases::Phases {
+                            plan,
+                            opts,
+                            server,
+                            proxies,
+                            rig: &rig,
+                            run_id,
+                        };
+                        let (measured, end) = phases.run(clock, link).await;
+                        if let Some(end) = &end {
+                            adapter::record_end(&mut facts.client, end);
+                            facts.notes.extend(end.violation.clone());
+                        }
+                        rig.close(plan, facts).await;
+                        Ok(measured)
+                    }
+                }
             }
         },
     };

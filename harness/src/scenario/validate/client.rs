@@ -177,6 +177,13 @@ fn what_adapters_cannot_do(c: &mut Checker, publish: &PublishPlan, server: &Serv
              Nats-Msg-Id); remove it or use client.adapter = \"async-nats\"",
         );
     }
+    if publish.repeat_msg_id_every.is_some() {
+        c.err(
+            "publish.repeat_msg_id_every",
+            "is not supported through an adapter yet (remove it or use client.adapter = \
+             \"async-nats\")",
+        );
+    }
     if publish.wire != Wire::Payload {
         c.err(
             "publish.wire",
