@@ -326,22 +326,28 @@ async fn session(
             msgs.len() - 1..msgs.len(),
         ],
     };
-    for b in batches {
+    let mut failed = false;
+    'batches: for b in batches {
         for i in b.clone() {
             let m = &msgs[i];
             if let Err(e) = s.publish(i as u64, m.conn, &m.subject, m.msg_id.as_deref(), &m.tag) {
                 v.add(format!("{mode} session: {e}"));
-                s.abort().await;
-                return;
+                failed = true;
+                break 'batches;
             }
         }
         if let Err(e) = collect(&mut s, b, &mut seen).await {
             v.add(format!("{mode} session: {e}"));
-            s.abort().await;
-            return;
+            failed = true;
+            break;
         }
     }
+    // What resolved before a failure is judged (and read back) too.
     judge(mode, msgs, &seen, v, acked);
+    if failed {
+        s.abort().await;
+        return;
+    }
     let end = s.finish().await;
     if let Some(problem) = end.violation {
         v.add(format!("{mode} session, at the end: {problem}"));
