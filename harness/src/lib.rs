@@ -23,6 +23,7 @@
 //! | `scenario/` | the TOML file (`raw/`), the validated `Plan` and the values of its fields (`Wire` too), validation one function per section (`validate/`), claims as written and what each needs (`expect.rs`) |
 //! | `workload/` | the generator: keys from the seed, the message format on the wire (writing and reading tags), the pacer |
 //! | `client/` | the publisher: the phase loop, one attempt and its outcome, the wire tap on ack futures, retries, the connection pool and routing |
+//! | `adapter/` | the adapter contract (docs/adapters.md): the line protocol, one adapter process per run (`Session`: handshake, clock probes, publishes, reports validated), the shipped adapters built on first use |
 //! | `consume/` | the consume side: a JetStream consumer feeding a keyed or shared worker pool |
 //! | `nemesis/` | faults: the `Fault` enum (each variant with its parameters), the schedule, the random nemesis (a schedule drawn from a seed), applying them to proxies and servers |
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
@@ -57,7 +58,7 @@
 //!
 //! Imports point one way, down this list of layers (a folder uses only those below it):
 //! `app` · `render` · `claims` · `runner`, `compare` · `result` · `checker` · `client`,
-//! `consume` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
+//! `consume` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
 //! `cancel.rs`, `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
 //! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
 //! what a fault is: kinds, parameters, schedule), so the nemesis stands below it, and the record
@@ -67,6 +68,7 @@
 //! Arrows that run back up, and why: none — every `use crate::…` of a folder names only folders
 //! below it in this list.
 
+pub mod adapter;
 pub mod app;
 pub mod cancel;
 

@@ -6,6 +6,7 @@
 //! `compare`: 0 no regression, 1 a regression, 2 bad input (unreadable path, no result, bad flag),
 //! 3 refused: the two sides were measured in different environments (`--allow-env-diff`).
 //! `claims`: 0 judged (with `--strict`: 1 unless every claim is confirmed), 2 bad input.
+//! `adapter check`: 0 the adapter conforms, 1 a violation (or it cannot be built), 2 bad usage.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use jsbench::app::adapter as app_adapter;
 use jsbench::app::claims::{self as app_claims, ClaimsRequest};
 use jsbench::app::commands::{self, CompareRequest, ReportRequest};
 use jsbench::app::run::{self, ExitPolicy, RunRequest, SummaryPolicy};
@@ -67,6 +69,26 @@ enum Command {
     /// Judge claims files (e.g. claims/publish-order.toml) against results: the order table and
     /// each claim confirmed, refuted, inconclusive or not measured, with its figure and runs.
     Claims(ClaimsArgs),
+    /// Client-library adapters (docs/adapters.md): check one against the protocol, or build a
+    /// shipped one.
+    #[command(subcommand)]
+    Adapter(AdapterCmd),
+}
+
+#[derive(Subcommand)]
+enum AdapterCmd {
+    /// Run the conformance check against a nats-server of its own: a shipped adapter (NAME), a
+    /// command (after --), or every shipped adapter (neither). Exit 0 when it conforms, 1 on a
+    /// violation, 2 for an unknown name or a command that is not there.
+    Check {
+        /// A shipped adapter: nats.go, nats.c, nats.py or async-nats-stdio.
+        name: Option<String>,
+        /// The adapter's command line.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Build a shipped adapter (unless built already) and print its executable's path.
+    Build { name: String },
 }
 
 #[derive(clap::Args)]
@@ -253,6 +275,10 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::FetchServer => commands::fetch_server(),
         Command::Claims(args) => claims(args),
+        Command::Adapter(AdapterCmd::Check { name, command }) => {
+            app_adapter::check(name.as_deref(), &command)
+        }
+        Command::Adapter(AdapterCmd::Build { name }) => app_adapter::build(&name),
     };
     ExitCode::from(exit.0)
 }

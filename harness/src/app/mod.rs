@@ -1,9 +1,10 @@
 //! The commands behind `jsbench` and `cargo bench`: suites of scenario files run one after
 //! another (`run`), their summaries, saved baselines (`baseline`), and the small commands
 //! (`commands`: check, list, compare, report, fetch-server), claims files judged against results
-//! (`claims`) — shared by `main.rs` and
+//! (`claims`), adapters checked and built (`adapter`) — shared by `main.rs` and
 //! `benches/suite.rs` so that both behave the same.
 
+pub mod adapter;
 pub mod baseline;
 pub mod claims;
 pub mod commands;

@@ -1,12 +1,16 @@
 //! Safety: what the read-back says about acknowledged data (lost, duplicated, unexpected,
-//! unknown outcomes found stored), in total and per message.
+//! unknown outcomes found stored), in total and per message; and about what the client said of
+//! the others: failed yet stored (per error kind), definite failures stored (a correct client
+//! never has one), never resolved by the client yet stored.
+
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::history::{History, Outcome, ReadBack};
 
 /// What the read-back says about acknowledged data.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Safety {
     /// Distinct messages of this run found in the stream.
     pub stored: u64,
@@ -38,6 +42,21 @@ pub struct Safety {
     pub in_process_stored: u64,
     #[serde(default)]
     pub in_process_missing: u64,
+    /// Sent through an adapter, never resolved by its client (no ack, no error by
+    /// `client.resolve_timeout`), and found stored / not stored.
+    #[serde(default)]
+    pub unresolved_but_stored: u64,
+    #[serde(default)]
+    pub unresolved_missing: u64,
+    /// The client said "certainly not stored" (a definite failure: [`Outcome::Fail`] or
+    /// [`Outcome::Rejected`]), yet it is stored. A correct client never produces one.
+    #[serde(default)]
+    pub definite_but_stored: u64,
+    /// Every message whose last attempt the client reported failed, of either class (failed,
+    /// rejected, timed out or unknown, in process), that is stored anyway: per error kind of
+    /// that attempt. `failed_but_stored` counts the definite ones only.
+    #[serde(default)]
+    pub failed_but_stored_by_kind: BTreeMap<String, u64>,
 }
 
 /// Compares the history with the stream's content.
@@ -73,6 +92,7 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
             .count() as u64;
     }
     let published = (history.published as usize).min(n);
+    let kinds = last_error_kinds(history);
     let acked_stored = |i: &usize| history.outcome(*i).is_acked() && copies[*i] > 0;
     let first = (0..published).find(acked_stored).unwrap_or(published);
     let last = (0..published).rev().find(acked_stored).unwrap_or(0);
@@ -108,12 +128,45 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
             Outcome::Fail | Outcome::Rejected => {
                 if stored {
                     s.failed_but_stored += 1;
+                    s.definite_but_stored += 1;
+                }
+            }
+            Outcome::Unresolved => {
+                if stored {
+                    s.unresolved_but_stored += 1;
+                } else {
+                    s.unresolved_missing += 1;
                 }
             }
             Outcome::InFlight | Outcome::NotSent => {}
         }
+        let reported_failed = matches!(
+            history.outcome(i),
+            Outcome::Fail | Outcome::Rejected | Outcome::Unknown | Outcome::InProcess
+        );
+        if stored && reported_failed {
+            let kind = kinds.get(&(i as u32)).copied().unwrap_or("unknown_kind");
+            *s.failed_but_stored_by_kind
+                .entry(kind.to_string())
+                .or_default() += 1;
+        }
     }
     s
+}
+
+/// The error kind of each message's last failed attempt (the attempt log keeps every one).
+fn last_error_kinds(history: &History) -> HashMap<u32, &'static str> {
+    let mut last: HashMap<u32, (u8, &'static str)> = HashMap::new();
+    for a in history.attempt_log.iter().filter(|a| a.attempt >= 1) {
+        if a.outcome.is_acked() {
+            continue;
+        }
+        let e = last.entry(a.idx).or_insert((a.attempt, a.error));
+        if a.attempt >= e.0 {
+            *e = (a.attempt, a.error);
+        }
+    }
+    last.into_iter().map(|(i, (_, k))| (i, k)).collect()
 }
 
 /// What the read-back says about each message, for the checkers that split by message.
@@ -194,7 +247,48 @@ mod tests {
         assert_eq!(s.unknown_stored, 1);
         assert_eq!(s.unknown_missing, 1);
         assert_eq!(s.failed_but_stored, 1);
+        assert_eq!(s.definite_but_stored, 1);
         assert_eq!(s.ack_seq_mismatches, 0);
+    }
+
+    #[test]
+    fn unresolved_and_failed_by_kind() {
+        use crate::record::history::{AttemptRecord, NONE};
+        use Outcome::*;
+        let mut h = history(
+            &[Unresolved, Unresolved, Unknown, Fail, Ok],
+            &[0, 0, 0, 0, 5],
+        );
+        let log = |idx: u32, attempt: u8, outcome: Outcome, error: &'static str| AttemptRecord {
+            idx,
+            attempt,
+            conn: 0,
+            send_ns: 1,
+            end_ns: 2,
+            outcome,
+            error,
+            code: 0,
+            rank: NONE,
+        };
+        h.attempt_log = vec![
+            log(0, 1, Unresolved, "unresolved"),
+            log(1, 1, Unresolved, "unresolved"),
+            log(2, 1, Fail, "no_responders"),
+            log(2, 2, Unknown, "disconnected"),
+            log(3, 1, Fail, "no_responders"),
+        ];
+        let rb = ReadBack {
+            order: vec![0, 2, 3, 4],
+            seqs: vec![1, 2, 3, 5],
+            complete: true,
+            ..Default::default()
+        };
+        let s = safety(&h, &rb);
+        assert_eq!((s.unresolved_but_stored, s.unresolved_missing), (1, 1));
+        assert_eq!(s.definite_but_stored, 1);
+        assert_eq!(s.failed_but_stored_by_kind.get("disconnected"), Some(&1));
+        assert_eq!(s.failed_but_stored_by_kind.get("no_responders"), Some(&1));
+        assert_eq!(s.failed_but_stored_by_kind.len(), 2);
     }
 
     #[test]

@@ -127,7 +127,8 @@ impl Tally {
         match o {
             Outcome::Ok | Outcome::Duplicate => s.acked += 1,
             Outcome::Fail | Outcome::Rejected => s.failed += 1,
-            Outcome::Unknown => s.unknown += 1,
+            // Unresolved by an adapter's client: like a timeout, it may be stored.
+            Outcome::Unknown | Outcome::Unresolved => s.unknown += 1,
             Outcome::InProcess => s.in_process += 1,
             _ => {}
         }

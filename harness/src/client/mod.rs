@@ -20,9 +20,12 @@
 //! - `guard.rs`: the per-key sequence guard (`publish.expect_last_subject_seq`);
 //! - [`batch`]: batch mode — the atomic batch protocol and its phase loop;
 //! - [`fast`]: fast mode — the fast-ingest protocol and its phase loop;
+//! - [`adapter`]: sync and async mode through an adapter program (docs/adapters.md): the same
+//!   phase, each attempt a line to the adapter and its outcome the adapter's report;
 //! - [`pool`]: the connections and which one carries a message.
 
 mod ack;
+pub mod adapter;
 pub mod batch;
 pub mod fast;
 mod guard;

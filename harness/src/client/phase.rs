@@ -103,7 +103,7 @@ impl Bound {
 }
 
 /// What the phase loop does about the retry due first.
-enum RetryStep {
+pub(super) enum RetryStep {
     /// Sync mode: block until it is due, as a blocking application would.
     Wait(u64),
     /// It is due: send it now.
@@ -192,7 +192,7 @@ impl Publisher<'_> {
 
     /// What to do about the retry due first: nothing yet (async mode, not due), wait for it
     /// (sync mode), or send it (due; taken off the queue).
-    fn retry_step(&self, st: &mut Phase<'_>) -> Option<RetryStep> {
+    pub(super) fn retry_step(&self, st: &mut Phase<'_>) -> Option<RetryStep> {
         let r = st.retries.peek()?;
         let now = self.tap.clock().now_ns();
         if r.due_ns > now {

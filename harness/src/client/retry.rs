@@ -47,6 +47,18 @@ impl Retries {
     /// Queues the attempt after `failed`, due once the plan's backoff has passed since
     /// `failed_ns`. The caller decides whether another attempt is allowed at all.
     pub(super) fn schedule(&mut self, plan: &RetryPlan, failed: &Completion, failed_ns: u64) {
+        let a = Attempt {
+            idx: failed.idx,
+            attempt: failed.attempt,
+            seq: failed.seq,
+            conn: failed.conn as usize,
+            intended_ns: failed.intended_ns,
+        };
+        self.schedule_after(plan, &a, failed_ns);
+    }
+
+    /// [`Self::schedule`] for an attempt known by its identity alone (an adapter's report).
+    pub(super) fn schedule_after(&mut self, plan: &RetryPlan, failed: &Attempt, failed_ns: u64) {
         let wait = plan.backoff_after(failed.attempt as u32);
         self.heap.push(Reverse(Retry {
             due_ns: failed_ns + wait.as_nanos() as u64,

@@ -30,6 +30,9 @@ pub enum Outcome {
     /// Refused by the server because its key's subject did not end at the sequence the
     /// message expected (`Nats-Expected-Last-Subject-Sequence`, err_code 10071): not stored.
     Rejected = 7,
+    /// Sent through an adapter whose client neither acked nor failed it by jsbench's deadline
+    /// (`client.resolve_timeout`): it may or may not be stored; never counted as lost.
+    Unresolved = 8,
 }
 
 impl Outcome {
@@ -42,6 +45,7 @@ impl Outcome {
             5 => Outcome::InFlight,
             6 => Outcome::InProcess,
             7 => Outcome::Rejected,
+            8 => Outcome::Unresolved,
             _ => Outcome::NotSent,
         }
     }
@@ -56,12 +60,40 @@ impl Outcome {
             Outcome::InFlight => "in_flight",
             Outcome::InProcess => "in_process",
             Outcome::Rejected => "rejected",
+            Outcome::Unresolved => "unresolved",
         }
     }
 
     pub fn is_acked(self) -> bool {
         matches!(self, Outcome::Ok | Outcome::Duplicate)
     }
+}
+
+/// Distinct error kinds [`intern_kind`] keeps; any further kind is counted as [`OTHER_KIND`].
+pub const MAX_KINDS: usize = 256;
+/// The kind every error beyond [`MAX_KINDS`] distinct kinds is counted as.
+pub const OTHER_KIND: &str = "other";
+
+/// An error kind named at run time (an adapter's `kind` field) as the `&'static str` the
+/// attempt log keeps. Each distinct kind is stored once for the life of the process and at most
+/// [`MAX_KINDS`] are kept, so a client that invents a kind per message costs bounded memory.
+pub fn intern_kind(kind: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static KINDS: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut kinds = KINDS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = kinds.get(kind) {
+        return k;
+    }
+    if kinds.len() >= MAX_KINDS {
+        return OTHER_KIND;
+    }
+    let k: &'static str = Box::leak(kind.to_owned().into_boxed_str());
+    kinds.insert(k);
+    k
 }
 
 /// Sentinel for "no value" in the u32 columns.
@@ -285,6 +317,7 @@ impl History {
                 Outcome::Unknown => c.unknown += 1,
                 Outcome::InProcess => c.in_process += 1,
                 Outcome::Rejected => c.rejected += 1,
+                Outcome::Unresolved => c.unresolved += 1,
                 Outcome::InFlight | Outcome::NotSent => c.in_flight += 1,
             }
         }
@@ -347,6 +380,7 @@ pub struct OutcomeCounts {
     pub in_flight: u64,
     pub in_process: u64,
     pub rejected: u64,
+    pub unresolved: u64,
 }
 
 /// What reading the stream back found: the storage order as the stream holds it.
@@ -413,5 +447,27 @@ mod tests {
         assert_eq!(untimed.sent_order(), Some(vec![0, 1]));
         untimed.attempt_log.push(h.attempt_log[0]);
         assert_eq!(untimed.sent_order(), None);
+    }
+
+    #[test]
+    fn kinds_are_interned_once_and_bounded() {
+        let a = intern_kind("adapter_kind_x");
+        let b = intern_kind(&String::from("adapter_kind_x"));
+        assert!(std::ptr::eq(a, b));
+        for i in 0..MAX_KINDS + 10 {
+            let k = intern_kind(&format!("k{i}"));
+            assert!(k == format!("k{i}") || k == OTHER_KIND);
+        }
+        assert_eq!(intern_kind("one_more_beyond_the_bound"), OTHER_KIND);
+    }
+
+    #[test]
+    fn unresolved_is_its_own_outcome() {
+        let mut h = History::new(vec![0, 0], 1);
+        h.published = 2;
+        h.record_failure(1, Outcome::Unresolved, "unresolved");
+        assert_eq!(h.outcome(1).as_str(), "unresolved");
+        let c = h.outcome_counts();
+        assert_eq!((c.unresolved, c.in_flight), (1, 1));
     }
 }

@@ -18,12 +18,14 @@ use crate::checker::{
 };
 use crate::nemesis::FaultWindow;
 
+mod client;
 pub mod hlog;
 mod latency;
 pub mod load;
 mod status;
 mod unit;
 
+pub use client::ClientReport;
 pub use latency::{latency_name, LatencyKind, LatencyStat, LatencySummary};
 pub use status::RunStatus;
 pub use unit::Unit;
@@ -44,6 +46,9 @@ pub struct Report {
     pub stream: StreamInfo,
     pub seed: u64,
     pub environment: Environment,
+    /// Which client library published, and through what (null in results from before it).
+    #[serde(default)]
+    pub client: Option<ClientReport>,
     pub counts: Counts,
     pub throughput: Throughput,
     /// Keyed by [`LatencyKind::label`]; read through [`Report::latency`].
@@ -311,6 +316,10 @@ pub struct Counts {
     /// (`publish.expect_last_subject_seq`), and not retried after (retries ran out or none).
     #[serde(default)]
     pub rejected: u64,
+    /// Sent through an adapter whose client neither acked nor failed it by
+    /// `client.resolve_timeout`: may or may not be stored, never counted as lost.
+    #[serde(default)]
+    pub unresolved: u64,
     /// Distinct messages of this run found in the stream (null without read-back).
     pub stored: Option<u64>,
     pub lost: Option<u64>,

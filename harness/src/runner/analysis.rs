@@ -61,6 +61,11 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         .zip(plan.consume.as_ref())
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
     let mut orders = orders(h, rb);
+    if !plan.client.is_in_process() {
+        // An adapter reports when the application saw each ack, not when its reply reached
+        // the socket: the wire order is not measured (not faked from the completion order).
+        orders.ack_wire = None;
+    }
     let mut latency_us = latency_summaries(&m.rec);
     let mut end_to_end = None;
     let mut consume_report = None;
@@ -77,7 +82,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
     }
     let counts = counts(h, safety.as_ref(), m.consume.as_ref());
     let mut notes = Vec::new();
-    if let Some(n) = safety.filter(|s| s.ack_seq_mismatches > 0) {
+    if let Some(n) = safety.as_ref().filter(|s| s.ack_seq_mismatches > 0) {
         notes.push(format!(
             "{} acks reported a stream sequence that differs from the read-back",
             n.ack_seq_mismatches
@@ -264,6 +269,7 @@ fn counts(h: &History, safety: Option<&Safety>, consume: Option<&ConsumeLog>) ->
         in_flight: oc.in_flight,
         in_process: oc.in_process,
         rejected: oc.rejected,
+        unresolved: oc.unresolved,
         stored: safety.map(|s| s.stored),
         lost: safety.map(|s| s.lost),
         duplicates: safety.map(|s| s.duplicates),
@@ -532,7 +538,7 @@ mod tests {
             (c.unexpected, c.recovered, c.redelivered),
             (Some(0), Some(0), None)
         );
-        let safety = a.safety.expect("a complete read-back is judged");
+        let safety = a.safety.clone().expect("a complete read-back is judged");
         assert_eq!(safety.ack_seq_mismatches, 0);
         assert_eq!(a.orders.storage_source, "read_back");
         for o in [

@@ -12,6 +12,7 @@
 //! attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
 //! `progress.rs` (the terminal bar).
 
+mod adapter;
 mod analysis;
 mod artifacts;
 mod ids;
@@ -108,6 +109,9 @@ struct Facts {
     subjects: Vec<String>,
     stream_kept: bool,
     notes: Vec<String>,
+    /// Which client published (result.json `client`): known from the plan at the start, the
+    /// rest from the adapter's answer and its end.
+    client: result::ClientReport,
 }
 
 /// Runs one validated scenario on a server of its own, started for it and removed after it.
@@ -178,17 +182,36 @@ async fn measure(
         Ok(proxies) => match rig::Rig::open(plan, server, proxies, run_id, facts).await {
             Err(e) => Err(e),
             Ok(rig) => {
-                let phases = phases::Phases {
-                    plan,
-                    opts,
-                    server,
-                    proxies,
-                    rig: &rig,
-                    run_id,
-                };
-                let measured = phases.run().await;
-                rig.close(plan, facts).await;
-                Ok(measured)
+                let clock = crate::record::observe::Clock::start();
+                let started =
+                    adapter::start(plan, server, &rig, run_id, clock, &mut facts.client).await;
+                match started {
+                    Err(e) => {
+                        rig.close(plan, facts).await;
+                        Err(e)
+                    }
+                    Ok(link) => {
+                        if !plan.client.is_in_process() {
+                            facts.environment.client =
+                                format!("{} {}", facts.client.name, facts.client.version);
+                        }
+                        let phases = phases::Phases {
+                            plan,
+                            opts,
+                            server,
+                            proxies,
+                            rig: &rig,
+                            run_id,
+                        };
+                        let (measured, end) = phases.run(clock, link).await;
+                        if let Some(end) = &end {
+                            adapter::record_end(&mut facts.client, end);
+                            facts.notes.extend(end.violation.clone());
+                        }
+                        rig.close(plan, facts).await;
+                        Ok(measured)
+                    }
+                }
             }
         },
     };
@@ -196,6 +219,20 @@ async fn measure(
         p.stop().await;
     }
     result
+}
+
+/// `client` as the plan says it: async-nats in-process, or an adapter not started yet.
+fn client_of(plan: &Plan) -> result::ClientReport {
+    let version = env!("JSBENCH_ASYNC_NATS_VERSION");
+    if plan.client.is_in_process() {
+        return result::ClientReport::in_process(version);
+    }
+    result::ClientReport {
+        name: plan.client.adapter.as_str().to_string(),
+        adapter: plan.client.adapter.as_str().to_string(),
+        command: plan.client.command.clone(),
+        ..Default::default()
+    }
 }
 
 /// What a run knows from its first moment: its id, its times and its result directory.
@@ -232,6 +269,7 @@ impl RunStart {
                 ..Default::default()
             },
             stream_name: ids::stream_name(&plan.name, &run_id),
+            client: client_of(plan),
             ..Default::default()
         };
         // Written first, so even a run that never ends can be replayed.

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 use super::observers::{self, Observers, Sampler};
 use super::rig::Rig;
 use super::{Measured, RunOptions};
+use crate::adapter::SessionEnd;
+use crate::client::adapter::Link;
 use crate::client::pool::Router;
 use crate::client::{Limit, Publisher, Stop};
 use crate::consume::{self, ConsumeLog, ConsumeSetup};
@@ -77,8 +79,13 @@ struct ReadBackOutcome {
 
 impl Phases<'_> {
     /// Warm-up, measured phase with the consume side, read-back.
-    pub(super) async fn run(&self) -> Measured {
-        let clock = Clock::start();
+    /// With `link`, every phase publishes through the adapter; the session is ended (finished,
+    /// or killed after an error or Ctrl-C) before the read-back, and its end returned.
+    pub(super) async fn run(
+        &self,
+        clock: Clock,
+        mut link: Option<Link>,
+    ) -> (Measured, Option<SessionEnd>) {
         let w = &self.plan.workload;
         let key_names: Vec<String> = (0..w.keys).map(key_name).collect();
         let router = Router::new(&self.plan.connections, w.keys);
@@ -110,7 +117,7 @@ impl Phases<'_> {
             stopped: None,
             repeat_every: None,
         };
-        self.warm_up(&publisher).await;
+        self.warm_up(&publisher, link.as_mut()).await;
         let disk_faults = self.plan.server_spec().faultfs;
         if disk_faults {
             // The durability rule of disk-fault runs (`checker/durability.rs`).
@@ -123,8 +130,14 @@ impl Phases<'_> {
         publisher.stopped = Some(&stopped_tx);
         publisher.repeat_every = self.plan.publish.repeat_msg_id_every;
         let published = self
-            .measured(&publisher, &progress, clock, stopped_rx)
+            .measured(&publisher, link.as_mut(), &progress, clock, stopped_rx)
             .await;
+        // The adapter's connections close before the read-back: what it still had queued has
+        // reached the server or never will.
+        let end = match link {
+            Some(l) => Some(super::adapter::end(l, self.opts.cancel.is_requested()).await),
+            None => None,
+        };
         let consume = self.finish_consumer(&mut consuming).await;
         let mut cluster = published.cluster;
         // On a cluster the read-back's consumer reads one node's replica: wait until the
@@ -145,7 +158,7 @@ impl Phases<'_> {
             _ => None,
         };
         let rb = self.read_back(&published.history).await;
-        Measured {
+        let m = Measured {
             disk_survey,
             history: published.history,
             rec: published.rec,
@@ -161,11 +174,32 @@ impl Phases<'_> {
             server_samples: published.server_samples,
             server_cores: published.server_cores,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        (m, end)
+    }
+
+    /// One phase, in-process or through the adapter of `link`.
+    async fn phase(
+        publisher: &Publisher<'_>,
+        link: Option<&mut Link>,
+        warmup: bool,
+        limit: Limit,
+        keygen: &mut KeyGen,
+        h: &mut History,
+        r: &mut Recorder,
+    ) -> Stop {
+        match link {
+            Some(l) => {
+                publisher
+                    .run_adapter_phase(l, warmup, limit, keygen, h, r)
+                    .await
+            }
+            None => publisher.run_phase(warmup, limit, keygen, h, r).await,
         }
     }
 
     /// Same code path as the measured phase, its own keys and a throwaway history.
-    async fn warm_up(&self, publisher: &Publisher<'_>) {
+    async fn warm_up(&self, publisher: &Publisher<'_>, link: Option<&mut Link>) {
         let w = &self.plan.workload;
         let limit = match w.warmup {
             Warmup::Messages(0) => return,
@@ -182,15 +216,14 @@ impl Phases<'_> {
         };
         let mut h = History::new(first, w.keys);
         let mut r = Recorder::new(false, self.plan.observe.timeline_bucket, None);
-        publisher
-            .run_phase(true, limit, &mut keygen, &mut h, &mut r)
-            .await;
+        Self::phase(publisher, link, true, limit, &mut keygen, &mut h, &mut r).await;
     }
 
     /// The measured phase: the publisher and, with faults, the nemesis on the same task.
     async fn measured(
         &self,
         publisher: &Publisher<'_>,
+        link: Option<&mut Link>,
         progress: &Arc<Progress>,
         clock: Clock,
         stopped_rx: watch::Receiver<bool>,
@@ -224,7 +257,15 @@ impl Phases<'_> {
             .flatten();
         let nodes_span = NodesSpan::start(&self.node_pids().await);
         let span = Span::start();
-        let publishing = publisher.run_phase(false, limit, &mut keygen, &mut history, &mut rec);
+        let publishing = Self::phase(
+            publisher,
+            link,
+            false,
+            limit,
+            &mut keygen,
+            &mut history,
+            &mut rec,
+        );
         let (stop, nemesis) = if self.plan.faults.is_empty() {
             (publishing.await, NemesisLog::default())
         } else {

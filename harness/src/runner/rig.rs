@@ -42,6 +42,9 @@ pub(super) struct Rig {
     /// Each connection's primary seed (index into [`Server::seeds`]: a node, for a server
     /// jsbench started).
     pub(super) primaries: Vec<usize>,
+    /// Each connection's server list, primary first, through its proxies when it has them
+    /// (an adapter's init gets the same).
+    pub(super) urls: Vec<Vec<String>>,
 }
 
 /// Starts the client proxies: per connection, one per seed (a node jsbench started, or an entry
@@ -149,6 +152,7 @@ impl Rig {
             subjects,
             stream,
             primaries,
+            urls,
         })
     }
 

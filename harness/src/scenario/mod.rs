@@ -34,15 +34,16 @@ mod tests;
 pub use error::{FieldError, ScenarioError};
 pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
 pub use plan::{
-    Amount, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen, ConsumerKind, GapMode,
-    KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode, Plan, PoolModel,
-    ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage, Strategy,
-    StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
+    Amount, ClientAdapter, ClientPlan, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen,
+    ConsumerKind, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode,
+    Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage,
+    Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{
-    ConnectionsSection, ConsumeSection, FaultSection, NemesisSection, ObserveSection,
-    PublishSection, RetrySection, Scenario, ServerSection, StreamSection, WorkloadSection,
+    ClientSection, ConnectionsSection, ConsumeSection, FaultSection, NemesisSection,
+    ObserveSection, PublishSection, RetrySection, Scenario, ServerSection, StreamSection,
+    WorkloadSection,
 };
 pub use schedule::NemesisPlan;
 pub use validate::{validate, DEFAULT_MAX_MESSAGES};

@@ -34,6 +34,8 @@ pub struct Plan {
     pub nemesis: Option<super::NemesisPlan>,
     /// The consume side, when the scenario has one.
     pub consume: Option<ConsumePlan>,
+    /// Which client library publishes: async-nats in-process, or an adapter (`[client]`).
+    pub client: ClientPlan,
     /// Which repetition of this scenario a run is (1-based; `None` when not repeated). Set by
     /// the suite for `--repeat N`, recorded in result.json so a comparison can tell repeats
     /// from distinct scenarios.
@@ -221,6 +223,78 @@ pub struct PublishPlan {
     /// cluster, often "duplicate message id is in process" before the original's ack.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat_msg_id_every: Option<u32>,
+}
+
+/// `[client]`: which client library publishes. The default is async-nats in-process; any other
+/// publishes through an adapter program (docs/adapters.md), which jsbench drives the same way.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClientPlan {
+    pub adapter: ClientAdapter,
+    /// `client.command`: a user's own adapter (its argv as written); `None` otherwise.
+    pub command: Option<Vec<String>>,
+    /// The client's own limit of unacknowledged async publishes (the adapter's `max_pending`).
+    pub max_pending: u64,
+    /// How long after its publish call returned jsbench waits for the client to resolve a
+    /// publish before recording it as unresolved by the client.
+    #[serde(with = "duration_str")]
+    pub resolve_timeout: Duration,
+}
+
+impl ClientPlan {
+    /// True for async-nats in jsbench's own process (no adapter).
+    pub fn is_in_process(&self) -> bool {
+        self.adapter == ClientAdapter::AsyncNats
+    }
+}
+
+/// `client.adapter`: a shipped client, or `command` for the scenario's own program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientAdapter {
+    /// async-nats in jsbench's own process (the default).
+    #[serde(rename = "async-nats")]
+    AsyncNats,
+    /// async-nats through the adapter contract (the contract's own cost).
+    #[serde(rename = "async-nats-stdio")]
+    AsyncNatsStdio,
+    #[serde(rename = "nats.go")]
+    NatsGo,
+    #[serde(rename = "nats.c")]
+    NatsC,
+    #[serde(rename = "nats.py")]
+    NatsPy,
+    /// `client.command`: the scenario's own adapter program.
+    #[serde(rename = "command")]
+    Command,
+}
+
+impl ClientAdapter {
+    /// The names a scenario may write in `client.adapter` (`command` is written as
+    /// `client.command`).
+    pub const NAMES: [ClientAdapter; 5] = [
+        ClientAdapter::AsyncNats,
+        ClientAdapter::AsyncNatsStdio,
+        ClientAdapter::NatsGo,
+        ClientAdapter::NatsC,
+        ClientAdapter::NatsPy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAdapter::AsyncNats => "async-nats",
+            ClientAdapter::AsyncNatsStdio => "async-nats-stdio",
+            ClientAdapter::NatsGo => "nats.go",
+            ClientAdapter::NatsC => "nats.c",
+            ClientAdapter::NatsPy => "nats.py",
+            ClientAdapter::Command => "command",
+        }
+    }
+
+    /// The adapter a scenario names; `None` for any other word.
+    pub fn from_name(name: &str) -> Option<ClientAdapter> {
+        ClientAdapter::NAMES
+            .into_iter()
+            .find(|a| a.as_str() == name)
+    }
 }
 
 /// How the publisher waits for acks.

@@ -505,3 +505,79 @@ fn fast_mode_validates_its_fields() {
     ));
     assert_eq!(e[0].field, "publish.gap", "{e:?}");
 }
+
+#[test]
+fn the_client_section_defaults_to_async_nats_in_process() {
+    let p = parse(MIN, "t.toml", &Overrides::default()).unwrap();
+    assert!(p.client.is_in_process());
+    assert_eq!(p.client.command, None);
+    // max_in_flight + 1 (nats.go counts the publish being made), twice the ack timeout.
+    assert_eq!(p.client.max_pending, 10_001);
+    assert_eq!(p.client.resolve_timeout, Duration::from_secs(10));
+    let p = parse(
+        &format!("{MIN}[client]\nadapter = \"nats.go\"\n[publish]\nmode = \"sync\"\nack_timeout = \"1s\"\n"),
+        "t.toml",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(p.client.adapter, ClientAdapter::NatsGo);
+    assert_eq!(
+        (p.client.max_pending, p.client.resolve_timeout),
+        (2, Duration::from_secs(2))
+    );
+    let p = parse(
+        &format!("{MIN}[client]\ncommand = [\"sh\", \"-c\", \"exit 0\"]\nmax_pending = 7\nresolve_timeout = \"3s\"\n"),
+        "t.toml",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(p.client.adapter, ClientAdapter::Command);
+    assert_eq!(p.client.command.as_deref().map(|c| c.len()), Some(3));
+    assert_eq!(
+        (p.client.max_pending, p.client.resolve_timeout),
+        (7, Duration::from_secs(3))
+    );
+}
+
+#[test]
+fn client_errors_name_the_field_and_what_is_allowed() {
+    let m = message_for(
+        &errs(&format!("{MIN}[client]\nadapter = \"nats.java\"\n")),
+        "client.adapter",
+    );
+    for name in [
+        "async-nats",
+        "async-nats-stdio",
+        "nats.go",
+        "nats.c",
+        "nats.py",
+    ] {
+        assert!(m.contains(&format!("\"{name}\"")), "{m}");
+    }
+    let both = format!("{MIN}[client]\nadapter = \"nats.go\"\ncommand = [\"sh\"]\n");
+    assert!(message_for(&errs(&both), "client.command").contains("exclusive"));
+    let missing = format!("{MIN}[client]\ncommand = [\"/no/such/adapter\"]\n");
+    assert!(message_for(&errs(&missing), "client.command").contains("not found"));
+    let not_exec = format!("{MIN}[client]\ncommand = [\"./Cargo.toml\"]\n");
+    assert!(message_for(&errs(&not_exec), "client.command").contains("not executable"));
+    let empty = format!("{MIN}[client]\ncommand = []\n");
+    assert!(message_for(&errs(&empty), "client.command").contains("must name a program"));
+    let unsupported = format!("{MIN}[client]\nadapter = \"nats.c\"\n[publish]\nmode = \"batch\"\n");
+    assert!(message_for(&errs(&unsupported), "publish.mode").contains("\"sync\" or \"async\""));
+    let guard = format!(
+        "{MIN}[client]\nadapter = \"nats.py\"\n[publish]\nexpect_last_subject_seq = true\n"
+    );
+    message_for(&errs(&guard), "publish.expect_last_subject_seq");
+    let wire = format!("{MIN}[client]\nadapter = \"nats.go\"\n[publish]\nwire = \"headers\"\n");
+    assert!(message_for(&errs(&wire), "publish.wire").contains("payload"));
+    let tls = format!(
+        "{MIN}[client]\nadapter = \"nats.go\"\n[server]\nbackend = \"external\"\nurl = \"tls://127.0.0.1:4222\"\ntls_ca = \"/ca.pem\"\n"
+    );
+    let e = errs(&tls);
+    message_for(&e, "server.tls_ca");
+    message_for(&e, "server.url");
+    let zero = format!("{MIN}[client]\nadapter = \"nats.go\"\nmax_pending = 0\n");
+    assert!(message_for(&errs(&zero), "client.max_pending").contains("between 1 and"));
+    let in_process = format!("{MIN}[client]\nresolve_timeout = \"1s\"\n");
+    message_for(&errs(&in_process), "client.resolve_timeout");
+}

@@ -64,6 +64,7 @@ mod process;
 mod ready;
 mod spec;
 
+// The child-process rules (PR_SET_PDEATHSIG from one long-lived thread), shared with adapters.
 pub use binary::{cache_dir, find_or_fetch_binary, pinned_binary, BIN_ENV, NATS_VERSION};
 pub use config::SyncInterval;
 pub use container::{
@@ -74,4 +75,5 @@ pub use error::ServerError;
 pub use external::seed_urls;
 pub use fault::ServerFault;
 pub use handle::Server;
+pub(crate) use process::{on_spawner_thread, set_parent_death_signal};
 pub use spec::{Auth, Backend, Node, ServerSpec, MAX_NODES};

@@ -81,6 +81,21 @@ pub struct Scenario {
     pub nemesis: Option<NemesisSection>,
     /// `[consume]`: a consumer and a worker pool processing the run's messages.
     pub consume: Option<ConsumeSection>,
+    /// `[client]`: which client library publishes (async-nats in-process by default).
+    #[serde(default)]
+    pub client: ClientSection,
+}
+
+/// `[client]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSection {
+    /// A shipped client's name (a string here, so an unknown one gets the list of names).
+    pub adapter: Option<String>,
+    /// The scenario's own adapter program and its arguments.
+    pub command: Option<Vec<String>>,
+    pub max_pending: Option<i64>,
+    pub resolve_timeout: Option<String>,
 }
 
 /// `[consume]` as written.

@@ -9,6 +9,7 @@
 use super::error::Checker;
 use super::{NemesisPlan, Overrides, Plan, Scenario, ScenarioError};
 
+mod client;
 mod connections;
 mod consume;
 mod expect;
@@ -36,6 +37,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     );
     let mut connections = connections::validate(&mut c, &s.connections, server.nodes);
     let publish = publish::validate(&mut c, &s.publish);
+    let client = client::validate(&mut c, &s.client, &publish, &server);
     let workload = workload::validate(&mut c, &s.workload, o, publish.wire);
     let observe = observe::validate(&mut c, &s.observe);
     expect::validate(
@@ -92,6 +94,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
         faults,
         nemesis,
         consume,
+        client,
         repetition: None,
     })
 }

@@ -210,8 +210,9 @@ pub(super) fn send(pid: u32, sig: libc::c_int) -> io::Result<()> {
     }
 }
 
-/// Makes the kernel SIGKILL the child when its parent thread dies (see module docs).
-fn set_parent_death_signal(cmd: &mut Command) {
+/// Makes the kernel SIGKILL the child when its parent thread dies (see module docs). Adapter
+/// processes (`adapter/process.rs`) follow the same rule, so it is shared.
+pub(crate) fn set_parent_death_signal(cmd: &mut Command) {
     let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
     // SAFETY: the closure runs between fork and exec and only calls the async-signal-safe
     // prctl(2) and getppid(2); it allocates nothing.
@@ -236,25 +237,22 @@ fn set_parent_death_signal(cmd: &mut Command) {
     }
 }
 
-type SpawnRequest = (Command, tokio::sync::oneshot::Sender<io::Result<Child>>);
+/// Work for the spawner thread: a closure that spawns and hands the child to its caller.
+pub(crate) type SpawnJob = Box<dyn FnOnce() + Send>;
 
-/// Spawns `cmd` from a thread that never exits, so PR_SET_PDEATHSIG fires only when the
-/// whole jsbench process dies.
-async fn spawn_from_long_lived_thread(cmd: Command) -> io::Result<Child> {
-    static SPAWNER: OnceLock<Option<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+/// Runs `job` on the long-lived spawner thread, so that a child it spawns gets
+/// PR_SET_PDEATHSIG from a thread that lives as long as jsbench (see module docs); without that
+/// thread (it could not be started), runs it here. Adapter processes are spawned through it too.
+pub(crate) fn on_spawner_thread(job: SpawnJob) -> io::Result<()> {
+    static SPAWNER: OnceLock<Option<mpsc::Sender<SpawnJob>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        let (tx, rx) = mpsc::channel::<SpawnJob>();
         let started = std::thread::Builder::new()
             .name("jsbench-spawner".into())
             .spawn(move || {
                 // The sender lives in a static, so this loop (and thread) never ends.
-                for (mut cmd, reply) in rx {
-                    // If the caller is gone (its start was cancelled), nobody would ever
-                    // stop this child: kill it right away.
-                    if let Err(Ok(mut child)) = reply.send(cmd.spawn()) {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                    }
+                for job in rx {
+                    job();
                 }
             });
         match started {
@@ -265,14 +263,29 @@ async fn spawn_from_long_lived_thread(cmd: Command) -> io::Result<Child> {
             }
         }
     });
-    let Some(spawner) = spawner else {
-        let mut cmd = cmd;
-        return cmd.spawn();
-    };
+    match spawner {
+        Some(s) => s
+            .send(job)
+            .map_err(|_| io::Error::other("the spawner thread is gone")),
+        None => {
+            job();
+            Ok(())
+        }
+    }
+}
+
+/// Spawns `cmd` from a thread that never exits, so PR_SET_PDEATHSIG fires only when the
+/// whole jsbench process dies.
+async fn spawn_from_long_lived_thread(mut cmd: Command) -> io::Result<Child> {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    spawner
-        .send((cmd, reply))
-        .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+    on_spawner_thread(Box::new(move || {
+        // If the caller is gone (its start was cancelled), nobody would ever stop this child:
+        // kill it right away.
+        if let Err(Ok(mut child)) = reply.send(cmd.spawn()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }))?;
     match answer.await {
         Ok(result) => result,
         Err(_) => Err(io::Error::other("the spawner thread dropped the request")),

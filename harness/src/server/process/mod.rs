@@ -28,5 +28,6 @@ mod dir;
 mod mesh;
 mod node;
 
+pub(crate) use child::{on_spawner_thread, set_parent_death_signal};
 pub(crate) use cluster::ProcessCluster;
 pub(crate) use mesh::RouteMesh;
