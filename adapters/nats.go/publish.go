@@ -25,7 +25,7 @@ import (
 type publisher struct {
 	cfg      *config
 	conns    []conn
-	out      chan<- report
+	out      *writer
 	subjects interner
 	pending  atomic.Int64 // publishes not yet resolved (reported with a or e)
 }
@@ -70,7 +70,7 @@ func (p *publisher) run(in *lines) error {
 			if err != nil {
 				return badLine(line, err)
 			}
-			p.out <- report{verb: 'c', id: n, t0: now()}
+			p.out.put(report{verb: 'c', id: n, t0: now()})
 		default:
 			return badLine(line, errVerb)
 		}
@@ -105,7 +105,7 @@ func (p *publisher) publishAsync(pl *pubLine) {
 		f, err = js.PublishAsync(subject, p.cfg.payload, id)
 	}
 	t1 := now()
-	p.out <- report{verb: 's', id: pl.id, t0: t0, t1: t1}
+	p.out.put(report{verb: 's', id: pl.id, t0: t0, t1: t1})
 	if err != nil {
 		p.failed(pl.id, t1, classifyCall(err), err)
 		return
@@ -118,7 +118,7 @@ func (p *publisher) publishAsync(pl *pubLine) {
 func (p *publisher) await(id uint64, f nats.PubAckFuture) {
 	select {
 	case ack := <-f.Ok():
-		p.out <- report{verb: 'a', id: id, t0: now(), seq: ack.Sequence, dup: ack.Duplicate}
+		p.out.put(report{verb: 'a', id: id, t0: now(), seq: ack.Sequence, dup: ack.Duplicate})
 		p.pending.Add(-1)
 	case err := <-f.Err():
 		p.failed(id, now(), classifyReply(err), err)
@@ -139,17 +139,17 @@ func (p *publisher) publishSync(pl *pubLine) {
 	t0 := now()
 	ack, err := c.js.Publish(subject, p.cfg.payload, opts...)
 	t1 := now()
-	p.out <- report{verb: 's', id: pl.id, t0: t0, t1: t1}
+	p.out.put(report{verb: 's', id: pl.id, t0: t0, t1: t1})
 	if err != nil {
 		p.failed(pl.id, t1, classifySync(err, closedBefore), err)
 		return
 	}
-	p.out <- report{verb: 'a', id: pl.id, t0: t1, seq: ack.Sequence, dup: ack.Duplicate}
+	p.out.put(report{verb: 'a', id: pl.id, t0: t1, seq: ack.Sequence, dup: ack.Duplicate})
 	p.pending.Add(-1)
 }
 
 // failed reports an error.
 func (p *publisher) failed(id uint64, t int64, f failure, err error) {
-	p.out <- report{verb: 'e', id: id, t0: t, class: f.class, code: f.code, kind: f.kind, text: err.Error()}
+	p.out.put(report{verb: 'e', id: id, t0: t, class: f.class, code: f.code, kind: f.kind, text: err.Error()})
 	p.pending.Add(-1)
 }

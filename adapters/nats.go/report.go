@@ -1,13 +1,16 @@
 package main
 
-// Reports to jsbench (stdout): one writer goroutine owns stdout, fed by a channel.
+// Reports to jsbench (stdout): one writer goroutine owns stdout.
 //
-// Why one goroutine and a channel: the reader goroutine (s lines, probe answers) and one
-// goroutine per future (a/e lines) all report, and lines must never interleave. The writer
-// formats each report into a big bufio.Writer and flushes whenever the channel is momentarily
-// empty: nothing is held back while the adapter waits (the contract's "never hold a report
-// back"), yet a burst of acks leaves in few large writes. A line never straddles two writes
-// (the buffer is flushed first when the line does not fit), so every write holds whole lines.
+// Reporters (the publisher: s lines, probe answers; one goroutine per future: a/e lines) append
+// to one queue under a mutex, and the writer takes the whole queue at once, formats it into a big
+// bufio.Writer and flushes when the queue is empty. A channel wakes the writer, but only when a
+// report lands in an empty queue: at high rates one wake-up and one write carry hundreds of
+// lines, where a channel send per report cost a wake-up (and often a write) per line. Nothing is
+// held back (every report that finds the queue empty wakes the writer, which flushes before it
+// sleeps again); lines never interleave; the order of the queue is the order of the reports, so
+// an s appended before its future's goroutine starts is written before that future's a or e.
+// A line never straddles two writes (the buffer is flushed first when the line does not fit).
 
 import (
 	"bufio"
@@ -16,6 +19,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,64 +47,73 @@ type report struct {
 
 // writer owns stdout.
 type writer struct {
-	ch   chan report
-	done chan struct{}
+	mu    sync.Mutex
+	queue []report      // reports not yet taken by the writer, in order
+	wake  chan struct{} // a report landed in an empty queue (capacity 1)
+	done  chan struct{} // closed when the writer stopped
 }
 
-const (
-	reportQueue = 1 << 16   // reports waiting for the writer
-	outBuffer   = 256 << 10 // stdout buffer: bursts coalesce into writes this big
-)
+const outBuffer = 256 << 10 // stdout buffer: bursts coalesce into writes this big
 
 func newWriter() *writer {
-	w := &writer{ch: make(chan report, reportQueue), done: make(chan struct{})}
+	w := &writer{queue: make([]report, 0, 4096), wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
-// run formats reports until it gets the end marker (verb 0), flushing whenever no further
-// report is waiting.
-func (w *writer) run() {
-	bw := bufio.NewWriterSize(os.Stdout, outBuffer)
-	line := make([]byte, 0, 512)
-	for r := range w.ch {
-		var ok bool
-		for {
-			if r.verb == 0 {
-				flushOrDie(bw)
-				close(w.done)
-				return
-			}
-			line = format(line[:0], &r)
-			if bw.Available() < len(line) {
-				flushOrDie(bw)
-			}
-			_, _ = bw.Write(line) // a write error surfaces in flushOrDie
-			if r, ok = w.another(); ok {
-				continue
-			}
-			break
+// put queues a report.
+func (w *writer) put(r report) {
+	w.mu.Lock()
+	w.queue = append(w.queue, r)
+	first := len(w.queue) == 1
+	w.mu.Unlock()
+	if first {
+		select {
+		case w.wake <- struct{}{}:
+		default: // a wake-up is already pending
 		}
-		flushOrDie(bw)
 	}
 }
 
-// another returns the next report if one is waiting, after letting the goroutines that are
-// ready to run (futures that just resolved, the publisher) run once: their reports then join
-// this write instead of costing a write each. Gosched returns at once when nothing else is
-// runnable, so a report is never held back while the adapter waits for input or for its client.
-func (w *writer) another() (report, bool) {
-	select {
-	case r := <-w.ch:
-		return r, true
-	default:
-	}
-	runtime.Gosched()
-	select {
-	case r := <-w.ch:
-		return r, true
-	default:
-		return report{}, false
+// take swaps the queue for the writer's empty batch.
+func (w *writer) take(batch []report) []report {
+	w.mu.Lock()
+	batch, w.queue = w.queue, batch[:0]
+	w.mu.Unlock()
+	return batch
+}
+
+// run writes reports until it meets the end marker (verb 0).
+func (w *writer) run() {
+	bw := bufio.NewWriterSize(os.Stdout, outBuffer)
+	line := make([]byte, 0, 512)
+	batch := make([]report, 0, 4096)
+	for range w.wake {
+		for {
+			batch = w.take(batch)
+			if len(batch) == 0 {
+				// Let the goroutines that are ready to run (futures that just resolved, the
+				// publisher) run once, so that their reports join this write. Gosched returns at
+				// once when nothing else is runnable: nothing waits for input or the client here.
+				runtime.Gosched()
+				if batch = w.take(batch); len(batch) == 0 {
+					break
+				}
+			}
+			for i := range batch {
+				if batch[i].verb == 0 {
+					flushOrDie(bw)
+					close(w.done)
+					return
+				}
+				line = format(line[:0], &batch[i])
+				if bw.Available() < len(line) {
+					flushOrDie(bw)
+				}
+				_, _ = bw.Write(line) // a write error surfaces in flushOrDie
+			}
+		}
+		flushOrDie(bw)
 	}
 }
 
@@ -116,13 +129,13 @@ func flushOrDie(bw *bufio.Writer) {
 // finish writes out every report queued so far and stops the writer, waiting at most `limit`
 // (a writer stuck on a full pipe must not keep the adapter from exiting).
 func (w *writer) finish(limit time.Duration) {
+	w.put(report{})
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
 	t := time.NewTimer(limit)
 	defer t.Stop()
-	select {
-	case w.ch <- report{}:
-	case <-t.C:
-		return
-	}
 	select {
 	case <-w.done:
 	case <-t.C:
