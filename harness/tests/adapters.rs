@@ -116,7 +116,7 @@ async fn failed_run(mode: &str) -> (AdapterError, u32, Vec<Report>) {
 #[test]
 fn not_found() {
     let missing = fixture("no-such-adapter").display().to_string();
-    let e = AdapterCommand::user(&[missing.clone()]).unwrap_err();
+    let e = AdapterCommand::user(std::slice::from_ref(&missing)).unwrap_err();
     assert!(matches!(e, AdapterError::NotFound { .. }), "{e}");
     assert!(e.to_string().contains(&missing), "{e}");
     let e = AdapterCommand::user(&["no-such-adapter-on-path".into()]).unwrap_err();

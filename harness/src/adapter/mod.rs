@@ -24,6 +24,7 @@
 mod clock;
 mod command;
 mod error;
+mod ids;
 mod process;
 pub mod protocol;
 mod session;

@@ -421,7 +421,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Decodes lowercase (or uppercase) hex; `None` when it is not hex or has an odd length.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
     let b = text.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| -> Option<u8> {
@@ -471,7 +471,7 @@ pub fn write_probe(out: &mut Vec<u8>, n: u64) {
 
 /// Whether `s` can travel as one field of a `p` line: non-empty, no space, no control character.
 pub fn is_field(s: &str) -> bool {
-    !s.is_empty() && !s.bytes().any(|c| c == b' ' || c < 0x20 || c == 0x7f)
+    !s.is_empty() && !s.bytes().any(|c| c <= b' ' || c == 0x7f)
 }
 
 /// A line from jsbench, as an adapter reads it.

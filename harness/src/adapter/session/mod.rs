@@ -1,10 +1,8 @@
 //! One adapter process for one run ([`Session`]): the handshake, the clock probes, publish lines
 //! out, reports in — each validated against what jsbench sent — and the end.
 //!
-//! Validation keeps state only for ids that are outstanding (sent, not yet resolved) and ids
-//! given up on whose late reports may still come, so a run of hours stays bounded: an id below
-//! the next one to send that is in neither set was resolved, and a report for it is a second
-//! one. Ids are dense (0, 1, 2, … in publish order), as the protocol says.
+//! Which ids were sent and what came back for each is `../ids.rs` (bounded memory); the end
+//! (`finish`, `abort`, [`SessionEnd`]) is `end.rs`.
 //!
 //! Every error about the adapter is fatal for the session. It is first noted (`pending`), then
 //! the process group is killed and its stderr read to the end, and only then returned with the
@@ -12,20 +10,23 @@
 //! it noted, and the next call finishes the job.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use super::clock::{self, Fit, Probe, PROBES};
 use super::command::AdapterCommand;
 use super::error::{AdapterError, ExitStatus, StderrTail};
+use super::ids::{Ids, Verdict};
 use super::process::{Chunk, Process};
 use super::protocol::{self, Hello, Init, InitAnswer, Line, Report, TAG_LEN};
 use crate::record::observe::Clock;
+
+mod end;
+
+pub use end::SessionEnd;
 
 /// How long an adapter may take to answer init (docs/adapters.md).
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,8 +38,6 @@ pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 const FLUSH_AT: usize = 64 * 1024;
 /// How long an error waits for the rest of the adapter's stderr.
 const STDERR_WAIT: Duration = Duration::from_secs(1);
-/// Given-up ids remembered for their late reports; the oldest is forgotten beyond this.
-const MAX_GIVEN_UP: usize = 1 << 20;
 /// Distinct error kinds interned; beyond this each report gets its own copy.
 const MAX_KINDS: usize = 256;
 
@@ -57,45 +56,6 @@ fn clip(mut line: String) -> String {
     }
     line
 }
-
-/// `s` seen for an id; for given-up ids also whether its `a`/`e` came.
-const SENT: u8 = 1;
-const RESOLVED: u8 = 2;
-
-/// What is known at the end of a session (result.json `client.*`).
-#[derive(Debug, Clone, Serialize)]
-pub struct SessionEnd {
-    pub clock_offset_ns: i64,
-    pub clock_uncertainty_ns: u64,
-    pub clock_drift_ns: Option<i64>,
-    pub late_reports: u64,
-    pub exit: Option<i32>,
-    /// Whether jsbench had to kill it (abort, or it did not exit in time).
-    pub killed: bool,
-    pub stderr_tail: Vec<String>,
-    /// A protocol violation found while finishing (its error, stderr quoted), if any.
-    pub violation: Option<String>,
-}
-
-/// An id hasher: ids are dense integers, so a multiply spreads them well enough.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type IdMap = HashMap<u64, u8, BuildHasherDefault<IdHasher>>;
 
 /// What one line from the adapter amounts to.
 enum Step {
@@ -128,10 +88,7 @@ pub struct Session {
     cur: Bytes,
     pos: usize,
     last: Range<usize>,
-    next_id: u64,
-    outstanding: IdMap,
-    given_up: BTreeMap<u64, u8>,
-    late: u64,
+    ids: Ids,
     kinds: HashMap<Box<str>, Arc<str>>,
     probe_n: u64,
     pending: Option<AdapterError>,
@@ -172,10 +129,7 @@ impl Session {
             cur: Bytes::new(),
             pos: 0,
             last: 0..0,
-            next_id: 0,
-            outstanding: IdMap::default(),
-            given_up: BTreeMap::new(),
-            late: 0,
+            ids: Ids::default(),
             kinds: HashMap::new(),
             probe_n: 0,
             pending: None,
@@ -281,7 +235,7 @@ impl Session {
 
     /// Ids sent and not yet resolved (nor given up).
     pub fn outstanding(&self) -> usize {
-        self.outstanding.len()
+        self.ids.outstanding()
     }
 
     /// Queues one `p` line (buffered; handed to the writer by `flush`, or when the buffer passes
@@ -305,10 +259,10 @@ impl Session {
             adapter: self.label.clone(),
             what,
         };
-        if id != self.next_id {
+        if id != self.ids.next() {
             return Err(usage(format!(
                 "publish id {id}, expected {} (ids are 0, 1, 2, … in publish order)",
-                self.next_id
+                self.ids.next()
             )));
         }
         if conn >= self.connections {
@@ -325,8 +279,7 @@ impl Session {
             )));
         }
         protocol::write_publish(&mut self.out, id, conn, subject, msg_id, tag);
-        self.outstanding.insert(id, 0);
-        self.next_id += 1;
+        self.ids.sent();
         if self.out.len() >= FLUSH_AT {
             self.push_out();
         }
@@ -396,113 +349,7 @@ impl Session {
     /// The client never resolved `id` by jsbench's deadline: forget it; later reports for it are
     /// late.
     pub fn give_up(&mut self, id: u64) {
-        if let Some(flags) = self.outstanding.remove(&id) {
-            self.given_up.insert(id, flags);
-            if self.given_up.len() > MAX_GIVEN_UP {
-                self.given_up.pop_first();
-            }
-        }
-    }
-
-    /// 16 more probes (drift), close stdin, wait for the exit (kill after 10 s). Reports that
-    /// still come are counted as late; a violation found meanwhile is in `violation`.
-    pub async fn finish(mut self) -> SessionEnd {
-        self.push_out();
-        let mut violation = match self.pending.take() {
-            Some(e) => Some(self.fail(e).await),
-            None if self.failed => Some(AdapterError::Ended {
-                adapter: self.label.clone(),
-            }),
-            None => match self.probe_set().await {
-                Ok(f) => {
-                    self.after = Some(f);
-                    None
-                }
-                Err(e) => Some(e),
-            },
-        }
-        .map(|e| e.to_string());
-        let mut killed = false;
-        let status = if violation.is_none() {
-            self.proc.close_stdin();
-            let until = tokio::time::Instant::now() + EXIT_TIMEOUT;
-            match tokio::time::timeout_at(until, self.drain_to_eof()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => violation = Some(e.to_string()),
-                Err(_) => {}
-            }
-            let left = until.saturating_duration_since(tokio::time::Instant::now());
-            match self.proc.wait_exit(left).await {
-                Some(s) => s,
-                None => {
-                    killed = true;
-                    self.proc.kill().await
-                }
-            }
-        } else {
-            self.proc.kill().await
-        };
-        if violation.is_none() && !killed && status != ExitStatus::Code(0) {
-            let tail = self.proc.stderr_tail(STDERR_WAIT).await;
-            violation = Some(format!(
-                "adapter {}: {status} after its stdin closed (expected exit status 0){tail}",
-                self.label
-            ));
-        }
-        if killed && violation.is_none() {
-            violation = Some(format!(
-                "adapter {}: still running {} s after its stdin closed; killed",
-                self.label,
-                EXIT_TIMEOUT.as_secs()
-            ));
-        }
-        self.end(status, killed, violation).await
-    }
-
-    /// Kill at once (after an error or Ctrl-C) and collect what is known.
-    pub async fn abort(mut self) -> SessionEnd {
-        let killed = !self.proc.is_reaped() && self.proc.exited().is_none();
-        let status = self.proc.kill().await;
-        self.end(status, killed, None).await
-    }
-
-    async fn end(
-        &mut self,
-        status: ExitStatus,
-        killed: bool,
-        violation: Option<String>,
-    ) -> SessionEnd {
-        let tail = self.proc.stderr_tail(STDERR_WAIT).await;
-        let before = self.before;
-        SessionEnd {
-            clock_offset_ns: before.map_or(0, |f| f.offset_ns),
-            clock_uncertainty_ns: before.map_or(0, |f| f.uncertainty_ns),
-            clock_drift_ns: before.zip(self.after).map(|(b, a)| clock::drift(&b, &a)),
-            late_reports: self.late,
-            exit: if killed { None } else { status.code() },
-            killed,
-            stderr_tail: tail.0,
-            violation,
-        }
-    }
-
-    /// Reads to the end of stdout after stdin closed: reports still coming are late.
-    async fn drain_to_eof(&mut self) -> Result<(), AdapterError> {
-        loop {
-            let range = match self.next_line().await {
-                Next::Line(r) => r,
-                Next::Eof => return Ok(()),
-                Next::Fail(e) => return Err(self.fail(e).await),
-            };
-            match self.on_line(range) {
-                Step::Report(_) | Step::Late => self.late += 1,
-                Step::Probe { .. } => {
-                    let e = self.malformed("a clock answer while no probe is pending".into());
-                    return Err(self.fail(e).await);
-                }
-                Step::Fail(e) => return Err(self.fail(e).await),
-            }
-        }
+        self.ids.give_up(id);
     }
 
     /// One set of [`PROBES`] clock probes, each after the previous answer.
@@ -556,7 +403,9 @@ impl Session {
                         self.malformed(format!("answer to probe {m} while probe {n} was asked"))
                     )
                 }
-                Step::Report(_) | Step::Late => self.late += 1,
+                // Counted as late: jsbench no longer waits for anything.
+                Step::Report(_) => self.ids.count_late(),
+                Step::Late => {}
                 Step::Fail(e) => return Err(e),
             }
         }
@@ -612,28 +461,44 @@ impl Session {
         };
         let off = self.before.map_or(0, |f| f.offset_ns);
         let local = |t| clock::to_local(t, off);
-        match line {
-            Line::Clock { n, t } => Step::Probe { n, t },
-            Line::Sent { id, t0, t1 } => match self.outstanding.get_mut(&id) {
-                Some(f) if *f & SENT != 0 => Step::Fail(self.twice(id)),
-                Some(f) => {
-                    *f |= SENT;
-                    Step::Report(Report::Sent {
-                        id,
-                        t0_ns: local(t0),
-                        t1_ns: local(t1),
-                    })
-                }
-                None => self.not_outstanding(id, SENT),
-            },
-            Line::Acked { id, t, seq, dup } => match self.resolve(id) {
-                Ok(()) => Step::Report(Report::Acked {
+        let verdict = match line {
+            Line::Clock { n, t } => return Step::Probe { n, t },
+            Line::Sent { id, .. } => (id, self.ids.on_sent(id)),
+            Line::Acked { id, .. } | Line::Failed { id, .. } => (id, self.ids.on_resolved(id)),
+        };
+        let (id, verdict) = verdict;
+        match verdict {
+            Verdict::Accepted => {}
+            Verdict::Late => return Step::Late,
+            Verdict::Twice => return Step::Fail(self.twice(id)),
+            Verdict::Unknown => {
+                return Step::Fail(AdapterError::UnknownId {
+                    adapter: self.label.clone(),
+                    line: self.last_line(),
                     id,
-                    at_ns: local(t),
-                    seq,
-                    duplicate: dup,
-                }),
-                Err(step) => step,
+                    stderr: StderrTail::default(),
+                })
+            }
+            Verdict::BeforeSent => {
+                return Step::Fail(AdapterError::OutOfOrder {
+                    adapter: self.label.clone(),
+                    line: self.last_line(),
+                    id,
+                    stderr: StderrTail::default(),
+                })
+            }
+        }
+        Step::Report(match line {
+            Line::Sent { id, t0, t1 } => Report::Sent {
+                id,
+                t0_ns: local(t0),
+                t1_ns: local(t1),
+            },
+            Line::Acked { id, t, seq, dup } => Report::Acked {
+                id,
+                at_ns: local(t),
+                seq,
+                duplicate: dup,
             },
             Line::Failed {
                 id,
@@ -642,57 +507,16 @@ impl Session {
                 code,
                 kind,
                 text,
-            } => match self.resolve(id) {
-                Ok(()) => Step::Report(Report::Failed {
-                    id,
-                    at_ns: local(t),
-                    class,
-                    code,
-                    kind: self.intern(kind),
-                    text: text.to_string(),
-                }),
-                Err(step) => step,
+            } => Report::Failed {
+                id,
+                at_ns: local(t),
+                class,
+                code,
+                kind: self.intern(kind),
+                text: text.to_string(),
             },
-        }
-    }
-
-    /// An `a` or `e` for `id`: Ok when it is outstanding with its `s` seen (then it is resolved).
-    fn resolve(&mut self, id: u64) -> Result<(), Step> {
-        match self.outstanding.get(&id) {
-            Some(f) if *f & SENT == 0 => Err(Step::Fail(AdapterError::OutOfOrder {
-                adapter: self.label.clone(),
-                line: self.last_line(),
-                id,
-                stderr: StderrTail::default(),
-            })),
-            Some(_) => {
-                self.outstanding.remove(&id);
-                Ok(())
-            }
-            None => Err(self.not_outstanding(id, RESOLVED)),
-        }
-    }
-
-    /// A report for an id not outstanding: late (given up on), twice (resolved), or unknown.
-    fn not_outstanding(&mut self, id: u64, what: u8) -> Step {
-        if let Some(f) = self.given_up.get_mut(&id) {
-            *f |= what;
-            if *f == SENT | RESOLVED {
-                self.given_up.remove(&id);
-            }
-            self.late += 1;
-            return Step::Late;
-        }
-        if id < self.next_id {
-            Step::Fail(self.twice(id))
-        } else {
-            Step::Fail(AdapterError::UnknownId {
-                adapter: self.label.clone(),
-                line: self.last_line(),
-                id,
-                stderr: StderrTail::default(),
-            })
-        }
+            Line::Clock { .. } => unreachable!("answered above"),
+        })
     }
 
     fn intern(&mut self, kind: &str) -> Arc<str> {
