@@ -348,19 +348,16 @@ fn async_nats_stdio_conforms() {
 }
 
 #[test]
-#[ignore = "adapter dir lands with branch go"]
 fn nats_go_conforms() {
     shipped_conforms(Shipped::NatsGo);
 }
 
 #[test]
-#[ignore = "adapter dir lands with branch cpy"]
 fn nats_c_conforms() {
     shipped_conforms(Shipped::NatsC);
 }
 
 #[test]
-#[ignore = "adapter dir lands with branch cpy"]
 fn nats_py_conforms() {
     shipped_conforms(Shipped::NatsPy);
 }
