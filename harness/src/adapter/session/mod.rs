@@ -304,7 +304,11 @@ impl Session {
         if self.out.is_empty() {
             return;
         }
-        let buf = std::mem::replace(&mut self.out, Vec::with_capacity(FLUSH_AT + 512));
+        // A right-sized copy goes to the writer task and the big buffer stays for reuse:
+        // handing the buffer itself over queued 64 KiB per flush, and a flush can carry one
+        // line (peak RSS grew by the window × 64 KiB before).
+        let buf = self.out.clone();
+        self.out.clear();
         if !self.proc.send(buf) && self.pending.is_none() && !self.failed {
             self.pending = Some(self.crashed("it stopped reading its stdin"));
         }
