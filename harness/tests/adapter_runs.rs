@@ -65,6 +65,9 @@ async fn async_nats_through_the_contract_counts_what_in_process_counts() {
     );
     assert!(c.clock_uncertainty_ns.is_some() && c.clock_drift_ns.is_some());
     assert_eq!(client(&inp.report).adapter, "in-process");
+    // The adapter process's CPU is measured beside jsbench's; in-process has none.
+    assert!(ad.report.resources.adapter_cpu_ns_per_msg.is_some());
+    assert!(inp.report.resources.adapter_cpu_ns_per_msg.is_none());
     // The wire order is not observable through an adapter: not measured, never faked.
     assert!(inp.report.order.ack_wire.is_some());
     assert!(ad.report.order.ack_wire.is_none());

@@ -60,6 +60,8 @@ async fn ordering_run(name: &str, messages: u64) {
     let storage = r.order.storage.as_ref().expect("storage order");
     assert_eq!(storage.messages, messages);
     assert!(r.order.ack_wire.is_none(), "the wire is not observable");
+    let cpu = r.resources.adapter_cpu_ns_per_msg;
+    assert!(cpu.is_some_and(|ns| ns > 0.0), "the adapter's CPU: {cpu:?}");
     assert_run_server_gone(&out);
 }
 

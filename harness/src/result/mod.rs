@@ -175,6 +175,13 @@ pub struct Resources {
     /// The same as cores kept busy on average (1.0: one core all the time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_cpu_cores: Option<f64>,
+    /// The adapter process's CPU time over the measured phase (`/proc/<pid>/stat`), per published
+    /// message, ns: runs through an adapter only (`client`), whose client library works there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_cpu_ns_per_msg: Option<f64>,
+    /// The same as cores kept busy on average.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_cpu_cores: Option<f64>,
     /// Each server node over the measured phase, from its `/varz` (about once a second, and
     /// once more when publishing ended): CPU (% of one core) and memory, with mean and peak.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

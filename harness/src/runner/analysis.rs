@@ -146,6 +146,9 @@ fn resources(m: &Measured, published: u64) -> Resources {
         .collect();
     let client = m.client.filter(|u| u.wall_ns > 0);
     let client_cores = client.map(|u| u.cpu_ns as f64 / u.wall_ns as f64);
+    // Through an adapter the client side is two processes: jsbench and the adapter.
+    let adapter_cores = m.adapter_cores;
+    let client_side = client_cores.map(|c| c + adapter_cores.unwrap_or(0.0));
     // The processes' CPU time where every node has one; else the servers' own estimates.
     let server_cores = (!server.is_empty()).then(|| {
         match server.iter().map(|n| n.cpu_cores).sum::<Option<f64>>() {
@@ -159,7 +162,12 @@ fn resources(m: &Measured, published: u64) -> Resources {
             .filter(|_| published > 0)
             .map(|u| u.cpu_ns as f64 / published as f64),
         client_cpu_cores: client_cores,
-        bound: client_cores
+        adapter_cpu_ns_per_msg: adapter_cores
+            .zip(client)
+            .filter(|_| published > 0)
+            .map(|(c, u)| c * u.wall_ns as f64 / published as f64),
+        adapter_cpu_cores: adapter_cores,
+        bound: client_side
             .zip(server_cores)
             .map(|(c, s)| checker::bound::bound(c, s, m.cpus)),
         server,
@@ -512,6 +520,7 @@ mod tests {
             client: None,
             server_samples: Default::default(),
             server_cores: Vec::new(),
+            adapter_cores: None,
             cpus: 2,
         }
     }

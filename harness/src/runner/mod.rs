@@ -96,6 +96,8 @@ struct Measured {
     server_samples: (Vec<String>, Vec<Vec<crate::record::cluster::NodeSample>>),
     /// Each node's CPU use in cores while publishing, from its process (when it is one here).
     server_cores: Vec<Option<f64>>,
+    /// The adapter process's CPU use in cores while publishing (runs through an adapter).
+    adapter_cores: Option<f64>,
     /// The cores this machine offers jsbench, read when the run was measured: which side was
     /// busy is judged against it, and the analysis reads no machine state itself.
     cpus: usize,

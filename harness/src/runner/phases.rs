@@ -59,6 +59,8 @@ struct Published {
     server_samples: (Vec<String>, Vec<Vec<NodeSample>>),
     /// Each node's CPU use in cores while publishing, from its process (when it is one here).
     server_cores: Vec<Option<f64>>,
+    /// The adapter process's CPU use in cores while publishing (runs through an adapter).
+    adapter_cores: Option<f64>,
 }
 
 /// The consume side while it runs: a task, or a setup waiting for publishing to end.
@@ -173,6 +175,7 @@ impl Phases<'_> {
             client: published.client,
             server_samples: published.server_samples,
             server_cores: published.server_cores,
+            adapter_cores: published.adapter_cores,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
         (m, end)
@@ -256,6 +259,8 @@ impl Phases<'_> {
             .then(|| Sampler::start(self.server, clock, nemesis_origin_ns))
             .flatten();
         let nodes_span = NodesSpan::start(&self.node_pids().await);
+        let adapter_pid = [link.as_ref().map(|l| l.pid())];
+        let adapter_span = NodesSpan::start(&adapter_pid);
         let span = Span::start();
         let publishing = Self::phase(
             publisher,
@@ -276,6 +281,7 @@ impl Phases<'_> {
         };
         let client = span.end();
         let server_cores = nodes_span.end(&self.node_pids().await);
+        let adapter_cores = adapter_span.end(&adapter_pid).pop().flatten();
         if let Some(bar) = bar {
             bar.finish().await;
         }
@@ -297,6 +303,7 @@ impl Phases<'_> {
             client,
             server_samples,
             server_cores,
+            adapter_cores,
         }
     }
 

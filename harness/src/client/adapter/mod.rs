@@ -38,6 +38,11 @@ pub struct Link {
 }
 
 impl Link {
+    /// The adapter's process id (its CPU time is read from `/proc` around the measured phase).
+    pub fn pid(&self) -> u32 {
+        self.session.pid()
+    }
+
     pub fn new(session: Session, resolve_timeout: Duration) -> Link {
         Link {
             session,

@@ -282,6 +282,9 @@ pub fn cpu_phrase(r: &crate::result::Resources) -> Option<String> {
         ns,
         r.client_cpu_cores.unwrap_or(0.0)
     );
+    if let (Some(ns), Some(cores)) = (r.adapter_cpu_ns_per_msg, r.adapter_cpu_cores) {
+        s.push_str(&format!(" · adapter {ns:.0} ns/msg ({cores:.2} cores)"));
+    }
     for n in &r.server {
         let cpu = match n.cpu_cores {
             Some(c) => format!("{c:.2} cores"),
