@@ -6,7 +6,8 @@
 //!   messages (async) or 5k (sync), so the whole matrix takes a few minutes on a laptop; fault
 //!   and consume scenarios are written short (in time, or paced for their workers), so they run
 //!   as written;
-//! - `full`: the scenario files exactly as written.
+//! - `full`: the scenario files exactly as written, plus scenarios/adapters/ (the nats.go, nats.c
+//!   and nats.py adapters) and scenarios/disk/ (power loss and disk faults).
 //!
 //! JSBENCH_SCENARIOS overrides the directory (or file); JSBENCH_RESULTS the output directory;
 //! JSBENCH_CLAIMS the claims judged at the end (default: every file of claims/; "none": none);
@@ -77,6 +78,20 @@ fn main() -> anyhow::Result<ExitCode> {
             suite::load_all(&[root.join("scenarios/soak")], &soak)
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
         );
+    }
+    // The client-library adapters (scenarios/adapters/: nats.go, nats.c, nats.py) and the disk
+    // faults (scenarios/disk/) in the full profile only, as written: building the adapters and
+    // the power-loss runs cost minutes that CI's quick run (25 minutes in all) does not have;
+    // `cargo test` runs every adapter and every disk fault kind against real servers instead.
+    if profile == "full" && std::env::var_os("JSBENCH_SCENARIOS").is_none() {
+        for sub in ["scenarios/adapters", "scenarios/disk"] {
+            if root.join(sub).is_dir() {
+                plans.extend(
+                    suite::load_all(&[root.join(sub)], &Overrides::default())
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                );
+            }
+        }
     }
     // The answer first: runs without faults, a consume side or a cluster (the order table and
     // the sync/async comparisons) go first, and their answer is printed as soon as they are done.
