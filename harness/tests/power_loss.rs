@@ -72,6 +72,10 @@ async fn a_power_loss_with_lazy_sync_loses_acked_messages() {
     assert!(pl.bytes_dropped > 0 && pl.files_reverted > 0, "{pl:?}");
     assert_eq!(d.nodes.len(), 1);
     assert!(d.nodes[0].holds, "the stream's creation was checkpointed");
+    // Over what window: the lost messages were acked before the cut, within `window_ms` of it.
+    let w = d.power_loss.as_ref().expect("the power loss's window");
+    assert!(w.lost > 0 && w.lost <= lost, "{w:?}");
+    assert!(w.window_ms > 0.0 && w.acked_in_window >= w.lost, "{w:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

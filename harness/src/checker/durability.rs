@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Safety;
 use crate::record::cluster::ReplicaSurvey;
-use crate::record::history::History;
+use crate::record::history::{History, ReadBack};
 
 /// What happened to the stream, judged after the heal. A run whose stream was deleted or could
 /// not be read is still a completed run: this is its outcome.
@@ -52,6 +52,33 @@ pub struct Durability {
     pub divergent: bool,
     /// What was made durable on purpose before the faults.
     pub synced_before_faults: String,
+    /// The first power loss, and the acknowledged messages lost by then: how long before it they
+    /// were acked (issue 23: "over what window"). None without a power loss or a read-back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_loss: Option<LossWindow>,
+}
+
+/// The acknowledged messages lost by the first power loss, by when they were acked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossWindow {
+    /// When the power was cut, ms since the measured phase started.
+    pub at_ms: f64,
+    /// Messages acked before that moment and not read back.
+    pub lost: u64,
+    /// How long before the cut the oldest of them was acked, ms: every message lost was acked
+    /// within this window (0 when none was lost).
+    pub window_ms: f64,
+    /// Messages acked within that window, lost or not: `lost` of these.
+    pub acked_in_window: u64,
+}
+
+/// When each power loss of the run started, on the run's clock (ns).
+#[derive(Debug, Clone, Copy)]
+pub struct PowerLossTimes<'a> {
+    /// The measured phase's start (the fault windows' origin).
+    pub origin_ns: u64,
+    /// Each power loss's `start_ms`.
+    pub starts_ms: &'a [f64],
 }
 
 /// One node's own copy of the stream.
@@ -88,6 +115,8 @@ pub fn durability(
     history: &History,
     safety: Option<&Safety>,
     survey: Option<&ReplicaSurvey>,
+    read_back: Option<&ReadBack>,
+    losses: PowerLossTimes<'_>,
 ) -> Durability {
     let published = (history.published as usize).min(history.planned());
     let mut acked: Vec<u64> = (0..published)
@@ -130,7 +159,41 @@ pub fn durability(
         nodes,
         divergent,
         synced_before_faults: SYNCED_BEFORE_FAULTS.to_string(),
+        power_loss: read_back.and_then(|rb| loss_window(history, rb, losses)),
     }
+}
+
+/// The acknowledged messages missing from the read-back that were acked before the first power
+/// loss, and the window before it in which they were acked.
+fn loss_window(history: &History, rb: &ReadBack, losses: PowerLossTimes<'_>) -> Option<LossWindow> {
+    let at_ms = losses.starts_ms.iter().copied().reduce(f64::min)?;
+    let cut_ns = losses.origin_ns + (at_ms * 1e6) as u64;
+    let published = (history.published as usize).min(history.planned());
+    let mut stored = vec![false; published];
+    for &i in &rb.order {
+        if let Some(s) = stored.get_mut(i as usize) {
+            *s = true;
+        }
+    }
+    let acked_before = |i: usize| {
+        let t = history.ack_ns.get(i).copied().unwrap_or(0);
+        (history.outcome(i).is_acked() && t > 0 && t <= cut_ns).then_some(t)
+    };
+    let lost: Vec<u64> = (0..published)
+        .filter(|&i| !stored[i])
+        .filter_map(acked_before)
+        .collect();
+    let oldest = lost.iter().copied().min().unwrap_or(cut_ns);
+    let acked_in_window = (0..published)
+        .filter_map(acked_before)
+        .filter(|&t| t >= oldest)
+        .count() as u64;
+    Some(LossWindow {
+        at_ms,
+        lost: lost.len() as u64,
+        window_ms: (cut_ns - oldest) as f64 / 1e6,
+        acked_in_window: if lost.is_empty() { 0 } else { acked_in_window },
+    })
 }
 
 /// One node's copy against the acked sequences (sorted).
@@ -178,6 +241,11 @@ mod tests {
     use crate::record::history::Outcome;
     use crate::server::monitor::StreamState;
 
+    const NO_LOSS: PowerLossTimes<'static> = PowerLossTimes {
+        origin_ns: 0,
+        starts_ms: &[],
+    };
+
     fn history(acked_seqs: &[u64]) -> History {
         let mut h = History::new(vec![0; acked_seqs.len()], 1);
         h.published = acked_seqs.len() as u64;
@@ -220,7 +288,7 @@ mod tests {
             lost: 0,
             ..Default::default()
         };
-        let d = durability(&h, Some(&safety), Some(&survey));
+        let d = durability(&h, Some(&safety), Some(&survey), None, NO_LOSS);
         assert_eq!(d.outcome, StreamOutcome::Intact);
         assert_eq!(d.acked, 10);
         assert!(d.divergent);
@@ -242,7 +310,7 @@ mod tests {
             agree: false,
             waited_ms: 0.0,
         };
-        let d = durability(&h, None, Some(&gone));
+        let d = durability(&h, None, Some(&gone), None, NO_LOSS);
         assert_eq!(d.outcome, StreamOutcome::Deleted);
         let lossy = Safety {
             lost: 2,
@@ -254,15 +322,55 @@ mod tests {
             agree: true,
             waited_ms: 0.0,
         };
-        let d = durability(&h, Some(&lossy), Some(&kept));
+        let d = durability(&h, Some(&lossy), Some(&kept), None, NO_LOSS);
         assert_eq!(
             (d.outcome, d.acked_lost),
             (StreamOutcome::AckedLost, Some(2))
         );
         assert_eq!(d.nodes[0].lost_postfix, 2);
         assert_eq!(
-            durability(&h, None, Some(&kept)).outcome,
+            durability(&h, None, Some(&kept), None, NO_LOSS).outcome,
             StreamOutcome::Unreadable
         );
+    }
+
+    #[test]
+    fn the_first_power_loss_names_the_window_its_lost_acks_came_from() {
+        // Acked at 1, 2, …, 10 ms after an origin of 1 s; the power is cut at 8.5 ms.
+        // A fault run keeps ack times (a timed history).
+        let mut h = history(&(1..=10).collect::<Vec<_>>()).timed();
+        for i in 0..10 {
+            h.record_ack_time(i, 1_000_000_000 + (i as u64 + 1) * 1_000_000);
+        }
+        // Stored: 1–5 and 9–10 (read back); lost: 6, 7, 8 (acked 6, 7, 8 ms in).
+        let rb = ReadBack {
+            order: vec![0, 1, 2, 3, 4, 8, 9],
+            complete: true,
+            ..Default::default()
+        };
+        let losses = PowerLossTimes {
+            origin_ns: 1_000_000_000,
+            starts_ms: &[20.0, 8.5],
+        };
+        let d = durability(&h, None, None, Some(&rb), losses);
+        let w = d.power_loss.expect("a power loss");
+        assert_eq!(w.at_ms, 8.5);
+        assert_eq!(w.lost, 3);
+        assert!((w.window_ms - 2.5).abs() < 1e-9, "{w:?}");
+        assert_eq!(w.acked_in_window, 3);
+        // Nothing lost: an empty window.
+        let all = ReadBack {
+            order: (0..10).collect(),
+            complete: true,
+            ..Default::default()
+        };
+        let w = durability(&h, None, None, Some(&all), losses)
+            .power_loss
+            .unwrap();
+        assert_eq!((w.lost, w.window_ms, w.acked_in_window), (0, 0.0, 0));
+        // No power loss, no window.
+        assert!(durability(&h, None, None, Some(&rb), NO_LOSS)
+            .power_loss
+            .is_none());
     }
 }

@@ -48,10 +48,22 @@ pub(super) fn assemble(
     report.fast = a.fast;
     if plan.server_spec().faultfs {
         let survey = m.cluster.as_ref().and_then(|c| c.replicas.as_ref());
+        let starts_ms: Vec<f64> = report
+            .faults
+            .iter()
+            .filter(|f| f.window.kind == crate::nemesis::FaultKind::PowerLoss)
+            .map(|f| f.window.start_ms)
+            .collect();
+        let losses = checker::PowerLossTimes {
+            origin_ns: m.nemesis_origin_ns,
+            starts_ms: &starts_ms,
+        };
         report.durability = Some(checker::durability(
             &m.history,
             report.safety.as_ref(),
             survey.or(m.disk_survey.as_ref()),
+            m.read_back.as_ref(),
+            losses,
         ));
     }
     report.errors = m.history.errors.clone();
