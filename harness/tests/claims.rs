@@ -17,6 +17,13 @@ fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
 }
 
+/// Runs published through a client adapter (`tests/fixtures/clients/`): the recorded
+/// single-async-none with a nats.go `client` object, no ack-wire order, and edited figures (acks
+/// completed out of order, one definite failure found stored) so each claim has something to see.
+fn clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients")
+}
+
 /// Runs `jsbench claims <file> <results…> --json out` and returns (exit code, stdout, answers).
 fn judge(claims: &Path, results: &[PathBuf], extra: &[&str]) -> (i32, String, Value) {
     let d = tempfile::tempdir().unwrap();
@@ -360,4 +367,70 @@ fn the_answer_replaces_a_marked_block() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+const CLIENT_CLAIMS: &str = r#"
+title = "Clients"
+
+[[claim]]
+id = "go-acks-out-of-order"
+says = "nats.go acks may complete out of order"
+kind = "order"
+order = "ack_completion"
+expect = "broken"
+runs = { client = "nats.go", strategy = "single", mode = "async", faults = "none" }
+
+[[claim]]
+id = "async-nats-acks-in-order"
+says = "async-nats completes acks in order on one connection"
+kind = "order"
+order = "ack_completion"
+expect = "preserved"
+runs = { client = "async-nats", strategy = "single", mode = "async", faults = "none" }
+
+[[claim]]
+id = "c-acks"
+says = "nats.c acks in order"
+kind = "order"
+order = "ack_completion"
+expect = "preserved"
+runs = { client = ["nats.c", "nats.py"] }
+"#;
+
+#[test]
+fn a_client_selector_picks_runs_by_client_name() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("clients.toml");
+    std::fs::write(&p, CLIENT_CLAIMS).unwrap();
+    let (code, stdout, answers) = judge(&p, &[recorded(), clients()], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    let (o, figure) = outcome(&answers, "go-acks-out-of-order");
+    assert_eq!(o, "confirmed", "{figure}");
+    assert!(figure.contains("single-async-none"), "{figure}");
+    // Results without a `client` object count as async-nats: only the recorded run is judged.
+    assert_eq!(
+        outcome(&answers, "async-nats-acks-in-order"),
+        ("confirmed", "0 of 20,000 late per key in 1 run")
+    );
+    let (o, figure) = outcome(&answers, "c-acks");
+    assert_eq!(o, "not_measured", "{figure}");
+    assert!(
+        figure.starts_with("no complete run matches client = [\"nats.c\",\"nats.py\"]"),
+        "{figure}"
+    );
+
+    // An unknown client name is a usage error naming the field and the allowed names.
+    std::fs::write(&p, CLIENT_CLAIMS.replace("\"nats.c\", ", "\"nats.rs\", ")).unwrap();
+    let out = jsbench()
+        .arg("claims")
+        .arg(&p)
+        .arg(clients())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("claim[2].runs.client: unknown client \"nats.rs\"; allowed: async-nats, nats.go, nats.c, nats.py"),
+        "{err}"
+    );
 }
