@@ -395,6 +395,13 @@ kind = "order"
 order = "ack_completion"
 expect = "preserved"
 runs = { client = ["nats.c", "nats.py"] }
+
+[[claim]]
+id = "no-definite-but-stored"
+says = "a correct client never reports definite failure for a stored message"
+kind = "figure"
+figure = "definite_but_stored"
+expect = "zero"
 "#;
 
 #[test]
@@ -411,6 +418,15 @@ fn a_client_selector_picks_runs_by_client_name() {
     assert_eq!(
         outcome(&answers, "async-nats-acks-in-order"),
         ("confirmed", "0 of 20,000 late per key in 1 run")
+    );
+    // The nats.go fixture has one definite failure found stored; older results read theirs
+    // from failed_but_stored (0 in every recorded run).
+    assert_eq!(
+        outcome(&answers, "no-definite-but-stored"),
+        (
+            "refuted",
+            "1 definite failures stored in single-async-none; non-zero in 1 of 7 runs"
+        )
     );
     let (o, figure) = outcome(&answers, "c-acks");
     assert_eq!(o, "not_measured", "{figure}");

@@ -250,6 +250,12 @@ fn count(r: &Report, figure: FigureName) -> Option<u64> {
         FigureName::RetryReorders => r.retry.as_ref().and_then(|x| x.retry_reorders),
         FigureName::Rejected => Some(c.rejected),
         FigureName::BatchesBroken => r.batches.as_ref().map(|b| b.broken()),
+        // Results older than the `client` object did not record the figure by this name; their
+        // `failed_but_stored` counts the same messages (failed or rejected, found stored).
+        FigureName::DefiniteButStored => r.safety.as_ref().map(|s| match r.client {
+            Some(_) => s.definite_but_stored,
+            None => s.failed_but_stored,
+        }),
     }
 }
 
