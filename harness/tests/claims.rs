@@ -450,3 +450,24 @@ fn a_client_selector_picks_runs_by_client_name() {
         "{err}"
     );
 }
+
+#[test]
+fn the_order_table_has_a_group_of_rows_per_client() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/publish-order.toml");
+    let (_, stdout, alone) = judge(&shipped, &[recorded()], &[]);
+    let (_, _, mixed) = judge(&shipped, &[recorded(), clients()], &[]);
+    let rows = mixed[0]["table"]["rows"].as_array().unwrap();
+    // The in-process rows come first and read exactly as without the adapter run.
+    let before = alone[0]["table"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), before.len() + 1, "{stdout}");
+    assert_eq!(&rows[..before.len()], before.as_slice());
+    let go = &rows[before.len()];
+    assert_eq!(go["label"], "single connection · nats.go");
+    assert_eq!(go["client"], "nats.go");
+    // Columns: publish, ack on the wire, ack completion, storage, consume. Through an adapter
+    // the wire order is not measured.
+    assert!(go["cells"][1].is_null(), "{go}");
+    assert_eq!(go["cells"][2]["preserved"], false, "{go}");
+    assert_eq!(go["cells"][3]["preserved"], true, "{go}");
+    assert!(before.iter().all(|r| r.get("client").is_none()));
+}
