@@ -467,6 +467,16 @@ fn the_order_table_has_a_group_of_rows_per_client() {
     // Columns: publish, ack on the wire, ack completion, storage, consume. Through an adapter
     // the wire order is not measured.
     assert!(go["cells"][1].is_null(), "{go}");
+    // The ack-completion claim says per client which one broke the order.
+    let (o, figure) = outcome(&mixed, "acks-out-of-order");
+    assert_eq!(o, "confirmed", "{figure}");
+    assert!(
+        figure.contains("per client: async-nats ✓ 0 of 20,000; nats.go ✗"),
+        "{figure}"
+    );
+    assert!(!outcome(&alone, "acks-out-of-order")
+        .1
+        .contains("per client"));
     assert_eq!(go["cells"][2]["preserved"], false, "{go}");
     assert_eq!(go["cells"][3]["preserved"], true, "{go}");
     assert!(before.iter().all(|r| r.get("client").is_none()));

@@ -328,6 +328,20 @@ impl RunFacts {
         }
     }
 
+    /// How the run's client names its group (order-table rows, per-client order figures):
+    /// `None` for async-nats in jsbench's own process (and results older than the `client`
+    /// object); async-nats through the stdio adapter by the adapter's name, so the contract's
+    /// own cost shows as its own group; a `client.command` program by its client's name and
+    /// "(command)".
+    pub fn client_group(&self) -> Option<String> {
+        match self.adapter.as_str() {
+            "in-process" => None,
+            "command" => Some(format!("{} (command)", self.client)),
+            adapter if self.client == "async-nats" => Some(adapter.to_string()),
+            _ => Some(self.client.clone()),
+        }
+    }
+
     /// The value of a field named in a ratio claim's `matched_on`.
     pub fn field(&self, name: MatchField) -> String {
         match name {
@@ -340,6 +354,9 @@ impl RunFacts {
             MatchField::Faults => self.faults.join("+"),
             MatchField::Consume => self.consume.clone().unwrap_or_default(),
             MatchField::MsgId => if self.msg_id { "msg-id" } else { "" }.to_string(),
+            MatchField::Client => self
+                .client_group()
+                .unwrap_or_else(|| DEFAULT_CLIENT.to_string()),
         }
     }
 }
@@ -357,11 +374,15 @@ pub enum MatchField {
     Faults,
     Consume,
     MsgId,
+    /// The client and how it ran (`async-nats` in process, `nats.go`, `async-nats-stdio`, …).
+    Client,
 }
 
 impl MatchField {
     /// Runs are compared only with runs that publish the same way to the same kind of stream.
-    pub const DEFAULT: [MatchField; 7] = [
+    /// A run through an adapter is compared only with runs of the same client: an adapter's
+    /// async run over an in-process sync run would measure the client, not the mode.
+    pub const DEFAULT: [MatchField; 8] = [
         MatchField::Strategy,
         MatchField::Connections,
         MatchField::Storage,
@@ -369,6 +390,7 @@ impl MatchField {
         MatchField::Payload,
         MatchField::MsgId,
         MatchField::Backend,
+        MatchField::Client,
     ];
 }
 

@@ -39,19 +39,6 @@ const STRATEGIES: [(&str, &str); 3] = [
     ("key_affine", "key-affine pool"),
 ];
 
-/// How a run's client names its group of rows: `None` for async-nats in jsbench's own process
-/// (and results older than the `client` object); async-nats through the stdio adapter by the
-/// adapter's name, so the contract's own cost shows as its own group; a `client.command`
-/// program by its client's name and "(command)".
-fn client_group(f: &RunFacts) -> Option<String> {
-    match f.adapter.as_str() {
-        "in-process" => None,
-        "command" => Some(format!("{} (command)", f.client)),
-        adapter if f.client == "async-nats" => Some(adapter.to_string()),
-        _ => Some(f.client.clone()),
-    }
-}
-
 /// Builds the table from the complete runs `select` picks: in-process rows first, then one
 /// group per other client in name order; a strategy without runs has no row.
 pub fn order_table(runs: &[(RunFacts, &Report)], select: &Selector) -> OrderTable {
@@ -60,7 +47,7 @@ pub fn order_table(runs: &[(RunFacts, &Report)], select: &Selector) -> OrderTabl
         .filter(|(f, _)| f.complete && select.matches(f))
         .map(|(f, r)| (f.clone(), *r))
         .collect();
-    let mut groups: Vec<Option<String>> = picked.iter().map(|(f, _)| client_group(f)).collect();
+    let mut groups: Vec<Option<String>> = picked.iter().map(|(f, _)| f.client_group()).collect();
     // None sorts first: the in-process rows lead, as they did before there were adapters.
     groups.sort();
     groups.dedup();
@@ -69,7 +56,7 @@ pub fn order_table(runs: &[(RunFacts, &Report)], select: &Selector) -> OrderTabl
         .flat_map(|g| {
             let of: Vec<(RunFacts, &Report)> = picked
                 .iter()
-                .filter(|(f, _)| client_group(f) == *g)
+                .filter(|(f, _)| f.client_group() == *g)
                 .cloned()
                 .collect();
             strategy_rows(&of, g.as_deref())
