@@ -17,6 +17,13 @@ fn recorded() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recorded")
 }
 
+/// Runs published through a client adapter (`tests/fixtures/clients/`): the recorded
+/// single-async-none with a nats.go `client` object, no ack-wire order, and edited figures (acks
+/// completed out of order, one definite failure found stored) so each claim has something to see.
+fn clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/clients")
+}
+
 /// Runs `jsbench claims <file> <results…> --json out` and returns (exit code, stdout, answers).
 fn judge(claims: &Path, results: &[PathBuf], extra: &[&str]) -> (i32, String, Value) {
     let d = tempfile::tempdir().unwrap();
@@ -360,4 +367,117 @@ fn the_answer_replaces_a_marked_block() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+const CLIENT_CLAIMS: &str = r#"
+title = "Clients"
+
+[[claim]]
+id = "go-acks-out-of-order"
+says = "nats.go acks may complete out of order"
+kind = "order"
+order = "ack_completion"
+expect = "broken"
+runs = { client = "nats.go", strategy = "single", mode = "async", faults = "none" }
+
+[[claim]]
+id = "async-nats-acks-in-order"
+says = "async-nats completes acks in order on one connection"
+kind = "order"
+order = "ack_completion"
+expect = "preserved"
+runs = { client = "async-nats", strategy = "single", mode = "async", faults = "none" }
+
+[[claim]]
+id = "c-acks"
+says = "nats.c acks in order"
+kind = "order"
+order = "ack_completion"
+expect = "preserved"
+runs = { client = ["nats.c", "nats.py"] }
+
+[[claim]]
+id = "no-definite-but-stored"
+says = "a correct client never reports definite failure for a stored message"
+kind = "figure"
+figure = "definite_but_stored"
+expect = "zero"
+"#;
+
+#[test]
+fn a_client_selector_picks_runs_by_client_name() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("clients.toml");
+    std::fs::write(&p, CLIENT_CLAIMS).unwrap();
+    let (code, stdout, answers) = judge(&p, &[recorded(), clients()], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    let (o, figure) = outcome(&answers, "go-acks-out-of-order");
+    assert_eq!(o, "confirmed", "{figure}");
+    assert!(figure.contains("single-async-none"), "{figure}");
+    // Results without a `client` object count as async-nats: only the recorded run is judged.
+    assert_eq!(
+        outcome(&answers, "async-nats-acks-in-order"),
+        ("confirmed", "0 of 20,000 late per key in 1 run")
+    );
+    // The nats.go fixture has one definite failure found stored; older results read theirs
+    // from failed_but_stored (0 in every recorded run).
+    assert_eq!(
+        outcome(&answers, "no-definite-but-stored"),
+        (
+            "refuted",
+            "1 definite failures stored in single-async-none; non-zero in 1 of 7 runs"
+        )
+    );
+    let (o, figure) = outcome(&answers, "c-acks");
+    assert_eq!(o, "not_measured", "{figure}");
+    assert!(
+        figure.starts_with("no complete run matches client = [\"nats.c\",\"nats.py\"]"),
+        "{figure}"
+    );
+
+    // An unknown client name is a usage error naming the field and the allowed names.
+    std::fs::write(&p, CLIENT_CLAIMS.replace("\"nats.c\", ", "\"nats.rs\", ")).unwrap();
+    let out = jsbench()
+        .arg("claims")
+        .arg(&p)
+        .arg(clients())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("claim[2].runs.client: unknown client \"nats.rs\"; allowed: async-nats, nats.go, nats.c, nats.py"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_order_table_has_a_group_of_rows_per_client() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../claims/publish-order.toml");
+    let (_, stdout, alone) = judge(&shipped, &[recorded()], &[]);
+    let (_, _, mixed) = judge(&shipped, &[recorded(), clients()], &[]);
+    let rows = mixed[0]["table"]["rows"].as_array().unwrap();
+    // The in-process rows come first and read exactly as without the adapter run.
+    let before = alone[0]["table"]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), before.len() + 1, "{stdout}");
+    assert_eq!(&rows[..before.len()], before.as_slice());
+    let go = &rows[before.len()];
+    assert_eq!(go["label"], "single connection · nats.go");
+    assert_eq!(go["client"], "nats.go");
+    // Columns: publish, ack on the wire, ack completion, storage, consume. Through an adapter
+    // the wire order is not measured.
+    assert!(go["cells"][1].is_null(), "{go}");
+    // The ack-completion claim says per client which one broke the order.
+    let (o, figure) = outcome(&mixed, "acks-out-of-order");
+    assert_eq!(o, "confirmed", "{figure}");
+    assert!(
+        figure.contains("per client: async-nats ✓ 0 of 20,000; nats.go ✗"),
+        "{figure}"
+    );
+    assert!(!outcome(&alone, "acks-out-of-order")
+        .1
+        .contains("per client"));
+    assert_eq!(go["cells"][2]["preserved"], false, "{go}");
+    assert_eq!(go["cells"][3]["preserved"], true, "{go}");
+    assert!(before.iter().all(|r| r.get("client").is_none()));
 }

@@ -252,6 +252,12 @@ const CHECKS: [ClaimCheck; CLAIMS.len()] = [
         what: "redeliveries",
         holds: "",
     },
+    ClaimCheck {
+        name: "definite_but_stored",
+        measured: |e| Measured::Count(e.safety.map(|s| s.definite_but_stored)),
+        what: "reported definitely failed yet stored",
+        holds: "",
+    },
 ];
 
 impl ClaimCheck {
@@ -583,5 +589,52 @@ mod tests {
         let get = |n: &str| v.iter().find(|c| c.claim == n).unwrap().verdict;
         assert_eq!(get("unknown"), Verdict::Unknown);
         assert_eq!(get("duplicates"), Verdict::Pass);
+    }
+
+    #[test]
+    fn a_definite_failure_found_stored_fails_the_claim() {
+        let expect = Expect {
+            definite_but_stored: Some(Presence::None),
+            ..Default::default()
+        };
+        let stored = Safety {
+            definite_but_stored: 2,
+            ..Default::default()
+        };
+        let e = Evidence {
+            ack_wire: None,
+            ack_completion: None,
+            storage: None,
+            safety: Some(&stored),
+            published: 10,
+            acked: 8,
+            unknown: 0,
+            retry: None,
+            consume: None,
+            consume_figures: None,
+            replicas_diverged: None,
+            leader_changes: None,
+            overtaken: None,
+            in_process: None,
+            batches_broken: None,
+            rejected: 0,
+            complete: true,
+        };
+        let v = judge(&expect, &e);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].verdict, Verdict::Fail);
+        assert_eq!(v[0].figure, "2 reported definitely failed yet stored");
+        let clean = Safety::default();
+        let v = judge(
+            &expect,
+            &Evidence {
+                safety: Some(&clean),
+                ..e
+            },
+        );
+        assert_eq!(v[0].verdict, Verdict::Pass);
+        // Without a read-back nothing is measured.
+        let v = judge(&expect, &Evidence { safety: None, ..e });
+        assert_eq!(v[0].verdict, Verdict::Unknown);
     }
 }

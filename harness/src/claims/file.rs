@@ -127,6 +127,9 @@ pub enum FigureName {
     Rejected,
     /// Atomic batches not stored whole-or-nothing, consecutively and in their own order.
     BatchesBroken,
+    /// Messages the client reported definitely failed that are stored anyway (a correct client
+    /// never has one).
+    DefiniteButStored,
 }
 
 impl FigureName {
@@ -142,6 +145,7 @@ impl FigureName {
             FigureName::RetryReorders => "retry reorders",
             FigureName::Rejected => "rejected",
             FigureName::BatchesBroken => "batches not atomic",
+            FigureName::DefiniteButStored => "definite failures stored",
         }
     }
 }

@@ -233,7 +233,40 @@ fn order_judgement(
     } else {
         Outcome::Refuted
     };
-    judgement(outcome, v.figure, v.runs)
+    let figure = match per_client(runs, order, per) {
+        Some(each) => format!("{}; per client: {each}", v.figure),
+        None => v.figure,
+    };
+    judgement(outcome, figure, v.runs)
+}
+
+/// When the runs were published by more than one client, each client's own verdict on the
+/// order ("async-nats ✓ 0 of 40,000; nats.go ✗ 0.2% (9/16 keys)"): one client's broken order
+/// must not read as every client's. `None` for runs of one client (figures read as before).
+fn per_client(runs: &[(RunFacts, &Report)], order: OrderName, per: Per) -> Option<String> {
+    let mut groups: Vec<Option<String>> = runs.iter().map(|(f, _)| f.client_group()).collect();
+    groups.sort();
+    groups.dedup();
+    if groups.len() < 2 {
+        return None;
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|g| {
+            let of: Vec<(RunFacts, &Report)> = runs
+                .iter()
+                .filter(|(f, _)| f.client_group() == *g)
+                .map(|(f, r)| (f.clone(), *r))
+                .collect();
+            let name = g.as_deref().unwrap_or(super::select::DEFAULT_CLIENT);
+            match order_verdict(&of, order, per) {
+                Some(v) if v.preserved => format!("{name} ✓ {}", v.short),
+                Some(v) => format!("{name} ✗ {}", v.short),
+                None => format!("{name} not measured"),
+            }
+        })
+        .collect();
+    Some(parts.join("; "))
 }
 
 /// A count of a run; `None` when the run did not measure it.
@@ -250,6 +283,12 @@ fn count(r: &Report, figure: FigureName) -> Option<u64> {
         FigureName::RetryReorders => r.retry.as_ref().and_then(|x| x.retry_reorders),
         FigureName::Rejected => Some(c.rejected),
         FigureName::BatchesBroken => r.batches.as_ref().map(|b| b.broken()),
+        // Results older than the `client` object did not record the figure by this name; their
+        // `failed_but_stored` counts the same messages (failed or rejected, found stored).
+        FigureName::DefiniteButStored => r.safety.as_ref().map(|s| match r.client {
+            Some(_) => s.definite_but_stored,
+            None => s.failed_but_stored,
+        }),
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Selector {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// One publish mode or a list of them (`mode = ["sync", "async"]`).
     pub mode: Option<OneOrMany>,
+    /// The client library that published (`client.name` in result.json; one or a list). Results
+    /// older than the `client` object were all async-nats in jsbench's own process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<OneOrMany>,
     /// "none" (no fault), "any" (at least one), or fault kinds (at least one of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<OneOrMany>,
@@ -76,6 +80,14 @@ pub struct Selector {
 /// Values `consume` accepts.
 pub const CONSUME_VALUES: &str = "none, any, keyed, shared";
 
+/// Client library names `client` accepts: what each shipped adapter's `init_ok` names its client
+/// (async-nats-stdio's client is async-nats, so in-process and through-the-contract runs of it
+/// share a name; `adapter` tells them apart).
+pub const CLIENT_NAMES: [&str; 4] = ["async-nats", "nats.go", "nats.c", "nats.py"];
+
+/// What a result without a `client` object was published by.
+pub const DEFAULT_CLIENT: &str = "async-nats";
+
 impl Selector {
     /// Problems with values serde cannot check (fault kinds, consume); each as (field, message).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
@@ -107,6 +119,14 @@ impl Selector {
                 out.push((
                     "mode",
                     format!("unknown mode {m:?}; allowed: {}", allowed.join(", ")),
+                ));
+            }
+        }
+        for c in self.client.iter().flat_map(OneOrMany::items) {
+            if !CLIENT_NAMES.contains(&c) {
+                out.push((
+                    "client",
+                    format!("unknown client {c:?}; allowed: {}", CLIENT_NAMES.join(", ")),
                 ));
             }
         }
@@ -148,6 +168,10 @@ impl Selector {
                 .mode
                 .as_ref()
                 .is_none_or(|m| run.mode.is_some_and(|r| m.items().contains(&r.as_str())))
+            && self
+                .client
+                .as_ref()
+                .is_none_or(|c| c.items().contains(&run.client.as_str()))
             && self.redelivery.is_none_or(|r| r == run.redelivery)
             && self.msg_id.is_none_or(|m| m == run.msg_id)
             && self.retry.is_none_or(|r| r == run.retry)
@@ -219,6 +243,11 @@ pub struct RunFacts {
     /// `None` when the result names no mode this version knows.
     pub mode: Option<Mode>,
     pub faults: Vec<String>,
+    /// `client.name`, or "async-nats" for results older than the `client` object.
+    pub client: String,
+    /// `client.adapter`: "in-process" (also for older results), a shipped adapter's name, or
+    /// "command".
+    pub adapter: String,
     /// The pool model of the consume side, when there is one.
     pub consume: Option<String>,
     pub redelivery: bool,
@@ -266,6 +295,14 @@ impl RunFacts {
                 .and_then(|v| v.as_str())
                 .and_then(Mode::from_name),
             faults,
+            client: r
+                .client
+                .as_ref()
+                .map_or(DEFAULT_CLIENT.to_string(), |c| c.name.clone()),
+            adapter: r
+                .client
+                .as_ref()
+                .map_or("in-process".to_string(), |c| c.adapter.clone()),
             consume: consume.map(|c| {
                 c.get("model")
                     .and_then(|m| m.as_str())
@@ -291,6 +328,20 @@ impl RunFacts {
         }
     }
 
+    /// How the run's client names its group (order-table rows, per-client order figures):
+    /// `None` for async-nats in jsbench's own process (and results older than the `client`
+    /// object); async-nats through the stdio adapter by the adapter's name, so the contract's
+    /// own cost shows as its own group; a `client.command` program by its client's name and
+    /// "(command)".
+    pub fn client_group(&self) -> Option<String> {
+        match self.adapter.as_str() {
+            "in-process" => None,
+            "command" => Some(format!("{} (command)", self.client)),
+            adapter if self.client == "async-nats" => Some(adapter.to_string()),
+            _ => Some(self.client.clone()),
+        }
+    }
+
     /// The value of a field named in a ratio claim's `matched_on`.
     pub fn field(&self, name: MatchField) -> String {
         match name {
@@ -303,6 +354,9 @@ impl RunFacts {
             MatchField::Faults => self.faults.join("+"),
             MatchField::Consume => self.consume.clone().unwrap_or_default(),
             MatchField::MsgId => if self.msg_id { "msg-id" } else { "" }.to_string(),
+            MatchField::Client => self
+                .client_group()
+                .unwrap_or_else(|| DEFAULT_CLIENT.to_string()),
         }
     }
 }
@@ -320,11 +374,15 @@ pub enum MatchField {
     Faults,
     Consume,
     MsgId,
+    /// The client and how it ran (`async-nats` in process, `nats.go`, `async-nats-stdio`, …).
+    Client,
 }
 
 impl MatchField {
     /// Runs are compared only with runs that publish the same way to the same kind of stream.
-    pub const DEFAULT: [MatchField; 7] = [
+    /// A run through an adapter is compared only with runs of the same client: an adapter's
+    /// async run over an in-process sync run would measure the client, not the mode.
+    pub const DEFAULT: [MatchField; 8] = [
         MatchField::Strategy,
         MatchField::Connections,
         MatchField::Storage,
@@ -332,6 +390,7 @@ impl MatchField {
         MatchField::Payload,
         MatchField::MsgId,
         MatchField::Backend,
+        MatchField::Client,
     ];
 }
 
@@ -408,6 +467,50 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].1.contains("allowed: sync, async, batch, fast"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn client_matches_the_result_and_older_results_are_async_nats() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/recorded/20261127T115755Z-single-async-none/result.json");
+        let mut r = Report::load(&path).unwrap();
+        let sel = |c: OneOrMany| Selector {
+            client: Some(c),
+            ..Default::default()
+        };
+        let f = RunFacts::of(&r);
+        assert_eq!(
+            (f.client.as_str(), f.adapter.as_str()),
+            ("async-nats", "in-process")
+        );
+        assert!(sel(OneOrMany::One("async-nats".into())).matches(&f));
+        assert!(!sel(OneOrMany::One("nats.go".into())).matches(&f));
+        r.client = Some(crate::result::ClientReport {
+            name: "nats.go".into(),
+            adapter: "nats.go".into(),
+            ..Default::default()
+        });
+        let f = RunFacts::of(&r);
+        assert!(sel(OneOrMany::One("nats.go".into())).matches(&f));
+        assert!(sel(OneOrMany::Many(vec!["nats.c".into(), "nats.go".into()])).matches(&f));
+        assert!(!sel(OneOrMany::One("async-nats".into())).matches(&f));
+    }
+
+    #[test]
+    fn an_unknown_client_lists_the_allowed_names() {
+        let s = Selector {
+            client: Some(OneOrMany::Many(vec!["nats.go".into(), "nats.rs".into()])),
+            ..Default::default()
+        };
+        let p = s.problems();
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "client");
+        assert!(
+            p[0].1.contains(
+                "unknown client \"nats.rs\"; allowed: async-nats, nats.go, nats.c, nats.py"
+            ),
             "{p:?}"
         );
     }

@@ -111,6 +111,11 @@ pub struct Expect {
     /// Some nodes hold a different stream once the faults healed: "none" or "some" (cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_diverge: Option<Presence>,
+    /// Messages the client reported as certainly not stored (a definite failure) that are
+    /// stored anyway: "none" or "some". A correct client never produces one, so "none" is the
+    /// claim to make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definite_but_stored: Option<Presence>,
 }
 
 /// A claim that something happens at least once ("some") or never ("none").
@@ -322,5 +327,11 @@ pub const CLAIMS: &[ClaimDef] = &[
         written: |x| presence(x.redelivered),
         opposite: None,
         needs: Needs::Consume,
+    },
+    ClaimDef {
+        name: "definite_but_stored",
+        written: |x| presence(x.definite_but_stored),
+        opposite: None,
+        needs: Needs::ReadBack,
     },
 ];
