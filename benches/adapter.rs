@@ -1,5 +1,5 @@
 //! The adapter contract's own cost: async-nats in-process (jsbench's client) against the same
-//! client behind the contract (`async-nats-stdio`, adapters/async-nats: a process of its own,
+//! client behind the contract (`async-nats-stdio`, adapters/async-nats-stdio: a process of its own,
 //! lines on pipes, every report validated by `jsbench::adapter::Session`).
 //!
 //!     cargo bench --bench adapter                     # 3 rounds each, 100k msgs

@@ -7,7 +7,7 @@
 //! as it drives async-nats, and the runner records what it says:
 //! - `protocol.rs`: the wire format — the init and its answer, the report lines parsed without
 //!   allocating, the publish and probe lines written (and the adapter's side of both, which the
-//!   Rust adapter `adapters/async-nats` uses);
+//!   Rust adapter `adapters/async-nats-stdio` uses);
 //! - `clock.rs`: aligning the adapter's clock with jsbench's from the probes (pure);
 //! - `error.rs`: [`AdapterError`], each failure a variant naming the line or exit status and
 //!   quoting the adapter's last stderr lines;

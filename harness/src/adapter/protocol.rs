@@ -1,6 +1,6 @@
 //! The wire format of docs/adapters.md (protocol 1): the JSON handshake's types, and the
 //! per-message lines — parsed and written here, in one place, for both ends (jsbench's
-//! [`Session`](super::Session) and the Rust adapter `adapters/async-nats`).
+//! [`Session`](super::Session) and the Rust adapter `adapters/async-nats-stdio`).
 //!
 //! The per-message lines are on the hot path (two or three per message at 100k+ msgs/s), so they
 //! are parsed without allocating and with a strict grammar: fields separated by exactly one
