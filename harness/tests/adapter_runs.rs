@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{assert_complete, assert_nothing_lost, assert_process_gone, assert_run_server_gone};
+use common::{assert_complete, assert_nothing_lost, assert_process_stops, assert_run_server_gone};
 use jsbench::result::{Report, RunStatus};
 
 const ADAPTER: &str = env!("CARGO_BIN_EXE_jsbench-adapter-async-nats");
@@ -109,7 +109,8 @@ async fn an_adapter_that_crashes_mid_run_leaves_an_incomplete_run_and_nothing_ru
         .trim()
         .parse()
         .unwrap();
-    assert_process_gone(real, "after the run whose adapter crashed");
+    // The wrapper's child, reparented when the wrapper crashed: killed with the adapter's group.
+    assert_process_stops(real, "after the run whose adapter crashed");
     assert_run_server_gone(&out);
 }
 

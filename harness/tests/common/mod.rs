@@ -114,6 +114,20 @@ pub fn assert_process_gone(pid: u32, when: &str) {
     assert!(!exists, "nats-server {pid} is still there {when}");
 }
 
+/// Asserts that process `pid` — not a child of this process, e.g. an adapter's own child, which
+/// is reparented when its parent dies — stops running: a zombie counts as stopped (in a
+/// container, PID 1 may never reap it), and a SIGKILL sent to its group is given up to 10 s to
+/// land (a bound on waiting, not a timing assert).
+pub fn assert_process_stops(pid: u32, when: &str) {
+    for _ in 0..200 {
+        if !process_running(pid) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("process {pid} still runs {when}");
+}
+
 /// Whether process `pid` runs: it exists and is not a zombie (a child reparented to PID 1 in
 /// a container may never be reaped).
 pub fn process_running(pid: u32) -> bool {
