@@ -274,6 +274,25 @@ async fn run_build_script(name: &str, script: &Path, out: &Path) -> Result<(), A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::ClientAdapter;
+
+    /// The scenario's `client.adapter` names (scenario/, below this layer, cannot import
+    /// `Shipped`) and the shipped adapters are the same list, apart from in-process async-nats.
+    #[test]
+    fn every_shipped_adapter_is_a_scenario_name_and_back() {
+        for s in Shipped::ALL {
+            assert!(ClientAdapter::from_name(s.name()).is_some(), "{}", s.name());
+        }
+        for a in ClientAdapter::NAMES {
+            let shipped = Shipped::from_name(a.as_str());
+            assert_eq!(
+                shipped.is_none(),
+                a == ClientAdapter::AsyncNats,
+                "{}",
+                a.as_str()
+            );
+        }
+    }
 
     #[test]
     fn names_round_trip() {
