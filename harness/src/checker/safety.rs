@@ -59,6 +59,55 @@ pub struct Safety {
     pub failed_but_stored_by_kind: BTreeMap<String, u64>,
 }
 
+impl Safety {
+    /// Counts one published message by its outcome and whether it is stored; `(before, after)`
+    /// place a lost acked message before the first or after the last acked one stored.
+    fn count(&mut self, outcome: Outcome, stored: bool, (before, after): (bool, bool)) {
+        match outcome {
+            Outcome::Ok | Outcome::Duplicate => {
+                if !stored {
+                    self.lost += 1;
+                    if before {
+                        self.lost_prefix += 1;
+                    } else if after {
+                        self.lost_postfix += 1;
+                    } else {
+                        self.lost_middle += 1;
+                    }
+                }
+            }
+            Outcome::InProcess => {
+                if stored {
+                    self.in_process_stored += 1;
+                } else {
+                    self.in_process_missing += 1;
+                }
+            }
+            Outcome::Unknown => {
+                if stored {
+                    self.unknown_stored += 1;
+                } else {
+                    self.unknown_missing += 1;
+                }
+            }
+            Outcome::Fail | Outcome::Rejected => {
+                if stored {
+                    self.failed_but_stored += 1;
+                    self.definite_but_stored += 1;
+                }
+            }
+            Outcome::Unresolved => {
+                if stored {
+                    self.unresolved_but_stored += 1;
+                } else {
+                    self.unresolved_missing += 1;
+                }
+            }
+            Outcome::InFlight | Outcome::NotSent => {}
+        }
+    }
+}
+
 /// Compares the history with the stream's content.
 pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
     let n = history.planned();
@@ -98,48 +147,7 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
     let last = (0..published).rev().find(acked_stored).unwrap_or(0);
     for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
         let stored = c > 0;
-        match history.outcome(i) {
-            Outcome::Ok | Outcome::Duplicate => {
-                if !stored {
-                    s.lost += 1;
-                    if i < first {
-                        s.lost_prefix += 1;
-                    } else if i > last {
-                        s.lost_postfix += 1;
-                    } else {
-                        s.lost_middle += 1;
-                    }
-                }
-            }
-            Outcome::InProcess => {
-                if stored {
-                    s.in_process_stored += 1;
-                } else {
-                    s.in_process_missing += 1;
-                }
-            }
-            Outcome::Unknown => {
-                if stored {
-                    s.unknown_stored += 1;
-                } else {
-                    s.unknown_missing += 1;
-                }
-            }
-            Outcome::Fail | Outcome::Rejected => {
-                if stored {
-                    s.failed_but_stored += 1;
-                    s.definite_but_stored += 1;
-                }
-            }
-            Outcome::Unresolved => {
-                if stored {
-                    s.unresolved_but_stored += 1;
-                } else {
-                    s.unresolved_missing += 1;
-                }
-            }
-            Outcome::InFlight | Outcome::NotSent => {}
-        }
+        s.count(history.outcome(i), stored, (i < first, i > last));
         let reported_failed = matches!(
             history.outcome(i),
             Outcome::Fail | Outcome::Rejected | Outcome::Unknown | Outcome::InProcess
