@@ -62,7 +62,52 @@ fn main() -> anyhow::Result<ExitCode> {
         profile == "quick" || profile == "full",
         "JSBENCH_PROFILE must be quick or full (got {profile:?})"
     );
-    let mut plans = suite::load_all(std::slice::from_ref(&scenarios), &Overrides::default())
+    let mut plans = load_plans(&root, &scenarios, &profile)?;
+    // The answer first: runs without faults, a consume side or a cluster (the order table and
+    // the sync/async comparisons) go first, and their answer is printed as soon as they are done.
+    plans.sort_by_key(|p| (p.is_cluster(), !p.faults.is_empty(), p.consume.is_some()));
+    let first = plans
+        .iter()
+        .filter(|p| !p.is_cluster() && p.faults.is_empty() && p.consume.is_none())
+        .count();
+    let repeat = repeat()?;
+    println!(
+        "jsbench suite: {} scenarios × {repeat} from {} ({profile} profile) → {}",
+        plans.len(),
+        scenarios.display(),
+        results.display()
+    );
+    let claims = claims_from_env(&root)?;
+    let request = RunRequest {
+        claims,
+        early_answer_after: Some(first),
+        plans: suite::repeated(&plans, repeat),
+        out: results,
+        // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
+        runtime: std::env::var("JSBENCH_RUNTIME")
+            .ok()
+            .and_then(|s| RuntimeKind::parse(&s))
+            .unwrap_or_default(),
+        format: Format::Text,
+        progress: true,
+        baseline: arg_value("--baseline")?,
+        save_baseline: arg_value("--save-baseline")?,
+        wide: std::env::args().any(|a| a == "--wide"),
+        exit: ExitPolicy::Runs,
+        summary: SummaryPolicy::Always,
+    };
+    let exit = run::execute(&request)?;
+    Ok(ExitCode::from(exit.0))
+}
+
+/// The suite's plans: every scenario of `scenarios` (shortened in the quick profile), then the
+/// soak scenarios, and in the full profile the adapter and disk scenarios.
+fn load_plans(
+    root: &std::path::Path,
+    scenarios: &std::path::Path,
+    profile: &str,
+) -> anyhow::Result<Vec<Plan>> {
+    let mut plans = suite::load_all(&[scenarios.to_path_buf()], &Overrides::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if profile == "quick" {
         shorten(&mut plans);
@@ -93,47 +138,17 @@ fn main() -> anyhow::Result<ExitCode> {
             }
         }
     }
-    // The answer first: runs without faults, a consume side or a cluster (the order table and
-    // the sync/async comparisons) go first, and their answer is printed as soon as they are done.
-    plans.sort_by_key(|p| (p.is_cluster(), !p.faults.is_empty(), p.consume.is_some()));
-    let first = plans
-        .iter()
-        .filter(|p| !p.is_cluster() && p.faults.is_empty() && p.consume.is_none())
-        .count();
-    let repeat = repeat()?;
-    println!(
-        "jsbench suite: {} scenarios × {repeat} from {} ({profile} profile) → {}",
-        plans.len(),
-        scenarios.display(),
-        results.display()
-    );
-    // The claims judged at the end: claims/ (JSBENCH_CLAIMS overrides; "none" judges none).
-    let claims = match std::env::var("JSBENCH_CLAIMS").ok().as_deref() {
+    Ok(plans)
+}
+
+/// The claims judged at the end: claims/ (JSBENCH_CLAIMS overrides; "none" judges none).
+fn claims_from_env(root: &std::path::Path) -> anyhow::Result<Vec<jsbench::claims::ClaimsFile>> {
+    Ok(match std::env::var("JSBENCH_CLAIMS").ok().as_deref() {
         Some("none") => Vec::new(),
-        Some(p) => load_claims(PathBuf::from(p), &root)?,
-        None if root.join("claims").is_dir() => load_claims(root.join("claims"), &root)?,
+        Some(p) => load_claims(PathBuf::from(p), root)?,
+        None if root.join("claims").is_dir() => load_claims(root.join("claims"), root)?,
         None => Vec::new(),
-    };
-    let request = RunRequest {
-        claims,
-        early_answer_after: Some(first),
-        plans: suite::repeated(&plans, repeat),
-        out: results,
-        // The same runtime as `jsbench run` (JSBENCH_RUNTIME=multi_thread to compare).
-        runtime: std::env::var("JSBENCH_RUNTIME")
-            .ok()
-            .and_then(|s| RuntimeKind::parse(&s))
-            .unwrap_or_default(),
-        format: Format::Text,
-        progress: true,
-        baseline: arg_value("--baseline")?,
-        save_baseline: arg_value("--save-baseline")?,
-        wide: std::env::args().any(|a| a == "--wide"),
-        exit: ExitPolicy::Runs,
-        summary: SummaryPolicy::Always,
-    };
-    let exit = run::execute(&request)?;
-    Ok(ExitCode::from(exit.0))
+    })
 }
 
 /// How long a soak scenario runs in the quick profile.
