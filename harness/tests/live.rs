@@ -45,7 +45,11 @@ duration = "700ms"
 fn run(args: &[&str], duration: &str) -> (Option<i32>, String, serde_json::Value) {
     let d = tempfile::tempdir().unwrap();
     let file = d.path().join("live.toml");
-    std::fs::write(&file, SCENARIO.replace("\"4s\"", &format!("\"{duration}\""))).unwrap();
+    std::fs::write(
+        &file,
+        SCENARIO.replace("\"4s\"", &format!("\"{duration}\"")),
+    )
+    .unwrap();
     let out_dir = d.path().join("r");
     let out = Command::new(env!("CARGO_BIN_EXE_jsbench"))
         .args(["run", "--no-progress", "--format", "quiet"])
@@ -161,8 +165,5 @@ fn a_short_run_left_at_auto_prints_no_line() {
     let (code, stderr, result) = run(&[], "2s");
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(result["status"], "complete", "{stderr}");
-    assert!(
-        !stderr.lines().any(|l| l.starts_with("live ")),
-        "{stderr}"
-    );
+    assert!(!stderr.lines().any(|l| l.starts_with("live ")), "{stderr}");
 }

@@ -137,6 +137,9 @@ impl LatencyLog {
     /// Sets the phase start (ns on the run clock); intervals count from here.
     pub fn set_origin(&mut self, origin_ns: u64) {
         self.origin_ns = origin_ns;
+        if let Some(p) = &self.live {
+            p.live.origin_ns.store(origin_ns, Ordering::Relaxed);
+        }
     }
 
     pub fn interval(&self) -> Duration {
@@ -315,12 +318,18 @@ pub struct LiveFigures {
     pub faults_ended: AtomicU64,
     /// Publish→ack latencies of the [`LOG_INTERVAL`]s closed since the live line last took them.
     pub ack_latency: IntervalSink,
+    /// When those intervals count from (ns on the run clock; 0 until the phase starts), so the
+    /// live line is sampled just after an interval closes.
+    pub origin_ns: AtomicU64,
 }
 
 /// Adds one to a counter only one task writes (a load and a store, no locked instruction).
 #[inline]
 fn bump(a: &AtomicU64, by: u64) {
-    a.store(a.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+    a.store(
+        a.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
 }
 
 /// Takes one from a counter only one task writes.

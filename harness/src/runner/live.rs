@@ -361,7 +361,10 @@ mod tests {
                 first_after: AUTO_EVERY
             })
         );
-        assert_eq!(schedule(LiveMode::Auto, None).unwrap().first_after, AUTO_FROM);
+        assert_eq!(
+            schedule(LiveMode::Auto, None).unwrap().first_after,
+            AUTO_FROM
+        );
         assert_eq!(schedule(LiveMode::Off, Some(min * 60)), None);
         let every = Duration::from_secs(2);
         assert_eq!(

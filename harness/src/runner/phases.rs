@@ -250,22 +250,8 @@ impl Phases<'_> {
         let open_loop = publisher.pacer.is_open_loop();
         let mut rec = Recorder::new(open_loop, self.plan.observe.timeline_bucket, expected);
         progress.planned.store(planned, Ordering::Relaxed);
-        let live = live::schedule(self.opts.live, live::planned_length(self.plan));
-        if live.is_some() {
-            history.live = Some(LiveTally::new(progress.clone(), w.keys));
-            rec.publish_ack.share_intervals(progress.clone());
-        }
         let nemesis_origin_ns = clock.now_ns();
-        let bar = (self.opts.progress || live.is_some()).then(|| {
-            let show = Show {
-                bar: self.opts.progress,
-                live,
-                duration: expected,
-                name: self.plan.name.clone(),
-                origin: clock.instant_at(nemesis_origin_ns).into(),
-            };
-            super::progress::spawn(progress.clone(), show)
-        });
+        let (live, bar) = self.show(progress, (&mut history, &mut rec), expected, clock);
         let observers = Observers::start(self.server, self.rig, clock, nemesis_origin_ns).await;
         let sampler = observers
             .is_none()
@@ -288,7 +274,7 @@ impl Phases<'_> {
             (publishing.await, NemesisLog::default())
         } else {
             // The nemesis first: faults due at once are set before the first message goes out.
-            let nemesis = self.nemesis(clock, live.is_some().then_some(&**progress));
+            let nemesis = self.nemesis(clock, live.then_some(&**progress));
             let (log, stop) = tokio::join!(nemesis.run(nemesis_origin_ns, stopped_rx), publishing);
             (stop, log)
         };
@@ -318,6 +304,33 @@ impl Phases<'_> {
             server_cores,
             adapter_cores,
         }
+    }
+
+    /// Switches the live line's counters on when it will be printed (`--live` and the planned
+    /// length), and starts the task that shows the bar and the line. True when the line is on.
+    fn show(
+        &self,
+        progress: &Arc<Progress>,
+        (history, rec): (&mut History, &mut Recorder),
+        expected: Option<Duration>,
+        clock: Clock,
+    ) -> (bool, Option<super::progress::BarHandle>) {
+        let live = live::schedule(self.opts.live, live::planned_length(self.plan));
+        if live.is_some() {
+            history.live = Some(LiveTally::new(progress.clone(), self.plan.workload.keys));
+            rec.publish_ack.share_intervals(progress.clone());
+        }
+        let show = Show {
+            bar: self.opts.progress,
+            live,
+            duration: expected,
+            name: self.plan.name.clone(),
+            clock,
+            origin_ns: clock.now_ns(),
+        };
+        let handle = (self.opts.progress || live.is_some())
+            .then(|| super::progress::spawn(progress.clone(), show));
+        (live.is_some(), handle)
     }
 
     /// Each node's host pid (for its CPU time), when it has one.

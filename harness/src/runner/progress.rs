@@ -13,12 +13,15 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::live::{LiveLog, LiveSpec};
-use crate::record::observe::Progress;
+use crate::record::observe::{Clock, Progress};
 
 /// Runs shorter than this never show a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(2);
 /// How often the bar is redrawn.
 const BAR_TICK: Duration = Duration::from_millis(200);
+/// The live line is sampled this long after it is due: a 1-second latency interval closes with
+/// the first ack after its end, so the interval that just ended is in the line when acks flow.
+const LIVE_SETTLE: Duration = Duration::from_millis(20);
 
 /// What to show for one measured phase.
 pub struct Show {
@@ -28,8 +31,11 @@ pub struct Show {
     /// The phase's planned duration (duration-bound runs).
     pub duration: Option<Duration>,
     pub name: String,
-    /// When the measured phase started (the live line's `t` counts from here).
-    pub origin: Instant,
+    /// The run clock, and when the measured phase started on it: the live line's `t` counts
+    /// from the start of its latency intervals once the publisher has set it
+    /// (`LiveFigures::origin_ns`), from here until then.
+    pub clock: Clock,
+    pub origin_ns: u64,
 }
 
 pub struct BarHandle {
@@ -50,14 +56,24 @@ impl BarHandle {
 /// than a couple of seconds; the live line goes to stderr (above the bar when there is one).
 pub fn spawn(progress: Arc<Progress>, show: Show) -> BarHandle {
     let (tx, mut rx) = oneshot::channel();
-    let origin = show.origin;
+    let clock = show.clock;
+    let origin = move |p: &Progress| {
+        let ns = match p.live.origin_ns.load(Ordering::Relaxed) {
+            0 => show.origin_ns,
+            ns => ns,
+        };
+        Instant::from_std(clock.instant_at(ns))
+    };
     let mut bar = (show.bar && std::io::stdout().is_terminal())
         .then(|| Bar::new(&progress, show.duration, show.name.clone()));
     let mut live = show.live.map(|spec| LiveLog::new(spec, show.name));
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(BAR_TICK);
         loop {
-            let due = live.as_ref().map_or(origin, |l| origin + l.next_due());
+            let origin = origin(&progress);
+            let due = live
+                .as_ref()
+                .map_or(origin, |l| origin + l.next_due() + LIVE_SETTLE);
             tokio::select! {
                 _ = &mut rx => break,
                 _ = tick.tick(), if bar.is_some() => {

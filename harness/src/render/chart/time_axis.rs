@@ -120,14 +120,20 @@ mod tests {
         let width = k as f64 * 0.1;
         let drawn: f64 = pts.iter().map(|p| p.1 * width).sum();
         let total: u64 = counts.iter().sum();
-        assert!((drawn - total as f64).abs() < 1e-6 * total as f64, "{drawn} vs {total}");
+        assert!(
+            (drawn - total as f64).abs() < 1e-6 * total as f64,
+            "{drawn} vs {total}"
+        );
         // Points stay in time order, within the hour, each at its group's middle.
         assert!(pts.windows(2).all(|w| w[0].0 < w[1].0));
         assert!((pts[0].0 - width / 2.0).abs() < 1e-9);
         assert!(pts.last().unwrap().0 < 3_600.0);
         // The outage (7 s without an ack) still shows as a dip.
         let typical = pts[0].1;
-        assert!(pts.iter().any(|p| p.1 < typical * 0.2), "outage merged away");
+        assert!(
+            pts.iter().any(|p| p.1 < typical * 0.2),
+            "outage merged away"
+        );
     }
 
     #[test]
@@ -137,13 +143,20 @@ mod tests {
         let pts = bucket_rates(1_000.0, &counts);
         assert_eq!(merge_factor(counts.len()), 3);
         assert_eq!(pts.len(), 401);
-        assert!(pts.iter().all(|p| (p.1 - 10.0).abs() < 1e-9), "{:?}", pts.last());
+        assert!(
+            pts.iter().all(|p| (p.1 - 10.0).abs() < 1e-9),
+            "{:?}",
+            pts.last()
+        );
         assert!((pts.last().unwrap().0 - 1_200.5).abs() < 1e-9);
     }
 
     #[test]
     fn short_timelines_are_drawn_bucket_by_bucket() {
-        assert_eq!(bucket_rates(500.0, &[1, 2, 3]), vec![(0.25, 2.0), (0.75, 4.0), (1.25, 6.0)]);
+        assert_eq!(
+            bucket_rates(500.0, &[1, 2, 3]),
+            vec![(0.25, 2.0), (0.75, 4.0), (1.25, 6.0)]
+        );
         assert_eq!(bucket_levels(500.0, &[4, 2]), vec![(0.5, 4.0), (1.0, 2.0)]);
         assert!(bucket_rates(0.0, &[1]).is_empty());
     }
