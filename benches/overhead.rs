@@ -312,6 +312,7 @@ fn main() -> anyhow::Result<()> {
         out_root: out.path().to_path_buf(),
         cancel: Cancel::new(),
         progress: false,
+        live: jsbench::runner::live::LiveMode::Off,
     };
     let bench = Bench {
         settings,

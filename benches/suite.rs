@@ -90,6 +90,8 @@ fn main() -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         format: Format::Text,
         progress: true,
+        // Its 30-second soak is under auto's 60 s: no live line in the quick profile.
+        live: jsbench::runner::live::LiveMode::Auto,
         baseline: arg_value("--baseline")?,
         save_baseline: arg_value("--save-baseline")?,
         wide: std::env::args().any(|a| a == "--wide"),

@@ -33,7 +33,7 @@
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `split/` | one plan split across N workers (distributed load): each worker's keys, connections and share of the messages and rate, and why a plan cannot be split |
-//! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report |
+//! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report, the progress bar and the live line |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
 //! | `compare/` | the regression gate: metrics table, decisions, flips, statistics |

@@ -208,6 +208,10 @@ struct RunArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// A line on stderr every N seconds while publishing (rates, p99, outcomes, faults, RSS):
+    /// auto (every 10s on runs planned for 60s or more), off, or a duration such as 10s.
+    #[arg(long, default_value = "auto", value_parser = jsbench::runner::live::LiveMode::parse)]
+    live: jsbench::runner::live::LiveMode,
     /// Tokio runtime: current-thread (default; fastest on small machines) or multi-thread.
     #[arg(long, default_value = "current-thread", value_parser = parse_runtime)]
     runtime: RuntimeKind,
@@ -321,6 +325,7 @@ fn run(args: RunArgs) -> Exit {
         runtime: args.runtime,
         format: args.format,
         progress: !args.no_progress,
+        live: args.live,
         baseline: args.baseline,
         save_baseline: args.save_baseline,
         wide: args.wide,

@@ -241,6 +241,7 @@ async fn run_through_a_kill(cluster: &mut Cluster, text: &str) -> (Report, Kille
         out_root: out.path().to_path_buf(),
         cancel: Cancel::new(),
         progress: false,
+        live: jsbench::runner::live::LiveMode::Off,
     };
     let done = AtomicBool::new(false);
     let run = async {

@@ -14,6 +14,7 @@ use crate::compare::{self, Comparison};
 use crate::render::machine::{self, Format};
 use crate::render::{answer, text};
 use crate::result::Report;
+use crate::runner::live::LiveMode;
 use crate::runner::{RunOptions, RunOutput, RuntimeKind};
 use crate::scenario::Plan;
 
@@ -45,6 +46,8 @@ pub struct RunRequest {
     pub format: Format,
     /// Draw progress bars (text format, on a terminal).
     pub progress: bool,
+    /// The live line on stderr (`--live`); `auto` prints nothing with `--format quiet`.
+    pub live: LiveMode,
     /// Compare with this saved baseline afterwards (checked before anything runs).
     pub baseline: Option<String>,
     /// Save this suite as a baseline of that name.
@@ -114,6 +117,10 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
         cancel: cancel.clone(),
         // Machine-readable output is for pipelines: no bar there either.
         progress: req.progress && req.format == Format::Text,
+        live: match (req.live, req.format) {
+            (LiveMode::Auto, Format::Quiet) => LiveMode::Off,
+            (l, _) => l,
+        },
     };
     let text_out = req.format == Format::Text;
     let mut done: Vec<(PathBuf, Report)> = Vec::new();

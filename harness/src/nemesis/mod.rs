@@ -26,6 +26,7 @@
 //!   in `PARAMS` (which the scenario parser and validator read, so `scenario/` needs no edit),
 //!   the toxic it sets and how it reads in reports.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
@@ -112,6 +113,8 @@ pub struct Nemesis<'a> {
     pub stream: Option<StreamRef<'a>>,
     /// Picks followers for "follower", "minority" and "majority".
     pub seed: u64,
+    /// Counts windows opened and closed for the live line, when it is on.
+    pub progress: Option<&'a crate::record::observe::Progress>,
 }
 
 /// The run's stream, as the nemesis asks about it.
@@ -229,6 +232,9 @@ impl Nemesis<'_> {
         });
         let held = hold(hold_until, &mut stopped);
         let now_ms = || self.ms(phase_start_ns);
+        if let Some(p) = self.progress {
+            p.live.faults_started.fetch_add(1, Ordering::Relaxed);
+        }
         match kind.scope() {
             Scope::Server => {
                 let fault = kind.server_fault().expect("a server fault");
@@ -247,6 +253,9 @@ impl Nemesis<'_> {
                 };
                 c.inject(f, &nodes, held, &mut w, now_ms).await
             }
+        }
+        if let Some(p) = self.progress {
+            p.live.faults_ended.fetch_add(1, Ordering::Relaxed);
         }
         if self.stream.is_some() {
             w.leader_after = self.leader_after(w.leader_before.as_deref()).await;

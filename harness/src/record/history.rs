@@ -127,6 +127,8 @@ pub struct History {
     /// Every attempt that failed, the final attempt of every retried message, and every
     /// deliberate repeat (attempt 0).
     pub attempt_log: Vec<AttemptRecord>,
+    /// Keeps the live line's figures as outcomes change (`None` unless the live line is on).
+    pub live: Option<super::observe::LiveTally>,
     /// Deliberate repeats sent (`publish.repeat_msg_id_every`).
     pub repeats: u64,
     /// What the server said about the fast batches (`mode = "fast"`); `None` in other modes.
@@ -192,6 +194,7 @@ impl History {
             attempt_log: Vec::new(),
             repeats: 0,
             fast: None,
+            live: None,
         }
     }
 
@@ -245,17 +248,25 @@ impl History {
     }
 
     pub fn set_outcome(&mut self, idx: usize, o: Outcome) {
+        if let Some(t) = &self.live {
+            t.outcome(self.outcome[idx], o as u8);
+        }
         self.outcome[idx] = o as u8;
     }
 
     /// Records an ack: outcome, stream sequence, wire arrival rank, and completion position.
     pub fn record_ack(&mut self, idx: u32, stream_seq: u64, duplicate: bool, wire_rank: u32) {
         let i = idx as usize;
-        self.outcome[i] = if duplicate {
+        let o = if duplicate {
             Outcome::Duplicate as u8
         } else {
             Outcome::Ok as u8
         };
+        if let Some(t) = self.live.as_mut() {
+            t.outcome(self.outcome[i], o);
+            t.ack(self.keys[i], idx);
+        }
+        self.outcome[i] = o;
         self.stream_seq[i] = stream_seq;
         self.wire_rank[i] = wire_rank;
         self.completion.push(idx);
@@ -298,6 +309,9 @@ impl History {
     }
 
     pub fn record_failure(&mut self, idx: u32, outcome: Outcome, kind: &str) {
+        if let Some(t) = &self.live {
+            t.outcome(self.outcome[idx as usize], outcome as u8);
+        }
         self.outcome[idx as usize] = outcome as u8;
         if let Some(c) = self.errors.get_mut(kind) {
             *c += 1;

@@ -5,7 +5,7 @@
 //! record, an indexed counter increment, one atomic fetch-add per ack. No logging.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -102,6 +102,8 @@ pub struct LatencyLog {
     origin_ns: u64,
     /// Finished intervals, in order; empty intervals are left out.
     pub intervals: Vec<Interval>,
+    /// Where each finished interval is also handed for the live line, when it is on.
+    live: Option<Arc<Progress>>,
 }
 
 /// One interval of a [`LatencyLog`]: its index (start = index × interval from the phase start)
@@ -121,12 +123,23 @@ impl LatencyLog {
             interval_ns: interval.as_nanos().max(1) as u64,
             origin_ns: 0,
             intervals: Vec::new(),
+            live: None,
         }
+    }
+
+    /// Also hands every finished interval to `progress`'s [`IntervalSink`] (the live line's
+    /// interval p99).
+    pub fn share_intervals(&mut self, progress: Arc<Progress>) {
+        progress.live.ack_latency.prepare();
+        self.live = Some(progress);
     }
 
     /// Sets the phase start (ns on the run clock); intervals count from here.
     pub fn set_origin(&mut self, origin_ns: u64) {
         self.origin_ns = origin_ns;
+        if let Some(p) = &self.live {
+            p.live.origin_ns.store(origin_ns, Ordering::Relaxed);
+        }
     }
 
     pub fn interval(&self) -> Duration {
@@ -153,7 +166,10 @@ impl LatencyLog {
             .current
             .iter_recorded()
             .map(|v| (v.value_iterated_to(), v.count_at_value()))
-            .collect();
+            .collect::<Vec<_>>();
+        if let Some(p) = &self.live {
+            p.live.ack_latency.add(&counts);
+        }
         self.intervals.push(Interval {
             index: self.current_idx,
             counts,
@@ -266,13 +282,160 @@ impl WireTap {
     }
 }
 
-/// Progress shared with the progress bar: messages acked so far in the measured phase.
+/// What the measured phase has done so far, shared with the task that draws the progress bar and
+/// prints the live line (`runner/progress.rs`, `runner/live.rs`). The publisher's task writes,
+/// the drawing task reads a few times a second: the hot path only stores numbers.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub published: AtomicU64,
     pub acked: AtomicU64,
     /// Planned messages (0 when duration-bound).
     pub planned: AtomicU64,
+    /// The live line's figures; untouched unless the runner hands [`LiveTally`] to the history
+    /// and this to the publish→ack [`LatencyLog`] and the nemesis.
+    pub live: LiveFigures,
+}
+
+/// Number of [`Outcome`](super::history::Outcome) values (the index range of
+/// [`LiveFigures::outcomes`]).
+pub const OUTCOMES: usize = 9;
+
+/// The figures of the live line, so far in the measured phase.
+#[derive(Debug, Default)]
+pub struct LiveFigures {
+    /// Messages by their current outcome (index `Outcome as u8`; `NotSent`, index 0, is not
+    /// kept): what `History::outcome_counts` would say now. A failed message that is retried
+    /// moves back to in flight, so these go down as well as up.
+    pub outcomes: [AtomicU64; OUTCOMES],
+    /// Acks so far (each message once): what `counts.acked` will say.
+    pub acks: AtomicU64,
+    /// Acks that completed after a later-published message of their key had completed: the
+    /// ack completion order's `late_per_key` so far.
+    pub late_per_key: AtomicU64,
+    /// Fault windows opened (the fault injected, or its injection tried) and closed (healed, or
+    /// the one-shot fault done) so far.
+    pub faults_started: AtomicU64,
+    pub faults_ended: AtomicU64,
+    /// Publish→ack latencies of the [`LOG_INTERVAL`]s closed since the live line last took them.
+    pub ack_latency: IntervalSink,
+    /// When those intervals count from (ns on the run clock; 0 until the phase starts), so the
+    /// live line is sampled just after an interval closes.
+    pub origin_ns: AtomicU64,
+}
+
+/// Adds one to a counter only one task writes (a load and a store, no locked instruction).
+#[inline]
+fn bump(a: &AtomicU64, by: u64) {
+    a.store(
+        a.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
+}
+
+/// Takes one from a counter only one task writes.
+#[inline]
+fn drop_one(a: &AtomicU64) {
+    a.store(a.load(Ordering::Relaxed).wrapping_sub(1), Ordering::Relaxed);
+}
+
+/// Closed latency intervals handed from the publisher's task to the live line: the publisher adds
+/// an interval's (value, count) pairs once a second (one uncontended lock), the live line takes
+/// the sum once per line. No histogram is allocated on the hot path: [`IntervalSink::prepare`]
+/// allocates it before the phase.
+#[derive(Debug, Default)]
+pub struct IntervalSink {
+    hist: Mutex<Option<Histogram<u64>>>,
+}
+
+/// What the live line takes from an [`IntervalSink`]: how many latencies, and their p99 (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IntervalLatency {
+    pub count: u64,
+    pub p99_ns: Option<u64>,
+}
+
+impl IntervalSink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Histogram<u64>>> {
+        self.hist.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Allocates the histogram (before the phase starts).
+    pub fn prepare(&self) {
+        self.lock().get_or_insert_with(latency_histogram);
+    }
+
+    /// Adds one closed interval.
+    pub fn add(&self, counts: &[(u64, u64)]) {
+        let mut g = self.lock();
+        let h = g.get_or_insert_with(latency_histogram);
+        for &(v, n) in counts {
+            h.saturating_record_n(v, n);
+        }
+    }
+
+    /// What was added since the last take, and starts afresh.
+    pub fn take(&self) -> IntervalLatency {
+        let mut g = self.lock();
+        let Some(h) = g.as_mut() else {
+            return IntervalLatency::default();
+        };
+        let out = IntervalLatency {
+            count: h.len(),
+            p99_ns: (!h.is_empty()).then(|| h.value_at_quantile(0.99)),
+        };
+        h.reset();
+        out
+    }
+}
+
+/// The history's side of the live line: keeps [`LiveFigures`] as outcomes change and acks
+/// complete. Its own memory is one number per key (the latest message of the key acked so far).
+#[derive(Debug)]
+pub struct LiveTally {
+    shared: Arc<Progress>,
+    /// Per key, 1 + the highest message index acked so far (0: none yet).
+    key_latest: Vec<u32>,
+}
+
+impl LiveTally {
+    pub fn new(shared: Arc<Progress>, keys: u32) -> LiveTally {
+        LiveTally {
+            shared,
+            key_latest: vec![0; keys as usize],
+        }
+    }
+
+    /// A message's outcome went from `old` to `new` (`Outcome as u8`).
+    #[inline]
+    pub fn outcome(&self, old: u8, new: u8) {
+        if old == new {
+            return;
+        }
+        let o = &self.shared.live.outcomes;
+        if old != 0 {
+            if let Some(a) = o.get(old as usize) {
+                drop_one(a);
+            }
+        }
+        if let Some(a) = o.get(new as usize) {
+            bump(a, 1);
+        }
+    }
+
+    /// Message `idx` of key `key` was acked (its outcome is told apart through [`Self::outcome`]).
+    #[inline]
+    pub fn ack(&mut self, key: u32, idx: u32) {
+        let live = &self.shared.live;
+        bump(&live.acks, 1);
+        if let Some(latest) = self.key_latest.get_mut(key as usize) {
+            // Late: a later message of its key (a higher index) was acked before it.
+            if idx + 1 < *latest {
+                bump(&live.late_per_key, 1);
+            } else {
+                *latest = idx + 1;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -327,5 +490,27 @@ mod tests {
         h.saturating_record(u64::MAX);
         h.saturating_record(5);
         assert_eq!(h.len(), 2);
+    }
+    #[test]
+    fn closed_intervals_reach_the_live_sink_once() {
+        let p = Arc::new(Progress::default());
+        let mut l = LatencyLog::new(Duration::from_secs(1));
+        l.share_intervals(p.clone());
+        for v in 1..=100u64 {
+            l.record(v, v * 1_000); // interval 0: 1..100 µs
+        }
+        // Interval 0 is still open: nothing to take yet.
+        assert_eq!(p.live.ack_latency.take().count, 0);
+        l.record(1_500_000_000, 7); // closes interval 0
+        let t = p.live.ack_latency.take();
+        assert_eq!(t.count, 100);
+        let p99 = t.p99_ns.unwrap();
+        assert!((98_900..=99_100).contains(&p99), "{p99}");
+        // Taken: the next take starts afresh.
+        assert_eq!(p.live.ack_latency.take(), IntervalLatency::default());
+        l.finish();
+        assert_eq!(p.live.ack_latency.take().count, 1);
+        // The hlog's own intervals are unchanged by the sharing.
+        assert_eq!(l.intervals.len(), 2);
     }
 }

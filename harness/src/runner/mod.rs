@@ -10,12 +10,14 @@
 //! Files: `rig.rs` (proxies, connections, stream), `phases.rs` (warm-up, measured phase,
 //! consume side, read-back), `status.rs`, `analysis.rs` (pure figures), `artifacts.rs` (hlog,
 //! attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
-//! `progress.rs` (the terminal bar).
+//! `progress.rs` (the terminal bar and the live line's task), `live.rs` (the live line: when,
+//! and its fields from two snapshots of the counters).
 
 mod adapter;
 mod analysis;
 mod artifacts;
 mod ids;
+pub mod live;
 mod observers;
 mod phases;
 pub mod progress;
@@ -52,6 +54,8 @@ pub struct RunOptions {
     pub cancel: Cancel,
     /// Draw a progress bar (only when stdout is a terminal).
     pub progress: bool,
+    /// When to print the live line on stderr (`--live`).
+    pub live: live::LiveMode,
 }
 
 /// What a run left behind.

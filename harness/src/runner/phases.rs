@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::live;
 use super::observers::{self, Observers, Sampler};
+use super::progress::Show;
 use super::rig::Rig;
 use super::{Measured, RunOptions};
 use crate::adapter::SessionEnd;
@@ -21,7 +23,7 @@ use crate::nemesis::{Nemesis, NemesisLog, StreamRef};
 use crate::proxy::Proxy;
 use crate::record::cluster::{ClusterRecord, NodeSample};
 use crate::record::history::{History, ReadBack};
-use crate::record::observe::{Clock, Progress, Recorder, WireTap};
+use crate::record::observe::{Clock, LiveTally, Progress, Recorder, WireTap};
 use crate::record::readback::{self, ReadBackCheck};
 use crate::record::usage::{NodesSpan, Span, Usage};
 use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
@@ -248,11 +250,8 @@ impl Phases<'_> {
         let open_loop = publisher.pacer.is_open_loop();
         let mut rec = Recorder::new(open_loop, self.plan.observe.timeline_bucket, expected);
         progress.planned.store(planned, Ordering::Relaxed);
-        let bar = self
-            .opts
-            .progress
-            .then(|| super::progress::spawn(progress.clone(), expected, self.plan.name.clone()));
         let nemesis_origin_ns = clock.now_ns();
+        let (live, bar) = self.show(progress, (&mut history, &mut rec), expected, clock);
         let observers = Observers::start(self.server, self.rig, clock, nemesis_origin_ns).await;
         let sampler = observers
             .is_none()
@@ -275,7 +274,7 @@ impl Phases<'_> {
             (publishing.await, NemesisLog::default())
         } else {
             // The nemesis first: faults due at once are set before the first message goes out.
-            let nemesis = self.nemesis(clock);
+            let nemesis = self.nemesis(clock, live.then_some(&**progress));
             let (log, stop) = tokio::join!(nemesis.run(nemesis_origin_ns, stopped_rx), publishing);
             (stop, log)
         };
@@ -307,6 +306,33 @@ impl Phases<'_> {
         }
     }
 
+    /// Switches the live line's counters on when it will be printed (`--live` and the planned
+    /// length), and starts the task that shows the bar and the line. True when the line is on.
+    fn show(
+        &self,
+        progress: &Arc<Progress>,
+        (history, rec): (&mut History, &mut Recorder),
+        expected: Option<Duration>,
+        clock: Clock,
+    ) -> (bool, Option<super::progress::BarHandle>) {
+        let live = live::schedule(self.opts.live, live::planned_length(self.plan));
+        if live.is_some() {
+            history.live = Some(LiveTally::new(progress.clone(), self.plan.workload.keys));
+            rec.publish_ack.share_intervals(progress.clone());
+        }
+        let show = Show {
+            bar: self.opts.progress,
+            live,
+            duration: expected,
+            name: self.plan.name.clone(),
+            clock,
+            origin_ns: clock.now_ns(),
+        };
+        let handle = (self.opts.progress || live.is_some())
+            .then(|| super::progress::spawn(progress.clone(), show));
+        (live.is_some(), handle)
+    }
+
     /// Each node's host pid (for its CPU time), when it has one.
     async fn node_pids(&self) -> Vec<Option<u32>> {
         let mut pids = Vec::new();
@@ -319,7 +345,7 @@ impl Phases<'_> {
     /// The nemesis, on the publisher's task, so it borrows the server and proxies; the
     /// publisher yields at every await, which is often enough for fault times to be kept to a
     /// millisecond or so (the windows record the real times anyway).
-    fn nemesis(&self, clock: Clock) -> Nemesis<'_> {
+    fn nemesis<'p>(&'p self, clock: Clock, progress: Option<&'p Progress>) -> Nemesis<'p> {
         Nemesis {
             faults: &self.plan.faults,
             server: self.server,
@@ -330,6 +356,7 @@ impl Phases<'_> {
                 name: &self.rig.stream,
             }),
             seed: self.plan.seed,
+            progress,
         }
     }
 

@@ -1,5 +1,7 @@
-//! The progress bar of a run: a separate task samples shared counters a few times a second, so
-//! the publisher's hot path only stores a number and never draws anything.
+//! What a run shows while its measured phase goes on: the progress bar (a terminal on stdout)
+//! and the live line (`live.rs`: long runs and logs). One separate task samples shared counters,
+//! so the publisher's hot path only stores numbers and never draws or prints anything. With both,
+//! the live lines scroll above the bar.
 
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
@@ -8,11 +10,33 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
-use crate::record::observe::Progress;
+use super::live::{LiveLog, LiveSpec};
+use crate::record::observe::{Clock, Progress};
 
 /// Runs shorter than this never show a bar.
 const SHOW_AFTER: Duration = Duration::from_secs(2);
+/// How often the bar is redrawn.
+const BAR_TICK: Duration = Duration::from_millis(200);
+/// The live line is sampled this long after it is due: a 1-second latency interval closes with
+/// the first ack after its end, so the interval that just ended is in the line when acks flow.
+const LIVE_SETTLE: Duration = Duration::from_millis(20);
+
+/// What to show for one measured phase.
+pub struct Show {
+    /// A bar, when stdout is a terminal too.
+    pub bar: bool,
+    pub live: Option<LiveSpec>,
+    /// The phase's planned duration (duration-bound runs).
+    pub duration: Option<Duration>,
+    pub name: String,
+    /// The run clock, and when the measured phase started on it: the live line's `t` counts
+    /// from the start of its latency intervals once the publisher has set it
+    /// (`LiveFigures::origin_ns`), from here until then.
+    pub clock: Clock,
+    pub origin_ns: u64,
+}
 
 pub struct BarHandle {
     stop: Option<oneshot::Sender<()>>,
@@ -28,17 +52,65 @@ impl BarHandle {
     }
 }
 
-/// Starts the bar task. Nothing is drawn unless stdout is a terminal and the run lasts longer
-/// than a couple of seconds.
-pub fn spawn(progress: Arc<Progress>, duration: Option<Duration>, name: String) -> BarHandle {
+/// Starts the task. The bar is drawn only when stdout is a terminal and the run lasts longer
+/// than a couple of seconds; the live line goes to stderr (above the bar when there is one).
+pub fn spawn(progress: Arc<Progress>, show: Show) -> BarHandle {
     let (tx, mut rx) = oneshot::channel();
-    let enabled = std::io::stdout().is_terminal();
+    let clock = show.clock;
+    let origin = move |p: &Progress| {
+        let ns = match p.live.origin_ns.load(Ordering::Relaxed) {
+            0 => show.origin_ns,
+            ns => ns,
+        };
+        Instant::from_std(clock.instant_at(ns))
+    };
+    let mut bar = (show.bar && std::io::stdout().is_terminal())
+        .then(|| Bar::new(&progress, show.duration, show.name.clone()));
+    let mut live = show.live.map(|spec| LiveLog::new(spec, show.name));
     let task = tokio::spawn(async move {
-        if !enabled {
-            let _ = rx.await;
-            return;
+        let mut tick = tokio::time::interval(BAR_TICK);
+        loop {
+            let origin = origin(&progress);
+            let due = live
+                .as_ref()
+                .map_or(origin, |l| origin + l.next_due() + LIVE_SETTLE);
+            tokio::select! {
+                _ = &mut rx => break,
+                _ = tick.tick(), if bar.is_some() => {
+                    if let Some(b) = bar.as_mut() {
+                        b.update(&progress, origin.elapsed());
+                    }
+                }
+                _ = tokio::time::sleep_until(due), if live.is_some() => {
+                    let Some(l) = live.as_mut() else { continue };
+                    if let Some(line) = l.sample(&progress, origin.elapsed()) {
+                        match bar.as_ref().filter(|b| b.shown) {
+                            Some(b) => b.bar.println(line),
+                            None => eprintln!("{line}"),
+                        }
+                    }
+                }
+            }
         }
-        let started = tokio::time::Instant::now();
+        if let Some(b) = bar {
+            b.bar.finish_and_clear();
+        }
+    });
+    BarHandle {
+        stop: Some(tx),
+        task,
+    }
+}
+
+/// The indicatif bar: by time for duration-bound runs, by messages otherwise.
+struct Bar {
+    bar: ProgressBar,
+    by_time: bool,
+    shown: bool,
+}
+
+impl Bar {
+    fn new(progress: &Progress, duration: Option<Duration>, name: String) -> Bar {
         let planned = progress.planned.load(Ordering::Relaxed);
         let (len, by_time) = match duration {
             Some(d) => (d.as_millis() as u64, true),
@@ -54,35 +126,29 @@ pub fn spawn(progress: Arc<Progress>, duration: Option<Duration>, name: String) 
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_prefix(name);
-        let mut shown = false;
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            tokio::select! {
-                _ = &mut rx => break,
-                _ = tick.tick() => {}
-            }
-            let elapsed = started.elapsed();
-            if !shown && elapsed >= SHOW_AFTER {
-                bar.set_draw_target(ProgressDrawTarget::stderr());
-                shown = true;
-            }
-            let published = progress.published.load(Ordering::Relaxed);
-            let acked = progress.acked.load(Ordering::Relaxed);
-            bar.set_position(if by_time {
-                elapsed.as_millis() as u64
-            } else {
-                published
-            });
-            bar.set_message(format!(
-                "{:.0} msgs/s, {} acked",
-                published as f64 / elapsed.as_secs_f64().max(1e-3),
-                acked
-            ));
+        Bar {
+            bar,
+            by_time,
+            shown: false,
         }
-        bar.finish_and_clear();
-    });
-    BarHandle {
-        stop: Some(tx),
-        task,
+    }
+
+    fn update(&mut self, progress: &Progress, elapsed: Duration) {
+        if !self.shown && elapsed >= SHOW_AFTER {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown = true;
+        }
+        let published = progress.published.load(Ordering::Relaxed);
+        let acked = progress.acked.load(Ordering::Relaxed);
+        self.bar.set_position(if self.by_time {
+            elapsed.as_millis() as u64
+        } else {
+            published
+        });
+        self.bar.set_message(format!(
+            "{:.0} msgs/s, {} acked",
+            published as f64 / elapsed.as_secs_f64().max(1e-3),
+            acked
+        ));
     }
 }

@@ -69,6 +69,7 @@ fn options(out: &tempfile::TempDir, cancel: Cancel) -> RunOptions {
         out_root: out.path().to_path_buf(),
         cancel,
         progress: false,
+        live: jsbench::runner::live::LiveMode::Off,
     }
 }
 

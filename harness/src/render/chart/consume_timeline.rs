@@ -11,7 +11,7 @@ use super::canvas::{svg_chart, Area, DESC_SIZE, FONT};
 use super::fault_shading::{FaultShading, FaultSpan};
 use super::legend::{legend, LegendItem};
 use super::palette::{scenario_color, MUTED, TEXT_COLOR};
-use super::time_axis::{bucket_rates, peak, time_mesh, TIME_DESC};
+use super::time_axis::{bucket_levels, bucket_rates, peak, time_mesh, TIME_DESC};
 use super::{ChartError, Figure};
 
 /// The consume side of one scenario over time, per bucket from the start of the measured phase
@@ -56,15 +56,11 @@ impl ConsumeSeries {
         self.bucket_ms <= 0.0 || (self.processed.is_empty() && self.backlog.is_empty())
     }
 
-    /// `(seconds at the bucket's end, messages waiting)`, from 0 at the start.
+    /// `(seconds at the bucket's end, messages waiting)`, from 0 at the start; merged buckets
+    /// (long runs) keep their highest backlog.
     fn backlog_points(&self) -> Vec<(f64, f64)> {
         std::iter::once((0.0, 0.0))
-            .chain(
-                self.backlog
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &n)| ((i + 1) as f64 * self.bucket_ms / 1000.0, n as f64)),
-            )
+            .chain(bucket_levels(self.bucket_ms, &self.backlog))
             .collect()
     }
 }

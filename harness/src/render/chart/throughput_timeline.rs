@@ -169,3 +169,32 @@ pub(super) fn per_run_figure(suite: &SuiteView) -> Option<Figure> {
         svgs: svgs.map(|list| list.into_iter().map(|(_, svg)| svg).collect()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::chart::time_axis::MAX_POINTS;
+
+    /// The drawn line of an hour at 100 ms buckets holds at most `MAX_POINTS` points.
+    #[test]
+    fn an_hour_long_timeline_draws_a_bounded_line() {
+        let series = TimelineSeries {
+            name: "soak".into(),
+            bucket_ms: 100.0,
+            acked: (0..36_000u64).map(|i| 200 + i % 13).collect(),
+        };
+        let svg = throughput_timeline(&[series], &[]).unwrap();
+        let lines: Vec<&str> = svg
+            .split("<polyline")
+            .skip(1)
+            .filter_map(|p| p.split("points=\"").nth(1)?.split('"').next())
+            .collect();
+        let longest = lines
+            .iter()
+            .map(|p| p.split_whitespace().count())
+            .max()
+            .unwrap();
+        assert!(longest <= MAX_POINTS, "{longest} points drawn");
+        assert!(longest >= MAX_POINTS / 2, "{longest} points drawn");
+    }
+}
