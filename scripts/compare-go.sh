@@ -29,6 +29,7 @@
 # server's. That shows whether the lean path leaves the server more of the 2-core machine.
 #
 #   scripts/compare-go.sh [ROUNDS] [MESSAGES]        # env: STORAGES="memory file"
+#                                                    #      JSB_ARGS="--runtime multi-thread"
 #
 # Needs: the Go peer (built here with its build.sh if missing: Debian's golang-go and nats.go),
 # nats-server (NATS_SERVER_BIN or `jsbench fetch-server`), a release build of jsbench (built
@@ -111,7 +112,8 @@ PY
 jsb_run() { # scenario round
   local out="$work/out-$1-$2" s0
   s0=$(server_cpu_ns)
-  "$jsb" run "$work/$1.toml" --server-url "$url" --out "$out" --no-progress >/dev/null 2>&1 || true
+  # shellcheck disable=SC2086 # JSB_ARGS is a list of flags
+  "$jsb" run "$work/$1.toml" --server-url "$url" --out "$out" --no-progress ${JSB_ARGS:-} >/dev/null 2>&1 || true
   python3 - "$out" "$s0" "$(server_cpu_ns)" "$cpus" <<'PY'
 import glob, json, sys
 r = json.load(open(glob.glob(sys.argv[1] + "/*/result.json")[0]))
