@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::result::Report;
-use crate::scenario::{Mode, Storage, Strategy};
+use crate::scenario::{Api, Mode, Storage, Strategy};
 
 /// One value or a list of them (`faults = "pause"` or `faults = ["pause", "kill"]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,11 @@ pub struct Selector {
     /// older than the `client` object were all async-nats in jsbench's own process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<OneOrMany>,
+    /// The in-process client's publish path (`publish.api`: "jetstream" or "lean"; one or a
+    /// list). Completion order depends on it: the lean path completes acks in wire order.
+    /// Results older than `publish.api` (and runs through an adapter) are "jetstream".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<OneOrMany>,
     /// "none" (no fault), "any" (at least one), or fault kinds (at least one of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<OneOrMany>,
@@ -85,6 +90,9 @@ pub const CONSUME_VALUES: &str = "none, any, keyed, shared";
 /// share a name; `adapter` tells them apart).
 pub const CLIENT_NAMES: [&str; 4] = ["async-nats", "nats.go", "nats.c", "nats.py"];
 
+/// The group of in-process runs on the lean path (`publish.api = "lean"`).
+pub const LEAN_GROUP: &str = "async-nats lean";
+
 /// What a result without a `client` object was published by.
 pub const DEFAULT_CLIENT: &str = "async-nats";
 
@@ -119,6 +127,15 @@ impl Selector {
                 out.push((
                     "mode",
                     format!("unknown mode {m:?}; allowed: {}", allowed.join(", ")),
+                ));
+            }
+        }
+        for a in self.api.iter().flat_map(OneOrMany::items) {
+            if Api::from_name(a).is_none() {
+                let allowed: Vec<&str> = Api::ALL.iter().map(|a| a.as_str()).collect();
+                out.push((
+                    "api",
+                    format!("unknown api {a:?}; allowed: {}", allowed.join(", ")),
                 ));
             }
         }
@@ -172,6 +189,10 @@ impl Selector {
                 .client
                 .as_ref()
                 .is_none_or(|c| c.items().contains(&run.client.as_str()))
+            && self
+                .api
+                .as_ref()
+                .is_none_or(|a| a.items().contains(&run.api.as_str()))
             && self.redelivery.is_none_or(|r| r == run.redelivery)
             && self.msg_id.is_none_or(|m| m == run.msg_id)
             && self.retry.is_none_or(|r| r == run.retry)
@@ -248,6 +269,8 @@ pub struct RunFacts {
     /// `client.adapter`: "in-process" (also for older results), a shipped adapter's name, or
     /// "command".
     pub adapter: String,
+    /// `publish.api`: "jetstream" (also for older results) or "lean".
+    pub api: Api,
     /// The pool model of the consume side, when there is one.
     pub consume: Option<String>,
     pub redelivery: bool,
@@ -303,6 +326,10 @@ impl RunFacts {
                 .client
                 .as_ref()
                 .map_or("in-process".to_string(), |c| c.adapter.clone()),
+            api: at(plan, &["publish", "api"])
+                .and_then(|v| v.as_str())
+                .and_then(Api::from_name)
+                .unwrap_or_default(),
             consume: consume.map(|c| {
                 c.get("model")
                     .and_then(|m| m.as_str())
@@ -332,9 +359,12 @@ impl RunFacts {
     /// `None` for async-nats in jsbench's own process (and results older than the `client`
     /// object); async-nats through the stdio adapter by the adapter's name, so the contract's
     /// own cost shows as its own group; a `client.command` program by its client's name and
-    /// "(command)".
+    /// "(command)"; async-nats in-process on the lean path (`publish.api = "lean"`) as
+    /// "async-nats lean".
     pub fn client_group(&self) -> Option<String> {
         match self.adapter.as_str() {
+            // The lean path completes acks in wire order: its order figures are its own.
+            "in-process" if self.api == Api::Lean => Some(LEAN_GROUP.to_string()),
             "in-process" => None,
             "command" => Some(format!("{} (command)", self.client)),
             adapter if self.client == "async-nats" => Some(adapter.to_string()),
@@ -496,6 +526,33 @@ mod tests {
         assert!(sel(OneOrMany::One("nats.go".into())).matches(&f));
         assert!(sel(OneOrMany::Many(vec!["nats.c".into(), "nats.go".into()])).matches(&f));
         assert!(!sel(OneOrMany::One("async-nats".into())).matches(&f));
+    }
+
+    #[test]
+    fn api_selects_the_publish_path_and_older_results_are_jetstream() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/recorded/20261127T115755Z-single-async-none/result.json");
+        let mut r = Report::load(&path).unwrap();
+        let sel = |a: OneOrMany| Selector {
+            api: Some(a),
+            ..Default::default()
+        };
+        let f = RunFacts::of(&r);
+        assert_eq!(f.api, Api::Jetstream, "a result older than publish.api");
+        assert!(sel(OneOrMany::One("jetstream".into())).matches(&f));
+        assert!(!sel(OneOrMany::One("lean".into())).matches(&f));
+        r.scenario.plan["publish"]["api"] = serde_json::json!("lean");
+        let f = RunFacts::of(&r);
+        assert!(sel(OneOrMany::One("lean".into())).matches(&f));
+        assert!(!sel(OneOrMany::One("jetstream".into())).matches(&f));
+        assert!(sel(OneOrMany::Many(vec!["jetstream".into(), "lean".into()])).matches(&f));
+        let bad = sel(OneOrMany::One("fast".into())).problems();
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert_eq!(bad[0].0, "api");
+        assert!(bad[0].1.contains("allowed: jetstream, lean"), "{bad:?}");
+        // Its order figures and ratio matches are its own, apart from the JetStream path's.
+        assert_eq!(f.client_group().as_deref(), Some(LEAN_GROUP));
+        assert_eq!(f.field(MatchField::Client), LEAN_GROUP);
     }
 
     #[test]

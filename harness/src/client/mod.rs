@@ -16,6 +16,10 @@
 //!   and async mode (pacing, retries first, the drain at the end);
 //! - `send.rs`: one attempt on the wire and its outcome (the per-message hot path);
 //! - `ack.rs`: the wire tap on ack futures;
+//! - `inflight.rs`: the attempts in flight on either publish path (ack futures, or the lean
+//!   window);
+//! - [`lean`]: the lean publish path (`publish.api = "lean"`): core publishes under one
+//!   wildcard reply subscription per connection, acks read in wire order;
 //! - `retry.rs`: the retry queue and its backoff;
 //! - `guard.rs`: the per-key sequence guard (`publish.expect_last_subject_seq`);
 //! - [`batch`]: batch mode — the atomic batch protocol and its phase loop;
@@ -29,6 +33,8 @@ pub mod adapter;
 pub mod batch;
 pub mod fast;
 mod guard;
+mod inflight;
+pub mod lean;
 mod phase;
 pub mod pool;
 mod retry;
@@ -44,7 +50,7 @@ use tokio::sync::watch;
 use crate::cancel::Cancel;
 use crate::client::pool::Router;
 use crate::record::observe::{Progress, WireTap};
-use crate::scenario::{GapMode, Mode, RetryPlan, Wire};
+use crate::scenario::{Api, GapMode, Mode, RetryPlan, Wire};
 use crate::workload::{Pacer, Subjects};
 
 /// How a phase is bounded.
@@ -77,6 +83,10 @@ pub enum Stop {
 /// Everything the publisher needs; borrowed from the runner.
 pub struct Publisher<'a> {
     pub contexts: &'a [jetstream::Context],
+    /// The connections' core clients (the lean path publishes and subscribes on them).
+    pub clients: &'a [async_nats::Client],
+    /// Which path sync and async mode publish through (`publish.api`).
+    pub api: Api,
     pub router: &'a Router,
     pub subjects: &'a Subjects,
     pub run_id: &'a str,

@@ -10,10 +10,10 @@
 use std::sync::atomic::Ordering;
 
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
 
-use super::ack::{Attempt, Tapped};
+use super::ack::Attempt;
 use super::guard::{Guard, Parked};
+use super::inflight::Inflight;
 use super::retry::Retries;
 use super::{Limit, Publisher, Stop};
 use crate::record::history::History;
@@ -31,8 +31,9 @@ pub(super) struct Phase<'h> {
     pub warmup: bool,
     pub history: &'h mut History,
     pub rec: &'h mut Recorder,
-    /// Ack futures not yet completed (async mode; sync mode awaits each one in turn).
-    pub inflight: FuturesUnordered<Tapped>,
+    /// Attempts not yet settled, on the phase's publish path (async mode; sync mode awaits
+    /// each one in turn).
+    pub inflight: Inflight,
     pub retries: Retries,
     /// Publishes the client refused to queue (or fast batches it could not start) in a row (see
     /// `MAX_CONSECUTIVE_SEND_FAILURES`).
@@ -69,7 +70,7 @@ impl<'h> Phase<'h> {
             seq: vec![0u32; keys as usize],
             history,
             rec,
-            inflight: FuturesUnordered::new(),
+            inflight: Inflight::Futures(FuturesUnordered::new()),
             retries: Retries::default(),
             send_failures: 0,
             tagger: Tagger::new(p.wire, p.payload_size),

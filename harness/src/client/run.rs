@@ -2,15 +2,19 @@
 //! `phase.rs`, batch in `batch/`, fast in `fast/`), then the messages the guard parked go out,
 //! the nemesis is told that publishing stopped, and the acks still in flight are drained.
 //!
-//! It stands above every loop so that none of them needs to know the others.
+//! It stands above every loop so that none of them needs to know the others. Sync and async
+//! mode on the lean path (`publish.api = "lean"`) open the lean window here, which subscribes
+//! each connection to its reply inbox for the phase; the loop is the same.
 
 use std::sync::atomic::Ordering;
 
+use super::inflight::Inflight;
+use super::lean::Window;
 use super::phase::{Bound, Phase};
 use super::{Limit, Publisher, Stop};
 use crate::record::history::History;
 use crate::record::observe::Recorder;
-use crate::scenario::Mode;
+use crate::scenario::{Api, Mode};
 use crate::workload::KeyGen;
 
 impl Publisher<'_> {
@@ -32,6 +36,23 @@ impl Publisher<'_> {
         rec.start_at(phase_start);
         let mut st = Phase::new(self, warmup, history, rec);
         let bound = Bound::new(limit, phase_start);
+        let lean = self.api == Api::Lean && matches!(self.mode, Mode::Sync | Mode::Async);
+        if lean {
+            match Window::open(
+                self.clients,
+                self.tap.clone(),
+                self.ack_timeout,
+                self.window,
+            )
+            .await
+            {
+                Ok(w) => st.inflight = Inflight::Lean(w),
+                Err(e) => {
+                    st.rec.finish();
+                    return Stop::ClientFailed(e.to_string());
+                }
+            }
+        }
         let stop = match self.mode {
             Mode::Batch => self.publish_batches(&mut st, &bound, keygen).await,
             Mode::Fast => self.publish_fast(&mut st, &bound, keygen).await,

@@ -15,9 +15,9 @@ use async_nats::jetstream::context::{PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::Subject;
 use bytes::Bytes;
-use futures::StreamExt;
 
 use super::ack::{Attempt, Completion, Tapped};
+use super::inflight::Inflight;
 use super::phase::Phase;
 use super::{error_name, reply_code, Publisher, DUPLICATE_IN_PROCESS};
 use crate::record::history::{AttemptRecord, Outcome};
@@ -26,12 +26,23 @@ use crate::workload::Tag;
 
 impl Publisher<'_> {
     /// Sends one attempt and, in sync mode, waits for its outcome; in async mode, waits only
-    /// while the window is full.
+    /// while the window is full. The attempt goes out on the phase's publish path: the
+    /// JetStream context (an ack future, followed through the tap) or the lean window.
     pub(super) async fn send(&self, st: &mut Phase<'_>, a: Attempt) {
         let clock = *self.tap.clock();
-        let (subject, msg) = self.message(st, &a);
+        let (subject, payload, headers) = self.parts(st, &a);
         let send_ns = clock.now_ns();
-        let sent = self.contexts[a.conn].send_publish(subject, msg).await;
+        let sent = match &mut st.inflight {
+            Inflight::Futures(_) => {
+                let msg = message(payload, headers);
+                let ctx = &self.contexts[a.conn];
+                ctx.send_publish(subject, msg).await.map(Some)
+            }
+            Inflight::Lean(w) => w
+                .publish(&a, subject, payload, headers, send_ns)
+                .await
+                .map(|()| None),
+        };
         // A repeat is not an attempt of the message's own: it leaves the message's columns alone.
         let repeat = a.attempt == REPEAT;
         if !repeat {
@@ -57,44 +68,41 @@ impl Publisher<'_> {
         if !repeat {
             st.history.set_outcome(a.idx as usize, Outcome::InFlight);
         }
-        let mut t = Tapped::new(fut, &self.tap, &a, send_ns);
-        match self.mode {
-            Mode::Sync => {
+        if let Some(fut) = fut {
+            let mut t = Tapped::new(fut, &self.tap, &a, send_ns);
+            if self.mode == Mode::Sync {
                 let c = (&mut t).await;
                 self.complete(c, st);
+                record_call(st, repeat, send_ns, clock.now_ns());
+                return;
             }
-            Mode::Async | Mode::Batch | Mode::Fast => {
-                // Poll once now so the reply's arrival is timed by the tap even if the
-                // collection does not poll this future for a while. A result that is already
-                // there is kept and handed out by the collection in its own order, as an
-                // application would see it.
-                t.prime();
-                st.inflight.push(t);
-                while st.inflight.len() >= self.window {
-                    match st.inflight.next().await {
-                        Some(c) => self.complete(c, st),
-                        None => break,
-                    }
-                }
+            // Poll once now so the reply's arrival is timed by the tap even if the
+            // collection does not poll this future for a while. A result that is already
+            // there is kept and handed out by the collection in its own order, as an
+            // application would see it.
+            t.prime();
+            if let Inflight::Futures(f) = &mut st.inflight {
+                f.push(t);
+            }
+        }
+        // Sync mode on the lean path waits for this attempt's reply (the only one in flight).
+        let room = if self.mode == Mode::Sync {
+            1
+        } else {
+            self.window
+        };
+        while st.inflight.len() >= room {
+            match st.inflight.next().await {
+                Some(c) => self.complete(c, st),
+                None => break,
             }
         }
         // The call returns here: after the ack (sync), or once queued with a free slot (async).
         record_call(st, repeat, send_ns, clock.now_ns());
     }
 
-    /// The subject and message of one attempt: the payload and headers in the run's wire
-    /// format (run, key, sequence, index, connection, attempt) and, when asked, a message id.
-    #[inline]
-    fn message(&self, st: &mut Phase<'_>, a: &Attempt) -> (Subject, PublishMessage) {
-        let (subject, payload, headers) = self.parts(st, a);
-        let mut msg = PublishMessage::build().payload(payload);
-        if let Some(h) = headers {
-            msg = msg.headers(h);
-        }
-        (subject, msg)
-    }
-
-    /// The subject, payload and headers of one attempt (see [`Self::message`]).
+    /// The subject, payload and headers of one attempt: the payload and headers in the run's
+    /// wire format (run, key, sequence, index, connection, attempt) and, when asked, a message id.
     #[inline]
     pub(super) fn parts(
         &self,
@@ -203,6 +211,16 @@ impl Publisher<'_> {
             }
         }
         rec.ended_ns = rec.ended_ns.max(ack_ns);
+    }
+}
+
+/// The JetStream context's message of one attempt.
+#[inline]
+fn message(payload: Bytes, headers: Option<HeaderMap>) -> PublishMessage {
+    let msg = PublishMessage::build().payload(payload);
+    match headers {
+        Some(h) => msg.headers(h),
+        None => msg,
     }
 }
 

@@ -98,6 +98,8 @@ impl Phases<'_> {
         let (stopped_tx, stopped_rx) = watch::channel(false);
         let mut publisher = Publisher {
             contexts: &self.rig.pool.contexts,
+            clients: &self.rig.pool.clients,
+            api: self.plan.publish.api,
             router: &router,
             subjects: &self.rig.subjects,
             run_id: self.run_id,

@@ -34,7 +34,7 @@ mod tests;
 pub use error::{FieldError, ScenarioError};
 pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
 pub use plan::{
-    Amount, ClientAdapter, ClientPlan, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen,
+    Amount, Api, ClientAdapter, ClientPlan, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen,
     ConsumerKind, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode,
     Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage,
     Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,

@@ -195,6 +195,9 @@ impl Strategy {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PublishPlan {
     pub mode: Mode,
+    /// Which publish path of the in-process client carries sync and async publishes
+    /// (`publish.api`): async-nats' JetStream API, or the lean path (`client/lean/`).
+    pub api: Api,
     /// Acks in flight (async; 1 in sync and fast mode), or batches awaiting their commit (batch).
     pub max_in_flight: usize,
     /// Messages per atomic batch (batch mode) or per fast batch (fast mode).
@@ -342,6 +345,36 @@ pub enum GapMode {
     Fail,
     /// Report the gap and go on.
     Ok,
+}
+
+/// Which publish path the in-process client takes (`publish.api`; README "Publish paths").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// async-nats' JetStream context (`send_publish` and its ack futures): what applications
+    /// write, and what the claims about async-nats are judged on.
+    #[default]
+    Jetstream,
+    /// The lean path: core publishes with a reply subject of their own under one wildcard
+    /// subscription per connection, acks read in wire order (`client/lean/`).
+    Lean,
+}
+
+impl Api {
+    /// Every path, in the order outputs list them.
+    pub const ALL: [Api; 2] = [Api::Jetstream, Api::Lean];
+
+    /// The path a scenario or a claims file names ("lean"); `None` for any other word.
+    pub fn from_name(name: &str) -> Option<Api> {
+        Api::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Jetstream => "jetstream",
+            Api::Lean => "lean",
+        }
+    }
 }
 
 /// Which format carries each message's tag (`publish.wire`; README "Message format"). How a

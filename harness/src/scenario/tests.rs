@@ -581,3 +581,34 @@ fn client_errors_name_the_field_and_what_is_allowed() {
     let in_process = format!("{MIN}[client]\nresolve_timeout = \"1s\"\n");
     message_for(&errs(&in_process), "client.resolve_timeout");
 }
+
+#[test]
+fn publish_api_is_jetstream_by_default_and_lean_only_for_sync_and_async_in_process() {
+    let p = parse(MIN, "t.toml", &Overrides::default()).unwrap();
+    assert_eq!(p.publish.api, Api::Jetstream);
+    for mode in ["sync", "async"] {
+        let lean = format!("{MIN}[publish]\nmode = \"{mode}\"\napi = \"lean\"\n");
+        let p = parse(&lean, "t.toml", &Overrides::default()).unwrap();
+        assert_eq!((p.publish.api, p.publish.mode.as_str()), (Api::Lean, mode));
+    }
+    for mode in ["batch", "fast"] {
+        let lean = format!("{MIN}[publish]\nmode = \"{mode}\"\napi = \"lean\"\n");
+        let m = message_for(&errs(&lean), "publish.api");
+        assert!(m.contains("\"sync\" or \"async\""), "{m}");
+        assert!(m.contains("allowed with this mode: \"jetstream\""), "{m}");
+    }
+    let adapter = format!("{MIN}[client]\nadapter = \"nats.go\"\n[publish]\napi = \"lean\"\n");
+    let m = message_for(&errs(&adapter), "publish.api");
+    assert!(m.contains("\"jetstream\""), "{m}");
+    let unknown = format!("{MIN}[publish]\napi = \"raw\"\n");
+    let e = parse(&unknown, "t.toml", &Overrides::default()).expect_err("unknown api");
+    let text = e.to_string();
+    assert!(
+        text.contains("publish.api") || text.contains("api"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jetstream") && text.contains("lean"),
+        "{text}"
+    );
+}

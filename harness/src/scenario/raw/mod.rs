@@ -166,6 +166,8 @@ pub struct ConnectionsSection {
 #[serde(deny_unknown_fields)]
 pub struct PublishSection {
     pub mode: Option<Mode>,
+    /// "jetstream" (default) or "lean": which publish path of the in-process client.
+    pub api: Option<crate::scenario::Api>,
     pub max_in_flight: Option<i64>,
     /// Messages per atomic batch (batch mode) or per fast batch (fast mode).
     pub batch_size: Option<i64>,

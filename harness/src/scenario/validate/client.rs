@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::scenario::error::Checker;
-use crate::scenario::{ClientAdapter, ClientPlan, ClientSection, PublishPlan, ServerPlan, Wire};
+use crate::scenario::{
+    Api, ClientAdapter, ClientPlan, ClientSection, PublishPlan, ServerPlan, Wire,
+};
 
 /// The largest `max_pending` accepted: well above any window jsbench keeps (1 000 000).
 const MAX_PENDING: i64 = 10_000_000;
@@ -182,6 +184,17 @@ fn what_adapters_cannot_do(c: &mut Checker, publish: &PublishPlan, server: &Serv
             "publish.repeat_msg_id_every",
             "is not supported through an adapter yet (remove it or use client.adapter = \
              \"async-nats\")",
+        );
+    }
+    if publish.api != Api::Jetstream {
+        c.err(
+            "publish.api",
+            format!(
+                "{:?} is the in-process client's path; through an adapter the adapter's client \
+                 publishes its own way. Allowed: \"jetstream\" (the default), or remove \
+                 [client] for the in-process lean path",
+                publish.api.as_str()
+            ),
         );
     }
     if publish.wire != Wire::Payload {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::scenario::error::Checker;
-use crate::scenario::{GapMode, Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
+use crate::scenario::{Api, GapMode, Mode, PublishPlan, PublishSection, RetryPlan, RetrySection};
 
 /// Batch mode: the server's default (and this harness's) limit of messages in one atomic batch.
 const MAX_BATCH: usize = 1000;
@@ -32,6 +32,7 @@ pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
     }
     PublishPlan {
         mode,
+        api: api(c, s, mode),
         max_in_flight,
         batch_size,
         flow,
@@ -44,6 +45,24 @@ pub(super) fn validate(c: &mut Checker, s: &PublishSection) -> PublishPlan {
         retry: s.retry.as_ref().map_or(RetryPlan::NONE, |r| retry(c, r)),
         repeat_msg_id_every: repeats(c, s.repeat_msg_id_every, msg_id),
     }
+}
+
+/// `api`: the JetStream API (default) or the lean path; the lean path publishes one message at
+/// a time with its own reply subject, so it is for sync and async mode only (batch and fast mode
+/// speak their own protocols). Whether the client is in-process is checked with `[client]`.
+fn api(c: &mut Checker, s: &PublishSection, mode: Mode) -> Api {
+    let api = s.api.unwrap_or_default();
+    if api == Api::Lean && matches!(mode, Mode::Batch | Mode::Fast) {
+        c.err(
+            "publish.api",
+            format!(
+                "\"lean\" is for mode = \"sync\" or \"async\" (got mode = \"{}\", which has \
+                 its own protocol); allowed with this mode: \"jetstream\"",
+                mode.as_str()
+            ),
+        );
+    }
+    api
 }
 
 /// `max_in_flight`: 1 in sync mode; acks in flight in async mode; batches awaiting their commit
