@@ -25,15 +25,21 @@ fn storage(r: &Report) -> OrderFigures {
     r.order.storage.expect("storage order measured")
 }
 
-/// The run took the lean path, says so in result.json, and completed its acks in wire order.
+/// The run took the lean path, says so in result.json, and completed its acks in wire order
+/// (on one connection; across several, the read order is the client's poll order and no wire
+/// order is reported).
 fn lean_path(r: &Report) {
     assert_eq!(
         r.scenario.plan["publish"]["api"], "lean",
         "result.json records the path"
     );
-    let wire = r.order.ack_wire.expect("wire order measured");
     let completion = r.order.ack_completion.expect("completion order measured");
-    assert_eq!(completion, wire, "lean: completion order is wire order");
+    if r.scenario.plan["connections"]["count"] == 1 {
+        let wire = r.order.ack_wire.expect("wire order measured");
+        assert_eq!(completion, wire, "lean: completion order is wire order");
+    } else {
+        assert!(r.order.ack_wire.is_none(), "{:?}", r.order.ack_wire);
+    }
 }
 
 /// Every message published ended one way or another.
@@ -84,7 +90,9 @@ async fn round_robin_pool_breaks_per_key_storage_order() {
         "round robin ×4 stores some out of key order: {s:?}"
     );
     assert_eq!(r.verdicts[0].verdict, jsbench::checker::Verdict::Pass);
-    assert!(r.order.ack_wire.unwrap().late > 0, "{:?}", r.order.ack_wire);
+    // Across connections the lean path reads replies in its own poll order, which is not the
+    // wire's: the ack wire order is not reported rather than reported from the poll order.
+    assert!(r.order.ack_wire.is_none(), "{:?}", r.order.ack_wire);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,11 @@
 //! outcome is recorded into the history and the recorder.
 //!
 //! Order: on the lean path an ack completes when its reply is read, so **completion order is
-//! wire order** (the order the replies are read from the connections; across connections, as
-//! the client reads them). The wire rank and the ack time are taken at that moment, so
-//! publish → ack is what the application sees. The JetStream path's completion order is the
+//! the read order**: on one connection that is wire order; across connections it is the order
+//! the client polls their subscriptions (in turn), which says nothing of which socket a reply
+//! reached first — so with more than one connection the run reports no ack wire order
+//! (`order.ack_wire` is null, `runner/analysis.rs`). The ack time is taken when the reply is
+//! read, so publish → ack is what the application sees. The JetStream path's completion order is the
 //! order a `FuturesUnordered` yields its futures, which can differ from wire order; claims about
 //! completion order select their path (`api` in a claims file's selector).
 //!
