@@ -80,7 +80,10 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         }
         consume_report = Some(c.report);
     }
-    let counts = counts(h, safety.as_ref(), m.consume.as_ref());
+    let mut counts = counts(h, safety.as_ref(), m.consume.as_ref());
+    // A lost worker's unsent messages were never handed to a client.
+    counts.published -= m.unsent.min(counts.published);
+    counts.in_flight -= m.unsent.min(counts.in_flight);
     let mut notes = Vec::new();
     if let Some(n) = safety.as_ref().filter(|s| s.ack_seq_mismatches > 0) {
         notes.push(format!(
@@ -522,6 +525,8 @@ mod tests {
             server_cores: Vec::new(),
             adapter_cores: None,
             cpus: 2,
+            workers: Vec::new(),
+            unsent: 0,
         }
     }
 
