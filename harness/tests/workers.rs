@@ -123,6 +123,39 @@ fn sync_key_affine_split_gets_the_verdicts_of_one_process() {
 }
 
 #[test]
+fn sync_round_robin_split_gets_the_verdicts_of_one_process() {
+    // Its claim is global order ("preserved"): judged per publisher across workers.
+    assert_split_run_matches("rr4-sync-none");
+}
+
+#[test]
+fn faults_are_refused_before_anything_runs() {
+    let out = tempfile::tempdir().unwrap();
+    let o = jsbench()
+        .arg("run")
+        .arg(scenario("ka4-async-skew"))
+        .args([
+            "--workers",
+            "2",
+            "--backend",
+            "process",
+            "--format",
+            "quiet",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ka4-async-skew.toml: faults: not with --workers yet"),
+        "{err}"
+    );
+    assert!(only_result(out.path()).is_none(), "nothing was run");
+}
+
+#[test]
 fn a_single_connection_is_refused_before_anything_runs() {
     let out = tempfile::tempdir().unwrap();
     let o = jsbench()

@@ -14,10 +14,12 @@
 use std::collections::HashMap;
 
 use super::part::{outcome_of, LogPart, Part, TimelinePart};
+use crate::checker::OrderFigures;
 use crate::client::Stop;
 use crate::record::history::{History, NONE};
 use crate::record::observe::{LatencyLog, Recorder, Timeline};
 use crate::record::usage::Usage;
+use crate::result::WorkerReport;
 use crate::scenario::Plan;
 use crate::split::{Draws, Segment};
 
@@ -325,4 +327,48 @@ impl IndexMap {
         let w = *self.owner_of_hash.get(&key_hash)?;
         self.idx.get(w)?.get(local as usize).copied()
     }
+}
+
+/// Each key's worker in a distributed run (from result.json `workers[].segment.key_list`);
+/// `None` for one process.
+pub(super) fn key_owners(workers: &[WorkerReport], num_keys: u32) -> Option<Vec<u16>> {
+    if workers.is_empty() {
+        return None;
+    }
+    let mut owner = vec![0u16; num_keys as usize];
+    for w in workers {
+        for &k in &w.segment.key_list {
+            if let Some(o) = owner.get_mut(k as usize) {
+                *o = w.index as u16;
+            }
+        }
+    }
+    Some(owner)
+}
+
+/// An order judged per publisher: N workers publish concurrently, so there is no one publish
+/// order across them to be "late" against. Each worker's messages are judged against its own
+/// publish order (the plan's order of its messages) and the figures summed (the largest
+/// displacement: the largest of any worker). Per-key figures are unchanged by this (a key is
+/// one worker's); "late globally" then means what it means for one publisher.
+pub(super) fn per_publisher(order: &[u32], h: &History, owner: &[u16]) -> OrderFigures {
+    let workers = owner.iter().map(|&o| o as usize + 1).max().unwrap_or(0);
+    let mut split: Vec<Vec<u32>> = vec![Vec::new(); workers];
+    for &idx in order {
+        if let Some(&k) = h.keys.get(idx as usize) {
+            split[owner[k as usize] as usize].push(idx);
+        }
+    }
+    let mut f = OrderFigures::default();
+    for part in split {
+        let p = crate::checker::divergence(&part, &h.keys, h.num_keys);
+        f.messages += p.messages;
+        f.late += p.late;
+        f.inversions += p.inversions;
+        f.max_displacement = f.max_displacement.max(p.max_displacement);
+        f.late_per_key += p.late_per_key;
+        f.keys_affected += p.keys_affected;
+        f.keys += p.keys;
+    }
+    f
 }

@@ -74,7 +74,8 @@ fn lost_workers(m: &Measured) -> Option<String> {
         .collect();
     (!lost.is_empty()).then(|| {
         format!(
-            "{} of {} workers lost: {}; {} messages of theirs were never sent (not published)",
+            "{} of {} workers lost: {}; {} messages of their segments count as not published \
+             (what they sent before is in the stream, counted as stored)",
             lost.len(),
             m.workers.len(),
             lost.join("; "),
