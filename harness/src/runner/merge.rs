@@ -90,8 +90,8 @@ fn fill(h: &mut History, i: &Input<'_>, part: &Part, offset: i64) {
         crate::scenario::Strategy::KeyAffine => 0,
         _ => i.segment.connections.start as u16,
     };
-    for j in 0..(part.published as usize).min(idx.len()) {
-        let g = idx[j] as usize;
+    for (j, &g) in idx.iter().enumerate().take(part.published as usize) {
+        let g = g as usize;
         h.set_outcome(g, outcome_of(part.outcome[j]));
         h.stream_seq[g] = part.stream_seq[j];
         h.attempts[g] = part.attempts[j];
@@ -371,4 +371,137 @@ pub(super) fn per_publisher(order: &[u32], h: &History, owner: &[u16]) -> OrderF
         f.keys += p.keys;
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::history::Outcome;
+    use crate::runner::segment::SegmentRecord;
+    use crate::scenario::{parse, Overrides};
+    use crate::split::{draws, split};
+
+    const PLAN: &str = r#"
+name = "merge"
+seed = 3
+[connections]
+strategy = "round_robin"
+count = 2
+[workload]
+messages = 40
+warmup = 0
+keys = 4
+key_distribution = "uniform"
+"#;
+
+    /// What worker `w` would record: every message acked, stream sequence = 1000 + its plan
+    /// index, acks in publish order, its clock starting at `t0`.
+    fn record(d: &Draws, t0: u64) -> SegmentRecord {
+        let mut h = History::new(d.keys.clone(), 4).timed();
+        let mut rec = Recorder::new(false, std::time::Duration::from_millis(100), None);
+        rec.start_at(t0);
+        for (j, &g) in d.idx.iter().enumerate() {
+            let sent = t0 + 10 * j as u64 + 1;
+            h.record_send(j as u32, 1, sent);
+            h.record_ack(j as u32, 1000 + g as u64, false, j as u32);
+            h.record_ack_time(j as u32, sent + 5);
+            rec.publish_ack.record(sent + 5, 5);
+            rec.timeline.publish(sent);
+            rec.timeline.ack(sent + 5);
+            rec.ended_ns = sent + 5;
+        }
+        h.published = d.idx.len() as u64;
+        rec.finish();
+        SegmentRecord {
+            history: h,
+            rec,
+            stop: Stop::Done,
+            client: None,
+        }
+    }
+
+    fn setup() -> (Plan, Vec<Segment>, Vec<Draws>, Vec<Part>) {
+        let plan = parse(PLAN, "merge.toml", &Overrides::default()).unwrap();
+        let segs = split(&plan, 2).unwrap();
+        let all: Vec<Draws> = segs
+            .iter()
+            .map(|s| draws(&plan.workload, plan.seed, 40, s))
+            .collect();
+        let parts = all
+            .iter()
+            .enumerate()
+            .map(|(w, d)| Part::of(w, &record(d, 1_000_000 * (w as u64 + 1))))
+            .collect();
+        (plan, segs, all, parts)
+    }
+
+    #[test]
+    fn parts_fill_the_plans_positions() {
+        let (plan, segs, all, parts) = setup();
+        let keys = crate::workload::KeyGen::new(&plan.workload, plan.seed).take(40);
+        let inputs: Vec<Input<'_>> = (0..2)
+            .map(|w| Input {
+                segment: &segs[w],
+                draws: &all[w],
+                part: Some((&parts[w], -(1_000_000 * (w as i64 + 1)) + 5_000_000)),
+            })
+            .collect();
+        let m = merge(&plan, keys, &inputs, 5_000_000);
+        let h = &m.history;
+        assert_eq!((h.published, m.unsent), (40, 0));
+        for g in 0..40 {
+            assert_eq!(h.outcome(g), Outcome::Ok, "message {g}");
+            assert_eq!(h.stream_seq[g], 1000 + g as u64);
+        }
+        let mut ranks: Vec<u32> = h.wire_rank.clone();
+        ranks.sort_unstable();
+        assert_eq!(
+            ranks,
+            (0..40).collect::<Vec<u32>>(),
+            "ranks renumbered, none twice"
+        );
+        let mut done = h.completion.clone();
+        done.sort_unstable();
+        assert_eq!(done, (0..40).collect::<Vec<u32>>());
+        assert_eq!(m.rec.publish_ack.total.len(), 40, "histograms added");
+        let acked: u64 = m.rec.timeline.acked.iter().sum();
+        assert_eq!(acked, 40, "timelines merged");
+    }
+
+    #[test]
+    fn a_lost_workers_messages_are_not_published() {
+        let (plan, segs, all, parts) = setup();
+        let keys = crate::workload::KeyGen::new(&plan.workload, plan.seed).take(40);
+        let inputs = vec![
+            Input {
+                segment: &segs[0],
+                draws: &all[0],
+                part: Some((&parts[0], 0)),
+            },
+            Input {
+                segment: &segs[1],
+                draws: &all[1],
+                part: None,
+            },
+        ];
+        let m = merge(&plan, keys, &inputs, 0);
+        let mark = *all[0].idx.last().unwrap() as u64 + 1;
+        let theirs = all[1].idx.iter().filter(|&&g| (g as u64) < mark).count() as u64;
+        assert_eq!((m.history.published, m.unsent), (mark, theirs));
+        for &g in &all[1].idx {
+            assert_eq!(m.history.outcome(g as usize), Outcome::NotSent);
+        }
+    }
+
+    #[test]
+    fn a_tag_maps_back_to_the_plans_index() {
+        let (_, segs, all, _) = setup();
+        let map = IndexMap::new(&segs, &all);
+        for d in &all {
+            for (j, (&g, &k)) in d.idx.iter().zip(&d.keys).enumerate() {
+                assert_eq!(map.global(crate::workload::key_hash(k), j as u32), Some(g));
+            }
+        }
+        assert_eq!(map.global(crate::workload::key_hash(99), 0), None);
+    }
 }
