@@ -1,7 +1,8 @@
 //! The worker processes of a local distributed run: `jsbench worker` children of this very
 //! binary, given the coordination credential in their environment. Nothing is left behind:
 //! each child is killed (SIGKILL) when its handle is dropped — on return, on error, on panic —
-//! and the kernel kills it should the coordinator itself die first (`PR_SET_PDEATHSIG`).
+//! and the kernel kills it should the coordinator itself die first (`PR_SET_PDEATHSIG`). A
+//! Ctrl-C of the coordinator is passed on to the workers, once ([`Children::interrupt`]).
 
 use std::process::Stdio;
 
@@ -37,10 +38,13 @@ impl Children {
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .kill_on_drop(true);
-            // SAFETY: prctl only sets a flag of the child about to exec; nothing is allocated.
+            // SAFETY: prctl and setpgid only set attributes of the child about to exec;
+            // nothing is allocated. A process group of its own: a terminal's Ctrl-C reaches the
+            // coordinator only, which passes it on once ([`Children::interrupt`]).
             unsafe {
                 cmd.pre_exec(|| {
                     libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    libc::setpgid(0, 0);
                     Ok(())
                 });
             }
@@ -75,6 +79,19 @@ impl Children {
     pub(super) fn kill(&mut self, i: usize) {
         if let Some(c) = self.children[i].as_mut() {
             let _ = c.start_kill();
+        }
+    }
+
+    /// Passes a Ctrl-C on to every worker still running (SIGINT): each stops publishing,
+    /// drains and uploads what it published, as one process does on Ctrl-C.
+    pub(super) fn interrupt(&mut self) {
+        for i in 0..self.children.len() {
+            if self.ended(i).is_none() {
+                if let Some(pid) = self.pid(i) {
+                    // SAFETY: kill(2) on a child of ours that has not been reaped yet.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                }
+            }
         }
     }
 

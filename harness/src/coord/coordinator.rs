@@ -272,6 +272,9 @@ async fn watch(
             return;
         }
         if t.cancel.is_requested() {
+            if interrupted_at.is_none() {
+                children.interrupt();
+            }
             let at = *interrupted_at.get_or_insert_with(tokio::time::Instant::now);
             if at.elapsed() >= INTERRUPT_GRACE || t.cancel.is_urgent() {
                 for s in seen.iter_mut().filter(|s| !s.done && s.lost.is_none()) {
