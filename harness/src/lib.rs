@@ -59,7 +59,7 @@
 //!
 //! Imports point one way, down this list of layers (a folder uses only those below it):
 //! `app` · `render` · `claims` · `coord` · `runner`, `compare` · `result` · `checker` · `client`,
-//! `consume` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
+//! `consume`, `split` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
 //! `cancel.rs`, `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
 //! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
 //! what a fault is: kinds, parameters, schedule), so the nemesis stands below it, and the record
