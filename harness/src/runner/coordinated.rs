@@ -10,6 +10,7 @@ use super::phases::Phases;
 use super::{rig, Facts, Measured, RunError, RunOptions, RunOutput, RunStart};
 use crate::cancel::Cancel;
 use crate::record::observe::Clock;
+use crate::record::usage::NodesSpan;
 use crate::result::WorkerReport;
 use crate::scenario::Plan;
 use crate::server::Server;
@@ -86,7 +87,12 @@ where
         clock: Clock::start(),
         cancel: opts.cancel.clone(),
     };
-    let d = match drive(target).await {
+    let pids = node_pids(server).await;
+    // The nodes' CPU over the workers' whole stretch: which side was busy (`resources.bound`).
+    let nodes_span = NodesSpan::start(&pids);
+    let d = drive(target).await;
+    let server_cores = nodes_span.end(&node_pids(server).await);
+    let d = match d {
         Ok(d) => d,
         Err(e) => {
             rig.close(plan, facts).await;
@@ -117,8 +123,12 @@ where
         cluster: None,
         disk_survey: None,
         client: d.merged.client,
-        server_samples: Default::default(),
-        server_cores: Vec::new(),
+        // No `/varz` sampling while workers publish: the nodes' names, for their CPU figures.
+        server_samples: (
+            server.nodes().iter().map(|n| n.name.clone()).collect(),
+            vec![Vec::new(); server.nodes().len()],
+        ),
+        server_cores,
         adapter_cores: None,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         workers: d.workers,
@@ -126,4 +136,13 @@ where
     };
     rig.close(plan, facts).await;
     Ok(m)
+}
+
+/// Each node's host pid (for its CPU time), when it has one.
+async fn node_pids(server: &Server) -> Vec<Option<u32>> {
+    let mut pids = Vec::new();
+    for i in 0..server.nodes().len() {
+        pids.push(server.node_host_pid(i).await);
+    }
+    pids
 }
