@@ -33,6 +33,7 @@
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `split/` | one plan split across N workers (distributed load): each worker's keys, connections and share of the messages and rate, and why a plan cannot be split |
+//! | `coord/` | a distributed run (`run --workers N`, `worker`): the coordination server, its KV plan, registrations and barrier, the clock-offset probe, the worker processes, their uploads fetched and merged |
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report, the progress bar and the live line |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
@@ -57,8 +58,8 @@
 //!   the kinds table in the `faultfs/mod.rs` header.
 //!
 //! Imports point one way, down this list of layers (a folder uses only those below it):
-//! `app` · `render` · `claims` · `runner`, `compare` · `result` · `checker` · `client`,
-//! `consume` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
+//! `app` · `render` · `claims` · `coord` · `runner`, `compare` · `result` · `checker` · `client`,
+//! `consume`, `split` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
 //! `cancel.rs`, `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
 //! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
 //! what a fault is: kinds, parameters, schedule), so the nemesis stands below it, and the record
@@ -77,6 +78,7 @@ pub mod claims;
 pub mod client;
 pub mod compare;
 pub mod consume;
+pub mod coord;
 pub mod faultfs;
 pub mod hash;
 pub mod nemesis;

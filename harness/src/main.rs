@@ -18,7 +18,7 @@ use jsbench::app::adapter as app_adapter;
 use jsbench::app::claims::{self as app_claims, ClaimsRequest};
 use jsbench::app::commands::{self, CompareRequest, ReportRequest};
 use jsbench::app::run::{self, ExitPolicy, RunRequest, SummaryPolicy};
-use jsbench::app::{suite, Exit};
+use jsbench::app::{suite, worker as app_worker, Exit};
 use jsbench::compare::{self, CompareOptions};
 use jsbench::render::machine::Format;
 use jsbench::runner::RuntimeKind;
@@ -69,6 +69,10 @@ enum Command {
     /// Judge claims files (e.g. claims/publish-order.toml) against results: the order table and
     /// each claim confirmed, refuted, inconclusive or not measured, with its figure and runs.
     Claims(ClaimsArgs),
+    /// One worker of a distributed run (`run --workers N` starts them itself): publishes its
+    /// segment of the coordinator's plan. The coordination credential comes from
+    /// $JSBENCH_COORDINATOR_TOKEN, the index from --index or $JOB_COMPLETION_INDEX.
+    Worker(WorkerArgs),
     /// Client-library adapters (docs/adapters.md): check one against the protocol, or build a
     /// shipped one.
     #[command(subcommand)]
@@ -89,6 +93,19 @@ enum AdapterCmd {
     },
     /// Build a shipped adapter (unless built already) and print its executable's path.
     Build { name: String },
+}
+
+#[derive(clap::Args)]
+struct WorkerArgs {
+    /// The coordination server's URL (nats://host:port).
+    #[arg(long, value_name = "URL")]
+    coordinator: String,
+    /// This worker's number, from 0 (default: $JOB_COMPLETION_INDEX).
+    #[arg(long)]
+    index: Option<usize>,
+    /// How many workers the run has.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    of: u16,
 }
 
 #[derive(clap::Args)]
@@ -239,6 +256,11 @@ struct RunArgs {
     /// older one of that name.
     #[arg(long, value_name = "NAME")]
     save_baseline: Option<String>,
+    /// Publish each scenario from N local worker processes (`jsbench worker`), coordinated by
+    /// this one, merged into one result (README "Distributed load"). A scenario that cannot be
+    /// split, or asks for what workers cannot do yet, is an error (exit 2).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -283,6 +305,7 @@ fn main() -> ExitCode {
             app_adapter::check(name.as_deref(), &command)
         }
         Command::Adapter(AdapterCmd::Build { name }) => app_adapter::build(&name),
+        Command::Worker(a) => app_worker::worker(&a.coordinator, a.index, a.of.into()),
     };
     ExitCode::from(exit.0)
 }
@@ -332,7 +355,21 @@ fn run(args: RunArgs) -> Exit {
         exit: ExitPolicy::RunsAndClaims,
         summary: SummaryPolicy::WhenSeveral,
     };
-    run::execute(&request).unwrap_or_else(|e| {
+    let workers = match args
+        .workers
+        .map(|n| app_worker::prepare(&request.plans, n.into(), &overrides))
+    {
+        Some(Err(errors)) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{} error(s); nothing was run", errors.len());
+            return Exit::BAD_INPUT;
+        }
+        Some(Ok(w)) => Some(w),
+        None => None,
+    };
+    run::execute_with(&request, workers.as_deref()).unwrap_or_else(|e| {
         eprintln!("error: {e}");
         match e {
             run::RunCommandError::Baseline(_) => Exit::BAD_INPUT,

@@ -1,7 +1,7 @@
 //! The commands behind `jsbench` and `cargo bench`: suites of scenario files run one after
 //! another (`run`), their summaries, saved baselines (`baseline`), and the small commands
 //! (`commands`: check, list, compare, report, fetch-server), claims files judged against results
-//! (`claims`), adapters checked and built (`adapter`) — shared by `main.rs` and
+//! (`claims`), adapters checked and built (`adapter`), distributed runs' workers (`worker`) — shared by `main.rs` and
 //! `benches/suite.rs` so that both behave the same.
 
 pub mod adapter;
@@ -10,6 +10,7 @@ pub mod claims;
 pub mod commands;
 pub mod run;
 pub mod suite;
+pub mod worker;
 
 /// A command's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,6 +82,15 @@ pub enum RunCommandError {
 
 /// Runs the request; see the module docs.
 pub fn execute(req: &RunRequest) -> Result<Exit, RunCommandError> {
+    execute_with(req, None)
+}
+
+/// [`execute`], each plan published by worker processes when `workers` is given (one entry per
+/// plan, from `worker::prepare`): `jsbench run --workers N`.
+pub fn execute_with(
+    req: &RunRequest,
+    workers: Option<&[super::worker::Distributed]>,
+) -> Result<Exit, RunCommandError> {
     let baselines = baseline::dir_of(&req.out);
     // Fail before an hour of runs, not after, when the baseline to compare with is not there.
     let base = match &req.baseline {
@@ -89,7 +98,7 @@ pub fn execute(req: &RunRequest) -> Result<Exit, RunCommandError> {
         None => None,
     };
     let cancel = Cancel::new();
-    let outputs = run_plans(req, &cancel)?;
+    let outputs = run_plans(req, &cancel, workers)?;
     let rows: Vec<(PathBuf, Report)> = outputs
         .iter()
         .map(|o| (o.dir.clone(), o.report.clone()))
@@ -110,7 +119,11 @@ pub fn execute(req: &RunRequest) -> Result<Exit, RunCommandError> {
 }
 
 /// Runs every plan on one runtime, printing each summary as it ends (text format).
-fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCommandError> {
+fn run_plans(
+    req: &RunRequest,
+    cancel: &Cancel,
+    workers: Option<&[super::worker::Distributed]>,
+) -> Result<Vec<RunOutput>, RunCommandError> {
     let rt = req.runtime.build().map_err(RunCommandError::Runtime)?;
     let opts = RunOptions {
         out_root: req.out.clone(),
@@ -129,7 +142,7 @@ fn run_plans(req: &RunRequest, cancel: &Cancel) -> Result<Vec<RunOutput>, RunCom
         .filter(|n| text_out && !req.claims.is_empty() && *n < req.plans.len());
     let outputs = rt.block_on(async {
         tokio::spawn(listen_for_ctrl_c(cancel.clone()));
-        suite::run_all(&req.plans, &opts, |o| {
+        suite::run_all_with(&req.plans, &opts, workers, |o| {
             if !text_out {
                 print_replay(req, o);
                 return;

@@ -108,14 +108,28 @@ pub fn repeated(plans: &[Plan], repeat: u32) -> Vec<Plan> {
 pub async fn run_all(
     plans: &[Plan],
     opts: &RunOptions,
+    each: impl FnMut(&RunOutput),
+) -> Result<Vec<RunOutput>, runner::RunError> {
+    run_all_with(plans, opts, None, each).await
+}
+
+/// [`run_all`], each plan's measured phase published by worker processes when `workers` is
+/// given (one entry per plan, from `worker::prepare`).
+pub async fn run_all_with(
+    plans: &[Plan],
+    opts: &RunOptions,
+    workers: Option<&[super::worker::Distributed]>,
     mut each: impl FnMut(&RunOutput),
 ) -> Result<Vec<RunOutput>, runner::RunError> {
     let mut out = Vec::new();
-    for plan in plans {
+    for (i, plan) in plans.iter().enumerate() {
         if opts.cancel.is_requested() {
             break;
         }
-        let r = runner::run(plan, opts).await?;
+        let r = match workers.and_then(|w| w.get(i)) {
+            Some(d) => crate::coord::run(plan, opts, &d.source, d.segments.clone()).await?,
+            None => runner::run(plan, opts).await?,
+        };
         each(&r);
         out.push(r);
     }

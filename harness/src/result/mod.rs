@@ -24,11 +24,13 @@ mod latency;
 pub mod load;
 mod status;
 mod unit;
+mod workers;
 
 pub use client::ClientReport;
 pub use latency::{latency_name, LatencyKind, LatencyStat, LatencySummary};
 pub use status::RunStatus;
 pub use unit::Unit;
+pub use workers::{Lost, WorkerReport, WorkerSegment};
 
 pub const SCHEMA: &str = "jsbench.result/1";
 
@@ -94,6 +96,9 @@ pub struct Report {
     /// After disk faults: what became of the stream and what each node holds (issue 23).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub durability: Option<crate::checker::Durability>,
+    /// A distributed run's workers (`jsbench run --workers N`); absent for one process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerReport>,
 }
 
 /// `cluster` in result.json: the nodes, who led the stream when, how long it was unavailable,

@@ -60,7 +60,8 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         .as_ref()
         .zip(plan.consume.as_ref())
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
-    let mut orders = orders(h, rb);
+    let owners = super::merge::key_owners(&m.workers, h.num_keys);
+    let mut orders = orders(h, rb, owners.as_deref());
     if !plan.client.is_in_process() {
         // An adapter reports when the application saw each ack, not when its reply reached
         // the socket: the wire order is not measured (not faked from the completion order).
@@ -86,7 +87,10 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         }
         consume_report = Some(c.report);
     }
-    let counts = counts(h, safety.as_ref(), m.consume.as_ref());
+    let mut counts = counts(h, safety.as_ref(), m.consume.as_ref());
+    // A lost worker's unsent messages were never handed to a client.
+    counts.published -= m.unsent.min(counts.published);
+    counts.in_flight -= m.unsent.min(counts.in_flight);
     let mut notes = Vec::new();
     if let Some(n) = safety.as_ref().filter(|s| s.ack_seq_mismatches > 0) {
         notes.push(format!(
@@ -196,17 +200,22 @@ fn order_figs(order: &[u32], h: &History) -> OrderFigures {
 }
 
 /// The ack orders, and the storage order from the read-back when it is whole (else from the
-/// acks, and it says so).
-fn orders(h: &History, rb: Option<&ReadBack>) -> Orders {
-    let from_acks = order_figs(&h.ack_storage_order(), h);
+/// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
+/// per publisher (`merge::per_publisher`).
+fn orders(h: &History, rb: Option<&ReadBack>, owners: Option<&[u16]>) -> Orders {
+    let figs = |order: &[u32]| match owners {
+        Some(o) => super::merge::per_publisher(order, h, o),
+        None => order_figs(order, h),
+    };
+    let from_acks = figs(&h.ack_storage_order());
     let (storage, source) = match rb {
-        Some(rb) => (order_figs(&rb.order, h), "read_back"),
+        Some(rb) => (figs(&rb.order), "read_back"),
         None => (from_acks, "acks"),
     };
     Orders {
-        publish: h.sent_order().map(|o| order_figs(&o, h)),
-        ack_wire: Some(order_figs(&h.wire_order(), h)),
-        ack_completion: Some(order_figs(&h.completion, h)),
+        publish: h.sent_order().map(|o| figs(&o)),
+        ack_wire: Some(figs(&h.wire_order())),
+        ack_completion: Some(figs(&h.completion)),
         storage: Some(storage),
         consume: None,
         storage_source: source.to_string(),
@@ -528,6 +537,8 @@ mod tests {
             server_cores: Vec::new(),
             adapter_cores: None,
             cpus: 2,
+            workers: Vec::new(),
+            unsent: 0,
         }
     }
 

@@ -7,6 +7,11 @@
 //! result is still written with `status = "failed"` and the reason; on Ctrl-C the result says
 //! `incomplete`. A `[nemesis]` run writes its drawn schedule (`schedule.toml`) first of all.
 //!
+//! A distributed run (`jsbench run --workers N`) is the same run with its measured phase
+//! published by worker processes: `segment.rs` (a worker's connections and phases),
+//! `part.rs` (what a worker uploads), `merge.rs` (the parts into one history and recorder),
+//! `coordinated.rs` (the run around them; `crate::coord` drives the workers).
+//!
 //! Files: `rig.rs` (proxies, connections, stream), `phases.rs` (warm-up, measured phase,
 //! consume side, read-back), `status.rs`, `analysis.rs` (pure figures), `artifacts.rs` (hlog,
 //! attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
@@ -16,14 +21,18 @@
 mod adapter;
 mod analysis;
 mod artifacts;
+mod coordinated;
 mod ids;
 pub mod live;
+pub mod merge;
 mod observers;
+pub mod part;
 mod phases;
 pub mod progress;
 mod report;
 mod rig;
 mod runtime;
+pub mod segment;
 mod status;
 
 use std::path::PathBuf;
@@ -40,6 +49,7 @@ use crate::result::{self, Environment, Host, Report};
 use crate::scenario::Plan;
 use crate::server::{Backend, Server};
 
+pub use coordinated::{run_coordinated, Distributed, Target};
 pub use runtime::RuntimeKind;
 
 /// A `[nemesis]` run's drawn schedule as a scenario (`jsbench run <dir>/schedule.toml`
@@ -105,6 +115,11 @@ struct Measured {
     /// The cores this machine offers jsbench, read when the run was measured: which side was
     /// busy is judged against it, and the analysis reads no machine state itself.
     cpus: usize,
+    /// A distributed run's workers (result.json `workers`); empty for one process.
+    workers: Vec<result::WorkerReport>,
+    /// Messages below `history.published` that their worker never sent (a lost worker's):
+    /// "not published", so neither published nor in flight.
+    unsent: u64,
 }
 
 /// Facts gathered along the way, for the report.
@@ -208,6 +223,7 @@ async fn measure(
                             proxies,
                             rig: &rig,
                             run_id,
+                            remap: None,
                         };
                         let (measured, end) = phases.run(clock, link).await;
                         if let Some(end) = &end {

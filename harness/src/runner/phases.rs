@@ -44,6 +44,9 @@ pub(super) struct Phases<'a> {
     pub(super) proxies: &'a [Vec<Proxy>],
     pub(super) rig: &'a Rig,
     pub(super) run_id: &'a str,
+    /// A distributed run's map from what a tag says (key hash, the worker's local number) to
+    /// the plan's index (`merge::IndexMap`); `None` when one process published.
+    pub(super) remap: Option<&'a (dyn Fn(u64, u32) -> Option<u32> + Sync)>,
 }
 
 /// The measured phase's own record.
@@ -75,10 +78,10 @@ struct Consuming {
 
 /// What the read-back found, how it made sure, and anything worth a note.
 #[derive(Default)]
-struct ReadBackOutcome {
-    read_back: Option<ReadBack>,
-    check: Option<ReadBackCheck>,
-    note: Option<String>,
+pub(super) struct ReadBackOutcome {
+    pub(super) read_back: Option<ReadBack>,
+    pub(super) check: Option<ReadBackCheck>,
+    pub(super) note: Option<String>,
 }
 
 impl Phases<'_> {
@@ -181,6 +184,8 @@ impl Phases<'_> {
             server_cores: published.server_cores,
             adapter_cores: published.adapter_cores,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: Vec::new(),
+            unsent: 0,
         };
         (m, end)
     }
@@ -436,7 +441,7 @@ impl Phases<'_> {
     /// now (the nemesis heals when publishing stops); each publishing connection is proven
     /// drained through its own path, proxy included, so that nothing still queued reaches the
     /// stream after it was read.
-    async fn read_back(&self, history: &History) -> ReadBackOutcome {
+    pub(super) async fn read_back(&self, history: &History) -> ReadBackOutcome {
         if !self.plan.observe.read_back || self.opts.cancel.is_urgent() {
             return ReadBackOutcome::default();
         }
@@ -449,7 +454,11 @@ impl Phases<'_> {
             tag_in_payload: reader.in_payload(),
             identify: &|headers, payload| {
                 let id = reader.identify(headers, payload)?;
-                Some((id.idx, id.attempt))
+                let idx = match self.remap {
+                    Some(global) => global(id.key_hash, id.idx)?,
+                    None => id.idx,
+                };
+                Some((idx, id.attempt))
             },
             expected_hint: history.published as usize,
             idle: READ_BACK_IDLE,

@@ -67,6 +67,7 @@ pub(super) fn assemble(
         ));
     }
     report.errors = m.history.errors.clone();
+    report.workers = m.workers.clone();
     judge(&mut report, plan, st.complete);
     if !notes.is_empty() {
         report.status_reason = Some(notes.join("; "));
@@ -122,6 +123,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         replies: None,
         cluster: None,
         durability: None,
+        workers: Vec::new(),
         batches: None,
         fast: None,
     }

@@ -3,7 +3,7 @@
 
 use super::Measured;
 use crate::client::Stop;
-use crate::result::RunStatus;
+use crate::result::{Lost, RunStatus};
 use crate::scenario::Plan;
 
 /// The verdict on the run itself (not on its claims).
@@ -19,15 +19,24 @@ pub(super) struct Status {
 
 /// The status of a run that measured something.
 pub(super) fn of(plan: &Plan, m: &Measured) -> Status {
-    let in_flight = m.history.outcome_counts().in_flight;
+    let in_flight = m
+        .history
+        .outcome_counts()
+        .in_flight
+        .saturating_sub(m.unsent);
+    let lost = lost_workers(m);
     let read_back_ok =
         !plan.observe.read_back || m.read_back.as_ref().is_some_and(|rb| rb.complete);
     let consume_ok = m.consume.as_ref().is_none_or(|c| c.complete);
     let stopped_early = stopped_early(plan, &m.stop);
     let mut s = Status {
         status: RunStatus::Complete,
-        complete: stopped_early.is_none() && in_flight == 0 && read_back_ok && consume_ok,
-        first: stopped_early,
+        complete: stopped_early.is_none()
+            && lost.is_none()
+            && in_flight == 0
+            && read_back_ok
+            && consume_ok,
+        first: lost.or(stopped_early),
         notes: Vec::new(),
     };
     if in_flight > 0 {
@@ -49,6 +58,30 @@ pub(super) fn of(plan: &Plan, m: &Measured) -> Status {
         s.status = RunStatus::Incomplete;
     }
     s
+}
+
+/// The workers of a distributed run that were lost ([`Lost`], typed in result.json
+/// `workers[].lost`), named: the first reason a run with one is incomplete.
+fn lost_workers(m: &Measured) -> Option<String> {
+    let lost: Vec<String> = m
+        .workers
+        .iter()
+        .filter_map(|w| {
+            let why: &Lost = w.lost.as_ref()?;
+            let pid = w.pid.map(|p| format!(", pid {p}")).unwrap_or_default();
+            Some(format!("worker {} (host {}{pid}) {why}", w.index, w.host))
+        })
+        .collect();
+    (!lost.is_empty()).then(|| {
+        format!(
+            "{} of {} workers lost: {}; {} messages of their segments count as not published \
+             (what they sent before is in the stream, counted as stored)",
+            lost.len(),
+            m.workers.len(),
+            lost.join("; "),
+            m.unsent
+        )
+    })
 }
 
 /// Why publishing stopped before the plan said so, if it did.

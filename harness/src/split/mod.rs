@@ -6,21 +6,17 @@
 //! connections.** The plan's seed draws the key of every message `idx = 0, 1, 2, …` exactly as
 //! a single-process run draws them (`workload::KeyGen`). Worker `w` owns some keys; it draws the
 //! same sequence and publishes the messages whose key it owns — every message of those keys,
-//! none of another key — with the plan's own `idx`, per-key `seq`, Msg-Id and intended send
-//! time, on connections it owns. Why this form:
+//! none of another key — with the plan's per-key `seq` and Msg-Id, on connections it owns. Why
+//! this form:
 //! - *per-key order stays meaningful*: a key's messages are all published by one worker, in the
 //!   plan's order, so "late per key" means what it means in a single process;
 //! - *the union is the plan, message by message*: every `idx` belongs to exactly one worker (the
 //!   owner of its key), so counts add up exactly and a merged history is the plan's history;
-//! - *tags stay unique without a new field*: the 24-byte tag's `idx` is the plan's global index
-//!   (owned by one worker), `seq` is per key (keys are disjoint), `conn` is the plan's connection
-//!   index (connections are disjoint), and every worker publishes under the one run id of the
-//!   run (its stream binds `jsb.<run>.>`). A worker id would be redundant: the key, or the
-//!   connection, says which worker published a message. Msg-Ids (`<run>-<phase>-<key>-<seq>`)
-//!   stay unique for the same reason;
-//! - *the rate is divided by the pacer itself*: in an open-loop plan message `idx` is due at
-//!   `idx / rate`; a worker sends each of its messages at that same time, so the union is paced
-//!   exactly as the plan and a worker's own rate is `rate × share`.
+//! - *tags stay unique without a new field*: every worker publishes under the one run id of the
+//!   run (its stream binds `jsb.<run>.>`); the key says which worker published a message, and
+//!   the worker's number for it maps to the plan's `idx` (below). Msg-Ids
+//!   (`<run>-<phase>-<key>-<seq>`) are the plan's, unique because keys are disjoint;
+//! - *the rate is divided*: a worker's own rate is `rate × share`.
 //!
 //! **Connections.** Worker `w` gets the contiguous block `[⌊w·c/N⌋, ⌊(w+1)·c/N⌋)` of the plan's
 //! `c` connections (sizes differ by at most one). How keys follow:
@@ -38,8 +34,19 @@
 //! belong to the run as a whole (whoever coordinates it); network faults target connection
 //! indexes, which are the plan's, so they land on whichever worker holds the connection.
 //!
+//! **How a worker publishes it (`jsbench worker`).** The publisher numbers the messages of the
+//! history it is handed from 0, and takes no filter; so a worker hands it a history of its own
+//! messages only, in the plan's order, and they go out under the worker's *local* numbers
+//! (the tag's `idx`), on its own connections (a `round_robin` worker's tag carries its local
+//! connection number). The coordinator, which draws the same keys, maps every local number
+//! back to the plan's `idx` ([`draws`]) when it merges the histories and reads the stream
+//! back. Per-key `seq` and Msg-Ids are the plan's (a worker publishes every message of its
+//! keys, in order); an open-loop worker paces its own messages evenly at `rate × share`, so
+//! the union has the plan's rate but not each message's exact intended time.
+//!
 //! Files: `assign.rs` (connection blocks, key owners), `count.rs` (each worker's exact message
-//! counts), `error.rs` ([`SplitError`], [`Unsplittable`]).
+//! counts), `draws.rs` (a worker's messages with their plan indexes; what workers cannot do
+//! yet), `error.rs` ([`SplitError`], [`Unsplittable`]).
 
 use std::ops::Range;
 
@@ -50,11 +57,13 @@ use crate::workload::{key_affine_conn, key_name, key_weights, warmup_seed};
 
 mod assign;
 mod count;
+mod draws;
 mod error;
 
 #[cfg(test)]
 mod tests;
 
+pub use draws::{draws, not_yet, Draws, NotYet};
 pub use error::{SplitError, Unsplittable};
 
 /// One worker's part of a plan (module docs): the keys whose messages it publishes, the

@@ -1,0 +1,357 @@
+//! The coordinator's side of a distributed run: its coordination server and buckets, the plan
+//! and the barrier, the workers started and watched, their results fetched and merged. The
+//! runner does the rest (`runner::run_coordinated`): the system under test, the stream, the
+//! read-back, the checkers, result.json.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, object_store};
+use tokio::io::AsyncReadExt;
+
+use super::children::Children;
+use super::protocol::{
+    result_object, worker_key, OverridesMsg, PlanMsg, Source, Start, WorkerState, BUCKET, RESULTS,
+};
+use crate::record::observe::Clock;
+use crate::result::{Lost, WorkerReport, WorkerSegment};
+use crate::runner::merge::{self, IndexMap, Input};
+use crate::runner::part::Part;
+use crate::runner::{self, Distributed, RunError, RunOptions, RunOutput, Target};
+use crate::scenario::{Amount, Plan};
+use crate::server::{Backend, Server, ServerSpec};
+use crate::split::{draws, Draws, Segment};
+use crate::workload::KeyGen;
+
+/// How long every worker has to register (start, connect, measure its clock).
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
+/// The barrier is this far ahead of the moment every worker registered: enough for the `start`
+/// key to reach them all.
+const BARRIER_LEAD: Duration = Duration::from_millis(500);
+/// How often the coordinator looks at its workers while they run.
+const POLL: Duration = Duration::from_millis(50);
+/// After Ctrl-C, how long workers get to upload what they published before being killed.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `plan` split across `workers` local worker processes (`segments` from `split::split`).
+pub async fn run(
+    plan: &Plan,
+    opts: &RunOptions,
+    source: &Source,
+    segments: Vec<Segment>,
+) -> Result<RunOutput, RunError> {
+    runner::run_coordinated(plan, opts, |target| async move {
+        drive(plan, source, &segments, target).await
+    })
+    .await
+}
+
+/// The buckets and the handles of one coordination.
+struct Coordination {
+    server: Server,
+    kv: kv::Store,
+    results: object_store::ObjectStore,
+    token: String,
+}
+
+impl Coordination {
+    async fn start(clock: Clock) -> Result<Coordination, String> {
+        let spec = ServerSpec {
+            backend: Backend::Process,
+            nodes: 1,
+            ..Default::default()
+        };
+        let server = Server::start(&spec)
+            .await
+            .map_err(|e| format!("the coordination server did not start: {e}"))?;
+        let token = server
+            .credential()
+            .map(|c| c.token().to_string())
+            .ok_or("the coordination server has no credential")?;
+        let client = async_nats::ConnectOptions::new()
+            .token(token.clone())
+            .name("jsbench-coordinator")
+            .connect(server.url())
+            .await
+            .map_err(|e| format!("cannot connect to the coordination server: {e}"))?;
+        tokio::spawn(super::clock::serve(client.clone(), clock));
+        let js = jetstream::new(client);
+        let kv = js
+            .create_key_value(kv::Config {
+                bucket: BUCKET.into(),
+                storage: jetstream::stream::StorageType::Memory,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("cannot create the KV bucket {BUCKET}: {e}"))?;
+        let results = js
+            .create_object_store(object_store::Config {
+                bucket: RESULTS.into(),
+                storage: jetstream::stream::StorageType::Memory,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("cannot create the object store {RESULTS}: {e}"))?;
+        Ok(Coordination {
+            server,
+            kv,
+            results,
+            token,
+        })
+    }
+
+    async fn state(&self, i: usize) -> Option<WorkerState> {
+        let v = self.kv.get(worker_key(i)).await.ok()??;
+        serde_json::from_slice(&v).ok()
+    }
+
+    async fn put<T: serde::Serialize>(&self, key: &str, v: &T) -> Result<(), String> {
+        let bytes = serde_json::to_vec(v).map_err(|e| e.to_string())?;
+        self.kv
+            .put(key, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot write {key} to the coordination bucket: {e}"))
+    }
+
+    async fn part(&self, i: usize) -> Result<Part, String> {
+        let mut obj = self
+            .results
+            .get(result_object(i))
+            .await
+            .map_err(|e| format!("its result is not in the object store: {e}"))?;
+        let mut bytes = Vec::new();
+        obj.read_to_end(&mut bytes)
+            .await
+            .map_err(|e| format!("cannot read its result: {e}"))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("its result does not parse: {e}"))
+    }
+}
+
+/// What the coordinator knows of each worker as the run goes.
+#[derive(Default, Clone)]
+struct Seen {
+    registered: Option<(String, u32, i64, u64)>,
+    done: bool,
+    lost: Option<Lost>,
+}
+
+/// The measured phase of a distributed run, start to merge.
+async fn drive(
+    plan: &Plan,
+    source: &Source,
+    segments: &[Segment],
+    target: Target,
+) -> Result<Distributed, String> {
+    let n = segments.len();
+    let co = Coordination::start(target.clock).await?;
+    let msg = PlanMsg {
+        run_id: target.run_id.clone(),
+        workers: n,
+        text: source.text.clone(),
+        file: source.file.clone(),
+        overrides: OverridesMsg::of(&source.overrides, plan.seed),
+        plan: serde_json::to_value(plan).map_err(|e| e.to_string())?,
+        seeds: target.seeds.clone(),
+        token: target.token.clone(),
+    };
+    co.put("plan", &msg).await?;
+    let mut children = Children::spawn(n, co.server.url(), &co.token)?;
+    let mut seen = vec![Seen::default(); n];
+    register(&co, &mut children, &mut seen, &target).await;
+    let start_ns = target.clock.now_ns() + BARRIER_LEAD.as_nanos() as u64;
+    co.put("start", &Start { at_ns: start_ns }).await?;
+    let kill = kill_hook(n);
+    watch(&co, &mut children, &mut seen, &target, kill, start_ns).await;
+    let pids: Vec<Option<u32>> = (0..n).map(|i| children.pid(i)).collect();
+    children.stop().await;
+    let mut parts: Vec<Option<Part>> = Vec::with_capacity(n);
+    for (i, s) in seen.iter_mut().enumerate() {
+        parts.push(match (s.done, s.lost.is_none()) {
+            (true, true) => match co.part(i).await {
+                Ok(p) => Some(p),
+                Err(error) => {
+                    s.lost = Some(Lost::Failed { error });
+                    None
+                }
+            },
+            _ => None,
+        });
+    }
+    if let Err(e) = co.server.stop().await {
+        tracing::warn!("coordination server removal reported: {e}");
+    }
+    Ok(assemble(plan, segments, &seen, &parts, &pids, start_ns))
+}
+
+/// Waits until every worker registered, ended or failed, or the timeout passed (those that
+/// did not register by then are lost).
+async fn register(co: &Coordination, children: &mut Children, seen: &mut [Seen], t: &Target) {
+    let deadline = tokio::time::Instant::now() + REGISTER_TIMEOUT;
+    loop {
+        let mut waiting = 0;
+        for (i, s) in seen.iter_mut().enumerate() {
+            if s.registered.is_some() || s.lost.is_some() {
+                continue;
+            }
+            match co.state(i).await {
+                Some(WorkerState::Registered {
+                    host,
+                    pid,
+                    offset_ns,
+                    uncertainty_ns,
+                }) => s.registered = Some((host, pid, offset_ns, uncertainty_ns)),
+                Some(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
+                _ => match children.ended(i) {
+                    Some(status) => s.lost = Some(Lost::Exited { status }),
+                    None => waiting += 1,
+                },
+            }
+        }
+        if waiting == 0 {
+            return;
+        }
+        if t.cancel.is_requested() || tokio::time::Instant::now() >= deadline {
+            for s in seen
+                .iter_mut()
+                .filter(|s| s.registered.is_none() && s.lost.is_none())
+            {
+                s.lost = Some(if t.cancel.is_requested() {
+                    Lost::Interrupted
+                } else {
+                    Lost::NotRegistered {
+                        timeout_s: REGISTER_TIMEOUT.as_secs(),
+                    }
+                });
+            }
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `JSBENCH_TEST_KILL_WORKER=<i>`: the worker a test wants killed mid-run.
+fn kill_hook(n: usize) -> Option<usize> {
+    std::env::var(super::KILL_HOOK_ENV)
+        .ok()?
+        .parse()
+        .ok()
+        .filter(|&i| i < n)
+}
+
+/// Watches the registered workers until each is done, failed or gone. After Ctrl-C they get
+/// [`INTERRUPT_GRACE`] to upload what they published; then the rest are killed and lost.
+async fn watch(
+    co: &Coordination,
+    children: &mut Children,
+    seen: &mut [Seen],
+    t: &Target,
+    mut kill: Option<usize>,
+    start_ns: u64,
+) {
+    let mut interrupted_at: Option<tokio::time::Instant> = None;
+    loop {
+        if let Some(i) = kill.filter(|_| t.clock.now_ns() > start_ns + 300_000_000) {
+            children.kill(i);
+            kill = None;
+        }
+        let mut running = 0;
+        for (i, s) in seen.iter_mut().enumerate() {
+            if s.done || s.lost.is_some() {
+                continue;
+            }
+            match co.state(i).await {
+                Some(WorkerState::Done) => s.done = true,
+                Some(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
+                _ => match children.ended(i) {
+                    Some(status) => s.lost = Some(Lost::Exited { status }),
+                    None => running += 1,
+                },
+            }
+        }
+        if running == 0 {
+            return;
+        }
+        if t.cancel.is_requested() {
+            if interrupted_at.is_none() {
+                children.interrupt();
+            }
+            let at = *interrupted_at.get_or_insert_with(tokio::time::Instant::now);
+            if at.elapsed() >= INTERRUPT_GRACE || t.cancel.is_urgent() {
+                for s in seen.iter_mut().filter(|s| !s.done && s.lost.is_none()) {
+                    s.lost = Some(Lost::Interrupted);
+                }
+                return;
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The merge, and each worker's entry of result.json `workers`.
+fn assemble(
+    plan: &Plan,
+    segments: &[Segment],
+    seen: &[Seen],
+    parts: &[Option<Part>],
+    pids: &[Option<u32>],
+    start_ns: u64,
+) -> Distributed {
+    let w = &plan.workload;
+    let n = match w.amount {
+        Amount::Messages(n) => n,
+        Amount::Duration(_) => 0,
+    };
+    let all: Vec<Draws> = segments.iter().map(|s| draws(w, plan.seed, n, s)).collect();
+    let inputs: Vec<Input<'_>> = segments
+        .iter()
+        .zip(&all)
+        .zip(seen.iter().zip(parts))
+        .map(|((segment, draws), (s, p))| Input {
+            segment,
+            draws,
+            part: p.as_ref().zip(s.registered.as_ref().map(|r| r.2)),
+        })
+        .collect();
+    let keys = KeyGen::new(w, plan.seed).take(n as usize);
+    let merged = merge::merge(plan, keys, &inputs, start_ns);
+    let workers = segments
+        .iter()
+        .enumerate()
+        .map(|(i, seg)| worker_report(seg, &seen[i], parts[i].as_ref(), pids[i]))
+        .collect();
+    Distributed {
+        merged,
+        workers,
+        index: IndexMap::new(segments, &all),
+    }
+}
+
+fn worker_report(seg: &Segment, s: &Seen, part: Option<&Part>, pid: Option<u32>) -> WorkerReport {
+    let reg = s.registered.as_ref();
+    let wall_s = part.map(|p| p.ended_ns.saturating_sub(p.started_ns) as f64 / 1e9);
+    let acked = part.map(Part::acked);
+    WorkerReport {
+        index: seg.worker,
+        host: reg.map_or_else(String::new, |r| r.0.clone()),
+        pid: reg.map(|r| r.1).or(pid),
+        segment: WorkerSegment {
+            keys: seg.keys.len(),
+            key_list: seg.keys.clone(),
+            connections: [seg.connections.start, seg.connections.end],
+            messages: seg.messages.unwrap_or(0),
+        },
+        clock_offset_ns: reg.map(|r| r.2),
+        clock_uncertainty_ns: reg.map(|r| r.3),
+        published: part.map(|p| p.published),
+        acked,
+        msgs_per_sec: acked
+            .zip(wall_s)
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(a, s)| a as f64 / s),
+        client_cpu_ns_per_msg: part
+            .and_then(|p| p.usage().map(|u| (u, p.published)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(u, n)| u.cpu_ns as f64 / n as f64),
+        lost: s.lost.clone(),
+    }
+}

@@ -1,0 +1,111 @@
+//! A worker's own messages of a message-bound phase, and what a distributed run cannot do yet.
+//!
+//! The publisher numbers the messages of the history it is given from 0, so a worker publishes
+//! its own messages under its *local* numbers `0..m` (in the plan's order) and the coordinator
+//! maps local number `j` back to the plan's index `idx[j]` ([`Draws`]): both sides draw the
+//! same keys from the same seed, so neither has to send the table to the other.
+
+use crate::scenario::{Amount, Plan, WorkloadPlan};
+use crate::workload::KeyGen;
+
+use super::Segment;
+
+/// Keys drawn per chunk (memory stays flat however long the plan).
+const CHUNK: u64 = 1 << 16;
+
+/// One worker's messages of a message-bound phase, in the plan's order: message `j` of the
+/// worker is the plan's message `idx[j]`, of key `keys[j]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draws {
+    pub idx: Vec<u32>,
+    pub keys: Vec<u32>,
+}
+
+/// The messages of `seg` among the first `n` drawn from `seed` (the plan's seed for the
+/// measured phase, `workload::warmup_seed` of it for the warm-up).
+pub fn draws(w: &WorkloadPlan, seed: u64, n: u64, seg: &Segment) -> Draws {
+    let mut owned = vec![false; w.keys as usize];
+    for &k in &seg.keys {
+        owned[k as usize] = true;
+    }
+    let mut out = Draws::default();
+    let mut keygen = KeyGen::new(w, seed);
+    let mut at: u64 = 0;
+    while at < n {
+        let take = (n - at).min(CHUNK);
+        for (i, key) in keygen.take(take as usize).into_iter().enumerate() {
+            if owned[key as usize] {
+                out.idx.push((at + i as u64) as u32);
+                out.keys.push(key);
+            }
+        }
+        at += take;
+    }
+    out
+}
+
+/// What a plan asks for that a distributed run (`jsbench run --workers N`) does not do yet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotYet {
+    #[error(
+        "a duration-bound plan: workers stop at different places in the plan's sequence, and \
+         the merge needs every worker's messages to be a whole segment; use workload.messages"
+    )]
+    Duration,
+    #[error(
+        "faults: neither per-worker network faults nor coordinator server faults are built yet"
+    )]
+    Faults,
+    #[error("a consume side ([consume]): not built for workers yet")]
+    Consume,
+    #[error("an adapter client ([client]): workers publish in-process (async-nats) only")]
+    Adapter,
+    #[error(
+        "publish.repeat_msg_id_every: a worker counts its own messages, so it would repeat \
+         other messages than one process does"
+    )]
+    Repeat,
+    #[error(
+        "publish.api = \"lean\": the lean path has not been wired into a worker's connections yet; \
+         workers publish through the JetStream path"
+    )]
+    Lean,
+}
+
+impl NotYet {
+    /// The scenario field that asks for it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            NotYet::Duration => "workload.duration",
+            NotYet::Faults => "faults",
+            NotYet::Consume => "consume",
+            NotYet::Adapter => "client.adapter",
+            NotYet::Repeat => "publish.repeat_msg_id_every",
+            NotYet::Lean => "publish.api",
+        }
+    }
+}
+
+/// Everything `plan` asks for that a distributed run cannot do yet (empty: it can run).
+pub fn not_yet(plan: &Plan) -> Vec<NotYet> {
+    let mut out = Vec::new();
+    if matches!(plan.workload.amount, Amount::Duration(_)) {
+        out.push(NotYet::Duration);
+    }
+    if !plan.faults.is_empty() {
+        out.push(NotYet::Faults);
+    }
+    if plan.consume.is_some() {
+        out.push(NotYet::Consume);
+    }
+    if !plan.client.is_in_process() {
+        out.push(NotYet::Adapter);
+    }
+    if plan.publish.repeat_msg_id_every.is_some() {
+        out.push(NotYet::Repeat);
+    }
+    if plan.publish.api == crate::scenario::Api::Lean {
+        out.push(NotYet::Lean);
+    }
+    out
+}
