@@ -62,15 +62,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
     let owners = super::merge::key_owners(&m.workers, h.num_keys);
     let mut orders = orders(h, rb, owners.as_deref());
-    if !plan.client.is_in_process() {
-        // An adapter reports when the application saw each ack, not when its reply reached
-        // the socket: the wire order is not measured (not faked from the completion order).
-        orders.ack_wire = None;
-    }
-    if plan.publish.api == crate::scenario::Api::Lean && plan.connections.count > 1 {
-        // The lean path reads its connections' reply subscriptions in turn: across connections
-        // that is the client's poll order, not the order replies reached the sockets (on one
-        // connection it is the socket's order). Not measured, rather than the poll order.
+    if !wire_order_measured(plan) {
         orders.ack_wire = None;
     }
     let mut latency_us = latency_summaries(&m.rec);
@@ -130,6 +122,16 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         end_to_end,
         notes,
     }
+}
+
+/// Whether the run observes the order replies reach the sockets (else `order.ack_wire` is null,
+/// never faked from another order):
+/// - an adapter reports when the application saw each ack, not when its reply arrived;
+/// - the lean path reads its connections' reply subscriptions in turn: across connections that
+///   is the client's poll order, not the wire's (on one connection it is the socket's order).
+fn wire_order_measured(plan: &Plan) -> bool {
+    let lean_pool = plan.publish.api == crate::scenario::Api::Lean && plan.connections.count > 1;
+    plan.client.is_in_process() && !lean_pool
 }
 
 /// jsbench's CPU per message and in cores, each server node's CPU and memory over the phase,

@@ -99,33 +99,7 @@ impl Phases<'_> {
         let progress = Arc::new(Progress::default());
         // Declared before the publisher, which borrows it for the measured phase.
         let (stopped_tx, stopped_rx) = watch::channel(false);
-        let mut publisher = Publisher {
-            contexts: &self.rig.pool.contexts,
-            clients: &self.rig.pool.clients,
-            api: self.plan.publish.api,
-            router: &router,
-            subjects: &self.rig.subjects,
-            run_id: self.run_id,
-            key_names: &key_names,
-            wire: self.plan.publish.wire,
-            payload_size: w.payload_size,
-            mode: self.plan.publish.mode,
-            window: self.plan.publish.max_in_flight,
-            batch_size: self.plan.publish.batch_size.unwrap_or(1),
-            flow: self.plan.publish.flow.unwrap_or(100),
-            max_outstanding_acks: self.plan.publish.max_outstanding_acks.unwrap_or(2),
-            gap: self.plan.publish.gap.unwrap_or_default(),
-            ack_timeout: self.plan.publish.ack_timeout,
-            msg_id: self.plan.publish.msg_id,
-            expect_last_subject_seq: self.plan.publish.expect_last_subject_seq,
-            pacer: Pacer::new(w.rate),
-            tap: WireTap::new(clock),
-            cancel: &self.opts.cancel,
-            progress: Some(&progress),
-            retry: self.plan.publish.retry,
-            stopped: None,
-            repeat_every: None,
-        };
+        let mut publisher = self.publisher(&router, &key_names, &progress, clock);
         self.warm_up(&publisher, link.as_mut()).await;
         let disk_faults = self.plan.server_spec().faultfs;
         if disk_faults {
@@ -155,17 +129,7 @@ impl Phases<'_> {
         if let (Some(c), true) = (cluster.as_mut(), self.plan.observe.read_back) {
             observers::survey(self.server, self.rig, c).await;
         }
-        let disk_survey = match (&cluster, disk_faults && self.plan.observe.read_back) {
-            (None, true) => Some(
-                crate::record::cluster::survey_replicas(
-                    self.server.nodes(),
-                    &self.rig.stream,
-                    std::time::Duration::from_secs(5),
-                )
-                .await,
-            ),
-            _ => None,
-        };
+        let disk_survey = self.disk_survey(cluster.as_ref(), disk_faults).await;
         let rb = self.read_back(&published.history).await;
         let m = Measured {
             disk_survey,
@@ -188,6 +152,64 @@ impl Phases<'_> {
             unsent: 0,
         };
         (m, end)
+    }
+
+    /// The publisher of this run's phases (the measured phase adds `stopped` and `repeat_every`).
+    fn publisher<'p>(
+        &'p self,
+        router: &'p Router,
+        key_names: &'p [String],
+        progress: &'p Progress,
+        clock: Clock,
+    ) -> Publisher<'p> {
+        let w = &self.plan.workload;
+        Publisher {
+            contexts: &self.rig.pool.contexts,
+            clients: &self.rig.pool.clients,
+            api: self.plan.publish.api,
+            router,
+            subjects: &self.rig.subjects,
+            run_id: self.run_id,
+            key_names,
+            wire: self.plan.publish.wire,
+            payload_size: w.payload_size,
+            mode: self.plan.publish.mode,
+            window: self.plan.publish.max_in_flight,
+            batch_size: self.plan.publish.batch_size.unwrap_or(1),
+            flow: self.plan.publish.flow.unwrap_or(100),
+            max_outstanding_acks: self.plan.publish.max_outstanding_acks.unwrap_or(2),
+            gap: self.plan.publish.gap.unwrap_or_default(),
+            ack_timeout: self.plan.publish.ack_timeout,
+            msg_id: self.plan.publish.msg_id,
+            expect_last_subject_seq: self.plan.publish.expect_last_subject_seq,
+            pacer: Pacer::new(w.rate),
+            tap: WireTap::new(clock),
+            cancel: &self.opts.cancel,
+            progress: Some(progress),
+            retry: self.plan.publish.retry,
+            stopped: None,
+            repeat_every: None,
+        }
+    }
+
+    /// A single node's replica after a disk-fault run (a cluster's is surveyed with the
+    /// cluster): what the durability checker compares with the acks.
+    async fn disk_survey(
+        &self,
+        cluster: Option<&ClusterRecord>,
+        disk_faults: bool,
+    ) -> Option<crate::record::cluster::ReplicaSurvey> {
+        if cluster.is_some() || !(disk_faults && self.plan.observe.read_back) {
+            return None;
+        }
+        Some(
+            crate::record::cluster::survey_replicas(
+                self.server.nodes(),
+                &self.rig.stream,
+                std::time::Duration::from_secs(5),
+            )
+            .await,
+        )
     }
 
     /// One phase, in-process or through the adapter of `link`.
