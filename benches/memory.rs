@@ -102,7 +102,9 @@ fn main() -> anyhow::Result<ExitCode> {
     ensure!(n >= 1, "JSB_MEMORY_MSGS must be at least 1");
     let big = std::env::var("JSB_MEMORY_100M").is_ok_and(|v| v == "1");
     // Removed when dropped: at the end, on an error and on a panic.
-    let dir = tempfile::Builder::new().prefix("jsbench-memory-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("jsbench-memory-")
+        .tempdir()?;
     let scenario = dir.path().join("memory-r1.toml");
     std::fs::write(&scenario, SCENARIO)?;
     // 100M messages in a memory stream would need ~60 GB in nats-server (it held 11.8 GB for
@@ -144,7 +146,14 @@ fn main() -> anyhow::Result<ExitCode> {
 fn run_once(scenario: &Path, out: &Path, messages: u64) -> anyhow::Result<Run> {
     let start = Instant::now();
     let status = Command::new(env!("CARGO_BIN_EXE_jsbench"))
-        .args(["run", "--backend", "process", "--format", "quiet", "--no-progress"])
+        .args([
+            "run",
+            "--backend",
+            "process",
+            "--format",
+            "quiet",
+            "--no-progress",
+        ])
         .arg("--messages")
         .arg(messages.to_string())
         .arg("--out")
@@ -184,7 +193,9 @@ fn run_once(scenario: &Path, out: &Path, messages: u64) -> anyhow::Result<Run> {
 fn find_result(out: &Path) -> anyhow::Result<PathBuf> {
     let mut stack = vec![out.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
             let path = entry?.path();
             if path.is_dir() {
                 stack.push(path);
@@ -238,7 +249,11 @@ fn summarize(n: u64, small: &[Run], large: &[Run], big: Option<&Run>) {
         rss_2n / MIB,
         med(large, |r| r.msgs_per_sec)
     );
-    println!("bytes per message ((rss {} − rss {n}) / {n}): {:.1} B", 2 * n, diff / n as f64);
+    println!(
+        "bytes per message ((rss {} − rss {n}) / {n}): {:.1} B",
+        2 * n,
+        diff / n as f64
+    );
     // The ≤ 32 MiB target is stated for 10M against 20M; other sizes only report the difference.
     if n == 10_000_000 {
         println!(
