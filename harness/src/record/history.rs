@@ -36,7 +36,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn from_u8(v: u8) -> Outcome {
+    /// The outcome stored as `Outcome as u8` (any other value: `NotSent`).
+    pub fn from_u8(v: u8) -> Outcome {
         match v {
             1 => Outcome::Ok,
             2 => Outcome::Duplicate,

@@ -13,10 +13,10 @@
 
 use std::collections::HashMap;
 
-use super::part::{outcome_of, LogPart, Part, TimelinePart};
+use super::part::{LogPart, Part, TimelinePart};
 use crate::checker::OrderFigures;
 use crate::client::Stop;
-use crate::record::history::{History, NONE};
+use crate::record::history::{History, Outcome, NONE};
 use crate::record::observe::{LatencyLog, Recorder, Timeline};
 use crate::record::usage::Usage;
 use crate::result::WorkerReport;
@@ -92,7 +92,7 @@ fn fill(h: &mut History, i: &Input<'_>, part: &Part, offset: i64) {
     };
     for (j, &g) in idx.iter().enumerate().take(part.published as usize) {
         let g = g as usize;
-        h.set_outcome(g, outcome_of(part.outcome[j]));
+        h.set_outcome(g, Outcome::from_u8(part.outcome[j]));
         h.stream_seq[g] = part.stream_seq[j];
         h.attempts[g] = part.attempts[j];
         h.first_send_ns[g] = shifted(part.first_send_ns.get(j).copied().unwrap_or(0), offset);

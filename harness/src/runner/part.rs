@@ -106,21 +106,6 @@ impl StopPart {
     }
 }
 
-/// The outcome stored as `Outcome as u8`.
-pub(super) fn outcome_of(v: u8) -> Outcome {
-    match v {
-        1 => Outcome::Ok,
-        2 => Outcome::Duplicate,
-        3 => Outcome::Fail,
-        4 => Outcome::Unknown,
-        5 => Outcome::InFlight,
-        6 => Outcome::InProcess,
-        7 => Outcome::Rejected,
-        8 => Outcome::Unresolved,
-        _ => Outcome::NotSent,
-    }
-}
-
 impl Part {
     /// What worker `worker` recorded, ready to upload.
     pub fn of(worker: usize, r: &SegmentRecord) -> Part {
@@ -172,7 +157,7 @@ impl Part {
     pub fn acked(&self) -> u64 {
         self.outcome
             .iter()
-            .filter(|&&o| outcome_of(o).is_acked())
+            .filter(|&&o| Outcome::from_u8(o).is_acked())
             .count() as u64
     }
 }
@@ -206,7 +191,7 @@ impl AttemptPart {
             conn,
             send_ns: shift(self.send_ns),
             end_ns: shift(self.end_ns),
-            outcome: outcome_of(self.outcome),
+            outcome: Outcome::from_u8(self.outcome),
             error: intern_kind(&self.error),
             code: self.code,
             rank,
