@@ -132,26 +132,28 @@ impl NodeConfig {
 }
 
 impl ClusterConfig {
+    /// The `cluster` block: routes carry the route user's password; `no_advertise` and a dummy
+    /// advertise address keep the nodes from telling clients about each other.
     fn render(&self) -> String {
-        let routes: Vec<String> = self
-            .routes
-            .iter()
-            .map(|r| {
-                format!(
-                    "    \"nats-route://{ROUTE_USER}:{}@{r}\"",
-                    self.route_password
-                )
-            })
-            .collect();
-        format!(
-            "cluster {{\n  name: \"{}\"\n  listen: \"{}\"\n  advertise: \"127.0.0.1:1\"\n  \
-             no_advertise: true\n  authorization {{\n    user: \"{ROUTE_USER}\"\n    \
-             password: \"{}\"\n  }}\n  routes: [\n{}\n  ]\n}}\n",
-            self.name,
-            self.listen,
-            self.route_password,
-            routes.join("\n")
-        )
+        let mut s = String::from("cluster ");
+        s.push_str("{\n");
+        let _ = writeln!(s, "  name: \"{}\"", self.name);
+        let _ = writeln!(s, "  listen: \"{}\"", self.listen);
+        s.push_str("  advertise: \"127.0.0.1:1\"\n  no_advertise: true\n");
+        s.push_str("  authorization ");
+        s.push_str("{\n");
+        let _ = writeln!(s, "    user: \"{ROUTE_USER}\"");
+        let _ = writeln!(s, "    password: \"{}\"", self.route_password);
+        s.push_str("  }\n  routes: [\n");
+        for r in &self.routes {
+            let _ = writeln!(
+                s,
+                "    \"nats-route://{ROUTE_USER}:{}@{r}\"",
+                self.route_password
+            );
+        }
+        s.push_str("  ]\n}\n");
+        s
     }
 }
 
