@@ -30,6 +30,8 @@ mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_publish;
 
 pub use error::{FieldError, ScenarioError};
 pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
