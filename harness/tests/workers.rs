@@ -128,15 +128,16 @@ fn sync_round_robin_split_gets_the_verdicts_of_one_process() {
     assert_split_run_matches("rr4-sync-none");
 }
 
-#[test]
-fn faults_are_refused_before_anything_runs() {
+/// Runs `name` across `workers` workers, which must be refused before anything runs: exit 2
+/// and no result written. Returns stderr.
+fn refused(name: &str, workers: &str) -> String {
     let out = tempfile::tempdir().unwrap();
     let o = jsbench()
         .arg("run")
-        .arg(scenario("ka4-async-skew"))
+        .arg(scenario(name))
         .args([
             "--workers",
-            "2",
+            workers,
             "--backend",
             "process",
             "--format",
@@ -147,36 +148,23 @@ fn faults_are_refused_before_anything_runs() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(only_result(out.path()).is_none(), "nothing was run");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn faults_are_refused_before_anything_runs() {
+    let err = refused("ka4-async-skew", "2");
     assert!(
         err.contains("ka4-async-skew.toml: faults: not with --workers yet"),
         "{err}"
     );
-    assert!(only_result(out.path()).is_none(), "nothing was run");
 }
 
 #[test]
 fn a_single_connection_is_refused_before_anything_runs() {
-    let out = tempfile::tempdir().unwrap();
-    let o = jsbench()
-        .arg("run")
-        .arg(scenario("single-async-none"))
-        .args([
-            "--workers",
-            "3",
-            "--backend",
-            "process",
-            "--format",
-            "quiet",
-        ])
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = refused("single-async-none", "3");
     assert!(err.contains("connections.strategy"), "{err}");
-    assert!(only_result(out.path()).is_none(), "nothing was run");
 }
 
 /// A key-affine scenario paced at 2000 msgs/s for 6000 messages (3 s): a kill 300 ms after
