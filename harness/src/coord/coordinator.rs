@@ -99,9 +99,14 @@ impl Coordination {
         })
     }
 
-    async fn state(&self, i: usize) -> Option<WorkerState> {
-        let v = self.kv.get(worker_key(i)).await.ok()??;
-        serde_json::from_slice(&v).ok()
+    /// Worker `i`'s state; `Unread` when the bucket did not answer (a loaded machine), which
+    /// the loops treat as "still running" rather than judging an exited worker from it.
+    async fn state(&self, i: usize) -> Read {
+        match self.kv.get(worker_key(i)).await {
+            Ok(Some(v)) => serde_json::from_slice(&v).map_or(Read::Absent, Read::State),
+            Ok(None) => Read::Absent,
+            Err(_) => Read::Unread,
+        }
     }
 
     async fn put<T: serde::Serialize>(&self, key: &str, v: &T) -> Result<(), String> {
@@ -133,6 +138,32 @@ struct Seen {
     registered: Option<(String, u32, i64, u64)>,
     done: bool,
     lost: Option<Lost>,
+    /// Polls since the worker exited in which its state could not be read.
+    unread_after_exit: u32,
+}
+
+/// What one look at a worker's state key gave.
+enum Read {
+    State(WorkerState),
+    /// No key yet (or not one this coordinator can parse).
+    Absent,
+    /// The coordination bucket did not answer.
+    Unread,
+}
+
+/// How many unanswered looks (× [`POLL`]) an exited worker gets before it is judged by its exit.
+const UNREAD_AFTER_EXIT_LIMIT: u32 = 100;
+
+impl Seen {
+    /// The verdict on an exited worker whose state said neither done nor failed; `None` while
+    /// its state could not be read and the limit is not reached (looked at again next poll).
+    fn exited(&mut self, read: &Read, status: String) -> Option<Lost> {
+        if matches!(read, Read::Unread) && self.unread_after_exit < UNREAD_AFTER_EXIT_LIMIT {
+            self.unread_after_exit += 1;
+            return None;
+        }
+        Some(Lost::Exited { status })
+    }
 }
 
 /// The measured phase of a distributed run, start to merge.
@@ -193,16 +224,20 @@ async fn register(co: &Coordination, children: &mut Children, seen: &mut [Seen],
             if s.registered.is_some() || s.lost.is_some() {
                 continue;
             }
+            // The exit is looked at before the state: a worker writes its state (acknowledged
+            // by the server) before it exits, so a state read after an observed exit is final.
+            // The other order loses a race: state read, worker writes Done and exits, exit seen.
+            let ended = children.ended(i);
             match co.state(i).await {
-                Some(WorkerState::Registered {
+                Read::State(WorkerState::Registered {
                     host,
                     pid,
                     offset_ns,
                     uncertainty_ns,
                 }) => s.registered = Some((host, pid, offset_ns, uncertainty_ns)),
-                Some(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
-                _ => match children.ended(i) {
-                    Some(status) => s.lost = Some(Lost::Exited { status }),
+                Read::State(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
+                read => match ended.and_then(|status| s.exited(&read, status)) {
+                    Some(lost) => s.lost = Some(lost),
                     None => waiting += 1,
                 },
             }
@@ -259,11 +294,12 @@ async fn watch(
             if s.done || s.lost.is_some() {
                 continue;
             }
+            let ended = children.ended(i); // before the state, as in `register`
             match co.state(i).await {
-                Some(WorkerState::Done) => s.done = true,
-                Some(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
-                _ => match children.ended(i) {
-                    Some(status) => s.lost = Some(Lost::Exited { status }),
+                Read::State(WorkerState::Done) => s.done = true,
+                Read::State(WorkerState::Failed { error }) => s.lost = Some(Lost::Failed { error }),
+                read => match ended.and_then(|status| s.exited(&read, status)) {
+                    Some(lost) => s.lost = Some(lost),
                     None => running += 1,
                 },
             }
@@ -353,5 +389,34 @@ fn worker_report(seg: &Segment, s: &Seen, part: Option<&Part>, pid: Option<u32>)
             .filter(|(_, n)| *n > 0)
             .map(|(u, n)| u.cpu_ns as f64 / n as f64),
         lost: s.lost.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exited_worker_whose_state_was_read_is_judged_by_its_exit_at_once() {
+        let mut s = Seen::default();
+        let lost = s.exited(&Read::Absent, "exit status: 0".into());
+        assert_eq!(
+            lost,
+            Some(Lost::Exited {
+                status: "exit status: 0".into()
+            })
+        );
+    }
+
+    #[test]
+    fn an_unanswered_read_after_exit_is_looked_at_again_up_to_the_limit() {
+        let mut s = Seen::default();
+        for _ in 0..UNREAD_AFTER_EXIT_LIMIT {
+            assert_eq!(s.exited(&Read::Unread, "signal: 9".into()), None);
+        }
+        assert!(matches!(
+            s.exited(&Read::Unread, "signal: 9".into()),
+            Some(Lost::Exited { .. })
+        ));
     }
 }
