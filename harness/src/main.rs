@@ -20,6 +20,7 @@ use jsbench::app::commands::{self, CompareRequest, ReportRequest};
 use jsbench::app::run::{self, ExitPolicy, RunRequest, SummaryPolicy};
 use jsbench::app::{suite, worker as app_worker, Exit};
 use jsbench::compare::{self, CompareOptions};
+use jsbench::coord::Launch;
 use jsbench::render::machine::Format;
 use jsbench::runner::RuntimeKind;
 use jsbench::scenario::{Overrides, Warmup};
@@ -69,9 +70,13 @@ enum Command {
     /// Judge claims files (e.g. claims/publish-order.toml) against results: the order table and
     /// each claim confirmed, refuted, inconclusive or not measured, with its figure and runs.
     Claims(ClaimsArgs),
-    /// One worker of a distributed run (`run --workers N` starts them itself): publishes its
-    /// segment of the coordinator's plan. The coordination credential comes from
-    /// $JSBENCH_COORDINATOR_TOKEN, the index from --index or $JOB_COMPLETION_INDEX.
+    /// Coordinate a distributed run whose workers someone else starts (docker compose, a
+    /// Kubernetes Indexed Job, by hand): `run --workers N` without starting any worker. Waits for
+    /// N `jsbench worker`s to register, then runs, merges and judges as `run` does.
+    Coordinate(CoordinateArgs),
+    /// One worker of a distributed run (`run --workers N` starts them itself; `coordinate`
+    /// waits for them): publishes its segment of the coordinator's plan. The coordination
+    /// credential comes from $JSBENCH_COORDINATOR_TOKEN.
     Worker(WorkerArgs),
     /// Client-library adapters (docs/adapters.md): check one against the protocol, or build a
     /// shipped one.
@@ -97,15 +102,31 @@ enum AdapterCmd {
 
 #[derive(clap::Args)]
 struct WorkerArgs {
-    /// The coordination server's URL (nats://host:port).
+    /// The coordination server's URL, nats://host:port (default: $JSBENCH_COORDINATOR). Tried
+    /// for up to 120 s: the coordinator may start after the worker.
     #[arg(long, value_name = "URL")]
-    coordinator: String,
-    /// This worker's number, from 0 (default: $JOB_COMPLETION_INDEX).
+    coordinator: Option<String>,
+    /// This worker's number, from 0 (default: $JOB_COMPLETION_INDEX, else the lowest index no
+    /// other worker has claimed).
     #[arg(long)]
     index: Option<usize>,
-    /// How many workers the run has.
+    /// How many workers the run has (default: the coordinator's number; when given, it must
+    /// be that).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
-    of: u16,
+    of: Option<u16>,
+}
+
+#[derive(clap::Args)]
+struct CoordinateArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Where the coordination server listens, IP:PORT (port 0: a free one). An address other
+    /// than loopback needs a token of your own in $JSBENCH_COORDINATOR_TOKEN.
+    #[arg(long, value_name = "IP:PORT", default_value = jsbench::coord::launch::DEFAULT_LISTEN)]
+    listen: String,
+    /// How long the N workers have to register, e.g. 60s.
+    #[arg(long, value_name = "DUR", default_value = "300s", value_parser = humantime::parse_duration)]
+    register_timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -305,12 +326,31 @@ fn main() -> ExitCode {
             app_adapter::check(name.as_deref(), &command)
         }
         Command::Adapter(AdapterCmd::Build { name }) => app_adapter::build(&name),
-        Command::Worker(a) => app_worker::worker(&a.coordinator, a.index, a.of.into()),
+        Command::Coordinate(args) => coordinate(args),
+        Command::Worker(a) => app_worker::worker(a.coordinator, a.index, a.of.map(usize::from)),
     };
     ExitCode::from(exit.0)
 }
 
+fn coordinate(args: CoordinateArgs) -> Exit {
+    if args.run.workers.is_none() {
+        eprintln!("error: coordinate needs --workers N (how many workers to wait for)");
+        return Exit::BAD_INPUT;
+    }
+    match app_worker::external(&args.listen, args.register_timeout, &args.run.out) {
+        Ok(launch) => run_with(args.run, launch),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::BAD_INPUT
+        }
+    }
+}
+
 fn run(args: RunArgs) -> Exit {
+    run_with(args, Launch::Children)
+}
+
+fn run_with(args: RunArgs, launch: Launch) -> Exit {
     let overrides = Overrides {
         messages: args.messages,
         duration: args.duration,
@@ -357,7 +397,7 @@ fn run(args: RunArgs) -> Exit {
     };
     let workers = match args
         .workers
-        .map(|n| app_worker::prepare(&request.plans, n.into(), &overrides))
+        .map(|n| app_worker::prepare(&request.plans, n.into(), &overrides, &launch))
     {
         Some(Err(errors)) => {
             for e in &errors {

@@ -1,12 +1,14 @@
 //! The distributed-run commands (issue 25): `jsbench worker` (one worker process), and what
-//! `jsbench run --workers N` checks and needs before anything runs (every plan splits, asks for
-//! nothing workers cannot do yet, and has its scenario text at hand for the workers).
+//! `jsbench run --workers N` and `jsbench coordinate` check and need before anything runs
+//! (every plan splits, asks for nothing workers cannot do yet, and has its scenario text at
+//! hand for the workers; `coordinate`'s address and token are allowed).
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::Exit;
 use crate::cancel::Cancel;
-use crate::coord::{self, Source, TOKEN_ENV};
+use crate::coord::{self, External, IndexChoice, Launch, Source, TOKEN_ENV, URL_ENV};
 use crate::runner::RuntimeKind;
 use crate::scenario::{Overrides, Plan};
 use crate::split::{not_yet, split, Segment};
@@ -14,19 +16,26 @@ use crate::split::{not_yet, split, Segment};
 /// Where Kubernetes' Indexed Jobs put a pod's index.
 pub const INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 
-/// `jsbench worker`: worker `index` (or `$JOB_COMPLETION_INDEX`) of `of`, coordinated by
-/// `url`, with the coordination credential from `$JSBENCH_COORDINATOR_TOKEN`.
-pub fn worker(url: &str, index: Option<usize>, of: usize) -> Exit {
-    let index = match index.or_else(|| std::env::var(INDEX_ENV).ok()?.parse().ok()) {
-        Some(i) if i < of => i,
-        Some(i) => {
-            eprintln!("error: --index {i} is not below --of {of}");
-            return Exit::BAD_INPUT;
-        }
-        None => {
-            eprintln!("error: give --index, or set {INDEX_ENV}");
-            return Exit::BAD_INPUT;
-        }
+/// `jsbench worker`: a worker of the coordinator at `url` (or `$JSBENCH_COORDINATOR`), index
+/// `index` (or `$JOB_COMPLETION_INDEX`, or the lowest free one), of `of` workers when given,
+/// with the coordination credential from `$JSBENCH_COORDINATOR_TOKEN`.
+pub fn worker(url: Option<String>, index: Option<usize>, of: Option<usize>) -> Exit {
+    let Some(url) = url.or_else(|| std::env::var(URL_ENV).ok().filter(|u| !u.is_empty())) else {
+        eprintln!("error: give --coordinator URL, or set {URL_ENV}");
+        return Exit::BAD_INPUT;
+    };
+    let choice = match index {
+        Some(i) => IndexChoice::Given(i),
+        None => match std::env::var(INDEX_ENV) {
+            Err(_) => IndexChoice::Claim,
+            Ok(v) => match v.trim().parse() {
+                Ok(i) => IndexChoice::Given(i),
+                Err(_) => {
+                    eprintln!("error: {INDEX_ENV}={v:?} is not an index (0, 1, ...)");
+                    return Exit::BAD_INPUT;
+                }
+            },
+        },
     };
     let Ok(token) = std::env::var(TOKEN_ENV) else {
         eprintln!("error: {TOKEN_ENV} is not set (the coordination server's credential)");
@@ -47,16 +56,29 @@ pub fn worker(url: &str, index: Option<usize>, of: usize) -> Exit {
                 c.request();
             }
         });
-        coord::work(url, &token, index, of, cancel.clone()).await
+        coord::work(&url, &token, choice, of, cancel.clone()).await
     });
     rt.shutdown_timeout(Duration::from_secs(1));
     match outcome {
         Ok(()) => Exit::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            Exit::FAILED
+            if e.is_refusal() {
+                Exit::BAD_INPUT
+            } else {
+                Exit::FAILED
+            }
         }
     }
+}
+
+/// `jsbench coordinate`'s launch: `--listen` checked against `$JSBENCH_COORDINATOR_TOKEN`,
+/// `coordinator.env` under the results root `out`; or the error to print (exit 2).
+pub fn external(listen: &str, register_timeout: Duration, out: &Path) -> Result<Launch, String> {
+    let token = std::env::var(TOKEN_ENV).ok();
+    External::new(listen, register_timeout, token, out)
+        .map(Launch::External)
+        .map_err(|e| e.to_string())
 }
 
 /// A plan ready to run across workers: its segments and where it came from.
@@ -66,13 +88,23 @@ pub struct Distributed {
     pub source: Source,
 }
 
-/// Every plan split across `n` workers, or every reason one cannot be (file: field: why).
+/// Every plan split across `n` workers whose coming `launch` says, or every reason one cannot
+/// be (file: field: why). Workers started by someone else do one run each: `coordinate` takes
+/// one plan.
 pub fn prepare(
     plans: &[Plan],
     n: usize,
     overrides: &Overrides,
+    launch: &Launch,
 ) -> Result<Vec<Distributed>, Vec<String>> {
     let mut errors = Vec::new();
+    if matches!(launch, Launch::External(_)) && plans.len() != 1 {
+        errors.push(format!(
+            "coordinate runs one scenario once (its workers do one run each): got {} runs \
+             (scenario files × --repeat)",
+            plans.len()
+        ));
+    }
     let mut out = Vec::new();
     for p in plans {
         let file = p
@@ -112,6 +144,7 @@ pub fn prepare(
                 text,
                 file,
                 overrides: overrides.clone(),
+                launch: launch.clone(),
             },
         });
     }

@@ -1,4 +1,5 @@
-//! The worker processes of a local distributed run: `jsbench worker` children of this very
+//! The worker processes of a local distributed run (none for `jsbench coordinate`, whose
+//! workers someone else starts): `jsbench worker` children of this very
 //! binary, given the coordination credential in their environment. Nothing is left behind:
 //! each child is killed (SIGKILL) when its handle is dropped — on return, on error, on panic —
 //! and the kernel kills it should the coordinator itself die first (`PR_SET_PDEATHSIG`). A
@@ -57,6 +58,15 @@ impl Children {
             ended: vec![None; n],
             children,
         })
+    }
+
+    /// No processes: `n` workers someone else started (`jsbench coordinate`). Nothing to see
+    /// end, kill or interrupt; they are judged by their state alone.
+    pub(super) fn none(n: usize) -> Children {
+        Children {
+            children: (0..n).map(|_| None).collect(),
+            ended: vec![None; n],
+        }
     }
 
     pub(super) fn pid(&self, i: usize) -> Option<u32> {

@@ -2,6 +2,10 @@
 //! and the barrier, the workers started and watched, their results fetched and merged. The
 //! runner does the rest (`runner::run_coordinated`): the system under test, the stream, the
 //! read-back, the checkers, result.json.
+//!
+//! Workers the coordinator started ([`Launch::Children`]) are judged by their process and their
+//! state; workers someone else started ([`Launch::External`]) by their state alone, so one that
+//! says neither done nor failed within [`watch_timeout`] after the barrier is lost as timed out.
 
 use std::time::Duration;
 
@@ -9,6 +13,8 @@ use async_nats::jetstream::{self, kv, object_store};
 use tokio::io::AsyncReadExt;
 
 use super::children::Children;
+use super::launch::{EnvFile, External, Launch};
+use super::listener::Listener;
 use super::protocol::{
     result_object, worker_key, OverridesMsg, PlanMsg, Source, Start, WorkerState, BUCKET, RESULTS,
 };
@@ -17,13 +23,16 @@ use crate::result::{Lost, WorkerReport, WorkerSegment};
 use crate::runner::merge::{self, IndexMap, Input};
 use crate::runner::part::Part;
 use crate::runner::{self, Distributed, RunError, RunOptions, RunOutput, Target};
-use crate::scenario::{Amount, Plan};
-use crate::server::{Backend, Server, ServerSpec};
+use crate::scenario::{Amount, Plan, Rate, Warmup};
+use crate::server::{Backend, Credential, Server, ServerSpec};
 use crate::split::{draws, Draws, Segment};
 use crate::workload::KeyGen;
 
-/// How long every worker has to register (start, connect, measure its clock).
+/// How long every worker the coordinator started has to register (start, connect, measure its
+/// clock); `jsbench coordinate`'s is `--register-timeout`.
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
+/// An external worker's margin past the plan's paced length (see [`watch_timeout`]).
+const WATCH_MARGIN: Duration = Duration::from_secs(300);
 /// The barrier is this far ahead of the moment every worker registered: enough for the `start`
 /// key to reach them all.
 const BARRIER_LEAD: Duration = Duration::from_millis(500);
@@ -32,7 +41,8 @@ const POLL: Duration = Duration::from_millis(50);
 /// After Ctrl-C, how long workers get to upload what they published before being killed.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs `plan` split across `workers` local worker processes (`segments` from `split::split`).
+/// Runs `plan` split across worker processes (`segments` from `split::split`), started as
+/// `source.launch` says.
 pub async fn run(
     plan: &Plan,
     opts: &RunOptions,
@@ -45,32 +55,75 @@ pub async fn run(
     .await
 }
 
+/// The coordination server: a process-backend server at a free loopback port for workers the
+/// coordinator starts, one at `--listen` for workers someone else starts.
+enum CoordServer {
+    Managed(Server),
+    Listening(Listener),
+}
+
+impl CoordServer {
+    /// The server and its token, as `launch` needs them.
+    async fn start(launch: &Launch) -> Result<(CoordServer, String), String> {
+        let failed = |e: String| format!("the coordination server did not start: {e}");
+        let Launch::External(x) = launch else {
+            let spec = ServerSpec {
+                backend: Backend::Process,
+                nodes: 1,
+                ..Default::default()
+            };
+            let server = Server::start(&spec)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let token = server
+                .credential()
+                .map(|c| c.token().to_string())
+                .ok_or("the coordination server has no credential")?;
+            return Ok((CoordServer::Managed(server), token));
+        };
+        let token = x.token.as_ref().map_or_else(
+            || Credential::generate().token().to_string(),
+            |t| t.0.clone(),
+        );
+        let listener = Listener::start(x.listen, &token).await.map_err(failed)?;
+        Ok((CoordServer::Listening(listener), token))
+    }
+
+    /// The URL the coordinator itself connects to.
+    fn local_url(&self) -> String {
+        match self {
+            CoordServer::Managed(s) => s.url().to_string(),
+            CoordServer::Listening(l) => l.local_url(),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            CoordServer::Managed(s) => {
+                if let Err(e) = s.stop().await {
+                    tracing::warn!("coordination server removal reported: {e}");
+                }
+            }
+            CoordServer::Listening(l) => drop(l),
+        }
+    }
+}
+
 /// The buckets and the handles of one coordination.
 struct Coordination {
-    server: Server,
+    server: CoordServer,
     kv: kv::Store,
     results: object_store::ObjectStore,
     token: String,
 }
 
 impl Coordination {
-    async fn start(clock: Clock) -> Result<Coordination, String> {
-        let spec = ServerSpec {
-            backend: Backend::Process,
-            nodes: 1,
-            ..Default::default()
-        };
-        let server = Server::start(&spec)
-            .await
-            .map_err(|e| format!("the coordination server did not start: {e}"))?;
-        let token = server
-            .credential()
-            .map(|c| c.token().to_string())
-            .ok_or("the coordination server has no credential")?;
+    async fn start(clock: Clock, launch: &Launch) -> Result<Coordination, String> {
+        let (server, token) = CoordServer::start(launch).await?;
         let client = async_nats::ConnectOptions::new()
             .token(token.clone())
             .name("jsbench-coordinator")
-            .connect(server.url())
+            .connect(server.local_url())
             .await
             .map_err(|e| format!("cannot connect to the coordination server: {e}"))?;
         tokio::spawn(super::clock::serve(client.clone(), clock));
@@ -174,7 +227,7 @@ async fn drive(
     target: Target,
 ) -> Result<Distributed, String> {
     let n = segments.len();
-    let co = Coordination::start(target.clock).await?;
+    let co = Coordination::start(target.clock, &source.launch).await?;
     let msg = PlanMsg {
         run_id: target.run_id.clone(),
         workers: n,
@@ -186,16 +239,48 @@ async fn drive(
         token: target.token.clone(),
     };
     co.put("plan", &msg).await?;
-    let mut children = Children::spawn(n, co.server.url(), &co.token)?;
+    let (mut children, register_timeout, env_file) = match &source.launch {
+        Launch::Children => (
+            Children::spawn(n, &co.server.local_url(), &co.token)?,
+            REGISTER_TIMEOUT,
+            None,
+        ),
+        Launch::External(x) => (Children::none(n), x.register_timeout, announce(&co, x, n)?),
+    };
     let mut seen = vec![Seen::default(); n];
-    register(&co, &mut children, &mut seen, &target).await;
+    register(&co, &mut children, &mut seen, &target, register_timeout).await;
     let start_ns = target.clock.now_ns() + BARRIER_LEAD.as_nanos() as u64;
-    co.put("start", &Start { at_ns: start_ns }).await?;
+    let admitted = (0..n).filter(|&i| seen[i].registered.is_some()).collect();
+    co.put(
+        "start",
+        &Start {
+            at_ns: start_ns,
+            workers: Some(admitted),
+        },
+    )
+    .await?;
     let kill = kill_hook(n);
-    watch(&co, &mut children, &mut seen, &target, kill, start_ns).await;
+    let timeout = matches!(source.launch, Launch::External(_)).then(|| watch_timeout(plan));
+    watch(
+        &co,
+        &mut children,
+        &mut seen,
+        &target,
+        kill,
+        (start_ns, timeout),
+    )
+    .await;
     let pids: Vec<Option<u32>> = (0..n).map(|i| children.pid(i)).collect();
     children.stop().await;
-    let mut parts: Vec<Option<Part>> = Vec::with_capacity(n);
+    let parts = fetch_parts(&co, &mut seen).await;
+    drop(env_file);
+    co.server.stop().await;
+    Ok(assemble(plan, segments, &seen, &parts, &pids, start_ns))
+}
+
+/// The results of the workers that said done; one that cannot be read makes its worker lost.
+async fn fetch_parts(co: &Coordination, seen: &mut [Seen]) -> Vec<Option<Part>> {
+    let mut parts = Vec::with_capacity(seen.len());
     for (i, s) in seen.iter_mut().enumerate() {
         parts.push(match (s.done, s.lost.is_none()) {
             (true, true) => match co.part(i).await {
@@ -208,16 +293,70 @@ async fn drive(
             _ => None,
         });
     }
-    if let Err(e) = co.server.stop().await {
-        tracing::warn!("coordination server removal reported: {e}");
+    parts
+}
+
+/// `jsbench coordinate`: says where the workers should go, and with a generated token writes
+/// `coordinator.env` (removed when the returned guard drops). The token is never printed.
+fn announce(co: &Coordination, x: &External, n: usize) -> Result<Option<EnvFile>, String> {
+    let CoordServer::Listening(l) = &co.server else {
+        return Ok(None);
+    };
+    let file = match x.token {
+        Some(_) => None,
+        None => Some(EnvFile::write(&x.env_dir, l.url(), &co.token).map_err(|e| {
+            format!(
+                "cannot write {}: {e}",
+                x.env_dir.join(super::protocol::ENV_FILE).display()
+            )
+        })?),
+    };
+    if let Some(f) = &file {
+        eprintln!(
+            "coordinator: URL and token for the workers in {}",
+            f.path().display()
+        );
     }
-    Ok(assemble(plan, segments, &seen, &parts, &pids, start_ns))
+    eprintln!("coordinator: {} waiting for {n} workers", l.url());
+    Ok(file)
+}
+
+/// How long an external worker has, from the barrier, to say done or failed: the plan's paced
+/// length (warm-up and measured messages at `rate`, a timed warm-up) twice, plus
+/// [`WATCH_MARGIN`]; an unpaced plan gets the margin alone.
+pub(super) fn watch_timeout(plan: &Plan) -> Duration {
+    let w = &plan.workload;
+    let messages = match w.amount {
+        Amount::Messages(n) => n,
+        Amount::Duration(_) => 0,
+    };
+    let (warm_msgs, warm_time) = match w.warmup {
+        Warmup::Messages(m) => (m, Duration::ZERO),
+        Warmup::Duration(d) => (0, d),
+    };
+    let paced = match w.rate {
+        Rate::PerSec(r) if r > 0 => {
+            Duration::from_secs_f64((messages + warm_msgs) as f64 / r as f64)
+        }
+        _ => Duration::ZERO,
+    };
+    let amount = match w.amount {
+        Amount::Duration(d) => d,
+        Amount::Messages(_) => Duration::ZERO,
+    };
+    (paced + warm_time + amount) * 2 + WATCH_MARGIN
 }
 
 /// Waits until every worker registered, ended or failed, or the timeout passed (those that
 /// did not register by then are lost).
-async fn register(co: &Coordination, children: &mut Children, seen: &mut [Seen], t: &Target) {
-    let deadline = tokio::time::Instant::now() + REGISTER_TIMEOUT;
+async fn register(
+    co: &Coordination,
+    children: &mut Children,
+    seen: &mut [Seen],
+    t: &Target,
+    timeout: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let mut waiting = 0;
         for (i, s) in seen.iter_mut().enumerate() {
@@ -254,7 +393,7 @@ async fn register(co: &Coordination, children: &mut Children, seen: &mut [Seen],
                     Lost::Interrupted
                 } else {
                     Lost::NotRegistered {
-                        timeout_s: REGISTER_TIMEOUT.as_secs(),
+                        timeout_s: timeout.as_secs(),
                     }
                 });
             }
@@ -273,17 +412,19 @@ fn kill_hook(n: usize) -> Option<usize> {
         .filter(|&i| i < n)
 }
 
-/// Watches the registered workers until each is done, failed or gone. After Ctrl-C they get
-/// [`INTERRUPT_GRACE`] to upload what they published; then the rest are killed and lost.
+/// Watches the registered workers until each is done, failed or gone (or, given a timeout,
+/// silent that long after the barrier `start_ns`). After Ctrl-C they get [`INTERRUPT_GRACE`]
+/// to upload what they published; then the rest are killed and lost.
 async fn watch(
     co: &Coordination,
     children: &mut Children,
     seen: &mut [Seen],
     t: &Target,
     mut kill: Option<usize>,
-    start_ns: u64,
+    (start_ns, timeout): (u64, Option<Duration>),
 ) {
     let mut interrupted_at: Option<tokio::time::Instant> = None;
+    let timed_out = |now: u64| timeout.filter(|d| now > start_ns + d.as_nanos() as u64);
     loop {
         if let Some(i) = kill.filter(|_| t.clock.now_ns() > start_ns + 300_000_000) {
             children.kill(i);
@@ -305,6 +446,14 @@ async fn watch(
             }
         }
         if running == 0 {
+            return;
+        }
+        if let Some(d) = timed_out(t.clock.now_ns()) {
+            for s in seen.iter_mut().filter(|s| !s.done && s.lost.is_none()) {
+                s.lost = Some(Lost::TimedOut {
+                    after_s: d.as_secs(),
+                });
+            }
             return;
         }
         if t.cancel.is_requested() {

@@ -15,6 +15,15 @@ pub const RESULTS: &str = "jsbench_results";
 pub const CLOCK_SUBJECT: &str = "jsbench.clock";
 /// The environment variable that carries the coordination server's credential to a worker.
 pub const TOKEN_ENV: &str = "JSBENCH_COORDINATOR_TOKEN";
+/// The environment variable a worker takes the coordinator's URL from without `--coordinator`.
+pub const URL_ENV: &str = "JSBENCH_COORDINATOR";
+/// The file `jsbench coordinate` writes its URL and generated credential to (under `--out`).
+pub const ENV_FILE: &str = "coordinator.env";
+
+/// The KV key a worker claims index `i` with (created, never overwritten: one owner).
+pub fn claim_key(i: usize) -> String {
+    format!("claim.{i}")
+}
 
 /// The KV key of worker `i`'s state.
 pub fn worker_key(i: usize) -> String {
@@ -26,12 +35,14 @@ pub fn result_object(i: usize) -> String {
     format!("worker-{i}")
 }
 
-/// Where a plan came from: the scenario text, the name errors give it, and the overrides.
+/// Where a plan came from: the scenario text, the name errors give it, and the overrides; and
+/// where its workers come from.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub text: String,
     pub file: String,
     pub overrides: Overrides,
+    pub launch: super::launch::Launch,
 }
 
 /// KV `plan`: everything a worker needs to rebuild the plan and reach the system under test.
@@ -123,9 +134,20 @@ pub enum WorkerState {
     Failed { error: String },
 }
 
+/// KV `claim.<i>`: who took index `i` (for the error a second claimant gets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    pub host: String,
+    pub pid: u32,
+}
+
 /// KV `start`: the barrier. Every worker starts its measured phase at `at_ns` on the
 /// coordinator's clock (its own clock: `at_ns - offset`).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Start {
     pub at_ns: u64,
+    /// The indexes of the workers that registered in time: a worker not among them (it
+    /// registered after the registration timeout, and is already judged lost) must not publish.
+    #[serde(default)]
+    pub workers: Option<Vec<usize>>,
 }

@@ -1,7 +1,9 @@
-//! A worker's side of a distributed run (`jsbench worker`): read the plan, rebuild and check
-//! it, connect to the system under test, measure the clock, register, wait for the barrier,
-//! publish the segment, upload the result. Any failure after connecting is reported in the
-//! worker's KV key, so the coordinator can name it.
+//! A worker's side of a distributed run (`jsbench worker`): reach the coordinator (retrying:
+//! a container may start before it), read the plan, take an index (given, or claimed: the
+//! lowest free one), rebuild and check the plan, connect to the system under test, measure the
+//! clock, register, wait for the barrier, publish the segment, upload the result. Any failure
+//! after the index is taken is reported in the worker's KV key, so the coordinator can name it;
+//! a worker that could not take its index writes nothing (the index is another worker's).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,7 +11,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv};
 
 use super::clock;
-use super::protocol::{result_object, worker_key, PlanMsg, Start, WorkerState, BUCKET, RESULTS};
+use super::protocol::{
+    claim_key, result_object, worker_key, Claim, PlanMsg, Start, WorkerState, BUCKET, RESULTS,
+};
 use crate::cancel::Cancel;
 use crate::record::observe::Clock;
 use crate::runner::part::Part;
@@ -18,14 +22,30 @@ use crate::scenario::{self, Plan};
 use crate::server::{Backend, Server};
 use crate::split::{split, Segment};
 
-/// How long a worker waits for the coordinator's bucket, plan and barrier.
+/// How long a worker waits for the coordinator, its bucket, plan and barrier.
 const WAIT: Duration = Duration::from_secs(120);
+
+/// Which index a worker takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexChoice {
+    /// `--index` or `$JOB_COMPLETION_INDEX`: this one, or none.
+    Given(usize),
+    /// The lowest one no other worker claimed.
+    Claim,
+}
 
 /// Why a worker could not do its part.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
     #[error("cannot reach the coordinator at {url}: {why}")]
     Coordinator { url: String, why: String },
+    /// Its `--of` or `--index` does not fit the coordinator's run.
+    #[error("{why}")]
+    Mismatch { why: String },
+    #[error("index {index} is taken: another worker claimed it ({by})")]
+    IndexTaken { index: usize, by: String },
+    #[error("all {n} indexes are taken: the coordinator runs {n} workers, all claimed")]
+    AllTaken { n: usize },
     #[error("worker {index} of {of}: {why}")]
     Run {
         index: usize,
@@ -34,12 +54,26 @@ pub enum WorkerError {
     },
 }
 
-/// Does worker `index` of `of`'s part of the run the coordinator at `url` coordinates.
+impl WorkerError {
+    /// The worker was refused (a wrong `--of` or `--index`, an index taken): bad usage, as
+    /// opposed to a run that failed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            WorkerError::Mismatch { .. }
+                | WorkerError::IndexTaken { .. }
+                | WorkerError::AllTaken { .. }
+        )
+    }
+}
+
+/// Does a worker's part of the run the coordinator at `url` coordinates: index `choice`, of
+/// `of` workers when given (it must be the coordinator's number).
 pub async fn work(
     url: &str,
     token: &str,
-    index: usize,
-    of: usize,
+    choice: IndexChoice,
+    of: Option<usize>,
     cancel: Cancel,
 ) -> Result<(), WorkerError> {
     let clock = Clock::start();
@@ -47,18 +81,24 @@ pub async fn work(
         url: url.to_string(),
         why,
     };
-    let client = async_nats::ConnectOptions::new()
-        .token(token.to_string())
-        .name(format!("jsbench-worker-{index}"))
-        .connect(url)
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+    let client = connect(url, token).await.map_err(unreachable)?;
     let js = jetstream::new(client.clone());
     let kv = wait_for(|| js.get_key_value(BUCKET))
         .await
         .map_err(|e| unreachable(format!("no bucket {BUCKET}: {e}")))?;
-    let failed = |why: String| WorkerError::Run { index, of, why };
-    let outcome = run(&client, &js, &kv, clock, index, of, &cancel).await;
+    let msg: PlanMsg = read(&kv, "plan").await.map_err(unreachable)?;
+    let n = msg.workers;
+    if let Some(of) = of.filter(|&of| of != n) {
+        return Err(WorkerError::Mismatch {
+            why: format!("--of {of}, but the coordinator runs {n} workers"),
+        });
+    }
+    let index = claim(&kv, choice, n).await.map_err(|e| match e {
+        Claimed::Refused(e) => e,
+        Claimed::Unanswered(why) => unreachable(why),
+    })?;
+    let failed = |why: String| WorkerError::Run { index, of: n, why };
+    let outcome = run(&client, &js, &kv, clock, index, &msg, &cancel).await;
     if let Err(why) = &outcome {
         let state = WorkerState::Failed { error: why.clone() };
         let _ = kv
@@ -72,18 +112,89 @@ pub async fn work(
     outcome.map_err(failed)
 }
 
+/// Connects to the coordination server, retrying for [`WAIT`] while it is not there yet (not
+/// when it refuses the token or the URL is wrong: waiting would not help).
+async fn connect(url: &str, token: &str) -> Result<async_nats::Client, String> {
+    use async_nats::ConnectErrorKind as K;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let options = async_nats::ConnectOptions::new()
+            .token(token.to_string())
+            .name("jsbench-worker");
+        match options.connect(url).await {
+            Ok(c) => return Ok(c),
+            Err(e)
+                if matches!(e.kind(), K::Io | K::Dns | K::TimedOut)
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await
+            }
+            Err(e) => return Err(format!("{e} (tried for up to {WAIT:?})")),
+        }
+    }
+}
+
+/// How taking an index went wrong.
+enum Claimed {
+    Refused(WorkerError),
+    /// The bucket did not answer.
+    Unanswered(String),
+}
+
+/// Takes index `choice` of `n` by creating KV `claim.<i>` (which fails when it exists).
+async fn claim(kv: &kv::Store, choice: IndexChoice, n: usize) -> Result<usize, Claimed> {
+    use async_nats::jetstream::kv::CreateErrorKind;
+    let me = Claim {
+        host: hostname(),
+        pid: std::process::id(),
+    };
+    let value: bytes::Bytes = serde_json::to_vec(&me).unwrap_or_default().into();
+    let candidates = match choice {
+        IndexChoice::Given(i) if i >= n => {
+            return Err(Claimed::Refused(WorkerError::Mismatch {
+                why: format!("--index {i} is not below the coordinator's {n} workers"),
+            }))
+        }
+        IndexChoice::Given(i) => i..i + 1,
+        IndexChoice::Claim => 0..n,
+    };
+    for i in candidates {
+        match kv.create(claim_key(i), value.clone()).await {
+            Ok(_) => return Ok(i),
+            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
+                if let IndexChoice::Given(_) = choice {
+                    let by = claimant(kv, i).await;
+                    return Err(Claimed::Refused(WorkerError::IndexTaken { index: i, by }));
+                }
+            }
+            Err(e) => return Err(Claimed::Unanswered(format!("cannot claim index {i}: {e}"))),
+        }
+    }
+    Err(Claimed::Refused(WorkerError::AllTaken { n }))
+}
+
+/// Who holds index `i`, as an error message names it.
+async fn claimant(kv: &kv::Store, i: usize) -> String {
+    match kv.get(claim_key(i)).await {
+        Ok(Some(v)) => match serde_json::from_slice::<Claim>(&v) {
+            Ok(c) => format!("host {}, pid {}", c.host, c.pid),
+            Err(_) => "unknown claimant".into(),
+        },
+        _ => "unknown claimant".into(),
+    }
+}
+
 async fn run(
     client: &async_nats::Client,
     js: &jetstream::Context,
     kv: &kv::Store,
     clock: Clock,
     index: usize,
-    of: usize,
+    msg: &PlanMsg,
     cancel: &Cancel,
 ) -> Result<(), String> {
-    let msg: PlanMsg = read(kv, "plan").await?;
-    let (plan, seg) = rebuild(&msg, index, of)?;
-    let (seeds, options) = target(&plan, &msg).await?;
+    let (plan, seg) = rebuild(msg, index, msg.workers)?;
+    let (seeds, options) = target(&plan, msg).await?;
     let rig = SegmentRig::open(&plan, &seg, &seeds, options, &msg.run_id).await?;
     let offset = clock::measure(client, clock).await?;
     let state = WorkerState::Registered {
@@ -94,6 +205,14 @@ async fn run(
     };
     put(kv, &worker_key(index), &state).await?;
     let start: Start = read(kv, "start").await?;
+    if start.workers.as_ref().is_some_and(|w| !w.contains(&index)) {
+        rig.close().await;
+        return Err(
+            "it registered after the coordinator's registration timeout: the run \
+                    started without it"
+                .into(),
+        );
+    }
     let local_ns = (start.at_ns as i64 - offset.offset_ns).max(0) as u64;
     let record = rig
         .publish(

@@ -1,6 +1,7 @@
-//! result.json `workers`: each worker of a distributed run (`jsbench run --workers N`), its
-//! segment of the plan, its clock offset to the coordinator, its own figures, and why it was
-//! lost when it was ([`Lost`], the typed reason a run with a lost worker is incomplete).
+//! result.json `workers`: each worker of a distributed run (`jsbench run --workers N`,
+//! `jsbench coordinate`), its segment of the plan, its clock offset to the coordinator, its own
+//! figures, and why it was lost when it was ([`Lost`], the typed reason a run with a lost
+//! worker is incomplete).
 
 use std::fmt;
 
@@ -58,6 +59,9 @@ pub enum Lost {
     Failed { error: String },
     /// The run was interrupted (Ctrl-C) before its result arrived.
     Interrupted,
+    /// A worker the coordinator did not start (`jsbench coordinate`) said neither done nor
+    /// failed within `after_s` seconds after the start barrier.
+    TimedOut { after_s: u64 },
 }
 
 impl fmt::Display for Lost {
@@ -69,6 +73,12 @@ impl fmt::Display for Lost {
             Lost::Exited { status } => write!(f, "exited ({status}) before uploading its result"),
             Lost::Failed { error } => write!(f, "failed: {error}"),
             Lost::Interrupted => f.write_str("interrupted before its result arrived"),
+            Lost::TimedOut { after_s } => {
+                write!(
+                    f,
+                    "said neither done nor failed within {after_s} s of the start"
+                )
+            }
         }
     }
 }
