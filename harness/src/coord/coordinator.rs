@@ -557,6 +557,24 @@ mod tests {
         );
     }
 
+    fn plan(workload: &str) -> Plan {
+        let text = format!(
+            "name = \"t\"\n[server]\nbackend = \"process\"\n[connections]\n\
+             strategy = \"key_affine\"\ncount = 4\n[publish]\nmode = \"async\"\n\
+             [workload]\n{workload}"
+        );
+        crate::scenario::parse(&text, "t.toml", &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn an_external_worker_gets_twice_the_paced_length_plus_the_margin() {
+        // 6000 + 2000 warm-up messages at 2000/s: 4 s paced.
+        let paced = plan("messages = 6000\nwarmup = 2000\nkeys = 16\nrate = 2000\n");
+        assert_eq!(watch_timeout(&paced), Duration::from_secs(8) + WATCH_MARGIN);
+        let unpaced = plan("messages = 6000\nwarmup = 0\nkeys = 16\n");
+        assert_eq!(watch_timeout(&unpaced), WATCH_MARGIN);
+    }
+
     #[test]
     fn an_unanswered_read_after_exit_is_looked_at_again_up_to_the_limit() {
         let mut s = Seen::default();
