@@ -9,7 +9,9 @@
 //! - a worker whose index is taken (or whose `--of` is not the coordinator's) is refused, and a
 //!   claiming worker then takes the free index;
 //! - with `--register-timeout 3s` and 2 of 3 workers, the run is incomplete and names the
-//!   missing worker as not registered; the coordination server is gone afterwards.
+//!   missing worker as not registered; the coordination server is gone afterwards;
+//! - a worker started before its coordinator retries until it is there, and a token of one's
+//!   own (`$JSBENCH_COORDINATOR_TOKEN`) is used, with no `coordinator.env` written.
 //!
 //! Every process started here is killed and reaped on every way out (the [`Proc`] guard).
 //! Counts and statuses only: never timings.
@@ -379,4 +381,45 @@ fn a_worker_that_never_registers_is_named_and_nothing_is_left_running() {
         std::net::TcpStream::connect(addr).is_err(),
         "the coordination server at {addr} is gone"
     );
+}
+
+#[test]
+fn a_worker_started_before_its_coordinator_waits_for_it_and_a_token_of_ones_own_is_used() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = Dirs::new();
+    let env = (
+        format!("nats://127.0.0.1:{port}"),
+        "a-token-of-my-own-0123".to_string(),
+    );
+    let mut w = worker(&d, &env, &[], "w.err");
+    std::thread::sleep(Duration::from_secs(2)); // it is retrying by now
+    let mut cmd = jsbench();
+    cmd.arg("coordinate")
+        .arg(scenario("ka4-async-none"))
+        .args(["--workers", "1", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--backend", "process", "--format", "quiet", "--no-progress"])
+        .args(["--messages", "5000", "--warmup", "0"])
+        .arg("--out")
+        .arg(d.out.path())
+        .env(TOKEN_ENV, &env.1);
+    let mut coord = Proc::start(cmd, d.log("coordinator.err"));
+    assert!(coord.wait(300).success(), "{}", coord.err());
+    assert!(w.wait(60).success(), "{}", w.err());
+    assert!(
+        !d.env_file().exists(),
+        "no coordinator.env with a token of one's own"
+    );
+    let err = coord.err();
+    assert!(
+        err.contains(&format!("coordinator: {} waiting for 1 workers", env.0)),
+        "{err}"
+    );
+    let r = only_result(d.out.path()).expect("result.json");
+    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+    assert_eq!(r.counts.published, 5000);
+    assert_eq!(r.workers.len(), 1);
 }

@@ -123,13 +123,13 @@ async fn connect(url: &str, token: &str) -> Result<async_nats::Client, String> {
             .name("jsbench-worker");
         match options.connect(url).await {
             Ok(c) => return Ok(c),
-            Err(e)
-                if matches!(e.kind(), K::Io | K::Dns | K::TimedOut)
-                    && tokio::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(Duration::from_millis(250)).await
+            Err(e) if !matches!(e.kind(), K::Io | K::Dns | K::TimedOut) => {
+                return Err(e.to_string())
             }
-            Err(e) => return Err(format!("{e} (tried for up to {WAIT:?})")),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!("{e} (tried for {WAIT:?})"))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
 }
