@@ -125,7 +125,12 @@ struct CoordinateArgs {
     #[arg(long, value_name = "IP:PORT", default_value = jsbench::coord::launch::DEFAULT_LISTEN)]
     listen: String,
     /// How long the N workers have to register, e.g. 60s.
-    #[arg(long, value_name = "DUR", default_value = "300s", value_parser = humantime::parse_duration)]
+    #[arg(
+        long,
+        value_name = "DUR",
+        default_value = "300s",
+        value_parser = humantime::parse_duration
+    )]
     register_timeout: Duration,
 }
 

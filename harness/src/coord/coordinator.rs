@@ -14,17 +14,16 @@ use tokio::io::AsyncReadExt;
 
 use super::children::Children;
 use super::launch::{EnvFile, External, Launch};
-use super::listener::Listener;
 use super::protocol::{
     result_object, worker_key, OverridesMsg, PlanMsg, Source, Start, WorkerState, BUCKET, RESULTS,
 };
+use super::server::CoordServer;
 use crate::record::observe::Clock;
 use crate::result::{Lost, WorkerReport, WorkerSegment};
 use crate::runner::merge::{self, IndexMap, Input};
 use crate::runner::part::Part;
 use crate::runner::{self, Distributed, RunError, RunOptions, RunOutput, Target};
 use crate::scenario::{Amount, Plan, Rate, Warmup};
-use crate::server::{Backend, Credential, Server, ServerSpec};
 use crate::split::{draws, Draws, Segment};
 use crate::workload::KeyGen;
 
@@ -53,60 +52,6 @@ pub async fn run(
         drive(plan, source, &segments, target).await
     })
     .await
-}
-
-/// The coordination server: a process-backend server at a free loopback port for workers the
-/// coordinator starts, one at `--listen` for workers someone else starts.
-enum CoordServer {
-    Managed(Server),
-    Listening(Listener),
-}
-
-impl CoordServer {
-    /// The server and its token, as `launch` needs them.
-    async fn start(launch: &Launch) -> Result<(CoordServer, String), String> {
-        let failed = |e: String| format!("the coordination server did not start: {e}");
-        let Launch::External(x) = launch else {
-            let spec = ServerSpec {
-                backend: Backend::Process,
-                nodes: 1,
-                ..Default::default()
-            };
-            let server = Server::start(&spec)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
-            let token = server
-                .credential()
-                .map(|c| c.token().to_string())
-                .ok_or("the coordination server has no credential")?;
-            return Ok((CoordServer::Managed(server), token));
-        };
-        let token = x.token.as_ref().map_or_else(
-            || Credential::generate().token().to_string(),
-            |t| t.0.clone(),
-        );
-        let listener = Listener::start(x.listen, &token).await.map_err(failed)?;
-        Ok((CoordServer::Listening(listener), token))
-    }
-
-    /// The URL the coordinator itself connects to.
-    fn local_url(&self) -> String {
-        match self {
-            CoordServer::Managed(s) => s.url().to_string(),
-            CoordServer::Listening(l) => l.local_url(),
-        }
-    }
-
-    async fn stop(self) {
-        match self {
-            CoordServer::Managed(s) => {
-                if let Err(e) = s.stop().await {
-                    tracing::warn!("coordination server removal reported: {e}");
-                }
-            }
-            CoordServer::Listening(l) => drop(l),
-        }
-    }
 }
 
 /// The buckets and the handles of one coordination.

@@ -13,9 +13,10 @@
 //! - KV bucket [`BUCKET`]: key `plan` ([`PlanMsg`]: the scenario text, the command-line
 //!   overrides with the seed fixed, the validated plan as JSON to check against, the run id,
 //!   the system under test's seeds and credential, the number of workers); key `claim.<i>`
-//!   ([`Claim`]: created once, by the worker that takes index `i`); key `worker.<i>` ([`WorkerState`]:
-//!   registered with its host, pid and clock offset — then done, or failed with why); key
-//!   `start` ([`Start`]: the barrier, a time on the coordinator's clock, and the workers admitted);
+//!   ([`Claim`]: created once, by the worker that takes index `i`); key `worker.<i>`
+//!   ([`WorkerState`]: registered with its host, pid and clock offset — then done, or failed
+//!   with why); key `start` ([`Start`]: the barrier, a time on the coordinator's clock, and the
+//!   workers admitted);
 //! - subject [`CLOCK_SUBJECT`]: request/reply, answers the coordinator's clock (ns) so that a
 //!   worker can measure its offset NTP-style ([`clock`]);
 //! - Object Store bucket [`RESULTS`]: object `worker-<i>` — the worker's partial result
@@ -27,17 +28,17 @@
 //! coordinator's did — the same code builds both, and a difference is caught, not merged.
 //!
 //! Files: `protocol.rs` (names and messages), `clock.rs` (the offset probe), `launch.rs` (where
-//! the workers come from: `--listen`, the token, `coordinator.env`), `listener.rs` (the
-//! coordination server at `--listen`), `children.rs` (the worker processes, killed on every
-//! exit path), `coordinator.rs` (the coordinator's side of a run), `worker.rs` (a worker's
-//! side).
+//! the workers come from: `--listen`, the token, `coordinator.env`), `server.rs` (the
+//! coordination server: at a free loopback port, or at `--listen`), `children.rs` (the worker
+//! processes, killed on every exit path), `coordinator.rs` (the coordinator's side of a run),
+//! `worker.rs` (a worker's side).
 
 mod children;
 pub mod clock;
 mod coordinator;
 pub mod launch;
-mod listener;
 mod protocol;
+mod server;
 mod worker;
 
 pub use coordinator::run;

@@ -1,9 +1,11 @@
-//! The coordination server of `jsbench coordinate`: a nats-server child at the address the user
-//! chose (`--listen`), admitting only the run's coordination token.
+//! The coordination server ([`CoordServer`]): for `jsbench run --workers N`, a process-backend
+//! `server::Server` (a free loopback port, its own generated credential); for `jsbench
+//! coordinate`, a [`Listener`]: a nats-server child at the address the user chose (`--listen`),
+//! admitting only the run's coordination token.
 //!
-//! Why not `server::Server`: that one always picks a free loopback port and generates its own
-//! credential, which is right for a system under test and for `jsbench run --workers N`'s
-//! children, but workers started by someone else need an address known in advance (a compose
+//! Why not `server::Server` for both: that one always picks a free loopback port and generates
+//! its own credential, which is right for a system under test and for `jsbench run --workers
+//! N`'s children, but workers started by someone else need an address known in advance (a compose
 //! file, a Kubernetes Service) and, off loopback, the token the user handed them. The child
 //! rules are the same as the process backend's: spawned from jsbench's long-lived spawner
 //! thread with `PR_SET_PDEATHSIG` (it dies with jsbench), a process group of its own (a
@@ -21,12 +23,70 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::server::{find_or_fetch_binary, on_spawner_thread, set_parent_death_signal};
+use super::launch::Launch;
+use crate::server::{
+    find_or_fetch_binary, on_spawner_thread, set_parent_death_signal, Backend, Credential, Server,
+    ServerSpec,
+};
 
 /// How long the server may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running coordination server; see the module docs.
+/// The coordination server: a process-backend server at a free loopback port for workers the
+/// coordinator starts, one at `--listen` for workers someone else starts.
+pub(super) enum CoordServer {
+    Managed(Server),
+    Listening(Listener),
+}
+
+impl CoordServer {
+    /// The server and its token, as `launch` needs them.
+    pub(super) async fn start(launch: &Launch) -> Result<(CoordServer, String), String> {
+        let failed = |e: String| format!("the coordination server did not start: {e}");
+        let Launch::External(x) = launch else {
+            let spec = ServerSpec {
+                backend: Backend::Process,
+                nodes: 1,
+                ..Default::default()
+            };
+            let server = Server::start(&spec)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let token = server
+                .credential()
+                .map(|c| c.token().to_string())
+                .ok_or("the coordination server has no credential")?;
+            return Ok((CoordServer::Managed(server), token));
+        };
+        let token = x.token.as_ref().map_or_else(
+            || Credential::generate().token().to_string(),
+            |t| t.0.clone(),
+        );
+        let listener = Listener::start(x.listen, &token).await.map_err(failed)?;
+        Ok((CoordServer::Listening(listener), token))
+    }
+
+    /// The URL the coordinator itself connects to.
+    pub(super) fn local_url(&self) -> String {
+        match self {
+            CoordServer::Managed(s) => s.url().to_string(),
+            CoordServer::Listening(l) => l.local_url(),
+        }
+    }
+
+    pub(super) async fn stop(self) {
+        match self {
+            CoordServer::Managed(s) => {
+                if let Err(e) = s.stop().await {
+                    tracing::warn!("coordination server removal reported: {e}");
+                }
+            }
+            CoordServer::Listening(l) => drop(l),
+        }
+    }
+}
+
+/// A nats-server at `--listen`; see the module docs.
 pub(super) struct Listener {
     child: Option<Child>,
     url: String,
