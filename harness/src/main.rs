@@ -73,6 +73,9 @@ enum Command {
     /// segment of the coordinator's plan. The coordination credential comes from
     /// $JSBENCH_COORDINATOR_TOKEN, the index from --index or $JOB_COMPLETION_INDEX.
     Worker(WorkerArgs),
+    /// The jsbench container image (README "Distributed load"): this binary, FROM scratch.
+    #[command(subcommand)]
+    Image(ImageCmd),
     /// Client-library adapters (docs/adapters.md): check one against the protocol, or build a
     /// shipped one.
     #[command(subcommand)]
@@ -93,6 +96,17 @@ enum AdapterCmd {
     },
     /// Build a shipped adapter (unless built already) and print its executable's path.
     Build { name: String },
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// Build the image through the Docker API from this jsbench binary, its shared libraries,
+    /// the pinned nats-server and docker/jsbench.Dockerfile; print its tag on stdout.
+    Build {
+        /// The image's name and tag (default: jsbench/jsbench:<version of this jsbench>).
+        #[arg(long, value_name = "NAME[:TAG]")]
+        tag: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -305,6 +319,7 @@ fn main() -> ExitCode {
             app_adapter::check(name.as_deref(), &command)
         }
         Command::Adapter(AdapterCmd::Build { name }) => app_adapter::build(&name),
+        Command::Image(ImageCmd::Build { tag }) => image_build(tag.as_deref()),
         Command::Worker(a) => app_worker::worker(&a.coordinator, a.index, a.of.into()),
     };
     ExitCode::from(exit.0)
@@ -376,6 +391,34 @@ fn run(args: RunArgs) -> Exit {
             _ => Exit::FAILED,
         }
     })
+}
+
+fn image_build(tag: Option<&str>) -> Exit {
+    match jsbench::image::build(tag) {
+        Ok(built) => {
+            eprintln!(
+                "built {} ({}) FROM scratch: {} with {} shared file(s), nats-server from {}",
+                built.tag,
+                built.id,
+                built.exe.display(),
+                built.needed.len(),
+                built.nats_server.display()
+            );
+            if let Some(replaced) = built.replaced {
+                eprintln!("{replaced}");
+            }
+            println!("{}", built.tag);
+            Exit::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_bad_input() {
+                Exit::BAD_INPUT
+            } else {
+                Exit::FAILED
+            }
+        }
+    }
 }
 
 fn compare(args: CompareArgs) -> Exit {
