@@ -7,6 +7,7 @@
 //! 3 refused: the two sides were measured in different environments (`--allow-env-diff`).
 //! `claims`: 0 judged (with `--strict`: 1 unless every claim is confirmed), 2 bad input.
 //! `adapter check`: 0 the adapter conforms, 1 a violation (or it cannot be built), 2 bad usage.
+//! `image build`: 0 built, 1 Docker, ldd or the build failed, 2 a bad `--tag`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
