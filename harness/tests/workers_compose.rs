@@ -144,7 +144,7 @@ fn start_coordinator(port: u16, out: &Path, log: &Path) -> Coordinator {
         .arg("coordinate")
         .arg(scenario)
         .args(["--workers", &WORKERS.to_string()])
-        .args(["--backend", "docker", "--nodes", "3"])
+        .args(["--backend", "container"]) // the scenario has nodes = 3
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--messages", &MESSAGES.to_string(), "--warmup", "1000"])
         .args(["--format", "quiet", "--no-progress"])
