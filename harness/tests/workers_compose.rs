@@ -4,8 +4,9 @@
 //! unless JSBENCH_SKIP_CONTAINER_TESTS=1 says to skip, as for every container test):
 //! - `jsbench image build` gives the image the compose file runs;
 //! - `jsbench coordinate` of a shipped R3 scenario that splits across 3 workers (container
-//!   backend, 3 nodes, coordination server on a free loopback port) writes coordinator.env
-//!   (mode 0600) with the URL it listens on and a token of its own;
+//!   backend, its 3 nodes, coordination server on a free loopback port) writes coordinator.env
+//!   (mode 0600, in its --out root, named on stderr) with the URL it listens on and a token of
+//!   its own;
 //! - `docker-compose up --scale worker=3` with those two variables runs three worker containers
 //!   that each exit 0;
 //! - the coordinator exits 0 and its result is complete: 3 workers (indexes 0, 1, 2), the merged
@@ -203,12 +204,24 @@ fn coordinator_env(coordinator: &mut Coordinator, out: &Path, log: &Path) -> Vec
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{} holds a token", path.display());
-    let stderr = std::fs::read_to_string(log).unwrap_or_default();
-    assert!(
-        stderr.contains(&path.display().to_string()),
-        "the coordinator names {} on stderr:\n{stderr}",
-        path.display()
-    );
+    // Named on stderr (just after it is written).
+    let named = || {
+        let stderr = std::fs::read_to_string(log).unwrap_or_default();
+        stderr
+            .contains(&path.display().to_string())
+            .then_some(())
+            .ok_or(stderr)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while named().is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if let Err(stderr) = named() {
+        panic!(
+            "the coordinator names {} on stderr:\n{stderr}",
+            path.display()
+        );
+    }
     std::fs::read_to_string(&path)
         .unwrap()
         .lines()
