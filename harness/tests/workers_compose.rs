@@ -12,9 +12,10 @@
 //! - the coordinator exits 0 and its result is complete: 3 workers (indexes 0, 1, 2), the merged
 //!   publish-to-ack histogram counts every published message, none lost or duplicated.
 //!
-//! With `network_mode: host` every worker reports the machine's hostname (and, as its
-//! container's PID 1, pid 1), so the workers are told apart by their indexes and by the three
-//! containers compose ran — not by host or pid.
+//! With `network_mode: host` every worker reports the machine's hostname and, as its
+//! container's PID 1, pid 1 (checked: a worker started as a local process would not be), so the
+//! workers are told apart by their indexes and by the three containers compose ran — not by
+//! host or pid.
 //!
 //! Nothing is left: `docker-compose down` and the coordinator's kill run in guards (also on a
 //! panic); the end checks that no container of the compose project or of the coordinator
@@ -269,6 +270,9 @@ fn check_result(out: &Path) -> Report {
     assert_eq!(indexes, (0..WORKERS).collect(), "one worker per index");
     for w in &report.workers {
         assert!(!w.host.is_empty() && w.lost.is_none(), "{w:?}");
+        eprintln!("worker {}: host {}, pid {:?}", w.index, w.host, w.pid);
+        // Each ran as its container's PID 1 (a process started otherwise would not be).
+        assert_eq!(w.pid, Some(1), "worker {} ran in a container", w.index);
     }
     let c = &report.counts;
     assert_eq!(c.published, MESSAGES, "{c:?}");
