@@ -38,6 +38,7 @@
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
 //! | `compare/` | the regression gate: metrics table, decisions, flips, statistics |
+//! | `image/` | the jsbench container image (`jsbench image build`): the running binary, its shared libraries and loader, the pinned nats-server, `FROM scratch`, built through `server/container/`'s build machinery |
 //! | `app/` | the commands (run, check, list, compare, report, baselines), shared by `main.rs` and `benches/suite.rs` |
 //! | `cancel.rs` | Ctrl-C levels, shared by every long wait |
 //! | `hash.rs` | FNV-1a, the one stable hash (key affinity, the keyed consume pool, the run tag, fault targets, compare's bootstrap) |
@@ -58,7 +59,7 @@
 //!   the kinds table in the `faultfs/mod.rs` header.
 //!
 //! Imports point one way, down this list of layers (a folder uses only those below it):
-//! `app` · `render` · `claims` · `coord` · `runner`, `compare` · `result` · `checker` · `client`,
+//! `app`, `image` · `render` · `claims` · `coord` · `runner`, `compare` · `result` · `checker` · `client`,
 //! `consume`, `split` · `adapter` · `workload` · `scenario` · `nemesis` · `record` · `server` · `proxy`, `faultfs`,
 //! `cancel.rs`, `hash.rs`. The workload reads the Plan's values (keys, rate, wire format), so it stands above
 //! the scenario; the scenario validates faults into the nemesis's `FaultPlan` (the nemesis owns
@@ -81,6 +82,7 @@ pub mod consume;
 pub mod coord;
 pub mod faultfs;
 pub mod hash;
+pub mod image;
 pub mod nemesis;
 pub mod proxy;
 pub mod record;

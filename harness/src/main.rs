@@ -7,6 +7,7 @@
 //! 3 refused: the two sides were measured in different environments (`--allow-env-diff`).
 //! `claims`: 0 judged (with `--strict`: 1 unless every claim is confirmed), 2 bad input.
 //! `adapter check`: 0 the adapter conforms, 1 a violation (or it cannot be built), 2 bad usage.
+//! `image build`: 0 built, 1 Docker, ldd or the build failed, 2 a bad `--tag`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,9 @@ enum Command {
     /// waits for them): publishes its segment of the coordinator's plan. The coordination
     /// credential comes from $JSBENCH_COORDINATOR_TOKEN.
     Worker(WorkerArgs),
+    /// The jsbench container image (README "Distributed load"): this binary, FROM scratch.
+    #[command(subcommand)]
+    Image(ImageCmd),
     /// Client-library adapters (docs/adapters.md): check one against the protocol, or build a
     /// shipped one.
     #[command(subcommand)]
@@ -98,6 +102,17 @@ enum AdapterCmd {
     },
     /// Build a shipped adapter (unless built already) and print its executable's path.
     Build { name: String },
+}
+
+#[derive(Subcommand)]
+enum ImageCmd {
+    /// Build the image through the Docker API from this jsbench binary, its shared libraries,
+    /// the pinned nats-server and docker/jsbench.Dockerfile; print its tag on stdout.
+    Build {
+        /// The image's name and tag (default: jsbench/jsbench:<version of this jsbench>).
+        #[arg(long, value_name = "NAME[:TAG]")]
+        tag: Option<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -332,6 +347,7 @@ fn main() -> ExitCode {
         }
         Command::Adapter(AdapterCmd::Build { name }) => app_adapter::build(&name),
         Command::Coordinate(args) => coordinate(args),
+        Command::Image(ImageCmd::Build { tag }) => image_build(tag.as_deref()),
         Command::Worker(a) => app_worker::worker(a.coordinator, a.index, a.of.map(usize::from)),
     };
     ExitCode::from(exit.0)
@@ -421,6 +437,34 @@ fn run_with(args: RunArgs, launch: Launch) -> Exit {
             _ => Exit::FAILED,
         }
     })
+}
+
+fn image_build(tag: Option<&str>) -> Exit {
+    match jsbench::image::build(tag) {
+        Ok(built) => {
+            eprintln!(
+                "built {} ({}) FROM scratch: {} with {} shared file(s), nats-server from {}",
+                built.tag,
+                built.id,
+                built.exe.display(),
+                built.needed.len(),
+                built.nats_server.display()
+            );
+            if let Some(replaced) = built.replaced {
+                eprintln!("{replaced}");
+            }
+            println!("{}", built.tag);
+            Exit::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_bad_input() {
+                Exit::BAD_INPUT
+            } else {
+                Exit::FAILED
+            }
+        }
+    }
 }
 
 fn compare(args: CompareArgs) -> Exit {

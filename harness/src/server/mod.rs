@@ -70,6 +70,10 @@ pub use config::SyncInterval;
 pub use container::{
     docker_available, kill_orphans, ImageChoice, DEFAULT_IMAGE, IMAGE_ENV, LOCAL_IMAGE,
 };
+// Building an image through the Docker API, shared with the jsbench image (`crate::image`).
+pub(crate) use container::{
+    build as build_image, client as docker_client, image_id, remove_replaced, BuildContext, Recipe,
+};
 pub use credential::Credential;
 pub use error::ServerError;
 pub use external::seed_urls;

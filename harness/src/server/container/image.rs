@@ -17,12 +17,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures::StreamExt;
-use testcontainers::bollard::query_parameters::BuildImageOptionsBuilder;
 use testcontainers::bollard::Docker;
 use testcontainers::runners::AsyncRunner as _;
 use testcontainers::GenericImage;
 
+use super::build;
 use super::docker::client;
 use crate::server::binary::{self, NATS_VERSION};
 use crate::server::error::ServerError;
@@ -40,8 +39,6 @@ pub(crate) const AUTO_PULL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The recipe of the local image, shared with `docker/build-nats-image.sh`.
 const DOCKERFILE: &str = include_str!("../../../../docker/nats-server.Dockerfile");
-/// How long inspecting an image may take.
-const INSPECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long building the local image may take (the binary is ~20 MB; no layer is pulled).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -191,19 +188,7 @@ fn local_fix() -> String {
 
 /// Whether `image` exists in the engine.
 pub(crate) async fn image_present(docker: &Docker, image: &str) -> Result<bool, ServerError> {
-    use testcontainers::bollard::errors::Error;
-    match tokio::time::timeout(INSPECT_TIMEOUT, docker.inspect_image(image)).await {
-        Ok(Ok(_)) => Ok(true),
-        Ok(Err(Error::DockerResponseServerError {
-            status_code: 404, ..
-        })) => Ok(false),
-        Ok(Err(e)) => Err(ServerError::DockerUnavailable {
-            reason: format!("inspecting image {image}: {e}"),
-        }),
-        Err(_) => Err(ServerError::DockerUnavailable {
-            reason: format!("inspecting image {image} took over {INSPECT_TIMEOUT:?}"),
-        }),
-    }
+    Ok(build::image_id(docker, image).await?.is_some())
 }
 
 /// Builds `image` FROM scratch with the pinned nats-server binary; returns how, for reports.
@@ -215,43 +200,14 @@ async fn build_local_image(docker: &Docker, image: &str) -> Result<String, Strin
         bin.display()
     );
     let context = build_context(&bin).map_err(|e| format!("cannot pack the build context: {e}"))?;
-    let labels = HashMap::from([
-        ("org.opencontainers.image.version", NATS_VERSION),
-        ("org.opencontainers.image.title", "nats-server for jsbench"),
-    ]);
-    let options = BuildImageOptionsBuilder::new()
-        .dockerfile("Dockerfile")
-        .t(image)
-        .rm(true)
-        .forcerm(true)
-        .labels(&labels)
-        .build();
-    let build = async {
-        let mut stream = docker.build_image(
-            options,
-            None,
-            Some(testcontainers::bollard::body_full(context.into())),
-        );
-        while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| format!("the Docker build failed: {e}"))?;
-            if let Some(detail) = info.error_detail {
-                return Err(format!(
-                    "the Docker build failed: {}",
-                    detail.message.unwrap_or_default()
-                ));
-            }
-        }
-        Ok(())
+    let recipe = build::Recipe {
+        labels: HashMap::from([
+            ("org.opencontainers.image.version", NATS_VERSION),
+            ("org.opencontainers.image.title", "nats-server for jsbench"),
+        ]),
+        args: HashMap::new(),
     };
-    tokio::time::timeout(BUILD_TIMEOUT, build)
-        .await
-        .map_err(|_| format!("the Docker build did not finish within {BUILD_TIMEOUT:?}"))??;
-    if !image_present(docker, image)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        return Err("the Docker build reported success but the image is not there".into());
-    }
+    build::build(docker, image, context, &recipe, BUILD_TIMEOUT).await?;
     Ok(format!(
         "built locally FROM scratch with nats-server {NATS_VERSION} from {}",
         bin.display()
@@ -260,19 +216,9 @@ async fn build_local_image(docker: &Docker, image: &str) -> Result<String, Strin
 
 /// A tar archive holding the Dockerfile and the binary, as the build API takes it.
 fn build_context(bin: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    let mut archive = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(DOCKERFILE.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    archive.append_data(&mut header, "Dockerfile", DOCKERFILE.as_bytes())?;
-    let bytes = std::fs::read(bin)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(bytes.len() as u64);
-    header.set_mode(0o755);
-    header.set_cksum();
-    archive.append_data(&mut header, "nats-server", bytes.as_slice())?;
-    archive.into_inner()
+    let mut context = build::Context::new(DOCKERFILE)?;
+    context.file("nats-server", bin, 0o755)?;
+    context.into_tar()
 }
 
 /// Images named like [`LOCAL_IMAGE`] (any tag) exist only where jsbench built them; the same
