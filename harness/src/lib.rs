@@ -33,7 +33,7 @@
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `split/` | one plan split across N workers (distributed load): each worker's keys, connections and share of the messages and rate, and why a plan cannot be split |
-//! | `coord/` | a distributed run (`run --workers N`, `worker`): the coordination server, its KV plan, registrations and barrier, the clock-offset probe, the worker processes, their uploads fetched and merged |
+//! | `coord/` | a distributed run (`run --workers N`, `coordinate`, `worker`): the coordination server (a free loopback port, or `--listen` with the user's token: `server.rs`, `launch.rs`), its KV plan, index claims, registrations and barrier, the clock-offset probe, the worker processes, their uploads fetched and merged |
 //! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report, the progress bar and the live line |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |

@@ -341,6 +341,7 @@ fn monitor_of_container(id: &str) -> Option<String> {
 /// machine from interrupting the run before it published anything.
 fn interrupt_long_run(
     backend: &str,
+    signal: libc::c_int,
     monitor: impl Fn(u32) -> Option<String>,
 ) -> (u32, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
@@ -374,8 +375,8 @@ fn interrupt_long_run(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SAFETY: sending SIGINT to our own child.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+    // SAFETY: sending a signal to our own child.
+    unsafe { libc::kill(pid as libc::pid_t, signal) };
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -411,7 +412,7 @@ fn interrupt_long_run(
 #[test]
 fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     let seen = std::sync::Mutex::new(Vec::new());
-    interrupt_long_run("process", |pid| {
+    interrupt_long_run("process", libc::SIGINT, |pid| {
         let s = common::server_children(pid);
         let monitor = s.first().and_then(|&p| common::monitor_of_process(p));
         seen.lock().unwrap().extend(s);
@@ -419,6 +420,22 @@ fn ctrl_c_stops_cleanly_and_leaves_no_server() {
     });
     for pid in seen.into_inner().unwrap() {
         common::assert_process_gone(pid, "after Ctrl-C");
+    }
+}
+
+/// SIGTERM (`docker stop`, a pod deleted, `kill`) stops a run as Ctrl-C does: exit 130, an
+/// incomplete result counting what was published, no server left.
+#[test]
+fn sigterm_stops_cleanly_like_ctrl_c() {
+    let seen = std::sync::Mutex::new(Vec::new());
+    interrupt_long_run("process", libc::SIGTERM, |pid| {
+        let s = common::server_children(pid);
+        let monitor = s.first().and_then(|&p| common::monitor_of_process(p));
+        seen.lock().unwrap().extend(s);
+        monitor
+    });
+    for pid in seen.into_inner().unwrap() {
+        common::assert_process_gone(pid, "after SIGTERM");
     }
 }
 
@@ -448,7 +465,7 @@ fn ctrl_c_removes_the_container() {
         engine.unwrap_or(false),
         "no Docker engine answers: container tests need one (or set JSBENCH_SKIP_CONTAINER_TESTS=1 to skip them)"
     );
-    let (pid, _d) = interrupt_long_run("container", |pid| {
+    let (pid, _d) = interrupt_long_run("container", libc::SIGINT, |pid| {
         containers_of(pid)
             .first()
             .and_then(|id| monitor_of_container(id))

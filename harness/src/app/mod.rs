@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod claims;
 pub mod commands;
 pub mod run;
+mod signals;
 pub mod suite;
 pub mod worker;
 

@@ -185,17 +185,15 @@ fn print_early_answer(req: &RunRequest, done: &[(PathBuf, Report)]) {
 
 /// The first Ctrl-C stops publishing and lets the run finish cleanly; the second skips the
 /// waiting (drain, read-back) and goes straight to removing the server.
+/// SIGTERM (`docker stop`, a pod deleted) counts as a Ctrl-C (`app::signals`).
 async fn listen_for_ctrl_c(cancel: Cancel) {
-    while tokio::signal::ctrl_c().await.is_ok() {
-        match cancel.request() {
-            1 => eprintln!(
-                "\ninterrupted: stopping publishing, finishing the run cleanly (Ctrl-C again to skip waiting)"
-            ),
-            _ => eprintln!(
-                "\ninterrupted again: skipping the drain and read-back, removing the server"
-            ),
-        }
-    }
+    super::signals::on_interrupts(move || match cancel.request() {
+        1 => eprintln!(
+            "\ninterrupted: stopping publishing, finishing the run cleanly (Ctrl-C again to skip waiting)"
+        ),
+        _ => eprintln!("\ninterrupted again: skipping the drain and read-back, removing the server"),
+    })
+    .await
 }
 
 /// The table, the suite directory (summary.md, suite.json, index.html) and the comparison.

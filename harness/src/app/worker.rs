@@ -51,11 +51,9 @@ pub fn worker(url: Option<String>, index: Option<usize>, of: Option<usize>) -> E
     let cancel = Cancel::new();
     let outcome = rt.block_on(async {
         let c = cancel.clone();
-        tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                c.request();
-            }
-        });
+        tokio::spawn(super::signals::on_interrupts(move || {
+            c.request();
+        }));
         coord::work(&url, &token, choice, of, cancel.clone()).await
     });
     rt.shutdown_timeout(Duration::from_secs(1));
