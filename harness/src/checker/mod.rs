@@ -22,7 +22,7 @@ pub use batches::{batch_figures, BatchFigures};
 pub use claims::{judge, ClaimResult, Evidence, Verdict};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use durability::{durability, Durability, LossWindow, NodeCopy, PowerLossTimes, StreamOutcome};
-pub use order::{divergence, percent, OrderFigures};
+pub use order::{divergence, divergence_in, percent, DivergenceScratch, OrderFigures};
 pub use replies::{replies, Overtaken, Replies};
 pub use retry::{retry_figures, RetryFigures};
 pub use safety::{per_message, safety, PerMessage, Safety};

@@ -72,53 +72,21 @@ struct Reply {
 /// Counts the replies of `h` and the success acks overtaken.
 pub fn replies(h: &History) -> Replies {
     let mut r = Replies::default();
-    let mut wire = Vec::new();
-    let published = h.published as usize;
-    for i in 0..published.min(h.wire_rank.len()) {
-        let rank = h.wire_rank[i];
-        let kind = match h.outcome(i) {
-            Outcome::Ok => None,
-            Outcome::Duplicate => Some(Other::Duplicate),
-            _ => continue,
-        };
-        match kind {
+    // The non-success replies on the wire, kept for the sweep: success acks are walked twice
+    // in place (one per message would be 16 B each, most of a run's analysis memory).
+    let mut others = Vec::new();
+    for_each_reply(h, |reply| {
+        match reply.kind {
             None => r.ok += 1,
-            Some(_) => r.duplicate += 1,
+            Some(Other::Duplicate) => r.duplicate += 1,
+            Some(_) => {}
         }
-        if rank != NONE {
-            // The successful attempt: the first, or a retry that stands after it.
-            let later = h.attempts[i] > 1;
-            wire.push(Reply {
-                rank,
-                position: 2 * i as u64 + later as u64,
-                kind,
-            });
+        if reply.kind.is_some() && reply.rank != NONE {
+            others.push(reply);
         }
-    }
-    for a in &h.attempt_log {
-        // A message's own acks are counted above, from the history's columns; a deliberate
-        // repeat's (attempt 0) are its own replies.
-        let repeat = a.attempt == 0;
-        let success = match a.outcome {
-            Outcome::Ok | Outcome::Duplicate if !repeat => continue,
-            Outcome::Ok => Some(None),
-            Outcome::Duplicate => Some(Some(Other::Duplicate)),
-            _ => None,
-        };
-        if let Some(kind) = success {
-            match kind {
-                None => r.ok += 1,
-                Some(_) => r.duplicate += 1,
-            }
-            if a.rank != NONE {
-                wire.push(Reply {
-                    rank: a.rank,
-                    position: 2 * a.idx as u64 + 1,
-                    kind,
-                });
-            }
-            continue;
-        }
+    });
+    // What got no reply or an error reply; acks (a repeat's included) are counted above.
+    for a in h.attempt_log.iter().filter(|a| !a.outcome.is_acked()) {
         if a.code == 0 {
             if a.outcome == Outcome::Unknown {
                 r.timed_out += 1;
@@ -128,48 +96,93 @@ pub fn replies(h: &History) -> Replies {
             continue;
         }
         *r.errors.entry(a.code.to_string()).or_default() += 1;
-        if a.rank != NONE {
-            let kind = if a.code == DUPLICATE_IN_PROCESS {
-                Other::InProcess
-            } else {
-                Other::Error
-            };
-            wire.push(Reply {
-                rank: a.rank,
-                position: 2 * a.idx as u64 + (a.attempt != 1) as u64,
-                kind: Some(kind),
-            });
-        }
     }
-    r.overtaken = overtaken(wire);
+    r.overtaken = overtaken(h, others);
     r
 }
 
-/// Sweeps the replies in arrival order, keeping the furthest publish position each kind of
-/// non-success reply has reached; a success ack behind it was overtaken.
-fn overtaken(mut wire: Vec<Reply>) -> Overtaken {
-    wire.sort_unstable_by_key(|w| w.rank);
-    let (mut dup, mut in_process, mut error) = (None::<u64>, None::<u64>, None::<u64>);
-    let mut o = Overtaken::default();
-    let beyond = |furthest: Option<u64>, p: u64| furthest.is_some_and(|f| f > p);
-    for w in wire {
-        match w.kind {
-            Some(Other::Duplicate) => dup = dup.max(Some(w.position)),
-            Some(Other::InProcess) => in_process = in_process.max(Some(w.position)),
-            Some(Other::Error) => error = error.max(Some(w.position)),
-            None => {
-                let (d, ip, e) = (
-                    beyond(dup, w.position),
-                    beyond(in_process, w.position),
-                    beyond(error, w.position),
-                );
-                o.by_duplicate += d as u64;
-                o.by_in_process += ip as u64;
-                o.by_error += e as u64;
-                o.any += (d || ip || e) as u64;
-            }
-        }
+/// Every acked reply (a message's successful attempt, a deliberate repeat's ack) and every
+/// error reply with a code, in history order, each handed to `f` once.
+fn for_each_reply(h: &History, mut f: impl FnMut(Reply)) {
+    let published = h.published as usize;
+    for i in 0..published.min(h.wire_rank.len()) {
+        let kind = match h.outcome(i) {
+            Outcome::Ok => None,
+            Outcome::Duplicate => Some(Other::Duplicate),
+            _ => continue,
+        };
+        // The successful attempt: the first, or a retry that stands after it.
+        let later = h.attempts[i] > 1;
+        f(Reply {
+            rank: h.wire_rank[i],
+            position: 2 * i as u64 + later as u64,
+            kind,
+        });
     }
+    for a in &h.attempt_log {
+        // A message's own acks are counted above, from the history's columns; a deliberate
+        // repeat's (attempt 0) are its own replies.
+        let repeat = a.attempt == 0;
+        let (kind, later) = match a.outcome {
+            Outcome::Ok | Outcome::Duplicate if !repeat => continue,
+            Outcome::Ok => (None, true),
+            Outcome::Duplicate => (Some(Other::Duplicate), true),
+            _ if a.code == 0 => continue,
+            _ if a.code == DUPLICATE_IN_PROCESS => (Some(Other::InProcess), a.attempt != 1),
+            _ => (Some(Other::Error), a.attempt != 1),
+        };
+        f(Reply {
+            rank: a.rank,
+            position: 2 * a.idx as u64 + later as u64,
+            kind,
+        });
+    }
+}
+
+/// The furthest publish position each kind of non-success reply has reached: duplicate, in
+/// process, other error.
+type Furthest = [Option<u64>; 3];
+
+/// Sweeps the replies in arrival order, keeping the furthest publish position each kind of
+/// non-success reply has reached; a success ack behind it was overtaken. Done without a list
+/// of the success acks: `others` sorted by rank with a running furthest position per kind, and
+/// each success ack looks up what had arrived before it.
+fn overtaken(h: &History, mut others: Vec<Reply>) -> Overtaken {
+    let mut o = Overtaken::default();
+    if others.is_empty() {
+        return o;
+    }
+    others.sort_unstable_by_key(|w| w.rank);
+    let mut furthest: Vec<Furthest> = Vec::with_capacity(others.len());
+    let mut run: Furthest = [None; 3];
+    for w in &others {
+        let k = match w.kind {
+            Some(Other::Duplicate) => 0,
+            Some(Other::InProcess) => 1,
+            _ => 2,
+        };
+        run[k] = run[k].max(Some(w.position));
+        furthest.push(run);
+    }
+    let beyond = |f: Option<u64>, p: u64| f.is_some_and(|f| f > p);
+    for_each_reply(h, |w| {
+        if w.kind.is_some() || w.rank == NONE {
+            return;
+        }
+        let before = others.partition_point(|x| x.rank < w.rank);
+        let Some(f) = before.checked_sub(1).map(|i| furthest[i]) else {
+            return;
+        };
+        let (d, ip, e) = (
+            beyond(f[0], w.position),
+            beyond(f[1], w.position),
+            beyond(f[2], w.position),
+        );
+        o.by_duplicate += d as u64;
+        o.by_in_process += ip as u64;
+        o.by_error += e as u64;
+        o.any += (d || ip || e) as u64;
+    });
     o
 }
 
@@ -254,5 +267,159 @@ mod tests {
         let r = replies(&h);
         assert_eq!(r.overtaken, Overtaken::default());
         assert_eq!(r.errors.get("10158"), Some(&1));
+    }
+
+    /// The checker as first written (every reply on the wire in one list, sorted by rank): the
+    /// reference the list-free sweep is held to.
+    fn replies_as_first_written(h: &History) -> Replies {
+        let mut r = Replies::default();
+        let mut wire = Vec::new();
+        let published = h.published as usize;
+        for i in 0..published.min(h.wire_rank.len()) {
+            let rank = h.wire_rank[i];
+            let kind = match h.outcome(i) {
+                Outcome::Ok => None,
+                Outcome::Duplicate => Some(Other::Duplicate),
+                _ => continue,
+            };
+            match kind {
+                None => r.ok += 1,
+                Some(_) => r.duplicate += 1,
+            }
+            if rank != NONE {
+                // The successful attempt: the first, or a retry that stands after it.
+                let later = h.attempts[i] > 1;
+                wire.push(Reply {
+                    rank,
+                    position: 2 * i as u64 + later as u64,
+                    kind,
+                });
+            }
+        }
+        for a in &h.attempt_log {
+            // A message's own acks are counted above, from the history's columns; a deliberate
+            // repeat's (attempt 0) are its own replies.
+            let repeat = a.attempt == 0;
+            let success = match a.outcome {
+                Outcome::Ok | Outcome::Duplicate if !repeat => continue,
+                Outcome::Ok => Some(None),
+                Outcome::Duplicate => Some(Some(Other::Duplicate)),
+                _ => None,
+            };
+            if let Some(kind) = success {
+                match kind {
+                    None => r.ok += 1,
+                    Some(_) => r.duplicate += 1,
+                }
+                if a.rank != NONE {
+                    wire.push(Reply {
+                        rank: a.rank,
+                        position: 2 * a.idx as u64 + 1,
+                        kind,
+                    });
+                }
+                continue;
+            }
+            if a.code == 0 {
+                if a.outcome == Outcome::Unknown {
+                    r.timed_out += 1;
+                } else {
+                    r.no_reply += 1;
+                }
+                continue;
+            }
+            *r.errors.entry(a.code.to_string()).or_default() += 1;
+            if a.rank != NONE {
+                let kind = if a.code == DUPLICATE_IN_PROCESS {
+                    Other::InProcess
+                } else {
+                    Other::Error
+                };
+                wire.push(Reply {
+                    rank: a.rank,
+                    position: 2 * a.idx as u64 + (a.attempt != 1) as u64,
+                    kind: Some(kind),
+                });
+            }
+        }
+        r.overtaken = overtaken_by_sorting_all(wire);
+        r
+    }
+
+    /// Sweeps the replies in arrival order, keeping the furthest publish position each kind of
+    /// non-success reply has reached; a success ack behind it was overtaken.
+    fn overtaken_by_sorting_all(mut wire: Vec<Reply>) -> Overtaken {
+        wire.sort_unstable_by_key(|w| w.rank);
+        let (mut dup, mut in_process, mut error) = (None::<u64>, None::<u64>, None::<u64>);
+        let mut o = Overtaken::default();
+        let beyond = |furthest: Option<u64>, p: u64| furthest.is_some_and(|f| f > p);
+        for w in wire {
+            match w.kind {
+                Some(Other::Duplicate) => dup = dup.max(Some(w.position)),
+                Some(Other::InProcess) => in_process = in_process.max(Some(w.position)),
+                Some(Other::Error) => error = error.max(Some(w.position)),
+                None => {
+                    let (d, ip, e) = (
+                        beyond(dup, w.position),
+                        beyond(in_process, w.position),
+                        beyond(error, w.position),
+                    );
+                    o.by_duplicate += d as u64;
+                    o.by_in_process += ip as u64;
+                    o.by_error += e as u64;
+                    o.any += (d || ip || e) as u64;
+                }
+            }
+        }
+        o
+    }
+
+    #[test]
+    fn the_sweep_without_a_list_of_acks_matches_sorting_every_reply() {
+        // Random histories: acks, duplicate acks, failures, timeouts, repeats and retries, each
+        // reply at a distinct wire rank (as the wire tap hands them out), some with none.
+        // Would fail if the per-kind running maxima or the rank lookup were off by one.
+        use rand::{seq::SliceRandom, Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
+        for _ in 0..200 {
+            let n = rng.random_range(1..40u32);
+            let extra = rng.random_range(0..20u32);
+            let mut ranks: Vec<u32> = (0..n + extra).collect();
+            ranks.shuffle(&mut rng);
+            let mut h = History::new(vec![0; n as usize], 1);
+            h.published = n as u64;
+            for i in 0..n {
+                h.record_send(i, rng.random_range(1..3), 0);
+                match rng.random_range(0..4) {
+                    0 => h.record_failure(i, Outcome::Fail, "other"),
+                    k => h.record_ack(i, i as u64 + 1, k == 1, ranks[i as usize]),
+                }
+            }
+            for j in 0..extra {
+                let outcome = [
+                    Outcome::Ok,
+                    Outcome::Duplicate,
+                    Outcome::Fail,
+                    Outcome::Unknown,
+                ][rng.random_range(0..4)];
+                let code = [0, 10158, 10077][rng.random_range(0..3)];
+                h.attempt_log.push(AttemptRecord {
+                    idx: rng.random_range(0..n),
+                    attempt: rng.random_range(0..3),
+                    conn: 0,
+                    send_ns: 0,
+                    end_ns: 0,
+                    outcome,
+                    error: "other",
+                    code,
+                    rank: if rng.random_bool(0.8) {
+                        ranks[(n + j) as usize]
+                    } else {
+                        NONE
+                    },
+                });
+            }
+            assert_eq!(replies(&h), replies_as_first_written(&h));
+        }
     }
 }

@@ -108,13 +108,16 @@ impl Safety {
     }
 }
 
+/// In [`safety`]'s one byte per message: set when one of the message's stored copies sits at
+/// the sequence its ack reported (a retried message's ack may name its second copy); the low
+/// seven bits count its copies (saturating at 127, only "any" matters here).
+const ACK_MATCHED: u8 = 0x80;
+const COPIES: u8 = 0x7f;
+
 /// Compares the history with the stream's content.
 pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
     let n = history.planned();
     let mut copies = vec![0u8; n];
-    // Whether one of the message's stored copies sits at the sequence its ack reported (a
-    // retried message's ack may name its second copy).
-    let mut ack_matched = vec![false; n];
     let mut s = Safety {
         unexpected: read_back.unexpected,
         ..Default::default()
@@ -125,28 +128,34 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
             s.unexpected += 1;
             continue;
         }
-        if copies[i] == 0 {
+        let c = &mut copies[i];
+        if *c & COPIES == 0 {
             s.stored += 1;
         } else {
             s.duplicates += 1;
         }
-        copies[i] = copies[i].saturating_add(1);
+        if *c & COPIES < COPIES {
+            *c += 1;
+        }
         if read_back.seqs.get(pos).copied() == Some(history.stream_seq[i]) {
-            ack_matched[i] = true;
+            *c |= ACK_MATCHED;
         }
     }
+    let stored = |i: usize| copies[i] & COPIES > 0;
     if read_back.complete {
         s.ack_seq_mismatches = (0..(history.published as usize).min(n))
-            .filter(|&i| history.outcome(i) == Outcome::Ok && copies[i] > 0 && !ack_matched[i])
+            .filter(|&i| {
+                history.outcome(i) == Outcome::Ok && stored(i) && copies[i] & ACK_MATCHED == 0
+            })
             .count() as u64;
     }
     let published = (history.published as usize).min(n);
     let kinds = last_error_kinds(history);
-    let acked_stored = |i: &usize| history.outcome(*i).is_acked() && copies[*i] > 0;
+    let acked_stored = |i: &usize| history.outcome(*i).is_acked() && stored(*i);
     let first = (0..published).find(acked_stored).unwrap_or(published);
     let last = (0..published).rev().find(acked_stored).unwrap_or(0);
-    for (i, &c) in copies.iter().enumerate().take(history.published as usize) {
-        let stored = c > 0;
+    for i in 0..published {
+        let stored = stored(i);
         s.count(history.outcome(i), stored, (i < first, i > last));
         let reported_failed = matches!(
             history.outcome(i),
@@ -284,7 +293,8 @@ mod tests {
             log(2, 1, Fail, "no_responders"),
             log(2, 2, Unknown, "disconnected"),
             log(3, 1, Fail, "no_responders"),
-        ];
+        ]
+        .into();
         let rb = ReadBack {
             order: vec![0, 2, 3, 4],
             seqs: vec![1, 2, 3, 5],

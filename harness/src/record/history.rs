@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::chunked::Chunked;
+
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[repr(u8)]
@@ -126,8 +128,10 @@ pub struct History {
     /// When each message's successful ack arrived (ns on the run clock; 0 = never). Timed only.
     pub ack_ns: Vec<u64>,
     /// Every attempt that failed, the final attempt of every retried message, and every
-    /// deliberate repeat (attempt 0).
-    pub attempt_log: Vec<AttemptRecord>,
+    /// deliberate repeat (attempt 0). In chunks, not one `Vec`: its length is not known in
+    /// advance, and a doubling `Vec` peaks at up to three times what it holds while it grows
+    /// (`record/chunked.rs`).
+    pub attempt_log: Chunked<AttemptRecord>,
     /// Keeps the live line's figures as outcomes change (`None` unless the live line is on).
     pub live: Option<super::observe::LiveTally>,
     /// Deliberate repeats sent (`publish.repeat_msg_id_every`).
@@ -192,7 +196,7 @@ impl History {
             attempts: vec![0; n],
             first_send_ns: Vec::new(),
             ack_ns: Vec::new(),
-            attempt_log: Vec::new(),
+            attempt_log: Chunked::new(),
             repeats: 0,
             fast: None,
             live: None,
@@ -341,12 +345,25 @@ impl History {
 
     /// Acked messages in wire arrival order.
     pub fn wire_order(&self) -> Vec<u32> {
-        // Sorting indexes by key, not (key, idx) pairs: half the memory on 10M-message runs.
-        let mut order: Vec<u32> = (0..self.published as u32)
-            .filter(|&i| self.wire_rank[i as usize] != NONE)
-            .collect();
-        order.sort_unstable_by_key(|&i| self.wire_rank[i as usize]);
+        let mut order = Vec::new();
+        self.wire_order_into(&mut order);
         order
+    }
+
+    /// [`History::wire_order`] into `order` (cleared first; its buffer is reused).
+    pub fn wire_order_into(&self, order: &mut Vec<u32>) {
+        // Sorting indexes by key, not (key, idx) pairs: half the memory on 10M-message runs.
+        self.collect_into(order, |i| self.wire_rank[i] != NONE);
+        order.sort_unstable_by_key(|&i| self.wire_rank[i as usize]);
+    }
+
+    /// The published indexes `keep` accepts, into `order` reserved for all of them at once (a
+    /// filtered `collect` grows by doubling: up to twice the size, and a copy, at its peak).
+    fn collect_into(&self, order: &mut Vec<u32>, keep: impl Fn(usize) -> bool) {
+        let n = self.published as usize;
+        order.clear();
+        order.reserve_exact(n);
+        order.extend((0..n as u32).filter(|&i| keep(i as usize)));
     }
 
     /// Sent messages in the order their last attempt was handed to a connection: publish order
@@ -354,35 +371,58 @@ impl History {
     /// Without send times: publish order itself when nothing was sent twice (one publisher
     /// sends in order), else `None`.
     pub fn sent_order(&self) -> Option<Vec<u32>> {
+        let mut order = Vec::new();
+        self.sent_order_into(&mut order).then_some(order)
+    }
+
+    /// [`History::sent_order`] into `order` (cleared first); false when it is not known.
+    pub fn sent_order_into(&self, order: &mut Vec<u32>) -> bool {
         let n = (self.published as usize).min(self.attempts.len());
         if !self.is_timed() {
             let resent = self.attempt_log.iter().any(|a| a.attempt >= 2);
-            return (!resent).then(|| {
-                (0..n as u32)
-                    .filter(|&i| self.attempts[i as usize] >= 1)
-                    .collect()
-            });
+            order.clear();
+            if !resent {
+                order.reserve_exact(n);
+                order.extend((0..n as u32).filter(|&i| self.attempts[i as usize] >= 1));
+            }
+            return !resent;
         }
         let n = n.min(self.first_send_ns.len());
-        let mut last = self.first_send_ns[..n].to_vec();
-        for a in self.attempt_log.iter().filter(|a| a.attempt >= 1) {
-            if let Some(t) = last.get_mut(a.idx as usize) {
+        let first = &self.first_send_ns[..n];
+        // A later attempt sent after the first moves its message: only then a copy of the
+        // send times (8 B per message) is needed.
+        let moved = |a: &&AttemptRecord| {
+            a.attempt >= 1 && first.get(a.idx as usize).is_some_and(|&t| a.send_ns > t)
+        };
+        let last: std::borrow::Cow<[u64]> = if self.attempt_log.iter().any(|a| moved(&a)) {
+            let mut last = first.to_vec();
+            for a in self.attempt_log.iter().filter(moved) {
+                let t = &mut last[a.idx as usize];
                 *t = (*t).max(a.send_ns);
             }
-        }
-        let mut order: Vec<u32> = (0..n as u32).filter(|&i| last[i as usize] != 0).collect();
+            last.into()
+        } else {
+            first.into()
+        };
+        order.clear();
+        order.reserve_exact(n);
+        order.extend((0..n as u32).filter(|&i| last[i as usize] != 0));
         // Stable: messages sent within the same clock tick keep their publish order.
         order.sort_by_key(|&i| last[i as usize]);
-        Some(order)
+        true
     }
 
     /// Acked (non-duplicate) messages in the order of the stream sequences their acks reported.
     pub fn ack_storage_order(&self) -> Vec<u32> {
-        let mut order: Vec<u32> = (0..self.published as u32)
-            .filter(|&i| self.outcome(i as usize) == Outcome::Ok)
-            .collect();
-        order.sort_unstable_by_key(|&i| self.stream_seq[i as usize]);
+        let mut order = Vec::new();
+        self.ack_storage_order_into(&mut order);
         order
+    }
+
+    /// [`History::ack_storage_order`] into `order` (cleared first; its buffer is reused).
+    pub fn ack_storage_order_into(&self, order: &mut Vec<u32>) {
+        self.collect_into(order, |i| self.outcome(i) == Outcome::Ok);
+        order.sort_unstable_by_key(|&i| self.stream_seq[i as usize]);
     }
 }
 
@@ -462,6 +502,46 @@ mod tests {
         assert_eq!(untimed.sent_order(), Some(vec![0, 1]));
         untimed.attempt_log.push(h.attempt_log[0]);
         assert_eq!(untimed.sent_order(), None);
+    }
+
+    #[test]
+    fn orders_built_into_a_reused_buffer_are_the_same_orders() {
+        let mut h = History::new(vec![0, 1, 0, 1], 2).timed();
+        h.published = 4;
+        for (i, t) in [(0, 10), (1, 20), (2, 30), (3, 40)] {
+            h.record_send(i, 1, t);
+        }
+        h.record_ack(3, 1, false, 0);
+        h.record_ack(1, 3, false, 2);
+        h.record_ack(0, 2, false, 1);
+        // Message 1 was sent twice more, the log out of time order: its latest send (50)
+        // places it, not the last record's (45). Would fail if a later record overwrote.
+        let retry = |attempt, send_ns| AttemptRecord {
+            idx: 1,
+            attempt,
+            conn: 0,
+            send_ns,
+            end_ns: 0,
+            outcome: Outcome::Unknown,
+            error: "timed_out",
+            code: 0,
+            rank: NONE,
+        };
+        h.attempt_log.extend([retry(3, 50), retry(2, 45)]);
+        let mut buf = vec![9; 7];
+        assert!(h.sent_order_into(&mut buf));
+        assert_eq!(buf, [0, 2, 3, 1]);
+        h.wire_order_into(&mut buf);
+        assert_eq!(buf, [3, 0, 1]);
+        h.ack_storage_order_into(&mut buf);
+        assert_eq!(buf, [3, 0, 1]);
+        assert_eq!(h.sent_order(), Some(vec![0, 2, 3, 1]));
+        // Untimed and resent: unknown, and the buffer says nothing.
+        let mut untimed = History::new(vec![0, 0], 1);
+        untimed.published = 2;
+        untimed.attempt_log.push(retry(2, 5));
+        assert!(!untimed.sent_order_into(&mut buf));
+        assert!(buf.is_empty());
     }
 
     #[test]

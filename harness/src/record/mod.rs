@@ -2,8 +2,9 @@
 //! ([`history`]), what was measured along the way — clock, latency histograms, throughput
 //! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
 //! ([`readback`]), and what the measured phase cost the client ([`usage`]). The checkers judge
-//! these; nothing here judges.
+//! these; nothing here judges. [`chunked`] is the growable list the attempt log lives in.
 
+pub mod chunked;
 pub mod cluster;
 pub mod history;
 pub mod observe;

@@ -203,20 +203,28 @@ fn order_figs(order: &[u32], h: &History) -> OrderFigures {
 
 /// The ack orders, and the storage order from the read-back when it is whole (else from the
 /// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
-/// per publisher (`merge::per_publisher`).
+/// per publisher (`merge::per_publisher`). The orders are built one at a time in one buffer and
+/// judged in one [`checker::DivergenceScratch`]: their working memory is that of one order.
 fn orders(h: &History, rb: Option<&ReadBack>, owners: Option<&[u16]>) -> Orders {
-    let figs = |order: &[u32]| match owners {
+    let mut scratch = checker::DivergenceScratch::default();
+    let mut figs = |order: &[u32]| match owners {
         Some(o) => super::merge::per_publisher(order, h, o),
-        None => order_figs(order, h),
+        None => checker::divergence_in(order, &h.keys, h.num_keys, &mut scratch),
     };
-    let from_acks = figs(&h.ack_storage_order());
+    let mut buf = Vec::new();
+    h.ack_storage_order_into(&mut buf);
+    let from_acks = figs(&buf);
     let (storage, source) = match rb {
         Some(rb) => (figs(&rb.order), "read_back"),
         None => (from_acks, "acks"),
     };
+    let publish = h.sent_order_into(&mut buf).then(|| figs(&buf));
+    h.wire_order_into(&mut buf);
+    let ack_wire = figs(&buf);
+    drop(buf);
     Orders {
-        publish: h.sent_order().map(|o| figs(&o)),
-        ack_wire: Some(figs(&h.wire_order())),
+        publish,
+        ack_wire: Some(ack_wire),
         ack_completion: Some(figs(&h.completion)),
         storage: Some(storage),
         consume: None,
