@@ -407,10 +407,21 @@ impl Report {
 
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] for a file written piece by piece (`fill` writes into a buffered temp file
+/// in the same directory), so a large artifact is never held whole in memory.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
+    let tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    fill(&mut w)?;
+    let tmp = w.into_inner().map_err(|e| e.into_error())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
@@ -436,6 +447,29 @@ mod tests {
         write_atomic(&p, b"1").unwrap();
         write_atomic(&p, b"2").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"2");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_written_piece_by_piece_is_whole_or_absent() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a.csv");
+        write_atomic_with(&p, |w| {
+            for i in 0..100_000 {
+                writeln!(w, "{i}")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 100_000);
+        assert!(text.ends_with("99999\n"));
+        let failed = write_atomic_with(&d.path().join("b.csv"), |w| {
+            w.write_all(b"half")?;
+            Err(std::io::Error::other("stopped"))
+        });
+        assert!(failed.is_err());
+        // Neither the failed file nor its temp file is left; the first one is untouched.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 

@@ -10,7 +10,7 @@ use super::analysis::{latency_logs, Analysis};
 use super::Measured;
 use crate::record::history::History;
 use crate::record::observe::LatencyLog;
-use crate::result::{hlog, write_atomic, LatencyKind};
+use crate::result::{hlog, write_atomic_with, LatencyKind};
 
 /// The files written (`files` of result.json) and notes on those that could not be.
 #[derive(Default)]
@@ -55,27 +55,29 @@ impl Artifacts {
 }
 
 /// Writes every recorded attempt (failed ones, and the last of each retried message) as CSV:
-/// times in ms since the measured phase started.
+/// times in ms since the measured phase started. Streamed to the file (a soak logs millions of
+/// attempts: held as one string it cost ~60 B per record, doubling as it grew).
 fn write_attempts(path: &Path, h: &History, origin_ns: u64) -> std::io::Result<()> {
-    use std::fmt::Write as _;
     let seqs = h.key_seqs();
-    let mut out = String::from("idx,key,seq,attempt,conn,send_ms,end_ms,outcome,error\n");
     let ms = |t: u64| t.saturating_sub(origin_ns) as f64 / 1e6;
-    for a in &h.attempt_log {
-        let i = a.idx as usize;
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{:.3},{:.3},{},{}",
-            a.idx,
-            crate::workload::key_name(h.keys[i]),
-            seqs[i],
-            a.attempt,
-            a.conn,
-            ms(a.send_ns),
-            ms(a.end_ns),
-            a.outcome.as_str(),
-            a.error
-        );
-    }
-    write_atomic(path, out.as_bytes())
+    write_atomic_with(path, |out| {
+        writeln!(out, "idx,key,seq,attempt,conn,send_ms,end_ms,outcome,error")?;
+        for a in &h.attempt_log {
+            let i = a.idx as usize;
+            writeln!(
+                out,
+                "{},{},{},{},{},{:.3},{:.3},{},{}",
+                a.idx,
+                crate::workload::key_name(h.keys[i]),
+                seqs[i],
+                a.attempt,
+                a.conn,
+                ms(a.send_ns),
+                ms(a.end_ns),
+                a.outcome.as_str(),
+                a.error
+            )?;
+        }
+        Ok(())
+    })
 }
