@@ -4,7 +4,12 @@
 //! its own messages under its *local* numbers `0..m` (in the plan's order) and the coordinator
 //! maps local number `j` back to the plan's index `idx[j]` ([`Draws`]): both sides draw the
 //! same keys from the same seed, so neither has to send the table to the other.
+//!
+//! Faults: the coordinator owns the servers it started, so it runs the server, cluster and disk
+//! faults itself (`coord::coordinator`); network faults act on per-connection fault proxies,
+//! which workers do not have yet ([`NotYet::NetworkFault`]).
 
+use crate::nemesis::{Clients, Fault, FaultKind, FaultPlan, Scope};
 use crate::scenario::{Amount, Plan, WorkloadPlan};
 use crate::workload::KeyGen;
 
@@ -52,10 +57,21 @@ pub enum NotYet {
          the merge needs every worker's messages to be a whole segment; use workload.messages"
     )]
     Duration,
+    /// A fault on the client connections (scope `Connections`): those act on each
+    /// connection's fault proxy, and a worker's connections have none yet.
     #[error(
-        "faults: neither per-worker network faults nor coordinator server faults are built yet"
+        "fault \"{name}\" (kind \"{}\"): per-worker network faults are not built yet \
+         (server, cluster and disk faults are run by the coordinator)",
+        kind.as_str()
     )]
-    Faults,
+    NetworkFault { name: String, kind: FaultKind },
+    /// A partition that also cuts the client links (`clients = "cut"`): the client side is a
+    /// network fault on every connection's proxy.
+    #[error(
+        "fault \"{name}\" (partition with clients = \"cut\"): cutting the workers' client \
+         links is a per-worker network fault, not built yet; use clients = \"keep\""
+    )]
+    PartitionCutsClients { name: String },
     #[error("a consume side ([consume]): not built for workers yet")]
     Consume,
     #[error("an adapter client ([client]): workers publish in-process (async-nats) only")]
@@ -77,12 +93,30 @@ impl NotYet {
     pub fn field(&self) -> &'static str {
         match self {
             NotYet::Duration => "workload.duration",
-            NotYet::Faults => "faults",
+            NotYet::NetworkFault { .. } | NotYet::PartitionCutsClients { .. } => "faults",
             NotYet::Consume => "consume",
             NotYet::Adapter => "client.adapter",
             NotYet::Repeat => "publish.repeat_msg_id_every",
             NotYet::Lean => "publish.api",
         }
+    }
+}
+
+/// Why fault `f` cannot run with workers, if it cannot: the coordinator runs the faults on the
+/// servers it started (scope `Server`, `Cluster`, `Disk`), but no worker has fault proxies.
+fn network_part(f: &FaultPlan) -> Option<NotYet> {
+    let kind = f.fault.kind();
+    match (&f.fault, kind.scope()) {
+        (_, Scope::Connections) => Some(NotYet::NetworkFault {
+            name: f.name.clone(),
+            kind,
+        }),
+        (Fault::Partition { clients }, _) if *clients == Clients::Cut => {
+            Some(NotYet::PartitionCutsClients {
+                name: f.name.clone(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -92,9 +126,7 @@ pub fn not_yet(plan: &Plan) -> Vec<NotYet> {
     if matches!(plan.workload.amount, Amount::Duration(_)) {
         out.push(NotYet::Duration);
     }
-    if !plan.faults.is_empty() {
-        out.push(NotYet::Faults);
-    }
+    out.extend(plan.faults.iter().filter_map(network_part));
     if plan.consume.is_some() {
         out.push(NotYet::Consume);
     }
