@@ -4,9 +4,12 @@
 //!   3 workers: the coordinator runs the kill; result.json `faults` has the window on the
 //!   barrier's clock (inside the run, split into before / during / after by the merged history),
 //!   and the verdicts that do not depend on timing are one process's;
+//! - a power loss (disk fault, lazy sync) on a single node, split across 2 workers: the
+//!   coordinator cuts power; the durability checker finds the acked messages lost, on the merged
+//!   clock (these need FUSE: without it they fail saying so, never skip);
 //! - a network fault with `--workers` is refused before anything runs (exit 2, naming it), by
 //!   `run` and by `check --workers`; so is a server fault on an external server;
-//! - no nats-server is left behind by the coordinator.
+//! - no nats-server, and no fault filesystem mount, is left behind by the coordinator.
 //!
 //! Counts and statuses only: never timings beyond "inside the run".
 
@@ -175,6 +178,73 @@ fn a_leader_killed_by_the_coordinator_is_a_window_on_the_barriers_clock() {
     for claim in ["no_loss", "replicas_agree"] {
         assert_eq!(verdict(&three, claim), verdict(&one, claim), "{claim}");
     }
+}
+
+/// One node with lazy sync (2 min), a key-affine pool of 2, 3200 messages at 800/s (4 s),
+/// power cut at 2 s for 500 ms.
+const POWER_LOSS_LAZY: &str = r#"
+name = "ka2-power-loss-lazy"
+seed = 7
+[server]
+backend = "process"
+sync_interval = "2m"
+[stream]
+storage = "file"
+[connections]
+strategy = "key_affine"
+count = 2
+[publish]
+mode = "async"
+max_in_flight = 200
+ack_timeout = "5s"
+msg_id = true
+[publish.retry]
+attempts = 20
+backoff = "200ms"
+[workload]
+messages = 3200
+warmup = 0
+keys = 8
+rate = 800
+[[faults]]
+name = "disk"
+start = "2s"
+kind = "power_loss"
+duration = "500ms"
+[expect]
+no_loss = true
+"#;
+
+#[test]
+fn a_power_loss_cut_by_the_coordinator_loses_what_lazy_sync_had_not_written() {
+    if let Err(e) = jsbench::faultfs::check_fuse_available() {
+        panic!("this test needs FUSE (apt-get install fuse3; /dev/fuse must be usable): {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pl.toml");
+    std::fs::write(&file, POWER_LOSS_LAZY).unwrap();
+    let (out, r, pid) = run(&file, &["--workers", "2"]);
+    assert_eq!(r.status, "complete", "{:?}", r.status_reason);
+    // The run's verdict fails (acked messages were lost): exit 1.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(servers_of(pid).is_empty(), "a nats-server is left");
+    let mark = format!("jsbench-faultfs-{pid} ");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.lines().any(|l| l.starts_with(&mark)), "{mounts}");
+
+    assert_eq!(r.faults.len(), 1);
+    let w = &r.faults[0].window;
+    assert_eq!((w.kind, w.error.as_deref()), (FaultKind::PowerLoss, None));
+    let pl = w.disk[0].power_loss.expect("power loss counters");
+    assert!(pl.bytes_dropped > 0, "{pl:?}");
+    let d = r.durability.as_ref().expect("durability in result.json");
+    assert_eq!(d.outcome, jsbench::checker::StreamOutcome::AckedLost, "{d:?}");
+    let lost = d.acked_lost.expect("read back");
+    assert!(lost > 0 && Some(lost) == r.counts.lost, "{d:?} {:?}", r.counts);
+    // The lost messages were acked before the cut, by the merged clock.
+    let at = d.power_loss.as_ref().expect("the power loss's window");
+    assert!(at.lost > 0 && at.lost <= lost, "{at:?}");
+    assert_eq!(verdict(&r, "no_loss"), "Fail");
 }
 
 /// Exit 2 and stderr of `jsbench args…`, with nothing run.

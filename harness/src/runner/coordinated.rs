@@ -249,6 +249,9 @@ async fn beside(plan: &Plan, rig: &rig::Rig, nemesis: &Nemesis<'_>, mut cued: Cu
             tracing::warn!("cannot checkpoint the fault filesystems: {e}");
         }
     }
+    // The cue comes ahead of the barrier (the workers' lead): the leader watch starts with the
+    // phase, as in one process (the nemesis waits for each fault's own time anyway).
+    tokio::time::sleep_until(nemesis.clock.instant_at(start_ns).into()).await;
     let observers = Observers::start(server, rig, nemesis.clock, start_ns).await;
     let log = if plan.faults.is_empty() {
         let _ = cued.stopped.wait_for(|s| *s).await;
