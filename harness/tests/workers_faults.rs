@@ -139,10 +139,17 @@ fn a_leader_killed_by_the_coordinator_is_a_window_on_the_barriers_clock() {
     let err = String::from_utf8_lossy(&out.stderr);
     for (r, p) in [(&one, one_pid), (&three, pid)] {
         assert_eq!(r.status, "complete", "{:?}\n{err}", r.status_reason);
-        assert!(servers_of(p).is_empty(), "a nats-server of jsbench {p} is left");
+        assert!(
+            servers_of(p).is_empty(),
+            "a nats-server of jsbench {p} is left"
+        );
     }
     assert_eq!(three.workers.len(), 3);
-    assert!(three.workers.iter().all(|w| w.lost.is_none()), "{:?}", three.workers);
+    assert!(
+        three.workers.iter().all(|w| w.lost.is_none()),
+        "{:?}",
+        three.workers
+    );
 
     // The window: the kill, injected at its time from the barrier and healed 2 s later, while
     // the workers still published (they publish for 6 s and more).
@@ -154,12 +161,21 @@ fn a_leader_killed_by_the_coordinator_is_a_window_on_the_barriers_clock() {
     assert_eq!(w.nodes.len(), 1, "one node killed: {w:?}");
     assert!(!w.truncated, "{w:?}");
     let run_ms = three.throughput.duration_s * 1e3;
-    assert!(w.start_ms >= 1500.0 && w.start_ms < run_ms, "{w:?}, run {run_ms} ms");
-    assert!(w.end_ms >= w.start_ms + 2000.0 && w.end_ms < run_ms, "{w:?}, run {run_ms} ms");
+    assert!(
+        w.start_ms >= 1500.0 && w.start_ms < run_ms,
+        "{w:?}, run {run_ms} ms"
+    );
+    assert!(
+        w.end_ms >= w.start_ms + 2000.0 && w.end_ms < run_ms,
+        "{w:?}, run {run_ms} ms"
+    );
 
     // The merged history split by the window: every published message is in one part, and
     // messages went out before the kill.
-    let s = f.split.as_ref().expect("the merged history is split by the window");
+    let s = f
+        .split
+        .as_ref()
+        .expect("the merged history is split by the window");
     let c = &three.counts;
     assert_eq!(
         s.before.published + s.during.published + s.after.published,
@@ -238,9 +254,17 @@ fn a_power_loss_cut_by_the_coordinator_loses_what_lazy_sync_had_not_written() {
     let pl = w.disk[0].power_loss.expect("power loss counters");
     assert!(pl.bytes_dropped > 0, "{pl:?}");
     let d = r.durability.as_ref().expect("durability in result.json");
-    assert_eq!(d.outcome, jsbench::checker::StreamOutcome::AckedLost, "{d:?}");
+    assert_eq!(
+        d.outcome,
+        jsbench::checker::StreamOutcome::AckedLost,
+        "{d:?}"
+    );
     let lost = d.acked_lost.expect("read back");
-    assert!(lost > 0 && Some(lost) == r.counts.lost, "{d:?} {:?}", r.counts);
+    assert!(
+        lost > 0 && Some(lost) == r.counts.lost,
+        "{d:?} {:?}",
+        r.counts
+    );
     // The lost messages were acked before the cut, by the merged clock.
     let at = d.power_loss.as_ref().expect("the power loss's window");
     assert!(at.lost > 0 && at.lost <= lost, "{at:?}");
