@@ -46,6 +46,27 @@ pub struct Target {
     pub cues: FaultCues,
 }
 
+impl Target {
+    /// The target of `server` and its `rig`.
+    fn of(
+        server: &Server,
+        rig: &rig::Rig,
+        run_id: &str,
+        (clock, cancel): (Clock, Cancel),
+        cues: FaultCues,
+    ) -> Target {
+        Target {
+            seeds: server.seeds().to_vec(),
+            token: server.credential().map(|c| c.token().to_string()),
+            run_id: run_id.to_string(),
+            stream: rig.stream.clone(),
+            clock,
+            cancel,
+            cues,
+        }
+    }
+}
+
 /// The coordinator's cues to the runner's nemesis: the barrier (its origin) and the end of
 /// publishing (it heals what is active and starts nothing new). Dropped unsaid (a coordination
 /// that failed): no barrier means nothing starts; no end means the end is now.
@@ -145,15 +166,7 @@ where
     let rig = rig::Rig::open(plan, server, &[], run_id, facts).await?;
     let clock = Clock::start();
     let (cues, cued) = cues();
-    let target = Target {
-        seeds: server.seeds().to_vec(),
-        token: server.credential().map(|c| c.token().to_string()),
-        run_id: run_id.to_string(),
-        stream: rig.stream.clone(),
-        clock,
-        cancel: opts.cancel.clone(),
-        cues,
-    };
+    let target = Target::of(server, &rig, run_id, (clock, opts.cancel.clone()), cues);
     let pids = node_pids(server).await;
     // The nodes' CPU over the workers' whole stretch: which side was busy (`resources.bound`).
     let nodes_span = NodesSpan::start(&pids);
