@@ -141,3 +141,57 @@ pub fn not_yet(plan: &Plan) -> Vec<NotYet> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key-affine plan on 3 process nodes with `faults` (TOML `[[faults]]` sections).
+    fn plan(faults: &str) -> Plan {
+        let text = format!(
+            "name = \"t\"\n[server]\nbackend = \"process\"\nnodes = 3\n[stream]\nreplicas = 3\n\
+             [connections]\nstrategy = \"key_affine\"\ncount = 4\nproxy = true\n\
+             [workload]\nmessages = 1000\nkeys = 16\n{faults}"
+        );
+        crate::scenario::parse(&text, "t.toml", &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn server_cluster_and_disk_faults_are_the_coordinators() {
+        let p = plan(
+            "[[faults]]\nname = \"k\"\nkind = \"kill\"\nnode = \"leader\"\nstart = \"1s\"\n\
+             duration = \"1s\"\n\
+             [[faults]]\nname = \"s\"\nkind = \"leader_stepdown\"\nstart = \"1s\"\n\
+             [[faults]]\nname = \"p\"\nkind = \"partition\"\nnode = \"leader\"\n\
+             clients = \"keep\"\nstart = \"1s\"\nduration = \"1s\"\n\
+             [[faults]]\nname = \"d\"\nkind = \"power_loss\"\nnode = 0\nstart = \"1s\"\n\
+             duration = \"1s\"\n",
+        );
+        assert_eq!(p.faults.len(), 4);
+        assert_eq!(not_yet(&p), vec![]);
+    }
+
+    #[test]
+    fn network_faults_and_a_partition_that_cuts_clients_are_named() {
+        let p = plan(
+            "[[faults]]\nname = \"lag\"\nkind = \"latency\"\nlatency = \"2ms\"\n\
+             [[faults]]\nname = \"cut\"\nkind = \"partition\"\nnode = \"leader\"\n\
+             clients = \"cut\"\nstart = \"1s\"\nduration = \"1s\"\n",
+        );
+        let r = not_yet(&p);
+        assert_eq!(
+            r,
+            vec![
+                NotYet::NetworkFault {
+                    name: "lag".into(),
+                    kind: FaultKind::Latency
+                },
+                NotYet::PartitionCutsClients { name: "cut".into() },
+            ]
+        );
+        assert!(r.iter().all(|n| n.field() == "faults"));
+        assert!(r[0]
+            .to_string()
+            .contains("fault \"lag\" (kind \"latency\")"));
+    }
+}
