@@ -12,8 +12,10 @@ use crate::scenario::{self, FieldError, Overrides, ScenarioError};
 use crate::split;
 
 /// `jsbench check`: validates every file; with `workers`, also splits each plan across that
-/// many workers (`split::split`) and prints each worker's segment. 0 when every file is valid
-/// (and splits), 2 otherwise: each problem names the file, the field and why.
+/// many workers (`split::split`) and prints each worker's segment and the faults the
+/// coordinator runs; what workers cannot do yet (`split::not_yet`) is an error, as for `run`.
+/// 0 when every file is valid (and splits), 2 otherwise: each problem names the file, the field
+/// and why.
 pub fn check(paths: &[PathBuf], workers: Option<usize>) -> Exit {
     let plans = match suite::load_all(paths, &Overrides::default()) {
         Ok(plans) => plans,
@@ -30,13 +32,29 @@ pub fn check(paths: &[PathBuf], workers: Option<usize>) -> Exit {
             println!("ok  {file}  ({})", p.name);
             continue;
         };
+        // What workers cannot do yet is refused as `run --workers` refuses it.
+        let not_yet = split::not_yet(p);
+        unsplittable.extend(not_yet.iter().map(|r| FieldError {
+            file: file.clone(),
+            line: None,
+            field: r.field().to_string(),
+            message: format!("not with --workers yet: {r}"),
+        }));
         match split::split(p, n) {
-            Ok(segments) => {
+            Ok(segments) if not_yet.is_empty() => {
                 println!("ok  {file}  ({}) across {n} worker(s)", p.name);
                 for s in &segments {
                     println!("    {}", segment_line(s));
                 }
+                for f in &p.faults {
+                    println!(
+                        "    fault {} ({}): run by the coordinator",
+                        f.name,
+                        f.fault.kind().as_str()
+                    );
+                }
             }
+            Ok(_) => {}
             Err(e) => unsplittable.extend(e.reasons.iter().map(|r| FieldError {
                 file: file.clone(),
                 line: None,

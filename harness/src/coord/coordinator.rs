@@ -204,6 +204,8 @@ async fn drive(
         },
     )
     .await?;
+    // The nemesis's origin: the faults are scheduled from the barrier, on this clock.
+    target.cues.barrier(start_ns);
     let kill = kill_hook(n);
     let timeout = matches!(source.launch, Launch::External(_)).then(|| watch_timeout(plan));
     watch(
@@ -215,6 +217,8 @@ async fn drive(
         (start_ns, timeout),
     )
     .await;
+    // Every worker is done or lost: the nemesis heals what is active and starts nothing new.
+    target.cues.stopped();
     let pids: Vec<Option<u32>> = (0..n).map(|i| children.pid(i)).collect();
     children.stop().await;
     let parts = fetch_parts(&co, &mut seen).await;

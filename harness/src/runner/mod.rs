@@ -49,7 +49,7 @@ use crate::result::{self, Environment, Host, Report};
 use crate::scenario::Plan;
 use crate::server::{Backend, Server};
 
-pub use coordinated::{run_coordinated, Distributed, Target};
+pub use coordinated::{run_coordinated, Distributed, FaultCues, Target};
 pub use runtime::RuntimeKind;
 
 /// A `[nemesis]` run's drawn schedule as a scenario (`jsbench run <dir>/schedule.toml`

@@ -194,7 +194,7 @@ impl Phases<'_> {
 
     /// A single node's replica after a disk-fault run (a cluster's is surveyed with the
     /// cluster): what the durability checker compares with the acks.
-    async fn disk_survey(
+    pub(super) async fn disk_survey(
         &self,
         cluster: Option<&ClusterRecord>,
         disk_faults: bool,
