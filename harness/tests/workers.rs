@@ -153,7 +153,7 @@ fn refused(name: &str, workers: &str) -> String {
 }
 
 #[test]
-fn faults_are_refused_before_anything_runs() {
+fn network_faults_are_refused_before_anything_runs() {
     let err = refused("ka4-async-skew", "2");
     assert!(
         err.contains("ka4-async-skew.toml: faults: not with --workers yet"),
