@@ -13,9 +13,9 @@ use async_nats::jetstream::{self, kv, object_store};
 use tokio::io::AsyncReadExt;
 
 use super::children::Children;
-use super::launch::{EnvFile, External, Launch};
+use super::launch::{EnvFile, External, Launch, Source};
 use super::protocol::{
-    result_object, worker_key, OverridesMsg, PlanMsg, Source, Start, WorkerState, BUCKET, RESULTS,
+    result_object, worker_key, OverridesMsg, PlanMsg, Start, WorkerState, BUCKET, RESULTS,
 };
 use super::server::CoordServer;
 use crate::record::observe::Clock;

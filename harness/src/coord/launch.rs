@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::protocol::{ENV_FILE, TOKEN_ENV, URL_ENV};
+use crate::scenario::Overrides;
 
 /// `--listen`'s default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4250";
@@ -24,6 +25,16 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:4250";
 pub const DEFAULT_REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
 /// The shortest token `$JSBENCH_COORDINATOR_TOKEN` may hold.
 pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Where a plan came from: the scenario text, the name errors give it, and the overrides; and
+/// where its workers come from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub text: String,
+    pub file: String,
+    pub overrides: Overrides,
+    pub launch: Launch,
+}
 
 /// Where the workers come from.
 #[derive(Debug, Clone, Default)]

@@ -42,10 +42,10 @@ mod server;
 mod worker;
 
 pub use coordinator::run;
-pub use launch::{External, Launch, LaunchError};
+pub use launch::{External, Launch, LaunchError, Source};
 pub use protocol::{
-    Claim, PlanMsg, Source, Start, WorkerState, BUCKET, CLOCK_SUBJECT, ENV_FILE, RESULTS,
-    TOKEN_ENV, URL_ENV,
+    Claim, PlanMsg, Start, WorkerState, BUCKET, CLOCK_SUBJECT, ENV_FILE, RESULTS, TOKEN_ENV,
+    URL_ENV,
 };
 pub use worker::{work, IndexChoice, WorkerError};
 

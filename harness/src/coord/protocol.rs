@@ -35,16 +35,6 @@ pub fn result_object(i: usize) -> String {
     format!("worker-{i}")
 }
 
-/// Where a plan came from: the scenario text, the name errors give it, and the overrides; and
-/// where its workers come from.
-#[derive(Debug, Clone)]
-pub struct Source {
-    pub text: String,
-    pub file: String,
-    pub overrides: Overrides,
-    pub launch: super::launch::Launch,
-}
-
 /// KV `plan`: everything a worker needs to rebuild the plan and reach the system under test.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanMsg {
