@@ -9,6 +9,9 @@
 //!
 //! Counts and statuses only: never timings.
 
+mod common;
+use common::{only_result, verdicts};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -43,26 +46,6 @@ fn run(name: &str, messages: u64, extra: &[&str]) -> (Output, Report) {
         )
     });
     (output, report)
-}
-
-fn only_result(root: &Path) -> Option<Report> {
-    let dir = std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.join("result.json").is_file())?;
-    let text = std::fs::read_to_string(dir.join("result.json")).ok()?;
-    Some(serde_json::from_str(&text).expect("result.json parses"))
-}
-
-fn verdicts(r: &Report) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = r
-        .verdicts
-        .iter()
-        .map(|c| (c.claim.clone(), format!("{:?}", c.verdict)))
-        .collect();
-    v.sort();
-    v
 }
 
 fn assert_split_run_matches(name: &str) {

@@ -16,6 +16,9 @@
 //! Every process started here is killed and reaped on every way out (the [`Proc`] guard).
 //! Counts and statuses only: never timings.
 
+mod common;
+use common::{only_result, verdicts};
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -168,26 +171,6 @@ fn worker(d: &Dirs, env: &(String, String), args: &[&str], log: &str) -> Proc {
         .env(URL_ENV, &env.0)
         .env(TOKEN_ENV, &env.1);
     Proc::start(cmd, d.log(log))
-}
-
-fn only_result(root: &Path) -> Option<Report> {
-    let dir = std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.join("result.json").is_file())?;
-    let text = std::fs::read_to_string(dir.join("result.json")).ok()?;
-    Some(serde_json::from_str(&text).expect("result.json parses"))
-}
-
-fn verdicts(r: &Report) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = r
-        .verdicts
-        .iter()
-        .map(|c| (c.claim.clone(), format!("{:?}", c.verdict)))
-        .collect();
-    v.sort();
-    v
 }
 
 /// One process's run of `name` (the same overrides as [`coordinator`]).

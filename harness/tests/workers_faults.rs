@@ -13,6 +13,9 @@
 //!
 //! Counts and statuses only: never timings beyond "inside the run".
 
+mod common;
+use common::only_result;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -89,16 +92,6 @@ fn run(file: &Path, extra: &[&str]) -> (Output, Report, u32) {
         )
     });
     (output, report, pid)
-}
-
-fn only_result(root: &Path) -> Option<Report> {
-    let dir = std::fs::read_dir(root)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .find(|p| p.join("result.json").is_file())?;
-    let text = std::fs::read_to_string(dir.join("result.json")).ok()?;
-    Some(serde_json::from_str(&text).expect("result.json parses"))
 }
 
 /// The pids of running nats-servers started by jsbench process `pid` (the process backend puts

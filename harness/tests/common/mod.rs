@@ -16,7 +16,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jsbench::cancel::Cancel;
@@ -478,4 +478,28 @@ pub async fn create_stream_on_cluster(
     jsbench::record::readback::while_unavailable(|| js.create_stream(config.clone()))
         .await
         .expect("a stream on the cluster");
+}
+
+// ---- results read back from a run's output directory ----
+
+/// The result.json of the one run directory under `root`, if there is one.
+pub fn only_result(root: &Path) -> Option<Report> {
+    let dir = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("result.json").is_file())?;
+    let text = std::fs::read_to_string(dir.join("result.json")).ok()?;
+    Some(serde_json::from_str(&text).expect("result.json parses"))
+}
+
+/// Every claim's verdict, sorted by claim: what two runs of one question are compared on.
+pub fn verdicts(r: &Report) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r
+        .verdicts
+        .iter()
+        .map(|c| (c.claim.clone(), format!("{:?}", c.verdict)))
+        .collect();
+    v.sort();
+    v
 }
