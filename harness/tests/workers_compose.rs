@@ -334,25 +334,25 @@ fn compose_workers_complete_a_coordinated_r3_run() {
 
     let coordinator_pid = coordinator.0.id();
     drop(project);
-    let label = format!("label=jsbench.pid={coordinator_pid}");
-    let o = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &label])
-        .output()
-        .unwrap();
     assert!(
-        text(&o.stdout).trim().is_empty(),
+        containers_labelled(&format!("jsbench.pid={coordinator_pid}")).is_empty(),
         "the system under test's containers are gone"
     );
-    let label = format!(
-        "label=com.docker.compose.project=jsbench-test-compose-{}",
+    let project = format!(
+        "com.docker.compose.project=jsbench-test-compose-{}",
         std::process::id()
     );
-    let o = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &label])
-        .output()
-        .unwrap();
     assert!(
-        text(&o.stdout).trim().is_empty(),
+        containers_labelled(&project).is_empty(),
         "no worker container left"
     );
+}
+
+/// The ids of every container, running or not, carrying `label` (`key=value`).
+fn containers_labelled(label: &str) -> String {
+    let o = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label={label}")])
+        .output()
+        .unwrap();
+    text(&o.stdout).trim().to_string()
 }
