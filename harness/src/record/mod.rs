@@ -2,11 +2,13 @@
 //! ([`history`]), what was measured along the way — clock, latency histograms, throughput
 //! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
 //! ([`readback`]), and what the measured phase cost the client ([`usage`]). The checkers judge
-//! these; nothing here judges. [`chunked`] is the growable list the attempt log lives in.
+//! these; nothing here judges. [`chunked`] is the growable list the attempt log lives in. [`stored`] is one stored copy
+//! as a reader of the stream sees it, and the trait of what consumes them while the run goes on.
 
 pub mod chunked;
 pub mod cluster;
 pub mod history;
 pub mod observe;
 pub mod readback;
+pub mod stored;
 pub mod usage;
