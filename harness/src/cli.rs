@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use jsbench::compare;
 use jsbench::render::machine::Format;
 use jsbench::runner::RuntimeKind;
-use jsbench::scenario::Warmup;
+use jsbench::scenario::{Follow, Warmup};
 use jsbench::server::Backend;
 
 #[derive(Parser)]
@@ -243,6 +243,14 @@ pub(crate) struct RunArgs {
     /// Leave the stream on the server after the run.
     #[arg(long)]
     pub(crate) keep_stream: bool,
+    /// Read the stream while the run goes on (auto, on, off; replaces `observe.follow`): the
+    /// streaming checkers judge it as it is read, and only the tail is left to read at the end.
+    #[arg(long, value_parser = parse_follow)]
+    pub(crate) follow: Option<Follow>,
+    /// A following run also reads the whole stream back at the end, judges it with the
+    /// end-of-run checkers and says in result.json (`streaming.cross_check`) whether both agree.
+    #[arg(long)]
+    pub(crate) cross_check: bool,
     /// Never draw a progress bar.
     #[arg(long)]
     pub(crate) no_progress: bool,
@@ -294,6 +302,10 @@ pub(crate) fn parse_runtime(s: &str) -> Result<RuntimeKind, String> {
 
 pub(crate) fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
+}
+
+pub(crate) fn parse_follow(s: &str) -> Result<Follow, String> {
+    Follow::parse(s).ok_or_else(|| format!("allowed: {}", Follow::ALLOWED))
 }
 
 pub(crate) fn parse_warmup(s: &str) -> Result<Warmup, String> {

@@ -90,6 +90,8 @@ fn run_with(args: RunArgs, launch: Launch) -> Exit {
         seed: args.seed,
         keep_stream: args.keep_stream,
         warmup: args.warmup,
+        follow: args.follow,
+        cross_check: args.cross_check,
     };
     let plans = match suite::load_all(&args.paths, &overrides) {
         Ok(p) => suite::repeated(&p, args.repeat),

@@ -103,6 +103,9 @@ impl OverridesMsg {
                 (None, Some(ns)) => Some(Warmup::Duration(Duration::from_nanos(ns))),
                 (None, None) => None,
             },
+            // Workers never read the stream: the coordinator reads it back at the end.
+            follow: None,
+            cross_check: false,
         }
     }
 }

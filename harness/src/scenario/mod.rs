@@ -37,9 +37,9 @@ pub use error::{FieldError, ScenarioError};
 pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
 pub use plan::{
     Amount, Api, ClientAdapter, ClientPlan, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen,
-    ConsumerKind, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode,
-    Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage,
-    Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
+    ConsumerKind, Follow, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess,
+    PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan,
+    Storage, Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{
@@ -61,6 +61,10 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub keep_stream: bool,
     pub warmup: Option<Warmup>,
+    /// `--follow`: replaces `observe.follow`.
+    pub follow: Option<Follow>,
+    /// `--cross-check`: a following run also reads the stream back at the end and compares.
+    pub cross_check: bool,
 }
 
 /// Reads, parses and validates one scenario file.

@@ -409,3 +409,40 @@ fn a_duration_that_must_not_be_zero_gets_one_error_naming_its_field() {
         e[0].message
     );
 }
+
+#[test]
+fn follow_is_resolved_against_the_run_length_and_needs_the_read_back() {
+    let at = |workload: &str, observe: &str, o: &Overrides| {
+        let text = format!("name = \"x\"\n[workload]\n{workload}\n[observe]\n{observe}\n");
+        parse(&text, "t.toml", o).unwrap().observe
+    };
+    let none = Overrides::default();
+    // auto: on from 60 s or 5M messages, off below.
+    assert!(!at("messages = 4999999", "", &none).following);
+    assert!(at("messages = 5000000", "", &none).following);
+    assert!(!at("duration = \"59s\"", "", &none).following);
+    assert!(at("duration = \"60s\"", "", &none).following);
+    assert!(at("messages = 10", "follow = \"on\"", &none).following);
+    assert!(!at("duration = \"1h\"", "follow = \"off\"", &none).following);
+    // --follow replaces the field; --duration changes what auto means.
+    let on = Overrides {
+        follow: Some(Follow::On),
+        ..Default::default()
+    };
+    let o = at("messages = 10", "follow = \"off\"", &on);
+    assert_eq!((o.follow, o.following), (Follow::On, true));
+    let long = Overrides {
+        duration: Some(Duration::from_secs(3600)),
+        ..Default::default()
+    };
+    assert!(at("messages = 10", "", &long).following);
+    // Without the read-back there is nothing to follow: auto is off, on is an error.
+    assert!(!at("duration = \"1h\"", "read_back = false", &none).following);
+    let e = errs(
+        "name = \"x\"\n[workload]\nmessages = 1\n[observe]\nread_back = false\nfollow = \"on\"\n",
+    );
+    assert!(message_for(&e, "observe.follow").contains("read_back"));
+    let e = errs("name = \"x\"\n[workload]\nmessages = 1\n[observe]\nfollow = \"always\"\n");
+    let m = message_for(&e, "observe.follow");
+    assert!(m.contains("auto") && m.contains("off"), "{m}");
+}

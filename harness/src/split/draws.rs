@@ -86,6 +86,11 @@ pub enum NotYet {
          workers publish through the JetStream path"
     )]
     Lean,
+    #[error(
+        "observe.follow = \"on\": the coordinator reads the stream back once the workers are \
+         done; following it while they publish is not built yet (auto runs without it)"
+    )]
+    Follow,
 }
 
 impl NotYet {
@@ -98,6 +103,7 @@ impl NotYet {
             NotYet::Adapter => "client.adapter",
             NotYet::Repeat => "publish.repeat_msg_id_every",
             NotYet::Lean => "publish.api",
+            NotYet::Follow => "observe.follow",
         }
     }
 }
@@ -138,6 +144,9 @@ pub fn not_yet(plan: &Plan) -> Vec<NotYet> {
     }
     if plan.publish.api == crate::scenario::Api::Lean {
         out.push(NotYet::Lean);
+    }
+    if plan.observe.follow == crate::scenario::Follow::On {
+        out.push(NotYet::Follow);
     }
     out
 }

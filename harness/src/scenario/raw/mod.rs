@@ -222,5 +222,6 @@ pub struct WorkloadSection {
 #[serde(deny_unknown_fields)]
 pub struct ObserveSection {
     pub read_back: Option<bool>,
+    pub follow: Option<super::Follow>,
     pub timeline_bucket: Option<String>,
 }

@@ -39,7 +39,7 @@ pub fn validate(s: &Scenario, file: &str, o: &Overrides) -> Result<Plan, Scenari
     let publish = publish::validate(&mut c, &s.publish);
     let client = client::validate(&mut c, &s.client, &publish, &server);
     let workload = workload::validate(&mut c, &s.workload, o, publish.wire);
-    let observe = observe::validate(&mut c, &s.observe);
+    let observe = observe::validate(&mut c, &s.observe, o, workload.amount);
     expect::validate(
         &mut c,
         &s.expect,

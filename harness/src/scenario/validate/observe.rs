@@ -1,11 +1,19 @@
-//! `[observe]`: the read-back of the stream after the run, and the timeline's bucket width.
+//! `[observe]`: the read-back of the stream, the follower that reads it while the run goes on,
+//! and the timeline's bucket width.
 
 use std::time::Duration;
 
 use crate::scenario::error::Checker;
-use crate::scenario::{ObservePlan, ObserveSection};
+use crate::scenario::{Amount, Follow, ObservePlan, ObserveSection, Overrides};
 
-pub(super) fn validate(c: &mut Checker, s: &ObserveSection) -> ObservePlan {
+/// `amount`: the run's length (after `--messages` / `--duration`), which `follow = "auto"` is
+/// resolved against.
+pub(super) fn validate(
+    c: &mut Checker,
+    s: &ObserveSection,
+    o: &Overrides,
+    amount: Amount,
+) -> ObservePlan {
     let timeline_bucket = c.duration(
         "observe.timeline_bucket",
         s.timeline_bucket.as_deref(),
@@ -14,8 +22,20 @@ pub(super) fn validate(c: &mut Checker, s: &ObserveSection) -> ObservePlan {
     if timeline_bucket < Duration::from_millis(10) {
         c.err("observe.timeline_bucket", "must be at least 10ms");
     }
+    let read_back = s.read_back.unwrap_or(true);
+    let follow = o.follow.or(s.follow).unwrap_or(Follow::Auto);
+    if follow == Follow::On && !read_back {
+        c.err(
+            "observe.follow",
+            "\"on\" needs observe.read_back = true (the follower is the read-back, done while \
+             the run goes on); allowed here: auto, off",
+        );
+    }
     ObservePlan {
-        read_back: s.read_back.unwrap_or(true),
+        read_back,
+        follow,
+        following: read_back && follow.resolve(amount),
+        cross_check: o.cross_check,
         timeline_bucket,
     }
 }
