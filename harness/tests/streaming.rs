@@ -1,0 +1,85 @@
+//! The streaming checkers against today's end-of-run checkers, on every shipped scenario
+//! (issue 24: "streaming and end-of-run figures are equal on every shipped scenario").
+//!
+//! Each scenario of scenarios/, scenarios/adapters/, scenarios/disk/ and scenarios/soak/ runs
+//! for 3 s (`--duration 3s`: faults starting at 2 s or earlier are injected, later ones not),
+//! on the process backend, with the follower on (`--follow on`) and `--cross-check`: the run
+//! also reads the whole stream back at the end and judges it with the end-of-run checkers. The
+//! result's `streaming.cross_check` must say `equal`, and what the follower read during and
+//! after the run must add up to what the full read-back read. A run may fall back to the full
+//! read-back only when the stream went back under it (power loss, truncation): its result says
+//! so, and the test checks that it did so only on a disk-fault scenario.
+//! Three runs at a time: most of a short run is waiting (server start, settle, drain).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jsbench::scenario::{self, Follow, Overrides, Plan, Warmup};
+use jsbench::server::Backend;
+use serde_json::Value;
+
+const DIRS: [&str; 4] = ["scenarios", "scenarios/adapters", "scenarios/disk", "scenarios/soak"];
+
+fn shipped() -> Vec<Plan> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = Overrides {
+        backend: Some(Backend::Process),
+        duration: Some(Duration::from_secs(3)),
+        warmup: Some(Warmup::Messages(200)),
+        seed: Some(24),
+        follow: Some(Follow::On),
+        cross_check: true,
+        ..Default::default()
+    };
+    let mut plans = Vec::new();
+    for d in DIRS {
+        for f in scenario::files_in(&root.join(d)).expect("scenario dir") {
+            plans.push(scenario::load(&f, &o).unwrap_or_else(|e| panic!("{}: {e}", f.display())));
+        }
+    }
+    plans
+}
+
+/// What is wrong with one run's streaming figures, if anything.
+fn judge(plan: &Plan, report: &Value) -> Option<String> {
+    let s = &report["streaming"];
+    if s.is_null() {
+        return Some("no streaming section".into());
+    }
+    if let Some(why) = s["fallback"].as_str() {
+        let disk = plan.server_spec().faultfs;
+        return (!disk).then(|| format!("fell back to the full read-back: {why}"));
+    }
+    let cc = &s["cross_check"];
+    if cc["equal"] != Value::Bool(true) {
+        return Some(format!("streaming and end-of-run figures differ: {cc}"));
+    }
+    let followed = s["read_during_run"].as_u64()? + s["read_after_run"].as_u64()?;
+    let read = report["read_back"]["read"].as_u64();
+    (Some(followed) != read).then(|| {
+        format!("the follower read {followed} copies, the full read-back {read:?}")
+    })
+}
+
+#[tokio::test]
+async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() {
+    let plans = shipped();
+    assert!(plans.len() >= 60, "only {} shipped scenarios found", plans.len());
+    let results: Vec<(String, Option<String>)> = futures::stream::iter(plans.iter())
+        .map(|plan| async move {
+            let (out, _dir) = common::run(plan).await;
+            let report = serde_json::to_value(&out.report).expect("report as json");
+            (plan.name.clone(), judge(plan, &report))
+        })
+        .buffer_unordered(3)
+        .collect()
+        .await;
+    let bad: Vec<String> = results
+        .iter()
+        .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
+        .collect();
+    assert!(bad.is_empty(), "{} of {} scenarios:\n{}", bad.len(), results.len(), bad.join("\n"));
+}
