@@ -355,6 +355,22 @@ mod tests {
     }
 
     #[test]
+    fn with_no_acked_message_stored_every_loss_is_a_prefix_loss() {
+        use Outcome::*;
+        // Nothing acked is stored (only an unknown one): no stored acked message to sit
+        // between or after, so all three lost ones count before the first.
+        let h = history(&[Ok, Unknown, Ok, Ok], &[1, 0, 3, 4]);
+        let rb = ReadBack {
+            order: vec![1],
+            seqs: vec![2],
+            complete: true,
+            ..Default::default()
+        };
+        let s = safety(&h, &rb);
+        assert_eq!((s.lost_prefix, s.lost_middle, s.lost_postfix), (3, 0, 0));
+    }
+
+    #[test]
     fn ack_seq_mismatch_is_counted() {
         let h = history(&[Outcome::Ok, Outcome::Ok], &[1, 2]);
         let rb = ReadBack {
