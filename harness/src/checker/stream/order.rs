@@ -133,6 +133,12 @@ impl OrderStream {
         }
     }
 
+    /// `(late, late_per_key)` so far: two counters, cheap enough for every message (unlike
+    /// [`OrderStream::so_far`], which counts the keys).
+    pub fn late(&self) -> (u64, u64) {
+        (self.f.late, self.keys.late_messages)
+    }
+
     /// The largest index fed below the limit.
     pub fn highest(&self) -> Option<u32> {
         self.highest

@@ -117,14 +117,14 @@ impl StoreStream {
         }
     }
 
-    /// The figures so far.
+    /// The figures so far (counters only: called for every copy, to publish them live).
     pub fn so_far(&self) -> StoreSoFar {
-        let order = self.order.so_far();
+        let (late, late_per_key) = self.order.late();
         StoreSoFar {
             read: self.copies + self.unexpected,
             duplicates: self.duplicates,
-            late: order.late,
-            late_per_key: order.late_per_key,
+            late,
+            late_per_key,
         }
     }
 
