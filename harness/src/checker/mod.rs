@@ -5,6 +5,10 @@
 //! An *order* is a sequence of message indexes (publish index, from 0) as some observer saw them:
 //! acks on the wire, ack futures completing, messages in the stream. Publish order is the
 //! reference: index order. A message is *late* when it comes after a message published after it.
+//!
+//! Most checkers judge a whole read-back at the end of a run; `stream/` gives the storage-side
+//! ones (storage order, safety, what retries stored) from the stream's copies one at a time,
+//! while a follower reads them during the run, in bits per message, with the same figures.
 
 mod batches;
 pub mod bound;
@@ -16,6 +20,7 @@ mod order;
 mod replies;
 mod retry;
 mod safety;
+pub mod stream;
 mod windows;
 
 pub use batches::{batch_figures, BatchFigures};
@@ -26,6 +31,7 @@ pub use order::{divergence, divergence_in, percent, DivergenceScratch, OrderFigu
 pub use replies::{replies, Overtaken, Replies};
 pub use retry::{retry_figures, RetryFigures};
 pub use safety::{per_message, safety, PerMessage, Safety};
+pub use stream::{OrderStream, StoreLive, StoreSoFar, StoreStream, StreamError, StreamFigures};
 pub use windows::{split_by_window, Segment, WindowSplit};
 
 /// Hand-made histories shared by the checkers' tests.

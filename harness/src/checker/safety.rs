@@ -142,40 +142,64 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
         }
     }
     let stored = |i: usize| copies[i] & COPIES > 0;
-    if read_back.complete {
-        s.ack_seq_mismatches = (0..(history.published as usize).min(n))
-            .filter(|&i| {
-                history.outcome(i) == Outcome::Ok && stored(i) && copies[i] & ACK_MATCHED == 0
-            })
+    let ack_matched = |i: usize| copies[i] & ACK_MATCHED != 0;
+    judge_published(history, &mut s, stored, ack_matched, read_back.complete);
+    s
+}
+
+/// Counts every published message into `s` by its outcome, given which are `stored` and which
+/// have a stored copy at the sequence their ack reported (`ack_matched`, looked at only when the
+/// read-back is `complete`). Shared by [`safety`] and the streaming checker
+/// (`checker::stream`), which know those two per message in different ways (a byte per message
+/// here, bits there) but must judge them by the same rules. Both closures are asked only about
+/// published messages.
+pub(super) fn judge_published(
+    history: &History,
+    s: &mut Safety,
+    stored: impl Fn(usize) -> bool,
+    ack_matched: impl Fn(usize) -> bool,
+    complete: bool,
+) {
+    let published = (history.published as usize).min(history.planned());
+    if complete {
+        s.ack_seq_mismatches = (0..published)
+            .filter(|&i| history.outcome(i) == Outcome::Ok && stored(i) && !ack_matched(i))
             .count() as u64;
     }
-    let published = (history.published as usize).min(n);
-    let kinds = last_error_kinds(history);
+    let failed_and_stored =
+        |i: usize| i < published && stored(i) && reported_failed(history.outcome(i));
+    let kinds = last_error_kinds(history, failed_and_stored);
     let acked_stored = |i: &usize| history.outcome(*i).is_acked() && stored(*i);
     let first = (0..published).find(acked_stored).unwrap_or(published);
     let last = (0..published).rev().find(acked_stored).unwrap_or(0);
     for i in 0..published {
         let stored = stored(i);
         s.count(history.outcome(i), stored, (i < first, i > last));
-        let reported_failed = matches!(
-            history.outcome(i),
-            Outcome::Fail | Outcome::Rejected | Outcome::Unknown | Outcome::InProcess
-        );
-        if stored && reported_failed {
+        if failed_and_stored(i) {
             let kind = kinds.get(&(i as u32)).copied().unwrap_or("unknown_kind");
             *s.failed_but_stored_by_kind
                 .entry(kind.to_string())
                 .or_default() += 1;
         }
     }
-    s
 }
 
-/// The error kind of each message's last failed attempt (the attempt log keeps every one).
-fn last_error_kinds(history: &History) -> HashMap<u32, &'static str> {
+/// The outcomes whose message the client reported failed, of either class (failed, rejected,
+/// timed out or unknown, in process).
+fn reported_failed(o: Outcome) -> bool {
+    matches!(
+        o,
+        Outcome::Fail | Outcome::Rejected | Outcome::Unknown | Outcome::InProcess
+    )
+}
+
+/// The error kind of each message's last failed attempt (the attempt log keeps every one), for
+/// the messages `keep` names only: those are the ones looked up, and a map of every failed
+/// message would cost bytes per message on a run with many failures.
+fn last_error_kinds(history: &History, keep: impl Fn(usize) -> bool) -> HashMap<u32, &'static str> {
     let mut last: HashMap<u32, (u8, &'static str)> = HashMap::new();
     for a in history.attempt_log.iter().filter(|a| a.attempt >= 1) {
-        if a.outcome.is_acked() {
+        if a.outcome.is_acked() || !keep(a.idx as usize) {
             continue;
         }
         let e = last.entry(a.idx).or_insert((a.attempt, a.error));
@@ -328,6 +352,22 @@ mod tests {
         assert_eq!(s.lost, 5);
         assert_eq!((s.lost_prefix, s.lost_middle, s.lost_postfix), (2, 1, 2));
         assert_eq!((s.in_process_stored, s.in_process_missing), (0, 1));
+    }
+
+    #[test]
+    fn with_no_acked_message_stored_every_loss_is_a_prefix_loss() {
+        use Outcome::*;
+        // Nothing acked is stored (only an unknown one): no stored acked message to sit
+        // between or after, so all three lost ones count before the first.
+        let h = history(&[Ok, Unknown, Ok, Ok], &[1, 0, 3, 4]);
+        let rb = ReadBack {
+            order: vec![1],
+            seqs: vec![2],
+            complete: true,
+            ..Default::default()
+        };
+        let s = safety(&h, &rb);
+        assert_eq!((s.lost_prefix, s.lost_middle, s.lost_postfix), (3, 0, 0));
     }
 
     #[test]
