@@ -246,7 +246,12 @@ impl<S: CopySink> Task<S> {
         self.read(&mut messages, finish, u64::MAX, None).await;
         self.check.read_during_run = self.total;
         if !self.stopped() {
-            self.tail(&mut messages).await;
+            // Settling and counting wait on the server too: an urgent cancel cuts them short.
+            let cancel = self.spec.cancel.clone();
+            tokio::select! {
+                _ = self.tail(&mut messages) => {}
+                _ = cancel.reached(2) => self.check.complete = false,
+            }
         }
         self.check.read_after_run = self.total - self.check.read_during_run;
         self.check.complete &= !self.check.regressed;
