@@ -8,6 +8,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
@@ -33,16 +35,39 @@ const FOREIGN_EVERY: u32 = 97;
 /// How long a test waits for the follower to reach a count before failing.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Collects what the follower hands to its sink.
+/// Collects what the follower hands to its sink; with a gate, holds the follower (blocks its
+/// task) at the copy of one publish index until the test opens the gate.
 #[derive(Default)]
 struct Collect {
     copies: Vec<StoredCopy>,
     unexpected: u64,
+    gate: Option<(u32, Arc<Gate>)>,
+}
+
+#[derive(Default)]
+struct Gate {
+    held: AtomicBool,
+    open: Mutex<bool>,
+    opened: Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap() = true;
+        self.opened.notify_all();
+    }
 }
 
 impl CopySink for Collect {
     fn copy(&mut self, c: &StoredCopy) {
         self.copies.push(*c);
+        if let Some((at, gate)) = &self.gate {
+            if c.idx == *at {
+                gate.held.store(true, Ordering::SeqCst);
+                let open = gate.open.lock().unwrap();
+                drop(gate.opened.wait_while(open, |open| !*open).unwrap());
+            }
+        }
     }
     fn unexpected(&mut self) {
         self.unexpected += 1;
@@ -131,16 +156,20 @@ async fn publish_batch(js: &jetstream::Context, from: u32, n: u32) -> u64 {
 }
 
 fn start(js: &jetstream::Context, cancel: &Cancel) -> Follower<Collect> {
+    start_with(js, cancel, Collect::default())
+}
+
+fn start_with(js: &jetstream::Context, cancel: &Cancel, sink: Collect) -> Follower<Collect> {
     let spec = FollowSpec {
         js: js.clone(),
         stream: STREAM.into(),
         filter: FILTER.into(),
         tag_in_payload: true,
-        identify: std::sync::Arc::new(identify),
+        identify: Arc::new(identify),
         idle: Duration::from_secs(2),
         cancel: cancel.clone(),
     };
-    follow::start(spec, Collect::default()).expect("follower")
+    follow::start(spec, sink).expect("follower")
 }
 
 /// Waits until the follower has read `n` messages (bounded by [`WAIT`]).
@@ -198,19 +227,36 @@ async fn what_is_followed_during_the_run_is_what_read_back_reads_after_it() {
     let server = common::process_server().await;
     let js = connect(&server).await;
     let cancel = Cancel::new();
-    let f = start(&js, &cancel);
+    // The follower is held at the first message of the last batch, so that the rest of that
+    // batch is left for the tail: `finish` must read it.
+    let (batches, per_batch) = (5, 300);
+    let gate = Arc::new(Gate::default());
+    let last = (batches - 1) * per_batch;
+    let sink = Collect {
+        gate: Some((last, gate.clone())),
+        ..Collect::default()
+    };
+    let f = start_with(&js, &cancel, sink);
     let mut stored = 0;
-    for batch in 0..4 {
-        stored += publish_batch(&js, batch * 300, 300).await;
+    for batch in 0..batches - 1 {
+        stored += publish_batch(&js, batch * per_batch, per_batch).await;
         // A pause between batches, as a run's quieter moments: the follower catches up.
         until_read(&f, stored).await;
     }
-    // The last batch is left for the tail.
-    stored += publish_batch(&js, 1200, 300).await;
-    let followed = f.finish().await.expect("finish");
+    let during = stored;
+    stored += publish_batch(&js, last, per_batch).await;
+    assert!(gate.held.load(Ordering::SeqCst), "held at the last batch");
+    let finish = tokio::spawn(f.finish());
+    // The finish request is sent as soon as the task above runs; the follower sees it once the
+    // gate lets it go on (it looks at the request before its next message).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    gate.open();
+    let followed = finish.await.unwrap().expect("finish");
     let check = &followed.check;
+    eprintln!("{check:?}");
     assert!(check.complete, "{check:?}");
-    assert!(check.read_during_run > 0 && check.read_during_run <= stored);
+    // The held message was read during the run; what came after it, in the tail.
+    assert!(check.read_during_run > during && check.read_after_run > 0, "{check:?}");
     assert_eq!(check.stream_count, Some(stored));
     assert!(check.unexpected > 0 && followed.spill.len() > 0);
     assert_as_read_back(&js, &followed).await;
@@ -232,6 +278,7 @@ async fn a_server_killed_and_started_again_while_following_loses_and_doubles_not
     until_read(&f, stored).await;
     let followed = f.finish().await.expect("finish");
     let check = &followed.check;
+    eprintln!("{check:?}");
     assert!(check.complete, "{check:?}");
     assert!(check.consumer_restarts >= 1, "{check:?}");
     assert_eq!(check.read_during_run, stored);
@@ -243,21 +290,32 @@ async fn a_server_killed_and_started_again_while_following_loses_and_doubles_not
 async fn a_stream_purged_while_following_is_reported_as_gone_back() {
     let server = common::process_server().await;
     let js = connect(&server).await;
-    let cancel = Cancel::new();
-    let f = start(&js, &cancel);
-    let stored = publish_batch(&js, 0, 300).await;
-    until_read(&f, stored).await;
-    js.get_stream(STREAM)
-        .await
-        .expect("stream")
-        .purge()
-        .await
-        .expect("purge");
-    publish_batch(&js, 300, 50).await;
-    let followed = f.finish().await.expect("finish");
-    let check = &followed.check;
-    assert!(check.regressed && !check.complete, "{check:?}");
-    assert!(check.regression.is_some());
+    // Seen while the run goes on (the stream's first sequence passed the first one read), and
+    // at the end (the stream counts fewer messages than were read).
+    for while_running in [true, false] {
+        let cancel = Cancel::new();
+        let f = start(&js, &cancel);
+        let stored = publish_batch(&js, 0, 300).await;
+        until_read(&f, stored).await;
+        let mut s = js.get_stream(STREAM).await.expect("stream");
+        s.purge().await.expect("purge");
+        if while_running {
+            let deadline = Instant::now() + WAIT;
+            while !f.gone_back() {
+                assert!(Instant::now() < deadline, "purge not seen in {WAIT:?}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        publish_batch(&js, 300, 50).await;
+        let followed = f.finish().await.expect("finish");
+        let check = &followed.check;
+        eprintln!("{check:?}");
+        assert!(check.regressed && !check.complete, "{check:?}");
+        let why = check.regression.as_deref().unwrap_or_default();
+        let expected = if while_running { "first sequence" } else { "the stream counts" };
+        assert!(why.contains(expected), "{why}");
+        s.purge().await.expect("purge");
+    }
     server.stop().await.expect("stop");
 }
 

@@ -24,7 +24,7 @@
 //! back too: what was read is no longer stored.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,6 +130,7 @@ pub struct Followed<S> {
 /// A follower running in a task of its own; dropping it stops the task.
 pub struct Follower<S> {
     read: Arc<AtomicU64>,
+    gone_back: Arc<AtomicBool>,
     finish_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<Followed<S>, FollowError>>>,
 }
@@ -141,6 +142,7 @@ pub fn start<S: CopySink + 'static>(
     sink: S,
 ) -> Result<Follower<S>, FollowError> {
     let read = Arc::new(AtomicU64::new(0));
+    let gone_back = Arc::new(AtomicBool::new(false));
     let (finish_tx, finish_rx) = oneshot::channel();
     let task = Task {
         spec,
@@ -149,6 +151,7 @@ pub fn start<S: CopySink + 'static>(
         spill_error: None,
         check: FollowCheck::default(),
         read: read.clone(),
+        gone_back: gone_back.clone(),
         total: 0,
         pos: 0,
         pos_time: None,
@@ -160,6 +163,7 @@ pub fn start<S: CopySink + 'static>(
     };
     Ok(Follower {
         read,
+        gone_back,
         finish_tx: Some(finish_tx),
         task: Some(tokio::spawn(task.run(finish_rx))),
     })
@@ -169,6 +173,12 @@ impl<S> Follower<S> {
     /// Messages read so far (the run's copies and unexpected ones), for a live line.
     pub fn read_so_far(&self) -> u64 {
         self.read.load(Ordering::Relaxed)
+    }
+
+    /// Whether the follower already saw the stream go back (it stopped reading then): the run
+    /// will need a whole read-back.
+    pub fn gone_back(&self) -> bool {
+        self.gone_back.load(Ordering::Relaxed)
     }
 
     /// To be called once publishing ended, faults were healed and the publishing connections
@@ -218,8 +228,9 @@ struct Task<S> {
     spill: SpillWriter,
     spill_error: Option<std::io::Error>,
     check: FollowCheck,
-    /// `total`, shared with the [`Follower`].
+    /// `total` and `check.regressed`, shared with the [`Follower`].
     read: Arc<AtomicU64>,
+    gone_back: Arc<AtomicBool>,
     /// Messages read (the run's copies and unexpected ones).
     total: u64,
     /// The last stream sequence read (0: none yet) and the time the stream stored it: where a
@@ -387,7 +398,11 @@ impl<S: CopySink> Task<S> {
             }
         }
         if self.check.complete {
-            // The count matches; the last message read must also still be the one stored there.
+            // The counts match. A purge followed by as many new messages would match too: the
+            // first and the last message read must still be stored.
+            if let Some(state) = state_of(Some(&mut s)).await {
+                self.check_state(&state);
+            }
             match still_holds(&s, self.position()).await {
                 Err(Restart::Regressed(why)) => self.regress(why),
                 Err(Restart::Failed(why)) => self.check.last_failure = Some(why),
@@ -478,6 +493,7 @@ impl<S: CopySink> Task<S> {
             tracing::warn!("follower: the stream went back ({why}); it must be read back whole");
             self.check.regressed = true;
             self.check.regression = Some(why);
+            self.gone_back.store(true, Ordering::Relaxed);
         }
     }
 
@@ -488,13 +504,14 @@ impl<S: CopySink> Task<S> {
 
     /// Checks the stream's state for going back (module docs); failures are left to the next.
     async fn probe(&mut self) {
-        let Some(s) = self.stream.as_mut() else {
-            return;
-        };
-        let state = match tokio::time::timeout(PROBE_TIMEOUT, s.info()).await {
-            Ok(Ok(info)) => info.state.clone(),
-            _ => return,
-        };
+        if let Some(state) = state_of(self.stream.as_mut()).await {
+            self.check_state(&state);
+        }
+    }
+
+    /// Whether the stream's state shows it went back: its last sequence below the last one
+    /// read, or its first past the first one read.
+    fn check_state(&mut self, state: &stream::State) {
         if state.last_sequence < self.pos {
             self.regress(format!(
                 "the stream's last sequence {} is below {} already read",
@@ -582,6 +599,12 @@ async fn still_holds(s: &stream::Stream, at: Option<(u64, DateTime)>) -> Result<
         Ok(Err(e)) => Err(Restart::Failed(format!("get message {pos}: {e}"))),
         Err(_) => Err(Restart::Failed(format!("get message {pos}: timed out"))),
     }
+}
+
+/// The stream's state, or None when it does not answer within [`PROBE_TIMEOUT`].
+async fn state_of(s: Option<&mut stream::Stream>) -> Option<stream::State> {
+    let info = tokio::time::timeout(PROBE_TIMEOUT, s?.info()).await;
+    info.ok()?.ok().map(|info| info.state.clone())
 }
 
 /// `f`, bounded by [`REQUEST_TIMEOUT`]; any failure means "try again later".
