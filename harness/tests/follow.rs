@@ -212,7 +212,10 @@ async fn assert_as_read_back(js: &jetstream::Context, followed: &Followed<Collec
     assert_eq!((mine.unexpected, mine.complete), (rb.unexpected, true));
     assert_eq!(check.stream_count, rb_check.stream_count);
     let replayed: Vec<StoredCopy> = followed.spill.replay().map(Result::unwrap).collect();
-    assert_eq!(replayed, followed.sink.copies, "the spill holds what the sink got");
+    assert_eq!(
+        replayed, followed.sink.copies,
+        "the spill holds what the sink got"
+    );
     assert_eq!(followed.sink.unexpected, check.unexpected);
     assert!(replayed.iter().all(|c| c.key == c.idx % KEYS), "keys read");
     assert!(!check.regressed, "{:?}", check.regression);
@@ -256,9 +259,12 @@ async fn what_is_followed_during_the_run_is_what_read_back_reads_after_it() {
     eprintln!("{check:?}");
     assert!(check.complete, "{check:?}");
     // The held message was read during the run; what came after it, in the tail.
-    assert!(check.read_during_run > during && check.read_after_run > 0, "{check:?}");
+    assert!(
+        check.read_during_run > during && check.read_after_run > 0,
+        "{check:?}"
+    );
     assert_eq!(check.stream_count, Some(stored));
-    assert!(check.unexpected > 0 && followed.spill.len() > 0);
+    assert!(check.unexpected > 0 && !followed.spill.is_empty());
     assert_as_read_back(&js, &followed).await;
     server.stop().await.expect("stop");
 }
@@ -297,7 +303,7 @@ async fn a_stream_purged_while_following_is_reported_as_gone_back() {
         let f = start(&js, &cancel);
         let stored = publish_batch(&js, 0, 300).await;
         until_read(&f, stored).await;
-        let mut s = js.get_stream(STREAM).await.expect("stream");
+        let s = js.get_stream(STREAM).await.expect("stream");
         s.purge().await.expect("purge");
         if while_running {
             let deadline = Instant::now() + WAIT;
@@ -312,7 +318,11 @@ async fn a_stream_purged_while_following_is_reported_as_gone_back() {
         eprintln!("{check:?}");
         assert!(check.regressed && !check.complete, "{check:?}");
         let why = check.regression.as_deref().unwrap_or_default();
-        let expected = if while_running { "first sequence" } else { "the stream counts" };
+        let expected = if while_running {
+            "first sequence"
+        } else {
+            "the stream counts"
+        };
         assert!(why.contains(expected), "{why}");
         s.purge().await.expect("purge");
     }

@@ -201,7 +201,10 @@ mod tests {
             seq: 0x1110_0f0e_0d0c_0b0a,
         };
         let b = encode(&c);
-        assert_eq!(b, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
+        assert_eq!(
+            b,
+            [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]
+        );
         assert_eq!(decode(&b), c);
     }
 
@@ -223,7 +226,10 @@ mod tests {
         let rb = spill.to_read_back(3, true).unwrap();
         assert_eq!(rb.order, back.iter().map(|c| c.idx).collect::<Vec<_>>());
         assert_eq!(rb.seqs, back.iter().map(|c| c.seq).collect::<Vec<_>>());
-        assert_eq!(rb.attempts, back.iter().map(|c| c.attempt).collect::<Vec<_>>());
+        assert_eq!(
+            rb.attempts,
+            back.iter().map(|c| c.attempt).collect::<Vec<_>>()
+        );
         assert_eq!((rb.unexpected, rb.complete), (3, true));
     }
 

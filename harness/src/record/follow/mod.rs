@@ -22,6 +22,8 @@
 //! store time: a sequence refilled after a power loss is a different message); or when the stream
 //! counts fewer messages than were read. Retention limits that drop old messages count as going
 //! back too: what was read is no longer stored.
+//!
+//! [`resume`] makes and checks the consumers; this file holds the API and the task's loop.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,7 +31,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::datetime::DateTime;
-use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::HeaderMap;
 use futures::StreamExt;
@@ -42,17 +43,10 @@ use crate::record::readback::{self, MAX_ROUNDS};
 use crate::record::spill::{Spill, SpillWriter};
 use crate::record::stored::{CopySink, StoredCopy};
 
-/// Messages asked for in one pull request (as async-nats's ordered consumer).
-const BATCH: usize = 500;
-/// The server sends a heartbeat when it has nothing to deliver for this long; two missed ones
-/// (a dead server, a lost route) end the consumer's message stream.
-const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How long one pull request waits (at least twice the heartbeat, as the server requires).
-const EXPIRES: Duration = Duration::from_secs(5);
-/// Bound of each request made to (re)create the consumer.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bound of one check of the stream's state while following.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+mod resume;
+
+use resume::{restart, state_of, still_holds, Restart, Resumed, PROBE_TIMEOUT};
+
 /// How often the stream's state is checked for going back while following.
 const PROBE_EVERY: Duration = Duration::from_secs(2);
 /// How often progress is looked at (the tail's idle bound, the backoff reset, the probe).
@@ -60,8 +54,6 @@ const TICK: Duration = Duration::from_millis(250);
 /// Backoff between failed attempts to (re)create the consumer: doubles up to the maximum.
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
-/// A consumer the follower lost track of (its connection died) is removed by the server.
-const INACTIVE: Duration = Duration::from_secs(30);
 
 /// Decodes a stored message: `(publish index, key number, attempt)`, or `None` when it is not
 /// one of the run's.
@@ -137,10 +129,7 @@ pub struct Follower<S> {
 
 /// Starts following `spec.stream` (a task of its own, on the current Tokio runtime). Fails only
 /// when the spill file cannot be created.
-pub fn start<S: CopySink + 'static>(
-    spec: FollowSpec,
-    sink: S,
-) -> Result<Follower<S>, FollowError> {
+pub fn start<S: CopySink + 'static>(spec: FollowSpec, sink: S) -> Result<Follower<S>, FollowError> {
     let read = Arc::new(AtomicU64::new(0));
     let gone_back = Arc::new(AtomicBool::new(false));
     let (finish_tx, finish_rx) = oneshot::channel();
@@ -204,21 +193,6 @@ impl<S> Drop for Follower<S> {
             task.abort();
         }
     }
-}
-
-/// Why a consumer could not be (re)created.
-enum Restart {
-    /// Try again later.
-    Failed(String),
-    /// The stream no longer holds what was read: stop.
-    Regressed(String),
-}
-
-/// A new consumer and its message stream.
-struct Resumed {
-    stream: stream::Stream,
-    consumer: String,
-    messages: consumer::pull::Stream,
 }
 
 /// The follower's state, owned by its task.
@@ -328,14 +302,15 @@ impl<S: CopySink> Task<S> {
                 _ = &mut urgent => break,
                 _ = &mut until => break,
                 next = m.next() => {
+                    // Why the consumer must be replaced, if it must.
                     let lost = match next {
-                        Some(Ok(msg)) => (!self.take(&msg)).then_some(None),
-                        Some(Err(e)) => Some(Some(e.to_string())),
-                        None => Some(None),
+                        Some(Ok(msg)) if self.take(&msg) => None,
+                        Some(Ok(_)) => Some("a delivery out of order".to_string()),
+                        Some(Err(e)) => Some(e.to_string()),
+                        None => Some("the consumer's messages ended".to_string()),
                     };
                     if let Some(why) = lost {
                         *messages = None;
-                        let why = why.unwrap_or_else(|| "consumer deliveries out of order or ended".into());
                         retry_at = self.failed(why);
                     }
                 }
@@ -392,7 +367,8 @@ impl<S: CopySink> Task<S> {
                 break;
             }
             let idle = Some(self.spec.idle);
-            self.read(messages, std::future::pending(), count, idle).await;
+            self.read(messages, std::future::pending(), count, idle)
+                .await;
             if self.total < count && !self.stopped() {
                 self.check.settle_ms += readback::settle(&mut s).await;
             }
@@ -462,7 +438,10 @@ impl<S: CopySink> Task<S> {
     fn resumed(&mut self, r: Resumed) -> consumer::pull::Stream {
         if self.consumer.is_some() {
             self.check.consumer_restarts += 1;
-            tracing::debug!("follower: consumer recreated from sequence {}", self.pos + 1);
+            tracing::debug!(
+                "follower: consumer recreated from sequence {}",
+                self.pos + 1
+            );
         }
         self.stream = Some(r.stream);
         self.consumer = Some(r.consumer);
@@ -530,92 +509,6 @@ impl<S: CopySink> Task<S> {
         if let (Some(s), Some(name)) = (&self.stream, self.consumer.take()) {
             let _ = tokio::time::timeout(PROBE_TIMEOUT, s.delete_consumer(&name)).await;
         }
-    }
-}
-
-/// A consumer starting after `at` (the last message read: its sequence and store time), once
-/// the stream proved it still holds that message; `old` is the consumer it replaces. A free
-/// function, not a method: it runs while the task's state (and its sink, which need not be
-/// `Sync`) stays out of reach.
-async fn restart(
-    spec: &FollowSpec,
-    at: Option<(u64, DateTime)>,
-    old: Option<&str>,
-) -> Result<Resumed, Restart> {
-    let stream = timed("stream info", spec.js.get_stream(&spec.stream)).await?;
-    if let Some(old) = old {
-        // Best effort: it expires by itself after INACTIVE.
-        let _ = tokio::time::timeout(PROBE_TIMEOUT, stream.delete_consumer(old)).await;
-    }
-    still_holds(&stream, at).await?;
-    let config = consumer::pull::Config {
-        filter_subject: spec.filter.clone(),
-        deliver_policy: match at {
-            None => consumer::DeliverPolicy::All,
-            Some((pos, _)) => consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: pos + 1,
-            },
-        },
-        ack_policy: consumer::AckPolicy::None,
-        // As `read_back`: with the tag in the headers, payloads are not moved again.
-        headers_only: !spec.tag_in_payload,
-        num_replicas: 1,
-        memory_storage: true,
-        inactive_threshold: INACTIVE,
-        ..Default::default()
-    };
-    let c = timed("create consumer", stream.create_consumer(config)).await?;
-    let consumer = c.cached_info().name.clone();
-    let messages = c
-        .stream()
-        .max_messages_per_batch(BATCH)
-        .expires(EXPIRES)
-        .heartbeat(HEARTBEAT)
-        .messages();
-    let messages = timed("pull", messages).await?;
-    Ok(Resumed {
-        stream,
-        consumer,
-        messages,
-    })
-}
-
-/// Whether the stream still holds the message read last (`at`: its sequence and store time)
-/// at its sequence; trivially so when nothing was read. Another message there (a different
-/// store time), or none, means the stream went back.
-async fn still_holds(s: &stream::Stream, at: Option<(u64, DateTime)>) -> Result<(), Restart> {
-    let Some((pos, time)) = at else {
-        return Ok(());
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, s.get_raw_message(pos)).await {
-        Ok(Ok(m)) if m.time == time => Ok(()),
-        Ok(Ok(m)) => Err(Restart::Regressed(format!(
-            "sequence {pos} holds a message stored at {}, not the one read (stored at {time})",
-            m.time
-        ))),
-        Ok(Err(e)) if e.kind() == RawMessageErrorKind::NoMessageFound => Err(Restart::Regressed(
-            format!("sequence {pos}, read before, is no longer stored"),
-        )),
-        Ok(Err(e)) => Err(Restart::Failed(format!("get message {pos}: {e}"))),
-        Err(_) => Err(Restart::Failed(format!("get message {pos}: timed out"))),
-    }
-}
-
-/// The stream's state, or None when it does not answer within [`PROBE_TIMEOUT`].
-async fn state_of(s: Option<&mut stream::Stream>) -> Option<stream::State> {
-    let info = tokio::time::timeout(PROBE_TIMEOUT, s?.info()).await;
-    info.ok()?.ok().map(|info| info.state.clone())
-}
-
-/// `f`, bounded by [`REQUEST_TIMEOUT`]; any failure means "try again later".
-async fn timed<T, E: std::fmt::Display>(
-    what: &str,
-    f: impl Future<Output = Result<T, E>>,
-) -> Result<T, Restart> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Restart::Failed(format!("{what}: {e}"))),
-        Err(_) => Err(Restart::Failed(format!("{what}: timed out"))),
     }
 }
 
