@@ -30,7 +30,7 @@ const SETTLE_QUIET: Duration = Duration::from_millis(200);
 const SETTLE_MAX: Duration = Duration::from_secs(10);
 const SETTLE_POLL: Duration = Duration::from_millis(50);
 /// Read-then-count rounds before the read-back gives up and says it is incomplete.
-const MAX_ROUNDS: u32 = 5;
+pub(super) const MAX_ROUNDS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadBackError {
@@ -197,8 +197,8 @@ async fn read_some(
 
 /// Waits until the stream's last sequence has not moved for [`SETTLE_QUIET`] (bounded by
 /// [`SETTLE_MAX`]); returns the time waited in ms. Errors only shorten the wait: the count
-/// check after reading is what decides.
-async fn settle(s: &mut jetstream::stream::Stream) -> f64 {
+/// check after reading is what decides. Shared with the follower's tail (`record::follow`).
+pub(super) async fn settle(s: &mut jetstream::stream::Stream) -> f64 {
     let started = Instant::now();
     let mut last = None;
     let mut quiet_since = Instant::now();
@@ -252,7 +252,8 @@ where
 
 /// The stream's own count of messages on `filter`: the pending count of a fresh consumer that
 /// would deliver all of them (the server counts from its subject index; nothing is read).
-async fn stream_count(
+/// Shared with the follower's tail (`record::follow`).
+pub(super) async fn stream_count(
     s: &jetstream::stream::Stream,
     filter: &str,
 ) -> Result<u64, async_nats::Error> {
