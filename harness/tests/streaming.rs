@@ -21,7 +21,12 @@ use jsbench::scenario::{self, Follow, Overrides, Plan, Warmup};
 use jsbench::server::Backend;
 use serde_json::Value;
 
-const DIRS: [&str; 4] = ["scenarios", "scenarios/adapters", "scenarios/disk", "scenarios/soak"];
+const DIRS: [&str; 4] = [
+    "scenarios",
+    "scenarios/adapters",
+    "scenarios/disk",
+    "scenarios/soak",
+];
 
 fn shipped() -> Vec<Plan> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -59,15 +64,18 @@ fn judge(plan: &Plan, report: &Value) -> Option<String> {
     }
     let followed = s["read_during_run"].as_u64()? + s["read_after_run"].as_u64()?;
     let read = report["read_back"]["read"].as_u64();
-    (Some(followed) != read).then(|| {
-        format!("the follower read {followed} copies, the full read-back {read:?}")
-    })
+    (Some(followed) != read)
+        .then(|| format!("the follower read {followed} copies, the full read-back {read:?}"))
 }
 
 #[tokio::test]
 async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() {
     let plans = shipped();
-    assert!(plans.len() >= 60, "only {} shipped scenarios found", plans.len());
+    assert!(
+        plans.len() >= 60,
+        "only {} shipped scenarios found",
+        plans.len()
+    );
     let results: Vec<(String, Option<String>)> = futures::stream::iter(plans.iter())
         .map(|plan| async move {
             let (out, _dir) = common::run(plan).await;
@@ -81,5 +89,11 @@ async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() 
         .iter()
         .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
         .collect();
-    assert!(bad.is_empty(), "{} of {} scenarios:\n{}", bad.len(), results.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {} scenarios:\n{}",
+        bad.len(),
+        results.len(),
+        bad.join("\n")
+    );
 }

@@ -1,5 +1,5 @@
 //! The result of one run: the versioned `Report` (`result.json`, schema "jsbench.result/1") and
-//! its typed status, the latencies it measures and their summaries (`latency.rs`), the units of
+//! its typed status, how a following run read its stream (`streaming.rs`), the latencies it measures and their summaries (`latency.rs`), the units of
 //! its figures (`unit.rs`), the latency logs in HdrHistogram's interval-log format ([`hlog`]),
 //! and finding recorded results again ([`load`]). How a result reads to people is `render`'s.
 //!
@@ -23,12 +23,14 @@ pub mod hlog;
 mod latency;
 pub mod load;
 mod status;
+mod streaming;
 mod unit;
 mod workers;
 
 pub use client::ClientReport;
 pub use latency::{latency_name, LatencyKind, LatencyStat, LatencySummary};
 pub use status::RunStatus;
+pub use streaming::{CheckedAgainst, CrossCheck, FiguresFrom, StreamingReport};
 pub use unit::Unit;
 pub use workers::{Lost, WorkerReport, WorkerSegment};
 
@@ -80,6 +82,10 @@ pub struct Report {
     /// How the read-back made sure it saw everything the stream holds (present when it ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_back: Option<crate::record::readback::ReadBackCheck>,
+    /// How a run that followed its stream read it, where its storage figures come from, and
+    /// whether they agree with the end-of-run checkers (present when it followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamingReport>,
     /// Every reply by kind (ok, duplicate, error code), and success acks overtaken by a later
     /// message's error or duplicate reply.
     #[serde(default, skip_serializing_if = "Option::is_none")]

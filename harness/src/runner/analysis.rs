@@ -42,6 +42,8 @@ pub(super) struct Analysis {
     pub(super) cluster: Option<ClusterReport>,
     /// Things worth saying in `status_reason`.
     pub(super) notes: Vec<String>,
+    /// A following run's `streaming` section.
+    pub(super) streaming: Option<crate::result::StreamingReport>,
     /// What the measured phase cost the client and the server (the process's peak memory is
     /// added when the report is written).
     pub(super) resources: Resources,
@@ -51,17 +53,36 @@ pub(super) struct Analysis {
 pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
     let h = &m.history;
     let rb = m.read_back.as_ref().filter(|rb| rb.complete);
-    let safety = rb.map(|rb| checker::safety(h, rb));
+    // The streaming checkers' figures stand in for a read-back only when there is none.
+    let streamed = m
+        .streaming
+        .as_ref()
+        .and_then(|s| s.figures.as_ref())
+        .filter(|_| rb.is_none());
+    let safety = rb
+        .map(|rb| checker::safety(h, rb))
+        .or_else(|| streamed.map(|f| f.safety.clone()));
     let per_msg = rb.map(|rb| checker::per_message(h, rb));
-    let retry = (plan.publish.retry.attempts > 1 || h.retried() > 0)
-        .then(|| checker::retry_figures(h, rb.zip(per_msg.as_ref())));
+    let retry = (plan.publish.retry.attempts > 1 || h.retried() > 0).then(|| {
+        let r = checker::retry_figures(h, rb.zip(per_msg.as_ref()));
+        streamed.map_or(r, |f| super::streaming::with_stored_retries(r, f))
+    });
+    let streaming = m.streaming.as_ref().map(|s| {
+        let end_of_run = rb.zip(per_msg.as_ref()).map(|(rb, pm)| (h, rb, pm));
+        super::streaming::report(s, end_of_run)
+    });
     let consume = m
         .consume
         .as_ref()
         .zip(plan.consume.as_ref())
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
     let owners = super::merge::key_owners(&m.workers, h.num_keys);
-    let mut orders = orders(h, rb, owners.as_deref());
+    let storage = match (rb, streamed) {
+        (Some(rb), _) => Storage::ReadBack(rb, super::streaming::read_by_follower(m)),
+        (None, Some(f)) => Storage::Streamed(f.storage),
+        (None, None) => Storage::Acks,
+    };
+    let mut orders = orders(h, storage, owners.as_deref());
     if !wire_order_measured(plan) {
         orders.ack_wire = None;
     }
@@ -121,6 +142,7 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         consume: consume_report,
         end_to_end,
         notes,
+        streaming,
     }
 }
 
@@ -205,7 +227,17 @@ fn order_figs(order: &[u32], h: &History) -> OrderFigures {
 /// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
 /// per publisher (`merge::per_publisher`). The orders are built one at a time in one buffer and
 /// judged in one [`checker::DivergenceScratch`]: their working memory is that of one order.
-fn orders(h: &History, rb: Option<&ReadBack>, owners: Option<&[u16]>) -> Orders {
+/// Where the storage order comes from.
+enum Storage<'a> {
+    /// A read-back (true: read by the follower while the run went on).
+    ReadBack(&'a ReadBack, bool),
+    /// The streaming checkers' figures.
+    Streamed(OrderFigures),
+    /// Neither: the order the acks' stream sequences imply.
+    Acks,
+}
+
+fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
     let mut scratch = checker::DivergenceScratch::default();
     let mut figs = |order: &[u32]| match owners {
         Some(o) => super::merge::per_publisher(order, h, o),
@@ -214,9 +246,11 @@ fn orders(h: &History, rb: Option<&ReadBack>, owners: Option<&[u16]>) -> Orders 
     let mut buf = Vec::new();
     h.ack_storage_order_into(&mut buf);
     let from_acks = figs(&buf);
-    let (storage, source) = match rb {
-        Some(rb) => (figs(&rb.order), "read_back"),
-        None => (from_acks, "acks"),
+    let (storage, source) = match storage {
+        Storage::ReadBack(rb, false) => (figs(&rb.order), "read_back"),
+        Storage::ReadBack(rb, true) => (figs(&rb.order), "follower"),
+        Storage::Streamed(f) => (f, "follower"),
+        Storage::Acks => (from_acks, "acks"),
     };
     let publish = h.sent_order_into(&mut buf).then(|| figs(&buf));
     h.wire_order_into(&mut buf);
@@ -538,6 +572,7 @@ mod tests {
             read_back,
             read_back_check: None,
             read_back_note: None,
+            streaming: None,
             nemesis: NemesisLog::default(),
             nemesis_origin_ns: START,
             consume: None,

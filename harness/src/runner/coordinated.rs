@@ -198,7 +198,7 @@ where
     let disk_survey = phases
         .disk_survey(cluster.as_ref(), plan.server_spec().faultfs)
         .await;
-    let rb = phases.read_back(&d.merged.history).await;
+    let rb = phases.read_back(&d.merged.history, None).await;
     let m = Measured {
         history: d.merged.history,
         rec: d.merged.rec,
@@ -206,6 +206,7 @@ where
         read_back: rb.read_back,
         read_back_check: rb.check,
         read_back_note: rb.note,
+        streaming: None,
         nemesis: beside.nemesis,
         nemesis_origin_ns: beside.origin_ns,
         consume: None,

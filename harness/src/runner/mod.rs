@@ -34,6 +34,7 @@ mod rig;
 mod runtime;
 pub mod segment;
 mod status;
+mod streaming;
 
 use std::path::PathBuf;
 use std::time::SystemTime;
@@ -95,6 +96,8 @@ struct Measured {
     /// How the read-back made sure it saw everything.
     read_back_check: Option<ReadBackCheck>,
     read_back_note: Option<String>,
+    /// What the follower read and judged (a following run: `observe.follow`).
+    streaming: Option<streaming::Streamed>,
     /// What the nemesis did, and the clock time its schedule started from.
     nemesis: NemesisLog,
     nemesis_origin_ns: u64,

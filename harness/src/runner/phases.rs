@@ -13,6 +13,7 @@ use super::live;
 use super::observers::{self, Observers, Sampler};
 use super::progress::Show;
 use super::rig::Rig;
+use super::streaming::{self, Following, Streamed};
 use super::{Measured, RunOptions};
 use crate::adapter::SessionEnd;
 use crate::client::adapter::Link;
@@ -34,7 +35,7 @@ use crate::workload::{key_name, warmup_seed, KeyGen, Pacer, Reader};
 /// fault included).
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read-back stops when nothing arrives for this long.
-const READ_BACK_IDLE: Duration = Duration::from_secs(10);
+pub(super) const READ_BACK_IDLE: Duration = Duration::from_secs(10);
 
 /// What the phases work with; borrowed from the runner.
 pub(super) struct Phases<'a> {
@@ -82,6 +83,8 @@ pub(super) struct ReadBackOutcome {
     pub(super) read_back: Option<ReadBack>,
     pub(super) check: Option<ReadBackCheck>,
     pub(super) note: Option<String>,
+    /// What the follower read and judged (a following run).
+    pub(super) streaming: Option<Streamed>,
 }
 
 impl Phases<'_> {
@@ -109,6 +112,7 @@ impl Phases<'_> {
             }
         }
         let mut consuming = self.start_consumer(clock);
+        let following = streaming::start(self);
         // Only the measured phase tells the nemesis that publishing stopped, and repeats.
         publisher.stopped = Some(&stopped_tx);
         publisher.repeat_every = self.plan.publish.repeat_msg_id_every;
@@ -130,8 +134,9 @@ impl Phases<'_> {
             observers::survey(self.server, self.rig, c).await;
         }
         let disk_survey = self.disk_survey(cluster.as_ref(), disk_faults).await;
-        let rb = self.read_back(&published.history).await;
+        let rb = self.read_back(&published.history, following).await;
         let m = Measured {
+            streaming: rb.streaming,
             disk_survey,
             history: published.history,
             rec: published.rec,
@@ -463,11 +468,49 @@ impl Phases<'_> {
     /// now (the nemesis heals when publishing stops); each publishing connection is proven
     /// drained through its own path, proxy included, so that nothing still queued reaches the
     /// stream after it was read.
-    pub(super) async fn read_back(&self, history: &History) -> ReadBackOutcome {
+    /// The stream as stored: the follower's tail when the run follows (`following`), else (or
+    /// when it falls back, or for `--cross-check`) a whole read-back.
+    pub(super) async fn read_back(
+        &self,
+        history: &History,
+        following: Option<Following>,
+    ) -> ReadBackOutcome {
         if !self.plan.observe.read_back || self.opts.cancel.is_urgent() {
             return ReadBackOutcome::default();
         }
-        let (flushed, mut notes) = self.prove_drained().await;
+        let (flushed, notes) = self.prove_drained().await;
+        let Some(following) = following else {
+            return self.whole_read_back(history, flushed, notes).await;
+        };
+        let (mut streamed, rb) = streaming::finish(self.plan, history, following).await;
+        let mut out = match rb {
+            Ok(Some(rb)) => ReadBackOutcome {
+                read_back: Some(rb),
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
+                ..Default::default()
+            },
+            Ok(None) if !self.plan.observe.cross_check => ReadBackOutcome {
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
+                ..Default::default()
+            },
+            Ok(None) => {
+                streamed.from = crate::result::FiguresFrom::ReadBack;
+                streamed.against = Some(crate::result::CheckedAgainst::ReadBack);
+                self.whole_read_back(history, flushed, notes).await
+            }
+            Err(_) => self.whole_read_back(history, flushed, notes).await,
+        };
+        out.streaming = Some(streamed);
+        out
+    }
+
+    /// Reads the whole stream back (module docs of `record::readback`).
+    async fn whole_read_back(
+        &self,
+        history: &History,
+        flushed: usize,
+        mut notes: Vec<String>,
+    ) -> ReadBackOutcome {
         let reader = Reader::new(self.plan.publish.wire, self.run_id);
         let spec = readback::ReadSpec {
             js: &self.rig.admin,

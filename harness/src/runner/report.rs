@@ -42,6 +42,20 @@ pub(super) fn assemble(
     report.faults = a.faults;
     report.consume = a.consume;
     report.read_back = m.read_back_check.clone();
+    report.streaming = a.streaming.clone();
+    if let Some(why) = a.streaming.as_ref().and_then(|s| s.fallback.as_ref()) {
+        notes.push(format!(
+            "the follower fell back to a whole read-back: {why}"
+        ));
+    }
+    if let Some(c) = a.streaming.as_ref().and_then(|s| s.cross_check.as_ref()) {
+        if !c.equal {
+            notes.push(format!(
+                "the streaming checkers disagree with the end-of-run checkers: {}",
+                c.differences.join("; ")
+            ));
+        }
+    }
     report.replies = Some(a.replies);
     report.cluster = a.cluster;
     report.batches = a.batches;
@@ -120,6 +134,7 @@ fn skeleton(start: &RunStart, plan: &Plan, facts: Facts) -> Report {
         retry: None,
         consume: None,
         read_back: None,
+        streaming: None,
         replies: None,
         cluster: None,
         durability: None,

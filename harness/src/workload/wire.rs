@@ -217,6 +217,9 @@ pub struct Ident {
     pub idx: u32,
     /// FNV-1a of the key's name (the keyed consume pool's worker choice).
     pub key_hash: u64,
+    /// The key's number (the tag's key field, or `Jsb-Key` "k<n>"): the streaming checkers'
+    /// per-key figures while the run goes on.
+    pub key: u32,
     /// Which attempt this copy came from (0: a deliberate repeat).
     pub attempt: u8,
 }
@@ -260,6 +263,7 @@ impl Reader {
         let attempt = u16::from_be_bytes([tag[22], tag[23]]);
         Some(Ident {
             idx: u32_at(8),
+            key: u32_at(12),
             key_hash: key_hash(u32_at(12)),
             attempt: attempt.min(u8::MAX as u16) as u8,
         })
@@ -277,6 +281,7 @@ impl Reader {
             .unwrap_or(1);
         Some(Ident {
             idx,
+            key: key.strip_prefix('k')?.parse().ok()?,
             key_hash: fnv1a(key.as_bytes()),
             attempt,
         })
@@ -346,6 +351,7 @@ mod tests {
             got,
             Some(Ident {
                 idx: 99_999,
+                key: 1234,
                 key_hash: fnv1a_of("k1234"),
                 attempt: 2
             })
