@@ -48,24 +48,31 @@ fn shipped() -> Vec<Plan> {
     plans
 }
 
-/// What is wrong with one run's streaming figures, if anything.
-fn judge(plan: &Plan, report: &Value) -> Option<String> {
+/// One run's streaming section judged: `Ok(summary)` or what is wrong with it.
+fn judge(plan: &Plan, report: &Value) -> Result<String, String> {
     let s = &report["streaming"];
-    if s.is_null() {
-        return Some("no streaming section".into());
-    }
+    let count = |v: &Value, what: &str| v.as_u64().ok_or(format!("no {what} in {s}"));
+    let during = count(&s["read_during_run"], "read_during_run")?;
+    let after = count(&s["read_after_run"], "read_after_run")?;
     if let Some(why) = s["fallback"].as_str() {
-        let disk = plan.server_spec().faultfs;
-        return (!disk).then(|| format!("fell back to the full read-back: {why}"));
+        return match plan.server_spec().faultfs {
+            true => Ok(format!("fell back ({why})")),
+            false => Err(format!("fell back to the whole read-back: {why}")),
+        };
     }
     let cc = &s["cross_check"];
-    if cc["equal"] != Value::Bool(true) {
-        return Some(format!("streaming and end-of-run figures differ: {cc}"));
+    if cc["against"] != "read_back" || cc["equal"] != Value::Bool(true) {
+        return Err(format!("streaming and end-of-run figures differ: {cc}"));
     }
-    let followed = s["read_during_run"].as_u64()? + s["read_after_run"].as_u64()?;
-    let read = report["read_back"]["read"].as_u64();
-    (Some(followed) != read)
-        .then(|| format!("the follower read {followed} copies, the full read-back {read:?}"))
+    let read = count(&report["read_back"]["read"], "read_back.read")?;
+    if during + after != read {
+        return Err(format!(
+            "the follower read {during} + {after} copies, the whole read-back {read}"
+        ));
+    }
+    Ok(format!(
+        "equal; {during} read during the run, {after} after"
+    ))
 }
 
 #[tokio::test]
@@ -76,7 +83,7 @@ async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() 
         "only {} shipped scenarios found",
         plans.len()
     );
-    let results: Vec<(String, Option<String>)> = futures::stream::iter(plans.iter())
+    let results: Vec<(String, Result<String, String>)> = futures::stream::iter(plans.iter())
         .map(|plan| async move {
             let (out, _dir) = common::run(plan).await;
             let report = serde_json::to_value(&out.report).expect("report as json");
@@ -85,10 +92,20 @@ async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() 
         .buffer_unordered(3)
         .collect()
         .await;
+    for (name, r) in &results {
+        println!("{name}: {r:?}");
+    }
     let bad: Vec<String> = results
         .iter()
-        .filter_map(|(name, why)| why.as_ref().map(|w| format!("{name}: {w}")))
+        .filter_map(|(name, r)| r.as_ref().err().map(|w| format!("{name}: {w}")))
         .collect();
+    // Following during the run must have happened somewhere, not only in the tail.
+    assert!(
+        results
+            .iter()
+            .any(|(_, r)| r.as_ref().is_ok_and(|s| !s.contains("; 0 read during"))),
+        "no run read anything while it went on"
+    );
     assert!(
         bad.is_empty(),
         "{} of {} scenarios:\n{}",

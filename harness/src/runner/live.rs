@@ -8,15 +8,21 @@
 //! Rates and the p99 are over the last interval, the rest so far. Everything comes from counters
 //! the publisher's task keeps anyway (`record::observe::Progress`: plain stores of numbers, the
 //! closed 1-second latency intervals the hlog keeps, handed over under a lock once a second);
-//! this file turns two snapshots of them into the line's fields, a pure function. Lost and
-//! duplicated messages *in the stream* are not on the line: they are known only once the stream
-//! has been read back, after the phase. What the line has instead is what the client knows so
-//! far: failed and unknown outcomes, duplicate acks, late acks per key.
+//! this file turns two snapshots of them into the line's fields, a pure function. What the
+//! client knows so far: failed and unknown outcomes, duplicate acks, late acks per key. A run
+//! that follows its stream (`observe.follow`) adds what the follower has read so far, from the
+//! streaming checkers' counters (`checker::StoreLive`): `stored=` copies read, `stored_dups=`
+//! extra copies, `storage_late_per_key=` copies stored after a later message of their key.
+//! Lost messages are not on the line: a message acked but not read yet may only be behind the
+//! follower, so loss is known once the tail has been read, after the phase.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use crate::checker::{StoreLive, StoreSoFar};
 use crate::record::history::Outcome;
 use crate::record::observe::{IntervalLatency, Progress, OUTCOMES};
 use crate::scenario::{Amount, Plan, Rate};
@@ -103,6 +109,8 @@ pub struct Snapshot {
     pub late_per_key: u64,
     pub faults_started: u64,
     pub faults_ended: u64,
+    /// What the follower has read and judged so far (a following run).
+    pub stored: Option<StoreSoFar>,
 }
 
 impl Snapshot {
@@ -117,6 +125,7 @@ impl Snapshot {
             late_per_key: get(&l.late_per_key),
             faults_started: get(&l.faults_started),
             faults_ended: get(&l.faults_ended),
+            stored: None,
         }
     }
 
@@ -150,6 +159,8 @@ pub struct Line {
     pub late_per_key: u64,
     pub faults_started: u64,
     pub faults_ended: u64,
+    /// The follower's figures so far (a following run).
+    pub stored: Option<StoreSoFar>,
     /// jsbench's resident memory now.
     pub rss_bytes: Option<u64>,
 }
@@ -181,6 +192,7 @@ pub fn line(prev: &Snapshot, now: &Snapshot, latency: IntervalLatency, rss: Opti
         late_per_key: now.late_per_key,
         faults_started: now.faults_started,
         faults_ended: now.faults_ended,
+        stored: now.stored,
         rss_bytes: rss,
     }
 }
@@ -220,10 +232,18 @@ impl Line {
                 let _ = write!(s, " {name}={n}");
             }
         }
+        let _ = write!(s, " late_per_key={}", self.late_per_key);
+        if let Some(st) = self.stored {
+            let _ = write!(
+                s,
+                " stored={} stored_dups={} storage_late_per_key={}",
+                st.read, st.duplicates, st.late_per_key
+            );
+        }
         let _ = write!(
             s,
-            " late_per_key={} faults={}/{} rss=",
-            self.late_per_key, self.faults_started, self.faults_ended
+            " faults={}/{} rss=",
+            self.faults_started, self.faults_ended
         );
         match self.rss_bytes {
             Some(b) => {
@@ -255,6 +275,8 @@ pub struct LiveLog {
     name: String,
     prev: Snapshot,
     next_due: Duration,
+    /// The streaming checkers' counters, when the run follows its stream.
+    store: Option<Arc<StoreLive>>,
 }
 
 impl LiveLog {
@@ -264,7 +286,14 @@ impl LiveLog {
             name,
             prev: Snapshot::default(),
             next_due: spec.every,
+            store: None,
         }
+    }
+
+    /// Adds the follower's figures to every line.
+    pub fn with_store(mut self, store: Option<Arc<StoreLive>>) -> LiveLog {
+        self.store = store;
+        self
     }
 
     /// When the next line is due, from the phase start.
@@ -276,7 +305,8 @@ impl LiveLog {
     /// [`LiveSpec::first_after`]. The interval still closes then, so the first printed line is
     /// over one interval like every other.
     pub fn sample(&mut self, p: &Progress, at: Duration) -> Option<String> {
-        let now = Snapshot::read(p, at);
+        let mut now = Snapshot::read(p, at);
+        now.stored = self.store.as_ref().map(|s| s.so_far());
         let l = line(&self.prev, &now, p.live.ack_latency.take(), rss_bytes());
         self.prev = now;
         while self.next_due <= at {
@@ -340,6 +370,26 @@ mod tests {
         assert!(s.contains(" rejected=2 late_per_key=0"), "{s}");
         assert!(!s.contains("in_process"), "{s}");
         assert!(s.ends_with(" rss=-"), "{s}");
+    }
+
+    #[test]
+    fn a_following_run_shows_what_its_follower_read_so_far() {
+        let store = Arc::new(StoreLive::default());
+        let spec = LiveSpec {
+            every: Duration::from_secs(1),
+            first_after: Duration::from_secs(1),
+        };
+        let p = Progress::default();
+        let mut log = LiveLog::new(spec, "x".into()).with_store(Some(store.clone()));
+        let s = log.sample(&p, Duration::from_secs(1)).unwrap();
+        assert!(
+            s.contains(" late_per_key=0 stored=0 stored_dups=0 storage_late_per_key=0 faults="),
+            "{s}"
+        );
+        // Without a follower, none of it.
+        let mut plain = LiveLog::new(spec, "x".into());
+        let s = plain.sample(&p, Duration::from_secs(1)).unwrap();
+        assert!(!s.contains("stored="), "{s}");
     }
 
     #[test]

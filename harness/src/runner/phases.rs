@@ -16,6 +16,7 @@ use super::rig::Rig;
 use super::streaming::{self, Following, Streamed};
 use super::{Measured, RunOptions};
 use crate::adapter::SessionEnd;
+use crate::checker::StoreLive;
 use crate::client::adapter::Link;
 use crate::client::pool::Router;
 use crate::client::{Limit, Publisher, Stop};
@@ -112,12 +113,18 @@ impl Phases<'_> {
             }
         }
         let mut consuming = self.start_consumer(clock);
-        let following = streaming::start(self);
+        let (following, store) = streaming::start(self).unzip();
         // Only the measured phase tells the nemesis that publishing stopped, and repeats.
         publisher.stopped = Some(&stopped_tx);
         publisher.repeat_every = self.plan.publish.repeat_msg_id_every;
         let published = self
-            .measured(&publisher, link.as_mut(), &progress, clock, stopped_rx)
+            .measured(
+                &publisher,
+                link.as_mut(),
+                (&progress, store),
+                clock,
+                stopped_rx,
+            )
             .await;
         // The adapter's connections close before the read-back: what it still had queued has
         // reached the server or never will.
@@ -263,7 +270,7 @@ impl Phases<'_> {
         &self,
         publisher: &Publisher<'_>,
         link: Option<&mut Link>,
-        progress: &Arc<Progress>,
+        (progress, store): (&Arc<Progress>, Option<Arc<StoreLive>>),
         clock: Clock,
         stopped_rx: watch::Receiver<bool>,
     ) -> Published {
@@ -285,7 +292,7 @@ impl Phases<'_> {
         let mut rec = Recorder::new(open_loop, self.plan.observe.timeline_bucket, expected);
         progress.planned.store(planned, Ordering::Relaxed);
         let nemesis_origin_ns = clock.now_ns();
-        let (live, bar) = self.show(progress, (&mut history, &mut rec), expected, clock);
+        let (live, bar) = self.show(progress, store, (&mut history, &mut rec), expected, clock);
         let observers = Observers::start(self.server, self.rig, clock, nemesis_origin_ns).await;
         let sampler = observers
             .is_none()
@@ -345,6 +352,7 @@ impl Phases<'_> {
     fn show(
         &self,
         progress: &Arc<Progress>,
+        store: Option<Arc<StoreLive>>,
         (history, rec): (&mut History, &mut Recorder),
         expected: Option<Duration>,
         clock: Clock,
@@ -361,6 +369,7 @@ impl Phases<'_> {
             name: self.plan.name.clone(),
             clock,
             origin_ns: clock.now_ns(),
+            store,
         };
         let handle = (self.opts.progress || live.is_some())
             .then(|| super::progress::spawn(progress.clone(), show));

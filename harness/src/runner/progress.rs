@@ -36,6 +36,8 @@ pub struct Show {
     /// (`LiveFigures::origin_ns`), from here until then.
     pub clock: Clock,
     pub origin_ns: u64,
+    /// The streaming checkers' counters for the live line (a run that follows its stream).
+    pub store: Option<std::sync::Arc<crate::checker::StoreLive>>,
 }
 
 pub struct BarHandle {
@@ -66,7 +68,10 @@ pub fn spawn(progress: Arc<Progress>, show: Show) -> BarHandle {
     };
     let mut bar = (show.bar && std::io::stdout().is_terminal())
         .then(|| Bar::new(&progress, show.duration, show.name.clone()));
-    let mut live = show.live.map(|spec| LiveLog::new(spec, show.name));
+    let store = show.store.clone();
+    let mut live = show
+        .live
+        .map(|spec| LiveLog::new(spec, show.name).with_store(store));
     let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(BAR_TICK);
         loop {

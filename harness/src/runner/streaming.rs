@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use super::phases::Phases;
-use crate::checker::{self, PerMessage, RetryFigures, StoreStream, StreamFigures};
+use crate::checker::{self, PerMessage, RetryFigures, StoreLive, StoreStream, StreamFigures};
 use crate::record::follow::{self, FollowCheck, FollowSpec, Follower};
 use crate::record::history::{History, ReadBack};
 use crate::result::{CheckedAgainst, CrossCheck, FiguresFrom, StreamingReport};
@@ -41,9 +41,10 @@ pub(super) struct Streamed {
     pub(super) against: Option<CheckedAgainst>,
 }
 
-/// Starts the follower when the plan follows its stream; `None` (with a warning) when the spill
-/// file cannot be created: the run then reads back at the end, as without following.
-pub(super) fn start(p: &Phases<'_>) -> Option<Following> {
+/// Starts the follower when the plan follows its stream, with the streaming checkers' counters
+/// for the live line; `None` (with a warning) when the spill file cannot be created: the run
+/// then reads back at the end, as without following.
+pub(super) fn start(p: &Phases<'_>) -> Option<(Following, Arc<StoreLive>)> {
     if !p.plan.observe.following || p.remap.is_some() {
         return None;
     }
@@ -67,8 +68,10 @@ pub(super) fn start(p: &Phases<'_>) -> Option<Following> {
         Amount::Messages(n) => n,
         Amount::Duration(_) => w.max_messages,
     };
-    match follow::start(spec, StoreStream::new(w.keys, limit)) {
-        Ok(f) => Some(f),
+    let store = StoreStream::new(w.keys, limit);
+    let live = store.live();
+    match follow::start(spec, store) {
+        Ok(f) => Some((f, live)),
         Err(e) => {
             tracing::warn!("cannot follow the stream, reading it back at the end instead: {e}");
             None
