@@ -29,12 +29,12 @@
 //! | `proxy/` | the loopback TCP fault proxy with Toxiproxy's toxics |
 //! | `faultfs/` | the fault filesystem: a FUSE pass-through mount over a node's store that can lose power (drop unsynced writes and entries), flip bits, truncate files and slow down, with the file kinds of a nats-server store |
 //! | `server/` | servers and clusters jsbench starts (`process/`, `container/` with the Docker API) or attaches to (external); picking a backend and routing faults to it (`backend.rs`); the binary, credential, node config, monitoring |
-//! | `record/` | the history (pre-sized columns, the attempt log in fixed chunks: `chunked.rs`), observations (clock, histograms, timeline, wire tap), the read-back, what is seen of a cluster |
+//! | `record/` | the history (pre-sized columns, the attempt log in fixed chunks: `chunked.rs`), observations (clock, histograms, timeline, wire tap), the read-back, the follower that reads the stream while the run goes on (`follow/`) and its spill file, what is seen of a cluster |
 //! | `checker/` | pure checkers: order, safety, retries, fault windows, consume, replies, and how each claim is judged; the storage-side ones also streaming, copy by copy during the run (`stream/`) |
 //! | `claims/` | claims files judged across runs (confirmed, refuted, inconclusive, not measured) and the order table |
 //! | `split/` | one plan split across N workers (distributed load): each worker's keys, connections and share of the messages and rate, and why a plan cannot be split |
 //! | `coord/` | a distributed run (`run --workers N`, `coordinate`, `worker`): the coordination server (a free loopback port, or `--listen` with the user's token: `server.rs`, `launch.rs`), its KV plan, index claims, registrations and barrier, the clock-offset probe, the worker processes, their uploads fetched and merged |
-//! | `runner/` | one Plan end to end: rig, phases, status, analysis (pure), artifacts, the report, the progress bar and the live line |
+//! | `runner/` | one Plan end to end: rig, phases, the follower in a run (`streaming.rs`), status, analysis (pure), artifacts, the report, the progress bar and the live line |
 //! | `result/` | result.json (`Report`, `RunStatus`), hlog files, loading recorded results |
 //! | `render/` | one view model of a run and of a suite, and what draws from it: text, csv/json, HTML, the charts (one file each), a comparison's table and chart |
 //! | `compare/` | the regression gate: metrics table, decisions, flips, statistics |

@@ -114,3 +114,30 @@ async fn streaming_figures_equal_end_of_run_figures_on_every_shipped_scenario() 
         bad.join("\n")
     );
 }
+
+/// The stream going back under the follower (a power loss with a lazy fsync drops acknowledged
+/// messages it had read): the run falls back to a whole read-back, says why, and its figures
+/// are the read-back's (the losses counted, not the follower's stale copies).
+#[tokio::test]
+async fn a_stream_that_goes_back_under_the_follower_is_read_back_whole() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let o = Overrides {
+        backend: Some(Backend::Process),
+        seed: Some(24),
+        follow: Some(Follow::On),
+        ..Default::default()
+    };
+    let file = root.join("scenarios/disk/r1-power-loss-lazy.toml");
+    let plan = scenario::load(&file, &o).expect("shipped scenario");
+    let (out, _dir) = common::run(&plan).await;
+    let r = &out.report;
+    let s = r.streaming.as_ref().expect("a streaming section");
+    assert!(s.follow.regressed, "{s:?}");
+    assert!(s.fallback.as_deref().is_some_and(|f| f.contains("went back")), "{s:?}");
+    assert_eq!(s.figures_from, jsbench::result::FiguresFrom::ReadBack);
+    let rb = r.read_back.as_ref().expect("the whole read-back ran");
+    let c = &r.counts;
+    assert_eq!(c.stored, Some(rb.read), "{c:?}");
+    assert!(c.lost.is_some_and(|l| l > 0), "a lazy fsync loses acked data: {c:?}");
+    assert!(r.status_reason.as_deref().is_some_and(|w| w.contains("fell back")));
+}

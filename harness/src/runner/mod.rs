@@ -13,8 +13,9 @@
 //! `coordinated.rs` (the run around them; `crate::coord` drives the workers).
 //!
 //! Files: `rig.rs` (proxies, connections, stream), `phases.rs` (warm-up, measured phase,
-//! consume side, read-back), `status.rs`, `analysis.rs` (pure figures), `artifacts.rs` (hlog,
-//! attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
+//! consume side, read-back), `streaming.rs` (the follower: started with the measured phase, its
+//! tail in place of the read-back, where the storage figures come from), `status.rs`,
+//! `analysis.rs` (pure figures), `artifacts.rs` (hlog, attempts.csv), `report.rs` (result.json), `ids.rs` (run id, names), `runtime.rs`,
 //! `progress.rs` (the terminal bar and the live line's task), `live.rs` (the live line: when,
 //! and its fields from two snapshots of the counters).
 
