@@ -133,11 +133,22 @@ async fn a_stream_that_goes_back_under_the_follower_is_read_back_whole() {
     let r = &out.report;
     let s = r.streaming.as_ref().expect("a streaming section");
     assert!(s.follow.regressed, "{s:?}");
-    assert!(s.fallback.as_deref().is_some_and(|f| f.contains("went back")), "{s:?}");
+    assert!(
+        s.fallback
+            .as_deref()
+            .is_some_and(|f| f.contains("went back")),
+        "{s:?}"
+    );
     assert_eq!(s.figures_from, jsbench::result::FiguresFrom::ReadBack);
     let rb = r.read_back.as_ref().expect("the whole read-back ran");
     let c = &r.counts;
     assert_eq!(c.stored, Some(rb.read), "{c:?}");
-    assert!(c.lost.is_some_and(|l| l > 0), "a lazy fsync loses acked data: {c:?}");
-    assert!(r.status_reason.as_deref().is_some_and(|w| w.contains("fell back")));
+    assert!(
+        c.lost.is_some_and(|l| l > 0),
+        "a lazy fsync loses acked data: {c:?}"
+    );
+    assert!(r
+        .status_reason
+        .as_deref()
+        .is_some_and(|w| w.contains("fell back")));
 }

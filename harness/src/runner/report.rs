@@ -43,19 +43,7 @@ pub(super) fn assemble(
     report.consume = a.consume;
     report.read_back = m.read_back_check.clone();
     report.streaming = a.streaming.clone();
-    if let Some(why) = a.streaming.as_ref().and_then(|s| s.fallback.as_ref()) {
-        notes.push(format!(
-            "the follower fell back to a whole read-back: {why}"
-        ));
-    }
-    if let Some(c) = a.streaming.as_ref().and_then(|s| s.cross_check.as_ref()) {
-        if !c.equal {
-            notes.push(format!(
-                "the streaming checkers disagree with the end-of-run checkers: {}",
-                c.differences.join("; ")
-            ));
-        }
-    }
+    notes.extend(a.streaming.iter().flat_map(super::streaming::notes));
     report.replies = Some(a.replies);
     report.cluster = a.cluster;
     report.batches = a.batches;

@@ -19,7 +19,9 @@
 use std::sync::Arc;
 
 use super::phases::Phases;
-use crate::checker::{self, PerMessage, RetryFigures, StoreLive, StoreStream, StreamFigures};
+use crate::checker::{
+    self, PerMessage, RetryFigures, Safety, StoreLive, StoreStream, StreamFigures,
+};
 use crate::record::follow::{self, FollowCheck, FollowSpec, Follower};
 use crate::record::history::{History, ReadBack};
 use crate::result::{CheckedAgainst, CrossCheck, FiguresFrom, StreamingReport};
@@ -155,6 +157,67 @@ fn fall_back(mut s: Streamed, why: String) -> (Streamed, Result<Option<ReadBack>
     (s, Err(why))
 }
 
+/// The storage side of the analysis: safety, the per-message marks, the retry figures and the
+/// `streaming` section, from a read-back (the end's or the follower's spill) or, when there is
+/// none, the streaming checkers' figures.
+pub(super) struct StorageSide<'a> {
+    /// The read-back, when it is whole.
+    pub(super) rb: Option<&'a ReadBack>,
+    /// The streaming checkers' figures, when they stand in for a read-back.
+    pub(super) streamed: Option<&'a StreamFigures>,
+    pub(super) safety: Option<Safety>,
+    pub(super) per_msg: Option<PerMessage>,
+    pub(super) retry: Option<RetryFigures>,
+    pub(super) streaming: Option<StreamingReport>,
+}
+
+pub(super) fn storage_side<'a>(plan: &Plan, m: &'a super::Measured) -> StorageSide<'a> {
+    let h = &m.history;
+    let rb = m.read_back.as_ref().filter(|rb| rb.complete);
+    let streamed = m
+        .streaming
+        .as_ref()
+        .and_then(|s| s.figures.as_ref())
+        .filter(|_| rb.is_none());
+    let safety = rb
+        .map(|rb| checker::safety(h, rb))
+        .or_else(|| streamed.map(|f| f.safety.clone()));
+    let per_msg = rb.map(|rb| checker::per_message(h, rb));
+    let retry = (plan.publish.retry.attempts > 1 || h.retried() > 0).then(|| {
+        let r = checker::retry_figures(h, rb.zip(per_msg.as_ref()));
+        streamed.map_or(r, |f| with_stored_retries(r, f))
+    });
+    let streaming = m.streaming.as_ref().map(|s| {
+        let end_of_run = rb.zip(per_msg.as_ref()).map(|(rb, pm)| (h, rb, pm));
+        report(s, end_of_run)
+    });
+    StorageSide {
+        rb,
+        streamed,
+        safety,
+        per_msg,
+        retry,
+        streaming,
+    }
+}
+
+/// What `status_reason` says of a following run: a fallback, a disagreement.
+pub(super) fn notes(s: &StreamingReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(why) = &s.fallback {
+        notes.push(format!(
+            "the follower fell back to a whole read-back: {why}"
+        ));
+    }
+    if let Some(c) = s.cross_check.as_ref().filter(|c| !c.equal) {
+        notes.push(format!(
+            "the streaming checkers disagree with the end-of-run checkers: {}",
+            c.differences.join("; ")
+        ));
+    }
+    notes
+}
+
 /// Whether the run's `ReadBack` is the follower's spill (not a read-back done at the end).
 pub(super) fn read_by_follower(m: &super::Measured) -> bool {
     m.streaming
@@ -163,7 +226,7 @@ pub(super) fn read_by_follower(m: &super::Measured) -> bool {
 }
 
 /// `r` with the read-back part of the retry figures from the streaming checkers.
-pub(super) fn with_stored_retries(mut r: RetryFigures, f: &StreamFigures) -> RetryFigures {
+fn with_stored_retries(mut r: RetryFigures, f: &StreamFigures) -> RetryFigures {
     r.stored_from_retries = Some(f.stored_from_retries);
     r.retry_reorders = Some(f.retry_reorders);
     r.keys_affected = Some(f.retry_keys_affected);
@@ -172,10 +235,7 @@ pub(super) fn with_stored_retries(mut r: RetryFigures, f: &StreamFigures) -> Ret
 
 /// result.json `streaming`; with `end_of_run` (the history and a whole read-back, or the spill
 /// loaded as one), the streaming figures compared with the end-of-run checkers' figures.
-pub(super) fn report(
-    s: &Streamed,
-    end_of_run: Option<(&History, &ReadBack, &PerMessage)>,
-) -> StreamingReport {
+fn report(s: &Streamed, end_of_run: Option<(&History, &ReadBack, &PerMessage)>) -> StreamingReport {
     let cross_check = s.figures.as_ref().zip(s.against).zip(end_of_run).map(
         |((streamed, against), (h, rb, pm))| {
             let differences = differences(streamed, &end_of_run_figures(h, rb, pm));
