@@ -152,3 +152,23 @@ async fn a_stream_that_goes_back_under_the_follower_is_read_back_whole() {
         .as_deref()
         .is_some_and(|w| w.contains("fell back")));
 }
+
+/// A following run without faults keeps no read-back: its storage figures are the streaming
+/// checkers', and the run is complete with nothing lost.
+#[tokio::test]
+async fn a_run_judged_by_the_follower_alone_is_complete() {
+    let text = "name = \"follow-alone\"\n[server]\nbackend = \"process\"\n\
+                [workload]\nmessages = 20000\nkeys = 8\n[observe]\nfollow = \"on\"\n";
+    let (out, _dir) = common::run_text(text).await;
+    let r = &out.report;
+    common::assert_complete(r);
+    common::assert_nothing_lost(r);
+    let s = r.streaming.as_ref().expect("a streaming section");
+    assert_eq!(s.figures_from, jsbench::result::FiguresFrom::Follower);
+    assert_eq!((s.fallback.as_ref(), s.cross_check.as_ref()), (None, None));
+    assert_eq!(s.follow.read_during_run + s.follow.read_after_run, 20_000);
+    assert!(r.read_back.is_none(), "no whole read-back");
+    assert_eq!(r.order.storage_source, "follower");
+    let storage = r.order.storage.expect("storage order");
+    assert_eq!(storage.messages, 20_000);
+}

@@ -25,8 +25,11 @@ pub(super) fn of(plan: &Plan, m: &Measured) -> Status {
         .in_flight
         .saturating_sub(m.unsent);
     let lost = lost_workers(m);
-    let read_back_ok =
-        !plan.observe.read_back || m.read_back.as_ref().is_some_and(|rb| rb.complete);
+    // The stream read whole: by a read-back, or by the follower and judged by the streaming
+    // checkers (a following run without a read-back in memory).
+    let read_back_ok = !plan.observe.read_back
+        || m.read_back.as_ref().is_some_and(|rb| rb.complete)
+        || m.streaming.as_ref().is_some_and(|s| s.figures.is_some());
     let consume_ok = m.consume.as_ref().is_none_or(|c| c.complete);
     let stopped_early = stopped_early(plan, &m.stop);
     let mut s = Status {
@@ -47,6 +50,8 @@ pub(super) fn of(plan: &Plan, m: &Measured) -> Status {
     // Without the stream's own account, storage order and safety are not measured.
     if let Some(n) = &m.read_back_note {
         s.notes.push(n.clone());
+    } else if !read_back_ok && !plan.observe.cross_check {
+        s.notes.push("the stream was not read whole".into());
     }
     if let Some(log) = m.consume.as_ref().filter(|c| !c.complete) {
         s.notes.push(format!(
