@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::cancel::Cancel;
 use crate::record::history::ReadBack;
 
+/// A read-back (and the follower's tail) stops when nothing arrives for this long.
+pub const READ_BACK_IDLE: Duration = Duration::from_secs(10);
 /// How long the stream's last sequence must stay put to count as settled.
 const SETTLE_QUIET: Duration = Duration::from_millis(200);
 /// Upper bound of one settle.

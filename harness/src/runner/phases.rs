@@ -26,7 +26,7 @@ use crate::proxy::Proxy;
 use crate::record::cluster::{ClusterRecord, NodeSample};
 use crate::record::history::{History, ReadBack};
 use crate::record::observe::{Clock, LiveTally, Progress, Recorder, WireTap};
-use crate::record::readback::{self, ReadBackCheck};
+use crate::record::readback::{self, ReadBackCheck, READ_BACK_IDLE};
 use crate::record::usage::{NodesSpan, Span, Usage};
 use crate::scenario::{Amount, ConsumeWhen, Plan, Rate, Warmup};
 use crate::server::Server;
@@ -35,8 +35,6 @@ use crate::workload::{key_name, warmup_seed, KeyGen, Pacer, Reader};
 /// How long the round trip that proves a connection drained may take (a reconnect after a
 /// fault included).
 const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The read-back stops when nothing arrives for this long.
-pub(super) const READ_BACK_IDLE: Duration = Duration::from_secs(10);
 
 /// What the phases work with; borrowed from the runner.
 pub(super) struct Phases<'a> {
@@ -113,7 +111,12 @@ impl Phases<'_> {
             }
         }
         let mut consuming = self.start_consumer(clock);
-        let (following, store) = streaming::start(self).unzip();
+        // Distributed runs (`remap`) read back at the end: the coordinator has no follower yet.
+        let (following, store) = match self.remap {
+            Some(_) => None,
+            None => streaming::start(self.plan, self.rig, self.run_id, &self.opts.cancel),
+        }
+        .unzip();
         // Only the measured phase tells the nemesis that publishing stopped, and repeats.
         publisher.stopped = Some(&stopped_tx);
         publisher.repeat_every = self.plan.publish.repeat_msg_id_every;

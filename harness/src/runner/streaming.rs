@@ -18,12 +18,14 @@
 
 use std::sync::Arc;
 
-use super::phases::Phases;
+use super::rig::Rig;
+use crate::cancel::Cancel;
 use crate::checker::{
     self, PerMessage, RetryFigures, Safety, StoreLive, StoreStream, StreamFigures,
 };
 use crate::record::follow::{self, FollowCheck, FollowSpec, Follower};
 use crate::record::history::{History, ReadBack};
+use crate::record::readback::READ_BACK_IDLE;
 use crate::result::{CheckedAgainst, CrossCheck, FiguresFrom, StreamingReport};
 use crate::scenario::{Amount, Mode, Plan};
 use crate::workload::Reader;
@@ -46,24 +48,29 @@ pub(super) struct Streamed {
 /// Starts the follower when the plan follows its stream, with the streaming checkers' counters
 /// for the live line; `None` (with a warning) when the spill file cannot be created: the run
 /// then reads back at the end, as without following.
-pub(super) fn start(p: &Phases<'_>) -> Option<(Following, Arc<StoreLive>)> {
-    if !p.plan.observe.following || p.remap.is_some() {
+pub(super) fn start(
+    plan: &Plan,
+    rig: &Rig,
+    run_id: &str,
+    cancel: &Cancel,
+) -> Option<(Following, Arc<StoreLive>)> {
+    if !plan.observe.following {
         return None;
     }
-    let reader = Reader::new(p.plan.publish.wire, p.run_id);
+    let reader = Reader::new(plan.publish.wire, run_id);
     let spec = FollowSpec {
-        js: p.rig.admin.clone(),
-        stream: p.rig.stream.clone(),
-        filter: p.rig.subjects.measured_filter.clone(),
+        js: rig.admin.clone(),
+        stream: rig.stream.clone(),
+        filter: rig.subjects.measured_filter.clone(),
         tag_in_payload: reader.in_payload(),
         identify: Arc::new(move |headers, payload| {
             let id = reader.identify(headers, payload)?;
             Some((id.idx, id.key, id.attempt))
         }),
-        idle: super::phases::READ_BACK_IDLE,
-        cancel: p.opts.cancel.clone(),
+        idle: READ_BACK_IDLE,
+        cancel: cancel.clone(),
     };
-    let w = &p.plan.workload;
+    let w = &plan.workload;
     // Indexes at or beyond the planned messages are not tracked per message (a corrupt tag
     // cannot grow the checkers' bitsets).
     let limit = match w.amount {
