@@ -23,6 +23,7 @@ use crate::server::Backend;
 
 mod error;
 mod expect;
+mod follow;
 mod plan;
 mod raw;
 mod schedule;
@@ -35,11 +36,12 @@ mod tests_publish;
 
 pub use error::{FieldError, ScenarioError};
 pub use expect::{ClaimDef, Expect, Needs, OrderClaim, Presence, Written, CLAIMS};
+pub use follow::Follow;
 pub use plan::{
     Amount, Api, ClientAdapter, ClientPlan, ConnectTo, ConnectionsPlan, ConsumePlan, ConsumeWhen,
-    ConsumerKind, Follow, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess,
-    PersistMode, Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan,
-    Storage, Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
+    ConsumerKind, GapMode, KeyDistribution, Mode, ObservePlan, OnFail, OnInProcess, PersistMode,
+    Plan, PoolModel, ProcessingDistribution, PublishPlan, Rate, RetryPlan, ServerPlan, Storage,
+    Strategy, StreamPlan, Warmup, Wire, WorkloadPlan, TAG_LEN,
 };
 pub(crate) use raw::parse_strict;
 pub use raw::{

@@ -484,45 +484,6 @@ pub enum Warmup {
     Duration(#[serde(with = "duration_str")] Duration),
 }
 
-/// `observe.follow`: read the stream while the run goes on (a follower a few seconds behind the
-/// publishers, feeding the streaming checkers), so that only the tail is left to read at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Follow {
-    /// On for long runs: a duration of [`Follow::AUTO_DURATION`] or more, or
-    /// [`Follow::AUTO_MESSAGES`] messages or more.
-    Auto,
-    On,
-    Off,
-}
-
-impl Follow {
-    pub const AUTO_DURATION: Duration = Duration::from_secs(60);
-    pub const AUTO_MESSAGES: u64 = 5_000_000;
-    pub const ALLOWED: &'static str = "auto, on, off";
-
-    /// Whether a run of `amount` follows the stream.
-    pub fn resolve(self, amount: Amount) -> bool {
-        match self {
-            Follow::On => true,
-            Follow::Off => false,
-            Follow::Auto => match amount {
-                Amount::Duration(d) => d >= Follow::AUTO_DURATION,
-                Amount::Messages(n) => n >= Follow::AUTO_MESSAGES,
-            },
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Follow> {
-        match s {
-            "auto" => Some(Follow::Auto),
-            "on" => Some(Follow::On),
-            "off" => Some(Follow::Off),
-            _ => None,
-        }
-    }
-}
-
 /// How messages pick their key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -541,9 +502,9 @@ pub enum KeyDistribution {
 pub struct ObservePlan {
     pub read_back: bool,
     /// `observe.follow` as written (or `--follow`).
-    pub follow: Follow,
+    pub follow: super::follow::Follow,
     /// Whether this run reads the stream while it goes on: `follow` resolved against the run's
-    /// length ([`Follow::resolve`]).
+    /// length (`Follow::AUTO_DURATION`, `Follow::AUTO_MESSAGES`).
     pub following: bool,
     /// `--cross-check` (no scenario field): a following run also reads the whole stream back at
     /// the end, judges it with the end-of-run checkers and says whether both agree.

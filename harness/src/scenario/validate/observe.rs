@@ -34,8 +34,20 @@ pub(super) fn validate(
     ObservePlan {
         read_back,
         follow,
-        following: read_back && follow.resolve(amount),
+        following: read_back && resolve(follow, amount),
         cross_check: o.cross_check,
         timeline_bucket,
+    }
+}
+
+/// Whether a run of `amount` follows its stream under `follow`.
+fn resolve(follow: Follow, amount: Amount) -> bool {
+    match follow {
+        Follow::On => true,
+        Follow::Off => false,
+        Follow::Auto => match amount {
+            Amount::Duration(d) => d >= Follow::AUTO_DURATION,
+            Amount::Messages(n) => n >= Follow::AUTO_MESSAGES,
+        },
     }
 }
