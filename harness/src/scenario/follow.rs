@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// `observe.follow`: read the stream while the run goes on (a follower a few seconds behind the
-/// publishers, feeding the streaming checkers), so that only the tail is left to read at the end.
+/// `observe.follow`: read the stream while the run goes on (a follower reading each message as
+/// it lands, feeding the streaming checkers), so that only the tail is left to read at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Follow {
