@@ -195,7 +195,11 @@ pub(super) fn storage_side<'a>(plan: &Plan, m: &'a super::Measured) -> StorageSi
         streamed.map_or(r, |f| with_stored_retries(r, f))
     });
     let streaming = m.streaming.as_ref().map(|s| {
-        let end_of_run = rb.zip(per_msg.as_ref()).map(|(rb, pm)| (h, rb, pm));
+        // The read-back's safety was judged just above: compared as it is, not judged again.
+        let end_of_run = rb
+            .zip(per_msg.as_ref())
+            .zip(safety.as_ref())
+            .map(|((rb, pm), safety)| EndOfRun { h, rb, pm, safety });
         report(s, end_of_run)
     });
     StorageSide {
@@ -240,19 +244,31 @@ fn with_stored_retries(mut r: RetryFigures, f: &StreamFigures) -> RetryFigures {
     r
 }
 
-/// result.json `streaming`; with `end_of_run` (the history and a whole read-back, or the spill
-/// loaded as one), the streaming figures compared with the end-of-run checkers' figures.
-fn report(s: &Streamed, end_of_run: Option<(&History, &ReadBack, &PerMessage)>) -> StreamingReport {
-    let cross_check = s.figures.as_ref().zip(s.against).zip(end_of_run).map(
-        |((streamed, against), (h, rb, pm))| {
-            let differences = differences(streamed, &end_of_run_figures(h, rb, pm));
-            CrossCheck {
-                against,
-                equal: differences.is_empty(),
-                differences,
-            }
-        },
-    );
+/// What the end-of-run checkers have of a run: the history, a whole read-back (or the spill
+/// loaded as one), its per-message marks and its safety, already judged.
+struct EndOfRun<'a> {
+    h: &'a History,
+    rb: &'a ReadBack,
+    pm: &'a PerMessage,
+    safety: &'a Safety,
+}
+
+/// result.json `streaming`; with `end_of_run`, the streaming figures compared with the
+/// end-of-run checkers' figures.
+fn report(s: &Streamed, end_of_run: Option<EndOfRun<'_>>) -> StreamingReport {
+    let cross_check =
+        s.figures
+            .as_ref()
+            .zip(s.against)
+            .zip(end_of_run)
+            .map(|((streamed, against), end)| {
+                let differences = differences(streamed, &end_of_run_figures(&end));
+                CrossCheck {
+                    against,
+                    equal: differences.is_empty(),
+                    differences,
+                }
+            });
     StreamingReport {
         follow: s.check.clone(),
         figures_from: s.from,
@@ -262,11 +278,11 @@ fn report(s: &Streamed, end_of_run: Option<(&History, &ReadBack, &PerMessage)>) 
 }
 
 /// What today's end-of-run checkers say of a read-back, in the streaming checkers' terms.
-fn end_of_run_figures(h: &History, rb: &ReadBack, pm: &PerMessage) -> StreamFigures {
-    let retry = checker::retry_figures(h, Some((rb, pm)));
+fn end_of_run_figures(e: &EndOfRun<'_>) -> StreamFigures {
+    let retry = checker::retry_figures(e.h, Some((e.rb, e.pm)));
     StreamFigures {
-        storage: checker::divergence(&rb.order, &h.keys, h.num_keys),
-        safety: checker::safety(h, rb),
+        storage: checker::divergence(&e.rb.order, &e.h.keys, e.h.num_keys),
+        safety: e.safety.clone(),
         stored_from_retries: retry.stored_from_retries.unwrap_or(0),
         retry_reorders: retry.retry_reorders.unwrap_or(0),
         retry_keys_affected: retry.keys_affected.unwrap_or(0),
