@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::record::history::ReadBack;
+use crate::record::keys::KeyOf;
 
 /// What the consume side did, judged against publish order and the stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +56,7 @@ pub fn consume_figures(
     log: &crate::consume::ConsumeLog,
     order: &[u32],
     delivered: &[u32],
-    keys: &[u32],
+    keys: &(impl KeyOf + ?Sized),
     num_keys: u32,
     stored: Option<&ReadBack>,
 ) -> ConsumeFigures {
@@ -63,9 +64,11 @@ pub fn consume_figures(
     let mut max_per_key: Vec<Option<u32>> = vec![None; num_keys as usize];
     let mut redelivered_late = 0;
     for (&idx, &d) in order.iter().zip(delivered) {
-        let Some(&k) = keys.get(idx as usize) else {
+        let i = idx as usize;
+        if i >= keys.len() {
             continue;
-        };
+        }
+        let k = keys.key(i);
         let slot = &mut max_per_key[k as usize];
         match *slot {
             Some(m) if idx < m => {
@@ -113,7 +116,7 @@ pub fn consume_figures(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checker::order::divergence;
+    use crate::checker::divergence;
 
     #[test]
     fn consume_figures_count_redelivery_reorders_and_unprocessed() {

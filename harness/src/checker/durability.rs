@@ -121,7 +121,7 @@ pub fn durability(
     let published = (history.published as usize).min(history.planned());
     let mut acked: Vec<u64> = (0..published)
         .filter(|&i| history.outcome(i).is_acked())
-        .map(|i| history.stream_seq[i])
+        .map(|i| history.ack_seq(i))
         .filter(|&s| s > 0)
         .collect();
     acked.sort_unstable();

@@ -27,11 +27,13 @@ pub use batches::{batch_figures, BatchFigures};
 pub use claims::{judge, ClaimResult, Evidence, Verdict};
 pub use consume::{consume_figures, consume_order, ConsumeFigures};
 pub use durability::{durability, Durability, LossWindow, NodeCopy, PowerLossTimes, StreamOutcome};
-pub use order::{divergence, divergence_in, percent, DivergenceScratch, OrderFigures};
+pub use order::{percent, OrderFigures};
 pub use replies::{replies, Overtaken, Replies};
 pub use retry::{retry_figures, RetryFigures};
 pub use safety::{per_message, safety, PerMessage, Safety};
-pub use stream::{OrderStream, StoreLive, StoreSoFar, StoreStream, StreamError, StreamFigures};
+pub use stream::{
+    divergence, OrderStream, StoreLive, StoreSoFar, StoreStream, StreamError, StreamFigures,
+};
 pub use windows::{split_by_window, Segment, WindowSplit};
 
 /// Hand-made histories shared by the checkers' tests.

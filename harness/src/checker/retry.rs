@@ -41,7 +41,7 @@ pub fn retry_figures(h: &History, rb: Option<(&ReadBack, &PerMessage)>) -> Retry
         for (i, &r) in pm.retry_reordered.iter().enumerate() {
             if r {
                 n += 1;
-                keys[h.keys[i] as usize] = true;
+                keys[h.keys.get(i) as usize] = true;
             }
         }
         f.retry_reorders = Some(n);

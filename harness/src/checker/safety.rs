@@ -137,7 +137,7 @@ pub fn safety(history: &History, read_back: &ReadBack) -> Safety {
         if *c & COPIES < COPIES {
             *c += 1;
         }
-        if read_back.seqs.get(pos).copied() == Some(history.stream_seq[i]) {
+        if read_back.seqs.get(pos).copied() == Some(history.ack_seq(i)) {
             *c |= ACK_MATCHED;
         }
     }
@@ -240,7 +240,7 @@ pub fn per_message(history: &History, rb: &ReadBack) -> PerMessage {
         if !first {
             continue;
         }
-        let k = history.keys[i] as usize;
+        let k = history.keys.get(i) as usize;
         if (idx as i64) < key_max[k] {
             pm.late_per_key[i] = true;
             if rb.attempts.get(pos).copied().unwrap_or(1) > 1 {
@@ -262,7 +262,7 @@ mod tests {
         h.published = outcomes.len() as u64;
         for (i, (&o, &s)) in outcomes.iter().zip(seqs).enumerate() {
             h.set_outcome(i, o);
-            h.stream_seq[i] = s;
+            h.set_ack_seq(i, s);
         }
         h
     }

@@ -150,7 +150,7 @@ impl Publisher<'_> {
                 Ok(at) => at,
                 Err(stop) => return stop,
             };
-            let key = st.history.keys[i as usize];
+            let key = st.history.keys.get(i as usize);
             if let Some(g) = st.guard.as_mut().filter(|g| g.is_busy(key)) {
                 // The key's previous message is not settled, so its sequence is not known yet:
                 // park this one and go on with other keys, while the window has room.
@@ -232,7 +232,7 @@ impl Publisher<'_> {
     /// The first attempt of message `i`: the next sequence number of its key, its connection,
     /// and the message counted as published.
     pub(super) fn first_attempt(&self, st: &mut Phase<'_>, i: u64, intended_ns: u64) -> Attempt {
-        let key = st.history.keys[i as usize];
+        let key = st.history.keys.get(i as usize);
         st.seq[key as usize] += 1;
         let a = Attempt {
             idx: i as u32,

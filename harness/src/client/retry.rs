@@ -10,6 +10,7 @@ use std::collections::BinaryHeap;
 
 use super::ack::{Attempt, Completion};
 use super::pool::Router;
+use crate::record::keys::Keys;
 use crate::scenario::RetryPlan;
 
 /// A retry waiting for its backoff to pass. Ordered by due time (then index) for the heap.
@@ -26,12 +27,12 @@ pub(super) struct Retry {
 
 impl Retry {
     /// The attempt this retry sends: same key, per-key sequence and connection as the first.
-    pub(super) fn attempt(&self, router: &Router, keys: &[u32]) -> Attempt {
+    pub(super) fn attempt(&self, router: &Router, keys: &Keys) -> Attempt {
         Attempt {
             idx: self.idx,
             attempt: self.attempt,
             seq: self.seq,
-            conn: router.route(self.idx as u64, keys[self.idx as usize]),
+            conn: router.route(self.idx as u64, keys.get(self.idx as usize)),
             intended_ns: self.intended_ns,
         }
     }
@@ -130,7 +131,7 @@ mod tests {
             },
             4,
         );
-        let retry = q.pop().unwrap().attempt(&router, &[0; 8]);
+        let retry = q.pop().unwrap().attempt(&router, &Keys::new(vec![0; 8]));
         assert_eq!((retry.idx, retry.attempt, retry.seq), (7, 2, 3));
         // intended → ack of a retried message counts from its first due time, not the retry's.
         assert_eq!(retry.intended_ns, 1_000);

@@ -109,7 +109,7 @@ impl Publisher<'_> {
         st: &mut Phase<'_>,
         a: &Attempt,
     ) -> (Subject, Bytes, Option<HeaderMap>) {
-        let key = st.history.keys[a.idx as usize];
+        let key = st.history.keys.get(a.idx as usize);
         let key_name = &self.key_names[key as usize];
         // Stable per logical message (a retry reuses it); the phase keeps warm-up ids apart.
         let id = self.msg_id.then(|| {
@@ -156,7 +156,7 @@ impl Publisher<'_> {
         match &c.result {
             Ok(ack) => {
                 if let Some(g) = st.guard.as_mut() {
-                    g.acked(history.keys[c.idx as usize], ack.sequence);
+                    g.acked(history.keys.get(c.idx as usize), ack.sequence);
                 }
                 history.record_ack(c.idx, ack.sequence, ack.duplicate, c.rank);
                 history.record_ack_time(c.idx, ack_ns);
@@ -197,7 +197,7 @@ impl Publisher<'_> {
                     && (c.attempt as u32) < self.retry.attempts
                     && !self.cancel.is_requested();
                 if let Some(g) = st.guard.as_mut() {
-                    let key = history.keys[c.idx as usize];
+                    let key = history.keys.get(c.idx as usize);
                     if outcome == Outcome::Rejected {
                         g.rejected(key, &source_text(e));
                     }

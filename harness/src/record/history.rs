@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::chunked::Chunked;
+use super::keys::Keys;
 
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,16 +103,23 @@ pub fn intern_kind(kind: &str) -> &'static str {
 /// Sentinel for "no value" in the u32 columns.
 pub const NONE: u32 = u32::MAX;
 
+/// In the stream sequence column: the sequence did not fit in 4 B and is in `big_seqs`.
+const BIG_SEQ: u32 = u32::MAX;
+
 /// The recorded history of the measured phase of one run.
 #[derive(Debug, Default)]
 pub struct History {
-    /// Key of each message (drawn up front).
-    pub keys: Vec<u32>,
+    /// Key of each message (drawn up front), 1, 2 or 4 B each (`record/keys.rs`).
+    pub keys: Keys,
     /// Number of distinct keys in the workload.
     pub num_keys: u32,
     outcome: Vec<u8>,
-    /// Stream sequence from the PubAck, 0 when not acked.
-    pub stream_seq: Vec<u64>,
+    /// Stream sequence from the PubAck, 0 when not acked ([`History::ack_seq`]). Kept in 4 B:
+    /// every run's stream is new, so its sequences fit; one that does not ([`BIG_SEQ`]) is
+    /// kept in `big_seqs`.
+    stream_seq: Vec<u32>,
+    /// The sequences at or above [`BIG_SEQ`], by message index.
+    big_seqs: std::collections::BTreeMap<u32, u64>,
     /// Arrival rank of the ack on the wire (across all connections), NONE when not acked.
     pub wire_rank: Vec<u32>,
     /// Message indexes in the order their ack futures completed in the application.
@@ -183,12 +191,18 @@ pub struct AttemptRecord {
 impl History {
     /// A history for `keys.len()` planned messages.
     pub fn new(keys: Vec<u32>, num_keys: u32) -> History {
+        History::with_keys(Keys::new(keys), num_keys)
+    }
+
+    /// A history for `keys.len()` planned messages, from their key column.
+    pub fn with_keys(keys: Keys, num_keys: u32) -> History {
         let n = keys.len();
         History {
             keys,
             num_keys,
             outcome: vec![0; n],
             stream_seq: vec![0; n],
+            big_seqs: Default::default(),
             wire_rank: vec![NONE; n],
             completion: Vec::with_capacity(n),
             published: 0,
@@ -269,12 +283,36 @@ impl History {
         };
         if let Some(t) = self.live.as_mut() {
             t.outcome(self.outcome[i], o);
-            t.ack(self.keys[i], idx);
+            t.ack(self.keys.get(i), idx);
         }
         self.outcome[i] = o;
-        self.stream_seq[i] = stream_seq;
+        self.set_ack_seq(i, stream_seq);
         self.wire_rank[i] = wire_rank;
         self.completion.push(idx);
+    }
+
+    /// The stream sequence message `i`'s ack reported; 0 when not acked.
+    pub fn ack_seq(&self, i: usize) -> u64 {
+        match self.stream_seq[i] {
+            BIG_SEQ => self.big_seqs.get(&(i as u32)).copied().unwrap_or(0),
+            s => s as u64,
+        }
+    }
+
+    /// Sets the stream sequence of message `i`'s ack (0: none).
+    pub fn set_ack_seq(&mut self, i: usize, seq: u64) {
+        match u32::try_from(seq) {
+            Ok(s) if s != BIG_SEQ => {
+                self.stream_seq[i] = s;
+                if !self.big_seqs.is_empty() {
+                    self.big_seqs.remove(&(i as u32));
+                }
+            }
+            _ => {
+                self.stream_seq[i] = BIG_SEQ;
+                self.big_seqs.insert(i as u32, seq);
+            }
+        }
     }
 
     /// Records when a message's ack arrived (timed histories only).
@@ -306,7 +344,7 @@ impl History {
         let mut next = vec![0u32; self.num_keys as usize];
         self.keys
             .iter()
-            .map(|&k| {
+            .map(|k| {
                 next[k as usize] += 1;
                 next[k as usize]
             })
@@ -422,7 +460,7 @@ impl History {
     /// [`History::ack_storage_order`] into `order` (cleared first; its buffer is reused).
     pub fn ack_storage_order_into(&self, order: &mut Vec<u32>) {
         self.collect_into(order, |i| self.outcome(i) == Outcome::Ok);
-        order.sort_unstable_by_key(|&i| self.stream_seq[i as usize]);
+        order.sort_unstable_by_key(|&i| self.ack_seq(i as usize));
     }
 }
 
@@ -542,6 +580,25 @@ mod tests {
         untimed.attempt_log.push(retry(2, 5));
         assert!(!untimed.sent_order_into(&mut buf));
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn sequences_beyond_four_bytes_are_kept_whole() {
+        let mut h = History::new(vec![0, 0, 0], 1);
+        h.published = 3;
+        let big = u32::MAX as u64 + 7;
+        h.record_ack(0, big, false, 0);
+        h.record_ack(1, u32::MAX as u64, false, 1);
+        h.record_ack(2, 5, false, 2);
+        assert_eq!(
+            (h.ack_seq(0), h.ack_seq(1), h.ack_seq(2)),
+            (big, u32::MAX as u64, 5)
+        );
+        assert_eq!(h.ack_storage_order(), vec![2, 1, 0]);
+        // Set again to a small one: the big one is gone.
+        h.set_ack_seq(0, 9);
+        assert_eq!(h.ack_seq(0), 9);
+        assert!(h.big_seqs.is_empty() || !h.big_seqs.contains_key(&0));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The record of a run (Jepsen's history): what the client did to every message and when
-//! ([`history`]), what was measured along the way — clock, latency histograms, throughput
+//! ([`history`], its key column in [`keys`]), what was measured along the way — clock, latency histograms, throughput
 //! timeline, wire tap ([`observe`]) — and what the stream itself holds afterwards
 //! ([`readback`]), and what the measured phase cost the client ([`usage`]). The checkers judge
 //! these; nothing here judges. [`chunked`] is the growable list the attempt log lives in.
@@ -11,6 +11,7 @@ pub mod chunked;
 pub mod cluster;
 pub mod follow;
 pub mod history;
+pub mod keys;
 pub mod observe;
 pub mod readback;
 pub mod spill;

@@ -205,10 +205,6 @@ fn order_figs(order: &[u32], h: &History) -> OrderFigures {
     checker::divergence(order, &h.keys, h.num_keys)
 }
 
-/// The ack orders, and the storage order from the read-back when it is whole (else from the
-/// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
-/// per publisher (`merge::per_publisher`). The orders are built one at a time in one buffer and
-/// judged in one [`checker::DivergenceScratch`]: their working memory is that of one order.
 /// Where the storage order comes from.
 enum Storage<'a> {
     /// A read-back (true: read by the follower while the run went on).
@@ -241,11 +237,15 @@ fn with_new_leaders(faults: &mut [FaultReport], c: &ClusterReport) {
     }
 }
 
+/// The ack orders, and the storage order from the read-back when it is whole (else from the
+/// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
+/// per publisher (`merge::per_publisher`). The orders are built one at a time in one buffer, and
+/// `checker::divergence` judges each in bits per message: their working memory is that of one
+/// order (4 B per message) and about 2 bits.
 fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
-    let mut scratch = checker::DivergenceScratch::default();
-    let mut figs = |order: &[u32]| match owners {
+    let figs = |order: &[u32]| match owners {
         Some(o) => super::merge::per_publisher(order, h, o),
-        None => checker::divergence_in(order, &h.keys, h.num_keys, &mut scratch),
+        None => checker::divergence(order, &h.keys, h.num_keys),
     };
     let mut buf = Vec::new();
     h.ack_storage_order_into(&mut buf);

@@ -68,7 +68,7 @@ fn write_attempts(path: &Path, h: &History, origin_ns: u64) -> std::io::Result<(
                 out,
                 "{},{},{},{},{},{:.3},{:.3},{},{}",
                 a.idx,
-                crate::workload::key_name(h.keys[i]),
+                crate::workload::key_name(h.keys.get(i)),
                 seqs[i],
                 a.attempt,
                 a.conn,

@@ -93,7 +93,7 @@ fn fill(h: &mut History, i: &Input<'_>, part: &Part, offset: i64) {
     for (j, &g) in idx.iter().enumerate().take(part.published as usize) {
         let g = g as usize;
         h.set_outcome(g, Outcome::from_u8(part.outcome[j]));
-        h.stream_seq[g] = part.stream_seq[j];
+        h.set_ack_seq(g, part.stream_seq[j]);
         h.attempts[g] = part.attempts[j];
         h.first_send_ns[g] = shifted(part.first_send_ns.get(j).copied().unwrap_or(0), offset);
         h.ack_ns[g] = shifted(part.ack_ns.get(j).copied().unwrap_or(0), offset);
@@ -355,7 +355,7 @@ pub(super) fn per_publisher(order: &[u32], h: &History, owner: &[u16]) -> OrderF
     let workers = owner.iter().map(|&o| o as usize + 1).max().unwrap_or(0);
     let mut split: Vec<Vec<u32>> = vec![Vec::new(); workers];
     for &idx in order {
-        if let Some(&k) = h.keys.get(idx as usize) {
+        if let Some(k) = h.keys.try_get(idx as usize) {
             split[owner[k as usize] as usize].push(idx);
         }
     }
@@ -451,7 +451,7 @@ key_distribution = "uniform"
         assert_eq!((h.published, m.unsent), (40, 0));
         for g in 0..40 {
             assert_eq!(h.outcome(g), Outcome::Ok, "message {g}");
-            assert_eq!(h.stream_seq[g], 1000 + g as u64);
+            assert_eq!(h.ack_seq(g), 1000 + g as u64);
         }
         let mut ranks: Vec<u32> = h.wire_rank.clone();
         ranks.sort_unstable();

@@ -115,7 +115,7 @@ impl Part {
             worker,
             published: h.published,
             outcome: (0..h.planned()).map(|i| h.outcome(i) as u8).collect(),
-            stream_seq: h.stream_seq.clone(),
+            stream_seq: (0..h.planned()).map(|i| h.ack_seq(i)).collect(),
             wire_rank: h.wire_rank.clone(),
             completion: h.completion.clone(),
             attempts: h.attempts.clone(),

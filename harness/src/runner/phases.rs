@@ -416,7 +416,7 @@ impl Phases<'_> {
             }
             (Amount::Duration(_), Rate::Max) => 1 << 20,
         };
-        let history = History::new(keygen.take(first), w.keys);
+        let history = History::with_keys(keygen.take_keys(first), w.keys);
         let p = self.plan;
         if !p.faults.is_empty() || p.publish.retry.attempts > 1 || p.consume.is_some() {
             // Send and ack times per message: the fault-window checkers split by them.

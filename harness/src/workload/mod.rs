@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::hash::fnv1a;
+use crate::record::keys::Keys;
 use crate::scenario::{KeyDistribution, WorkloadPlan};
 
 mod pacer;
@@ -62,6 +63,22 @@ impl KeyGen {
                 })
                 .collect(),
         }
+    }
+}
+
+impl KeyGen {
+    /// The keys of the next `n` messages as a key column, drawn a chunk at a time: the column
+    /// is the only copy (1 B per message for up to 256 keys), not a `Vec<u32>` of them first.
+    pub fn take_keys(&mut self, n: usize) -> Keys {
+        const CHUNK: usize = 1 << 16;
+        let mut keys = Keys::with_capacity(self.keys.saturating_sub(1), n);
+        let mut left = n;
+        while left > 0 {
+            let c = left.min(CHUNK);
+            keys.extend_from_slice(&self.take(c));
+            left -= c;
+        }
+        keys
     }
 }
 
@@ -138,6 +155,27 @@ mod tests {
         assert_eq!(draw_keys(&p, 1000, 1), draw_keys(&p, 1000, 1));
         assert_ne!(draw_keys(&p, 1000, 1), draw_keys(&p, 1000, 2));
         assert!(draw_keys(&p, 1000, 1).iter().all(|&k| k < 16));
+    }
+
+    #[test]
+    fn a_key_column_drawn_in_chunks_holds_the_same_keys() {
+        // Across chunk boundaries (64 Ki) and in each width: the same keys as one draw, and
+        // the next draw continues where the column stopped. Would fail if a chunk redrew or
+        // skipped keys, or a key were cut to a narrower width.
+        for (dist, keys) in [
+            (KeyDistribution::Uniform, 16),
+            (KeyDistribution::Zipf, 300),
+            (KeyDistribution::RoundRobin, 70_000),
+        ] {
+            let p = plan(dist, keys);
+            let n = (1 << 16) * 2 + 5;
+            let mut g = KeyGen::new(&p, 7);
+            let column = g.take_keys(n);
+            let next = g.take(3);
+            let all = draw_keys(&p, n + 3, 7);
+            assert_eq!(column.iter().collect::<Vec<_>>(), all[..n]);
+            assert_eq!(next, all[n..]);
+        }
     }
 
     #[test]

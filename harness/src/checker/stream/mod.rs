@@ -11,18 +11,25 @@
 //! history's outcomes and ack sequences, how many messages were published) is judged at
 //! `finish`, in one replay of the same copies (the follower's spill file).
 //!
-//! - `order.rs`: [`OrderStream`], `divergence` one index at a time; the per-key part.
+//! - `order.rs`: [`OrderStream`], `divergence` one index at a time; the per-key part; and
+//!   [`divergence`] of a whole order, through it (every order of a run is judged this way).
 //! - `store.rs`: [`StoreStream`], the [`CopySink`](crate::record::stored::CopySink) the
 //!   follower feeds, and its figures.
 //! - `bits.rs`: the bitsets (fixed, and growable with rank).
+//! - `reference.rs` (tests only): the per-index Fenwick divergence the bit-based one replaced,
+//!   the independent reference of the equality tests.
 
 mod bits;
+#[cfg(test)]
+mod divergence_tests;
 mod order;
+#[cfg(test)]
+mod reference;
 mod store;
 #[cfg(test)]
 mod tests;
 
-pub use order::{OrderStream, Sight};
+pub use order::{divergence, OrderStream, Sight};
 pub use store::{StoreLive, StoreSoFar, StoreStream, StreamFigures};
 
 use crate::record::stored::StoredCopy;

@@ -280,7 +280,7 @@ impl<'a> Replay<'a> {
                 planned: self.planned as u64,
             });
         }
-        let key = self.h.keys[i];
+        let key = self.h.keys.get(i);
         self.key_mismatches += (c.key != key) as u64;
         let first = self.visited.insert(i);
         if i >= self.published {
@@ -288,7 +288,7 @@ impl<'a> Replay<'a> {
         } else {
             self.stored += first as u64;
             self.duplicates += !first as u64;
-            if c.seq == self.h.stream_seq[i] {
+            if c.seq == self.h.ack_seq(i) {
                 self.at_ack_seq.insert(i);
             }
         }

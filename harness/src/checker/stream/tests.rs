@@ -7,9 +7,10 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::reference::divergence;
 use super::*;
 use crate::checker::testkit::retried_history;
-use crate::checker::{divergence, per_message, retry_figures, safety, Safety};
+use crate::checker::{per_message, retry_figures, safety, Safety};
 use crate::record::history::{AttemptRecord, History, Outcome, ReadBack, NONE};
 use crate::record::stored::CopySink;
 
@@ -125,8 +126,8 @@ fn random_case(rng: &mut ChaCha8Rng, max_planned: usize) -> Case {
             rb.unexpected += 1;
         }
         seq += rng.random_range(1..3);
-        let key = match h.keys.get(idx as usize) {
-            Some(&k) => k,
+        let key = match h.keys.try_get(idx as usize) {
+            Some(k) => k,
             None => rng.random_range(0..h.num_keys),
         };
         let attempt = rng.random_range(1..4);
@@ -148,15 +149,14 @@ fn random_case(rng: &mut ChaCha8Rng, max_planned: usize) -> Case {
 /// it has none) another.
 fn set_ack_seqs(rng: &mut ChaCha8Rng, h: &mut History, rb: &ReadBack) {
     for (&idx, &seq) in rb.order.iter().zip(&rb.seqs) {
-        if let Some(s) = h.stream_seq.get_mut(idx as usize) {
-            if *s == 0 || rng.random_bool(0.3) {
-                *s = seq;
-            }
+        let i = idx as usize;
+        if i < h.planned() && (h.ack_seq(i) == 0 || rng.random_bool(0.3)) {
+            h.set_ack_seq(i, seq);
         }
     }
     for i in 0..h.planned() {
-        if h.stream_seq[i] == 0 || rng.random_bool(0.1) {
-            h.stream_seq[i] = rng.random_range(1..1000);
+        if h.ack_seq(i) == 0 || rng.random_bool(0.1) {
+            h.set_ack_seq(i, rng.random_range(1..1000));
         }
     }
 }
@@ -277,7 +277,7 @@ fn a_retried_run_by_hand() {
         feed: (0..rb.order.len())
             .map(|p| {
                 let idx = rb.order[p];
-                let key = h.keys[idx as usize];
+                let key = h.keys.get(idx as usize);
                 let (attempt, seq) = (rb.attempts[p], rb.seqs[p]);
                 Some(StoredCopy {
                     idx,

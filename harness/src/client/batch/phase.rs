@@ -132,7 +132,7 @@ impl Publisher<'_> {
         number: u64,
     ) -> BatchFuture {
         let clock = *self.tap.clock();
-        let first_key = st.history.keys[range.start as usize];
+        let first_key = st.history.keys.get(range.start as usize);
         let conn = self.router.route(number, first_key);
         let mut msgs = Vec::with_capacity((range.end - range.start) as usize);
         let send_ns = clock.now_ns();

@@ -86,7 +86,9 @@ impl Publisher<'_> {
         intended_ns: u64,
         number: u64,
     ) -> (u64, Option<Stop>) {
-        let conn = self.router.route(number, st.history.keys[first as usize]);
+        let conn = self
+            .router
+            .route(number, st.history.keys.get(first as usize));
         let opts = FastOptions {
             flow: self.flow,
             max_outstanding_acks: self.max_outstanding_acks,
