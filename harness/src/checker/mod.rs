@@ -9,6 +9,8 @@
 //! Most checkers judge a whole read-back at the end of a run; `stream/` gives the storage-side
 //! ones (storage order, safety, what retries stored) from the stream's copies one at a time,
 //! while a follower reads them during the run, in bits per message, with the same figures.
+//! `divergence` of a whole order is the streaming one fed that order (`stream/order.rs`), so
+//! every order is judged in bits per message; `order.rs` keeps what the figures are.
 
 mod batches;
 pub mod bound;
@@ -32,7 +34,8 @@ pub use replies::{replies, Overtaken, Replies};
 pub use retry::{retry_figures, RetryFigures};
 pub use safety::{per_message, safety, PerMessage, Safety};
 pub use stream::{
-    divergence, OrderStream, StoreLive, StoreSoFar, StoreStream, StreamError, StreamFigures,
+    divergence, divergence_by_rank, divergence_walked, OrderStream, StoreLive, StoreSoFar,
+    StoreStream, StreamError, StreamFigures,
 };
 pub use windows::{split_by_window, Segment, WindowSplit};
 

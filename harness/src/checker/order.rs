@@ -4,6 +4,9 @@
 //! An *order* is a sequence of message indexes (publish index, from 0) as some observer saw them.
 //! Publish order is the reference: index order. A message is *late* when it comes after a message
 //! published after it.
+//!
+//! What the figures are ([`OrderFigures`]) and how they read; `checker::divergence`, which
+//! computes them, lives with the streaming checkers (`stream/order.rs`).
 
 use serde::{Deserialize, Serialize};
 

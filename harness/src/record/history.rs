@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::chunked::Chunked;
+use super::completion::CompletionOrder;
 use super::keys::Keys;
 
 /// What became of one message.
@@ -122,8 +123,9 @@ pub struct History {
     big_seqs: std::collections::BTreeMap<u32, u64>,
     /// Arrival rank of the ack on the wire (across all connections), NONE when not acked.
     pub wire_rank: Vec<u32>,
-    /// Message indexes in the order their ack futures completed in the application.
-    pub completion: Vec<u32>,
+    /// Message indexes in the order their ack futures completed in the application: in memory,
+    /// or spooled to disk in a followed run ([`History::spool_completion`]).
+    pub completion: CompletionOrder,
     /// Messages actually handed to the client (a prefix of `keys` in publish order).
     pub published: u64,
     /// Failed attempts per error kind.
@@ -204,7 +206,7 @@ impl History {
             stream_seq: vec![0; n],
             big_seqs: Default::default(),
             wire_rank: vec![NONE; n],
-            completion: Vec::with_capacity(n),
+            completion: CompletionOrder::in_memory(n),
             published: 0,
             errors: Default::default(),
             attempts: vec![0; n],
@@ -224,6 +226,13 @@ impl History {
         self.first_send_ns = vec![0; n];
         self.ack_ns = vec![0; n];
         self
+    }
+
+    /// Keeps the completion order in an unlinked temp file instead of 4 B per message in memory
+    /// (a long run, `observe.follow`: `record/completion.rs`).
+    pub fn spool_completion(&mut self) -> std::io::Result<()> {
+        self.completion = CompletionOrder::spooled()?;
+        Ok(())
     }
 
     pub fn is_timed(&self) -> bool {
@@ -503,7 +512,7 @@ mod tests {
         h.record_ack(0, 1, false, 1);
         h.record_failure(1, Outcome::Unknown, "timed out");
         h.record_ack(3, 2, false, 2);
-        assert_eq!(h.completion, vec![2, 0, 3]);
+        assert_eq!(h.completion.as_slice(), Some(&[2, 0, 3][..]));
         assert_eq!(h.wire_order(), vec![2, 0, 3]);
         assert_eq!(h.ack_storage_order(), vec![0, 3, 2]);
         let c = h.outcome_counts();

@@ -14,7 +14,7 @@ use crate::checker::{
 };
 use crate::consume::{ConsumeLog, Processed};
 use crate::record::cluster::{ClusterRecord, NodeSample};
-use crate::record::history::{FastFigures, History, ReadBack};
+use crate::record::history::{FastFigures, History, Outcome, ReadBack, NONE};
 use crate::record::observe::{LatencyLog, Recorder, LOG_INTERVAL};
 use crate::result::{
     ClusterReport, ConsumeReport, ConsumeTimeline, Counts, FaultReport, LatencyKind,
@@ -68,6 +68,8 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
         .map(|(log, cp)| consume_side(cp, log, h, rb, &m.rec, plan.observe.timeline_bucket));
     let owners = super::merge::key_owners(&m.workers, h.num_keys);
     let mut orders = orders(h, Storage::of(m, rb, streamed), owners.as_deref());
+    let completion = completion_order(h, owners.as_deref());
+    orders.ack_completion = completion.as_ref().ok().copied();
     if !wire_order_measured(plan) {
         orders.ack_wire = None;
     }
@@ -95,6 +97,9 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
             "{} acks reported a stream sequence that differs from the read-back",
             n.ack_seq_mismatches
         ));
+    }
+    if let Err(why) = completion {
+        notes.push(format!("the ack completion order is not known: {why}"));
     }
     let (mut faults, fault_notes) = fault_windows(m, per_msg.as_ref());
     notes.splice(0..0, fault_notes);
@@ -229,6 +234,27 @@ impl<'a> Storage<'a> {
     }
 }
 
+/// The completion order's divergence: from the order in memory, or walked twice from its spool
+/// (a followed run, `record/completion.rs`). An error when the spool could not be written or
+/// read back whole.
+fn completion_order(h: &History, owners: Option<&[u16]>) -> Result<OrderFigures, String> {
+    if let Some(order) = h.completion.as_slice() {
+        return Ok(match owners {
+            Some(o) => super::merge::per_publisher(order, h, o),
+            None => checker::divergence(order, &h.keys, h.num_keys),
+        });
+    }
+    if let Some(e) = h.completion.error() {
+        return Err(e.to_string());
+    }
+    let (mut first, mut again) = (h.completion.iter(), h.completion.iter());
+    let f = checker::divergence_walked(&mut first, &mut again, &h.keys, h.num_keys);
+    match first.read_error.or(again.read_error) {
+        Some(e) => Err(e),
+        None => f.map_err(|e| e.to_string()),
+    }
+}
+
 /// Each fault window's time from its start to a new stream leader, from the leader timeline.
 fn with_new_leaders(faults: &mut [FaultReport], c: &ClusterReport) {
     for f in faults {
@@ -239,17 +265,39 @@ fn with_new_leaders(faults: &mut [FaultReport], c: &ClusterReport) {
 
 /// The ack orders, and the storage order from the read-back when it is whole (else from the
 /// acks, and it says so). With `owners` (a distributed run: key → worker) each order is judged
-/// per publisher (`merge::per_publisher`). The orders are built one at a time in one buffer, and
-/// `checker::divergence` judges each in bits per message: their working memory is that of one
-/// order (4 B per message) and about 2 bits.
+/// per publisher (`merge::per_publisher`). The ack orders by wire rank and by stream sequence are
+/// judged from those ranks (`checker::divergence_by_rank`: about 1 bit per message, no order
+/// built); the others, and those when ranks repeat, are built one at a time in one buffer (4 B
+/// per message) and judged in bits per message.
 fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
     let figs = |order: &[u32]| match owners {
         Some(o) => super::merge::per_publisher(order, h, o),
         None => checker::divergence(order, &h.keys, h.num_keys),
     };
     let mut buf = Vec::new();
-    h.ack_storage_order_into(&mut buf);
-    let from_acks = figs(&buf);
+    // Ordered by a rank each message has: judged from the ranks, without building the order,
+    // unless ranks repeat or the run is judged per publisher (then sorted into `buf`).
+    let mut ranked = |rank: &dyn Fn(usize) -> Option<u64>, build: &dyn Fn(&mut Vec<u32>)| {
+        let n = h.published as usize;
+        match owners
+            .is_none()
+            .then(|| checker::divergence_by_rank(n, rank, &h.keys, h.num_keys))
+        {
+            Some(Some(f)) => f,
+            _ => {
+                build(&mut buf);
+                figs(&buf)
+            }
+        }
+    };
+    let from_acks = ranked(
+        &|i| (h.outcome(i) == Outcome::Ok).then(|| h.ack_seq(i)),
+        &|b| h.ack_storage_order_into(b),
+    );
+    let ack_wire = ranked(
+        &|i| (h.wire_rank[i] != NONE).then_some(h.wire_rank[i] as u64),
+        &|b| h.wire_order_into(b),
+    );
     let (storage, source) = match storage {
         Storage::ReadBack(rb, false) => (figs(&rb.order), "read_back"),
         Storage::ReadBack(rb, true) => (figs(&rb.order), "follower"),
@@ -257,13 +305,11 @@ fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
         Storage::Acks => (from_acks, "acks"),
     };
     let publish = h.sent_order_into(&mut buf).then(|| figs(&buf));
-    h.wire_order_into(&mut buf);
-    let ack_wire = figs(&buf);
     drop(buf);
     Orders {
         publish,
         ack_wire: Some(ack_wire),
-        ack_completion: Some(figs(&h.completion)),
+        ack_completion: None,
         storage: Some(storage),
         consume: None,
         storage_source: source.to_string(),

@@ -490,7 +490,11 @@ mod tests {
         assert_eq!(l.unknown, c.unknown);
         assert_eq!(l.in_flight, c.in_flight);
         assert!(l.failed > 0 && l.unknown > 0 && l.duplicate_acks > 0 && l.in_flight > 0);
-        let figs = crate::checker::divergence(&h.completion, &h.keys, h.num_keys);
+        let figs = crate::checker::divergence(
+            &h.completion.iter().collect::<Vec<_>>(),
+            &h.keys,
+            h.num_keys,
+        );
         assert!(figs.late_per_key > 0);
         assert_eq!(l.late_per_key, figs.late_per_key);
     }

@@ -166,7 +166,7 @@ fn ranks_and_completion(h: &mut History, inputs: &[Input<'_>]) {
             a.rank = global[&(w, a.rank)];
         }
     }
-    h.completion = completion(inputs);
+    h.completion.set(completion(inputs));
 }
 
 /// The completion orders merged: each worker's own order kept, the next taken from the worker
@@ -460,7 +460,7 @@ key_distribution = "uniform"
             (0..40).collect::<Vec<u32>>(),
             "ranks renumbered, none twice"
         );
-        let mut done = h.completion.clone();
+        let mut done: Vec<u32> = h.completion.iter().collect();
         done.sort_unstable();
         assert_eq!(done, (0..40).collect::<Vec<u32>>());
         assert_eq!(m.rec.publish_ack.total.len(), 40, "histograms added");

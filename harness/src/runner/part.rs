@@ -117,7 +117,7 @@ impl Part {
             outcome: (0..h.planned()).map(|i| h.outcome(i) as u8).collect(),
             stream_seq: (0..h.planned()).map(|i| h.ack_seq(i)).collect(),
             wire_rank: h.wire_rank.clone(),
-            completion: h.completion.clone(),
+            completion: h.completion.iter().collect(),
             attempts: h.attempts.clone(),
             first_send_ns: h.first_send_ns.clone(),
             ack_ns: h.ack_ns.clone(),

@@ -416,8 +416,13 @@ impl Phases<'_> {
             }
             (Amount::Duration(_), Rate::Max) => 1 << 20,
         };
-        let history = History::with_keys(keygen.take_keys(first), w.keys);
+        let mut history = History::with_keys(keygen.take_keys(first), w.keys);
         let p = self.plan;
+        // A followed run is a long one: its completion order goes to disk, not 4 B per message
+        // in memory. Should no temp file be made, it stays in memory (the same figures).
+        if p.observe.following {
+            let _ = history.spool_completion();
+        }
         if !p.faults.is_empty() || p.publish.retry.attempts > 1 || p.consume.is_some() {
             // Send and ack times per message: the fault-window checkers split by them.
             history.timed()

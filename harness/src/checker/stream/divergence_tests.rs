@@ -135,3 +135,36 @@ fn the_bit_based_figures_are_the_fenwick_references() {
         );
     }
 }
+
+#[test]
+fn an_order_walked_back_from_its_spool_has_the_figures_of_the_order_in_memory() {
+    // The completion order of a followed run is spooled to disk (record/completion.rs) and
+    // judged walked twice: the same figures as the order held in memory, across the spool's
+    // chunks. Would fail if the walk lost, repeated or reordered an index.
+    use crate::checker::divergence_walked;
+    use crate::record::completion::CompletionOrder;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let n = 200_000usize;
+    let keys: Vec<u32> = (0..n).map(|_| rng.random_range(0..8)).collect();
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for _ in 0..n / 20 {
+        let a = rng.random_range(0..n);
+        let b = (a + rng.random_range(0..100)).min(n - 1);
+        order.swap(a, b);
+    }
+    let mut spooled = CompletionOrder::spooled().expect("temp file");
+    for &i in &order {
+        spooled.push(i);
+    }
+    let walked = divergence_walked(spooled.iter(), spooled.iter(), &keys, 8).expect("same walk");
+    assert_eq!(walked, divergence(&order, &keys, 8));
+    assert_eq!(
+        walked,
+        reference_in(&order, &keys, 8, &mut DivergenceScratch::default())
+    );
+    // A second walk that differs is an error, not a figure.
+    let mut other = order.clone();
+    other.swap(0, 1);
+    assert!(divergence_walked(spooled.iter(), other, &keys, 8).is_err());
+}

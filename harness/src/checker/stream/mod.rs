@@ -15,6 +15,8 @@
 //!   [`divergence`] of a whole order, through it (every order of a run is judged this way).
 //! - `store.rs`: [`StoreStream`], the [`CopySink`](crate::record::stored::CopySink) the
 //!   follower feeds, and its figures.
+//! - `ranked.rs`: [`divergence_by_rank`], the divergence of an order given as a rank per
+//!   message (the acks' wire ranks, their stream sequences) without building the order.
 //! - `bits.rs`: the bitsets (fixed, and growable with rank).
 //! - `reference.rs` (tests only): the per-index Fenwick divergence the bit-based one replaced,
 //!   the independent reference of the equality tests.
@@ -23,13 +25,15 @@ mod bits;
 #[cfg(test)]
 mod divergence_tests;
 mod order;
+mod ranked;
 #[cfg(test)]
 mod reference;
 mod store;
 #[cfg(test)]
 mod tests;
 
-pub use order::{divergence, OrderStream, Sight};
+pub use order::{divergence, divergence_walked, OrderStream, Sight};
+pub use ranked::divergence_by_rank;
 pub use store::{StoreLive, StoreSoFar, StoreStream, StreamFigures};
 
 use crate::record::stored::StoredCopy;

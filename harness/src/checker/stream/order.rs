@@ -191,18 +191,29 @@ impl OrderStream {
 /// memory is two bits per message up to the largest index (the seen set, the replay's visited
 /// set) and 1/64 bit for the ranks, where a Fenwick tree over the indexes took 4 B.
 pub fn divergence<K: KeyOf + ?Sized>(order: &[u32], keys: &K, num_keys: u32) -> OrderFigures {
-    let n = keys.len();
-    let mut s = OrderStream::new(num_keys, n as u64);
-    for &idx in order {
-        let i = idx as usize;
-        // Beyond `keys`: not part of the order, and `push` does not look at the key.
-        s.push(idx, if i < n { keys.key(i) } else { 0 });
-    }
-    match s.finish(order.iter().copied()) {
+    match divergence_walked(order.iter().copied(), order.iter().copied(), keys, num_keys) {
         Ok(f) => f,
         // The replay is the very slice pushed: its fingerprint cannot differ.
         Err(e) => unreachable!("{e}"),
     }
+}
+
+/// [`divergence`] of an order not held in memory, walked twice: `first`, then `again` (an
+/// order spooled to disk, `record::completion`). An error when the second walk differs.
+pub fn divergence_walked<K: KeyOf + ?Sized>(
+    first: impl IntoIterator<Item = u32>,
+    again: impl IntoIterator<Item = u32>,
+    keys: &K,
+    num_keys: u32,
+) -> Result<OrderFigures, StreamError> {
+    let n = keys.len();
+    let mut s = OrderStream::new(num_keys, n as u64);
+    for idx in first {
+        let i = idx as usize;
+        // Beyond `keys`: not part of the order, and `push` does not look at the key.
+        s.push(idx, if i < n { keys.key(i) } else { 0 });
+    }
+    s.finish(again)
 }
 
 /// The largest distance between a message's position among the first occurrences and its rank
