@@ -91,15 +91,13 @@ pub(super) fn analyse(plan: &Plan, m: &Measured) -> Analysis {
     // A lost worker's unsent messages were never handed to a client.
     counts.published -= m.unsent.min(counts.published);
     counts.in_flight -= m.unsent.min(counts.in_flight);
-    let mut notes = Vec::new();
+    let unknown = |why| format!("the ack completion order is not known: {why}");
+    let mut notes: Vec<String> = completion.err().map(unknown).into_iter().collect();
     if let Some(n) = safety.as_ref().filter(|s| s.ack_seq_mismatches > 0) {
         notes.push(format!(
             "{} acks reported a stream sequence that differs from the read-back",
             n.ack_seq_mismatches
         ));
-    }
-    if let Err(why) = completion {
-        notes.push(format!("the ack completion order is not known: {why}"));
     }
     let (mut faults, fault_notes) = fault_windows(m, per_msg.as_ref());
     notes.splice(0..0, fault_notes);
@@ -304,7 +302,17 @@ fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
         Storage::Streamed(f) => (f, "follower"),
         Storage::Acks => (from_acks, "acks"),
     };
-    let publish = h.sent_order_into(&mut buf).then(|| figs(&buf));
+    // Publish order itself when nothing moved a message: its ranks are the indexes.
+    let publish = if h.sent_in_publish_order() {
+        Some(ranked(
+            &|i| (h.attempts[i] >= 1).then_some(i as u64),
+            &|b| {
+                h.sent_order_into(b);
+            },
+        ))
+    } else {
+        h.sent_order_into(&mut buf).then(|| figs(&buf))
+    };
     drop(buf);
     Orders {
         publish,
