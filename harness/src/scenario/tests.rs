@@ -85,6 +85,27 @@ fn overrides_replace_amount_and_backend() {
 }
 
 #[test]
+fn more_messages_than_max_messages_says_to_raise_it() {
+    // `--messages 100000000` with the default bound (50M): the error names the bound and how to
+    // raise it, not only a range; raised, the same count is a plan.
+    let o = Overrides {
+        messages: Some(100_000_000),
+        ..Default::default()
+    };
+    let e = parse(MIN, "t.toml", &o)
+        .expect_err("above the bound")
+        .errors;
+    let m = message_for(&e, "workload.messages");
+    assert!(
+        m.contains("workload.max_messages (50000000)") && m.contains("raise"),
+        "{m}"
+    );
+    let raised = "name = \"x\"\n[workload]\nmessages = 10\nmax_messages = 200000000\n";
+    let p = parse(raised, "t.toml", &o).unwrap();
+    assert_eq!(p.workload.amount, Amount::Messages(100_000_000));
+}
+
+#[test]
 fn rate_warmup_and_sizes() {
     let p = parse(
         "name = \"x\"\n[stream]\nmax_bytes = \"1GiB\"\n[workload]\nmessages = 5\nrate = 1000\nwarmup = \"2s\"\n",

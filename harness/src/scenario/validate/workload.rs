@@ -9,6 +9,9 @@ use crate::scenario::{
     Amount, KeyDistribution, Overrides, Rate, Warmup, Wire, WorkloadPlan, WorkloadSection, TAG_LEN,
 };
 
+/// The largest `workload.max_messages` allowed.
+const MAX_MAX_MESSAGES: u64 = 1_000_000_000;
+
 pub(super) fn validate(
     c: &mut Checker,
     w: &WorkloadSection,
@@ -20,7 +23,7 @@ pub(super) fn validate(
         w.max_messages,
         DEFAULT_MAX_MESSAGES as i64,
         1,
-        1_000_000_000,
+        MAX_MAX_MESSAGES as i64,
     ) as u64;
     let amount = amount(c, w, o, max_messages);
     let warmup = match o.warmup {
@@ -93,6 +96,13 @@ fn amount(c: &mut Checker, w: &WorkloadSection, o: &Overrides, max_messages: u64
             c.err(
                 "workload.messages",
                 "is required (or workload.duration): how much to publish",
+            );
+            Amount::Messages(1)
+        }
+        (Some(m), None) if m > max_messages as i64 => {
+            c.err(
+                "workload.messages",
+                format!("{m} is above workload.max_messages ({max_messages}), the bound on every run's messages: raise workload.max_messages (at most {MAX_MAX_MESSAGES}) to publish more"),
             );
             Amount::Messages(1)
         }
