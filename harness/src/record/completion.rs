@@ -1,7 +1,7 @@
 //! The completion order: message indexes in the order their ack futures completed in the
 //! application. Held in memory (4 B per message), or — in a followed run, a long one — spooled
 //! to an unlinked temp file a chunk at a time, so only the chunk being filled is in memory: the
-//! order is read once more at the end, twice, to be judged (`checker::divergence_of`).
+//! order is read once more at the end, twice, to be judged (`checker::divergence_walked`).
 //!
 //! The file is made with `tempfile()` (unlinked at once: nothing is left behind, on a crash
 //! either); its records are the indexes as u32 little-endian. A write that fails stops the
@@ -28,6 +28,9 @@ struct Spool {
     written: u64,
     /// Why writing stopped, when it did.
     error: Option<String>,
+    /// Indexes flushed, written or not: with the chunk in memory, the order's length even
+    /// after a failed write (the live line's acked count goes on).
+    flushed: u64,
 }
 
 impl Default for CompletionOrder {
@@ -53,12 +56,9 @@ impl CompletionOrder {
                 file: tempfile::tempfile()?,
                 written: 0,
                 error: None,
+                flushed: 0,
             }),
         })
-    }
-
-    pub fn is_spooled(&self) -> bool {
-        self.spool.is_some()
     }
 
     /// Appends the next completed message.
@@ -80,6 +80,7 @@ impl CompletionOrder {
                 Err(e) => s.error = Some(format!("writing the completion order's spool: {e}")),
             }
         }
+        s.flushed += self.mem.len() as u64;
         self.mem.clear();
     }
 
@@ -90,7 +91,7 @@ impl CompletionOrder {
 
     /// Messages completed so far.
     pub fn len(&self) -> usize {
-        self.spool.as_ref().map_or(0, |s| s.written as usize) + self.mem.len()
+        self.spool.as_ref().map_or(0, |s| s.flushed as usize) + self.mem.len()
     }
 
     pub fn is_empty(&self) -> bool {
