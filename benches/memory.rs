@@ -120,8 +120,13 @@ fn main() -> anyhow::Result<ExitCode> {
             .replace("storage = \"memory\"", "storage = \"file\"")
             .replace("keys = 16", "keys = 16\nmax_messages = 200000000"),
     )?;
+    let big_run = if big {
+        format!(", then one of {BIG_MESSAGES} on a file stream")
+    } else {
+        String::new()
+    };
     println!(
-        "memory: {rounds} round(s) of {} and {} messages ({}), results in {}",
+        "memory: {rounds} round(s) of {} and {} messages{big_run} ({}), results in {}",
         n,
         2 * n,
         env!("CARGO_BIN_EXE_jsbench"),
@@ -215,7 +220,7 @@ fn find_result(out: &Path) -> anyhow::Result<PathBuf> {
 
 fn print_run(round: u64, r: &Run) {
     let label = if round == 0 {
-        "extra".to_string()
+        "100M".to_string()
     } else {
         format!("round {round}")
     };

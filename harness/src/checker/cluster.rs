@@ -29,7 +29,10 @@ pub fn unavailability(
     acked_per_bucket: &[u64],
 ) -> Unavailability {
     if h.is_timed() {
-        let mut acks: Vec<u64> = h.ack_ns.iter().copied().filter(|&t| t > 0).collect();
+        let mut acks: Vec<u64> = (0..h.planned())
+            .filter_map(|i| h.acked_at(i))
+            .filter(|&t| t > 0)
+            .collect();
         acks.sort_unstable();
         let mut best = (0u64, start_ns);
         let mut prev = start_ns;

@@ -176,7 +176,7 @@ fn loss_window(history: &History, rb: &ReadBack, losses: PowerLossTimes<'_>) -> 
         }
     }
     let acked_before = |i: usize| {
-        let t = history.ack_ns.get(i).copied().unwrap_or(0);
+        let t = history.acked_at(i).unwrap_or(0);
         (history.outcome(i).is_acked() && t > 0 && t <= cut_ns).then_some(t)
     };
     let lost: Vec<u64> = (0..published)

@@ -105,16 +105,16 @@ pub fn replies(h: &History) -> Replies {
 /// error reply with a code, in history order, each handed to `f` once.
 fn for_each_reply(h: &History, mut f: impl FnMut(Reply)) {
     let published = h.published as usize;
-    for i in 0..published.min(h.wire_rank.len()) {
+    for i in 0..published.min(h.planned()) {
         let kind = match h.outcome(i) {
             Outcome::Ok => None,
             Outcome::Duplicate => Some(Other::Duplicate),
             _ => continue,
         };
         // The successful attempt: the first, or a retry that stands after it.
-        let later = h.attempts[i] > 1;
+        let later = h.attempts(i) > 1;
         f(Reply {
-            rank: h.wire_rank[i],
+            rank: h.wire_rank(i),
             position: 2 * i as u64 + later as u64,
             kind,
         });
@@ -275,8 +275,8 @@ mod tests {
         let mut r = Replies::default();
         let mut wire = Vec::new();
         let published = h.published as usize;
-        for i in 0..published.min(h.wire_rank.len()) {
-            let rank = h.wire_rank[i];
+        for i in 0..published.min(h.planned()) {
+            let rank = h.wire_rank(i);
             let kind = match h.outcome(i) {
                 Outcome::Ok => None,
                 Outcome::Duplicate => Some(Other::Duplicate),
@@ -288,7 +288,7 @@ mod tests {
             }
             if rank != NONE {
                 // The successful attempt: the first, or a retry that stands after it.
-                let later = h.attempts[i] > 1;
+                let later = h.attempts(i) > 1;
                 wire.push(Reply {
                     rank,
                     position: 2 * i as u64 + later as u64,

@@ -27,10 +27,7 @@ pub fn retry_figures(h: &History, rb: Option<(&ReadBack, &PerMessage)>) -> Retry
     let mut f = RetryFigures {
         retried: h.retried(),
         extra_attempts: h.total_attempts().saturating_sub(
-            h.attempts[..h.published as usize]
-                .iter()
-                .filter(|&&a| a > 0)
-                .count() as u64,
+            h.attempts_sent().filter(|&a| a > 0).count() as u64,
         ),
         ..Default::default()
     };

@@ -56,8 +56,9 @@ pub fn split_by_window(
     let (p0, p1) = phase;
     let (w0, w1) = (window.0.max(p0), window.1.max(window.0));
     let mut t = Tally::new(w0, w1, pm.is_some());
-    for i in 0..(h.published as usize).min(h.first_send_ns.len()) {
-        if h.first_send_ns[i] == 0 && h.attempts[i] == 0 {
+    let timed = if h.is_timed() { h.planned() } else { 0 };
+    for i in 0..(h.published as usize).min(timed) {
+        if h.sent_at(i) == Some(0) && h.attempts(i) == 0 {
             continue;
         }
         t.count(h, pm, i);
@@ -120,7 +121,7 @@ impl Tally {
     /// Counts message `i` in the segment of its first send, and its ack in the segment of the
     /// ack's arrival.
     fn count(&mut self, h: &History, pm: Option<&PerMessage>, i: usize) {
-        let sent = h.first_send_ns[i];
+        let sent = h.sent_at(i).unwrap_or(0);
         let o = h.outcome(i);
         let s = &mut self.segs[self.seg_of(sent)];
         s.published += 1;
@@ -132,7 +133,7 @@ impl Tally {
             Outcome::InProcess => s.in_process += 1,
             _ => {}
         }
-        if h.attempts[i] > 1 {
+        if h.attempts(i) > 1 {
             s.retried += 1;
         }
         if let Some(pm) = pm {
@@ -144,7 +145,7 @@ impl Tally {
             add(&mut s.storage_late_per_key, pm.late_per_key[i] as u64);
             add(&mut s.retry_reorders, pm.retry_reordered[i] as u64);
         }
-        let acked_at = h.ack_ns[i];
+        let acked_at = h.acked_at(i).unwrap_or(0);
         if o.is_acked() && acked_at > 0 {
             let k = self.seg_of(acked_at);
             self.acks_in[k] += 1;

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::chunked::Chunked;
+use super::column::Column;
 use super::completion::CompletionOrder;
 use super::keys::Keys;
 
@@ -114,15 +115,18 @@ pub struct History {
     pub keys: Keys,
     /// Number of distinct keys in the workload.
     pub num_keys: u32,
-    outcome: Vec<u8>,
+    /// `Outcome as u8` of each message. This column and the next three are in memory, or in a
+    /// file on disk in a long run ([`History::spool`], `record/column.rs`).
+    outcome: Column<u8>,
     /// Stream sequence from the PubAck, 0 when not acked ([`History::ack_seq`]). Kept in 4 B:
     /// every run's stream is new, so its sequences fit; one that does not ([`BIG_SEQ`]) is
     /// kept in `big_seqs`.
-    stream_seq: Vec<u32>,
+    stream_seq: Column<u32>,
     /// The sequences at or above [`BIG_SEQ`], by message index.
     big_seqs: std::collections::BTreeMap<u32, u64>,
-    /// Arrival rank of the ack on the wire (across all connections), NONE when not acked.
-    pub wire_rank: Vec<u32>,
+    /// Arrival rank of the ack on the wire (across all connections) plus one, 0 when not acked
+    /// (so a new column, all zeros, is all "not acked"; [`History::wire_rank`]).
+    wire_rank: Column<u32>,
     /// Message indexes in the order their ack futures completed in the application: in memory,
     /// or spooled to disk in a followed run ([`History::spool_completion`]).
     pub completion: CompletionOrder,
@@ -130,13 +134,15 @@ pub struct History {
     pub published: u64,
     /// Failed attempts per error kind.
     pub errors: std::collections::BTreeMap<String, u64>,
-    /// Attempts made per message (0 = never sent; >1 = retried).
-    pub attempts: Vec<u8>,
+    /// Attempts made per message (0 = never sent; >1 = retried; [`History::attempts`]).
+    attempts: Column<u8>,
     /// When the first attempt of each message was sent (ns on the run clock; 0 = not sent).
-    /// Only kept for timed histories (runs with faults or retries): the window checkers need it.
-    pub first_send_ns: Vec<u64>,
-    /// When each message's successful ack arrived (ns on the run clock; 0 = never). Timed only.
-    pub ack_ns: Vec<u64>,
+    /// Only kept for timed histories (runs with faults or retries): the window checkers need it
+    /// ([`History::sent_at`]).
+    first_send_ns: Column<u64>,
+    /// When each message's successful ack arrived (ns on the run clock; 0 = never). Timed only
+    /// ([`History::acked_at`]).
+    ack_ns: Column<u64>,
     /// Every attempt that failed, the final attempt of every retried message, and every
     /// deliberate repeat (attempt 0). In chunks, not one `Vec`: its length is not known in
     /// advance, and a doubling `Vec` peaks at up to three times what it holds while it grows
@@ -202,16 +208,16 @@ impl History {
         History {
             keys,
             num_keys,
-            outcome: vec![0; n],
-            stream_seq: vec![0; n],
+            outcome: Column::new(n),
+            stream_seq: Column::new(n),
             big_seqs: Default::default(),
-            wire_rank: vec![NONE; n],
+            wire_rank: Column::new(n),
             completion: CompletionOrder::in_memory(n),
             published: 0,
             errors: Default::default(),
-            attempts: vec![0; n],
-            first_send_ns: Vec::new(),
-            ack_ns: Vec::new(),
+            attempts: Column::new(n),
+            first_send_ns: Column::default(),
+            ack_ns: Column::default(),
             attempt_log: Chunked::new(),
             repeats: 0,
             fast: None,
@@ -223,9 +229,35 @@ impl History {
     /// fault window.
     pub fn timed(mut self) -> History {
         let n = self.keys.len();
-        self.first_send_ns = vec![0; n];
-        self.ack_ns = vec![0; n];
+        self.first_send_ns = Column::new(n);
+        self.ack_ns = Column::new(n);
         self
+    }
+
+    /// Drops the send and ack times: an untimed history.
+    pub fn untimed(&mut self) {
+        self.first_send_ns = Column::default();
+        self.ack_ns = Column::default();
+    }
+
+    /// When message `i`'s first attempt was sent (0: not sent); `None` when the history keeps
+    /// no times ([`History::timed`]).
+    #[inline]
+    pub fn sent_at(&self, i: usize) -> Option<u64> {
+        self.is_timed().then(|| self.first_send_ns.get(i))
+    }
+
+    /// When message `i`'s successful ack arrived (0: never); `None` when the history keeps no
+    /// times.
+    #[inline]
+    pub fn acked_at(&self, i: usize) -> Option<u64> {
+        self.is_timed().then(|| self.ack_ns.get(i))
+    }
+
+    /// Sets when message `i` was first sent and acked (a timed history; a merged one).
+    pub fn set_times(&mut self, i: usize, sent_ns: u64, acked_ns: u64) {
+        self.first_send_ns.set(i, sent_ns);
+        self.ack_ns.set(i, acked_ns);
     }
 
     /// Keeps the completion order in an unlinked temp file instead of 4 B per message in memory
@@ -233,6 +265,36 @@ impl History {
     pub fn spool_completion(&mut self) -> std::io::Result<()> {
         self.completion = CompletionOrder::spooled()?;
         Ok(())
+    }
+
+    /// Keeps the completion order and the per-message columns (outcome, stream sequence, wire
+    /// rank, attempts: 10 B per message, and a timed history's send and ack times: 16 B more)
+    /// on disk, with room for `cap` messages before a column is mapped again (a long run,
+    /// `observe.follow`: `record/column.rs`). Called before anything is recorded; on an error
+    /// the history is as it was.
+    pub fn spool(&mut self, cap: usize) -> std::io::Result<()> {
+        let n = self.keys.len();
+        let columns = (
+            Column::on_disk(n, cap)?,
+            Column::on_disk(n, cap)?,
+            Column::on_disk(n, cap)?,
+            Column::on_disk(n, cap)?,
+        );
+        let times = match self.is_timed() {
+            true => Some((Column::on_disk(n, cap)?, Column::on_disk(n, cap)?)),
+            false => None,
+        };
+        self.spool_completion()?;
+        (self.outcome, self.stream_seq, self.wire_rank, self.attempts) = columns;
+        if let Some((sent, acked)) = times {
+            (self.first_send_ns, self.ack_ns) = (sent, acked);
+        }
+        Ok(())
+    }
+
+    /// True when the per-message columns are on disk ([`History::spool`]).
+    pub fn is_spooled(&self) -> bool {
+        self.outcome.is_on_disk()
     }
 
     pub fn is_timed(&self) -> bool {
@@ -243,11 +305,9 @@ impl History {
     #[inline]
     pub fn record_send(&mut self, idx: u32, attempt: u8, send_ns: u64) {
         let i = idx as usize;
-        self.attempts[i] = attempt;
-        if attempt == 1 {
-            if let Some(t) = self.first_send_ns.get_mut(i) {
-                *t = send_ns;
-            }
+        self.attempts.set(i, attempt);
+        if attempt == 1 && self.is_timed() {
+            self.first_send_ns.set(i, send_ns);
         }
     }
 
@@ -259,27 +319,54 @@ impl History {
     /// Grows the history for duration-bound runs (keys appended by the caller).
     pub fn extend_keys(&mut self, more: &[u32]) {
         self.keys.extend_from_slice(more);
-        let timed = !self.first_send_ns.is_empty();
+        let timed = self.is_timed();
         let n = self.keys.len();
-        self.outcome.resize(n, 0);
-        self.stream_seq.resize(n, 0);
-        self.wire_rank.resize(n, NONE);
-        self.attempts.resize(n, 0);
+        self.outcome.resize(n);
+        self.stream_seq.resize(n);
+        self.wire_rank.resize(n);
+        self.attempts.resize(n);
         if timed {
-            self.first_send_ns.resize(n, 0);
-            self.ack_ns.resize(n, 0);
+            self.first_send_ns.resize(n);
+            self.ack_ns.resize(n);
         }
     }
 
     pub fn outcome(&self, idx: usize) -> Outcome {
-        Outcome::from_u8(self.outcome[idx])
+        Outcome::from_u8(self.outcome.get(idx))
     }
 
     pub fn set_outcome(&mut self, idx: usize, o: Outcome) {
         if let Some(t) = &self.live {
-            t.outcome(self.outcome[idx], o as u8);
+            t.outcome(self.outcome.get(idx), o as u8);
         }
-        self.outcome[idx] = o as u8;
+        self.outcome.set(idx, o as u8);
+    }
+
+    /// Arrival rank on the wire of message `i`'s ack, [`NONE`] when not acked.
+    #[inline]
+    pub fn wire_rank(&self, i: usize) -> u32 {
+        self.wire_rank.get(i).wrapping_sub(1)
+    }
+
+    /// Sets the wire rank of message `i`'s ack ([`NONE`]: none).
+    pub fn set_wire_rank(&mut self, i: usize, rank: u32) {
+        self.wire_rank.set(i, rank.wrapping_add(1));
+    }
+
+    /// Attempts sent of message `i` (0: never sent).
+    #[inline]
+    pub fn attempts(&self, i: usize) -> u8 {
+        self.attempts.get(i)
+    }
+
+    /// Sets the attempts sent of message `i`.
+    pub fn set_attempts(&mut self, i: usize, attempts: u8) {
+        self.attempts.set(i, attempts);
+    }
+
+    /// The attempts of the published messages, in publish order.
+    pub fn attempts_sent(&self) -> impl Iterator<Item = u8> + '_ {
+        self.attempts.prefix(self.published as usize)
     }
 
     /// Records an ack: outcome, stream sequence, wire arrival rank, and completion position.
@@ -291,18 +378,18 @@ impl History {
             Outcome::Ok as u8
         };
         if let Some(t) = self.live.as_mut() {
-            t.outcome(self.outcome[i], o);
+            t.outcome(self.outcome.get(i), o);
             t.ack(self.keys.get(i), idx);
         }
-        self.outcome[i] = o;
+        self.outcome.set(i, o);
         self.set_ack_seq(i, stream_seq);
-        self.wire_rank[i] = wire_rank;
+        self.set_wire_rank(i, wire_rank);
         self.completion.push(idx);
     }
 
     /// The stream sequence message `i`'s ack reported; 0 when not acked.
     pub fn ack_seq(&self, i: usize) -> u64 {
-        match self.stream_seq[i] {
+        match self.stream_seq.get(i) {
             BIG_SEQ => self.big_seqs.get(&(i as u32)).copied().unwrap_or(0),
             s => s as u64,
         }
@@ -312,13 +399,13 @@ impl History {
     pub fn set_ack_seq(&mut self, i: usize, seq: u64) {
         match u32::try_from(seq) {
             Ok(s) if s != BIG_SEQ => {
-                self.stream_seq[i] = s;
+                self.stream_seq.set(i, s);
                 if !self.big_seqs.is_empty() {
                     self.big_seqs.remove(&(i as u32));
                 }
             }
             _ => {
-                self.stream_seq[i] = BIG_SEQ;
+                self.stream_seq.set(i, BIG_SEQ);
                 self.big_seqs.insert(i as u32, seq);
             }
         }
@@ -327,25 +414,19 @@ impl History {
     /// Records when a message's ack arrived (timed histories only).
     #[inline]
     pub fn record_ack_time(&mut self, idx: u32, at_ns: u64) {
-        if let Some(t) = self.ack_ns.get_mut(idx as usize) {
-            *t = at_ns;
+        if self.is_timed() {
+            self.ack_ns.set(idx as usize, at_ns);
         }
     }
 
     /// Messages sent more than once.
     pub fn retried(&self) -> u64 {
-        self.attempts[..self.published as usize]
-            .iter()
-            .filter(|&&a| a > 1)
-            .count() as u64
+        self.attempts_sent().filter(|&a| a > 1).count() as u64
     }
 
     /// Attempts sent in all.
     pub fn total_attempts(&self) -> u64 {
-        self.attempts[..self.published as usize]
-            .iter()
-            .map(|&a| a as u64)
-            .sum()
+        self.attempts_sent().map(|a| a as u64).sum()
     }
 
     /// Per-key sequence (from 1) of every planned message, implied by the keys.
@@ -362,9 +443,9 @@ impl History {
 
     pub fn record_failure(&mut self, idx: u32, outcome: Outcome, kind: &str) {
         if let Some(t) = &self.live {
-            t.outcome(self.outcome[idx as usize], outcome as u8);
+            t.outcome(self.outcome.get(idx as usize), outcome as u8);
         }
-        self.outcome[idx as usize] = outcome as u8;
+        self.outcome.set(idx as usize, outcome as u8);
         if let Some(c) = self.errors.get_mut(kind) {
             *c += 1;
         } else {
@@ -375,7 +456,7 @@ impl History {
     /// Counts of each outcome over the published messages.
     pub fn outcome_counts(&self) -> OutcomeCounts {
         let mut c = OutcomeCounts::default();
-        for &o in &self.outcome[..self.published as usize] {
+        for o in self.outcome.prefix(self.published as usize) {
             match Outcome::from_u8(o) {
                 Outcome::Ok => c.ok += 1,
                 Outcome::Duplicate => c.duplicate_acks += 1,
@@ -400,8 +481,8 @@ impl History {
     /// [`History::wire_order`] into `order` (cleared first; its buffer is reused).
     pub fn wire_order_into(&self, order: &mut Vec<u32>) {
         // Sorting indexes by key, not (key, idx) pairs: half the memory on 10M-message runs.
-        self.collect_into(order, |i| self.wire_rank[i] != NONE);
-        order.sort_unstable_by_key(|&i| self.wire_rank[i as usize]);
+        self.collect_into(order, |i| self.wire_rank(i) != NONE);
+        order.sort_unstable_by_key(|&i| self.wire_rank(i as usize));
     }
 
     /// The published indexes `keep` accepts, into `order` reserved for all of them at once (a
@@ -430,32 +511,31 @@ impl History {
             order.clear();
             if !resent {
                 order.reserve_exact(n);
-                order.extend((0..n as u32).filter(|&i| self.attempts[i as usize] >= 1));
+                order.extend((0..n as u32).filter(|&i| self.attempts(i as usize) >= 1));
             }
             return !resent;
         }
-        let n = n.min(self.first_send_ns.len());
-        let first = &self.first_send_ns[..n];
+        let first = |i: usize| self.first_send_ns.get(i);
         // A later attempt sent after the first moves its message: only then a copy of the
         // send times (8 B per message) is needed.
         let moved = |a: &&AttemptRecord| {
-            a.attempt >= 1 && first.get(a.idx as usize).is_some_and(|&t| a.send_ns > t)
+            a.attempt >= 1 && (a.idx as usize) < n && a.send_ns > first(a.idx as usize)
         };
-        let last: std::borrow::Cow<[u64]> = if self.attempt_log.iter().any(|a| moved(&a)) {
-            let mut last = first.to_vec();
+        order.clear();
+        order.reserve_exact(n);
+        if self.attempt_log.iter().any(|a| moved(&a)) {
+            let mut last = self.first_send_ns.prefix(n).collect::<Vec<u64>>();
             for a in self.attempt_log.iter().filter(moved) {
                 let t = &mut last[a.idx as usize];
                 *t = (*t).max(a.send_ns);
             }
-            last.into()
+            order.extend((0..n as u32).filter(|&i| last[i as usize] != 0));
+            // Stable: messages sent within the same clock tick keep their publish order.
+            order.sort_by_key(|&i| last[i as usize]);
         } else {
-            first.into()
-        };
-        order.clear();
-        order.reserve_exact(n);
-        order.extend((0..n as u32).filter(|&i| last[i as usize] != 0));
-        // Stable: messages sent within the same clock tick keep their publish order.
-        order.sort_by_key(|&i| last[i as usize]);
+            order.extend((0..n as u32).filter(|&i| first(i as usize) != 0));
+            order.sort_by_key(|&i| first(i as usize));
+        }
         true
     }
 

@@ -129,3 +129,61 @@ fn unresolved_is_its_own_outcome() {
     let c = h.outcome_counts();
     assert_eq!((c.unresolved, c.in_flight), (1, 1));
 }
+
+/// A history spooled to disk (a long run's) answers as one in memory after the same records,
+/// grown past its first capacity, with acks behind the front and sequences beyond 4 B.
+#[test]
+fn a_spooled_history_answers_as_one_in_memory() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
+    let n = 300_000u32;
+    let keys: Vec<u32> = (0..n).map(|_| rng.random_range(0..7)).collect();
+    let mut mem = History::new(keys.clone(), 7).timed();
+    let mut disk = History::new(keys, 7).timed();
+    disk.spool(1000).unwrap();
+    assert!(disk.is_spooled() && !mem.is_spooled());
+    let more: Vec<u32> = (0..n / 2).map(|i| i % 7).collect();
+    let (mut rank, mut seq) = (0u32, 1u64 << 31);
+    for h in [&mut mem, &mut disk] {
+        h.extend_keys(&more);
+    }
+    for i in 0..(n + n / 2) {
+        let attempt = 1 + (rng.random_range(0..10u8) == 0) as u8;
+        // The ack of a message up to 4,000 behind the front.
+        let back = i.saturating_sub(rng.random_range(0..4000));
+        let what = rng.random_range(0..6u8);
+        seq += 1 + (what == 5) as u64 * (1 << 32);
+        rank += 1;
+        for h in [&mut mem, &mut disk] {
+            h.record_send(i, attempt, 10 * i as u64 + 1);
+            h.published = i as u64 + 1;
+            match what {
+                0 => h.record_failure(back, Outcome::Unknown, "timed out"),
+                1 => h.set_outcome(back as usize, Outcome::Fail),
+                _ if h.outcome(back as usize) == Outcome::NotSent => {
+                    h.record_ack(back, seq, what == 2, rank);
+                    h.record_ack_time(back, 10 * i as u64 + 5);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(mem.outcome_counts(), disk.outcome_counts());
+    assert_eq!(
+        (mem.retried(), mem.total_attempts()),
+        (disk.retried(), disk.total_attempts())
+    );
+    for i in 0..mem.planned() {
+        assert_eq!(mem.outcome(i), disk.outcome(i), "outcome {i}");
+        assert_eq!(mem.ack_seq(i), disk.ack_seq(i), "seq {i}");
+        assert_eq!(mem.wire_rank(i), disk.wire_rank(i), "rank {i}");
+        assert_eq!(mem.attempts(i), disk.attempts(i), "attempts {i}");
+        assert_eq!(mem.sent_at(i), disk.sent_at(i), "sent {i}");
+        assert_eq!(mem.acked_at(i), disk.acked_at(i), "acked {i}");
+    }
+    assert_eq!(mem.wire_order(), disk.wire_order());
+    assert_eq!(mem.sent_order(), disk.sent_order());
+    assert_eq!(mem.ack_storage_order(), disk.ack_storage_order());
+    assert!(mem.completion.iter().eq(disk.completion.iter()));
+    assert!(mem.attempts_sent().eq(disk.attempts_sent()));
+}

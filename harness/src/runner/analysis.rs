@@ -293,7 +293,7 @@ fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
         &|b| h.ack_storage_order_into(b),
     );
     let ack_wire = ranked(
-        &|i| (h.wire_rank[i] != NONE).then_some(h.wire_rank[i] as u64),
+        &|i| Some(h.wire_rank(i)).filter(|&r| r != NONE).map(u64::from),
         &|b| h.wire_order_into(b),
     );
     let (storage, source) = match storage {
@@ -305,7 +305,7 @@ fn orders(h: &History, storage: Storage<'_>, owners: Option<&[u16]>) -> Orders {
     // Publish order itself when nothing moved a message: its ranks are the indexes.
     let publish = if h.sent_in_publish_order() {
         Some(ranked(
-            &|i| (h.attempts[i] >= 1).then_some(i as u64),
+            &|i| (h.attempts(i) >= 1).then_some(i as u64),
             &|b| {
                 h.sent_order_into(b);
             },
@@ -495,7 +495,7 @@ fn end_to_end(log: &ConsumeLog, h: &History, origin_ns: u64) -> LatencyLog {
     let mut l = LatencyLog::new(LOG_INTERVAL);
     l.set_origin(origin_ns);
     for p in first_processings(log) {
-        let Some(&sent) = h.first_send_ns.get(p.idx as usize) else {
+        let Some(sent) = h.sent_at(p.idx as usize) else {
             continue;
         };
         if sent > 0 {

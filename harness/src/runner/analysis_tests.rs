@@ -26,14 +26,13 @@ fn recorder(plan: &Plan, h: &History, open_loop: bool) -> Recorder {
     let mut rec = Recorder::new(open_loop, plan.observe.timeline_bucket, None);
     rec.start_at(START);
     // An untimed history keeps no send or ack times: then only the phase start is known.
-    let at = |times: &[u64], i: usize| times.get(i).copied().unwrap_or(0);
     for i in 0..h.published as usize {
-        let sent = at(&h.first_send_ns, i);
+        let sent = h.sent_at(i).unwrap_or(0);
         rec.timeline.publish(sent);
         if let Some(l) = rec.send_delay.as_mut() {
             l.record(sent, MS);
         }
-        let acked = at(&h.ack_ns, i);
+        let acked = h.acked_at(i).unwrap_or(0);
         if acked == 0 || !h.outcome(i).is_acked() {
             continue;
         }
@@ -247,8 +246,7 @@ fn fault_windows_are_split_and_the_nemesis_troubles_noted_first() {
     );
     // Without send times there is nothing to split by.
     let (mut untimed, rb) = retried_history();
-    untimed.first_send_ns.clear();
-    untimed.ack_ns.clear();
+    untimed.untimed();
     let mut m = measured(&p, untimed, Some(rb));
     m.nemesis.windows = vec![window(None)];
     let a = analyse(&p, &m);

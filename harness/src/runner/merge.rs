@@ -63,8 +63,7 @@ pub fn merge(plan: &Plan, keys: Vec<u32>, inputs: &[Input<'_>], start_ns: u64) -
     h.published = published;
     if p.faults.is_empty() && p.publish.retry.attempts <= 1 && p.consume.is_none() {
         // As a single-process run keeps it: untimed (its sent order is the publish order).
-        h.first_send_ns = Vec::new();
-        h.ack_ns = Vec::new();
+        h.untimed();
     }
     Merged {
         history: h,
@@ -94,9 +93,9 @@ fn fill(h: &mut History, i: &Input<'_>, part: &Part, offset: i64) {
         let g = g as usize;
         h.set_outcome(g, Outcome::from_u8(part.outcome[j]));
         h.set_ack_seq(g, part.stream_seq[j]);
-        h.attempts[g] = part.attempts[j];
-        h.first_send_ns[g] = shifted(part.first_send_ns.get(j).copied().unwrap_or(0), offset);
-        h.ack_ns[g] = shifted(part.ack_ns.get(j).copied().unwrap_or(0), offset);
+        h.set_attempts(g, part.attempts[j]);
+        let at = |t: &[u64]| shifted(t.get(j).copied().unwrap_or(0), offset);
+        h.set_times(g, at(&part.first_send_ns), at(&part.ack_ns));
     }
     for (k, n) in &part.errors {
         *h.errors.entry(k.clone()).or_default() += n;
@@ -155,7 +154,7 @@ fn ranks_and_completion(h: &mut History, inputs: &[Input<'_>]) {
         let Some((part, _)) = i.part else { continue };
         for j in 0..part.wire_rank.len().min(i.draws.idx.len()) {
             if part.wire_rank[j] != NONE {
-                h.wire_rank[i.draws.idx[j] as usize] = global[&(w, part.wire_rank[j])];
+                h.set_wire_rank(i.draws.idx[j] as usize, global[&(w, part.wire_rank[j])]);
             }
         }
     }
@@ -453,7 +452,7 @@ key_distribution = "uniform"
             assert_eq!(h.outcome(g), Outcome::Ok, "message {g}");
             assert_eq!(h.ack_seq(g), 1000 + g as u64);
         }
-        let mut ranks: Vec<u32> = h.wire_rank.clone();
+        let mut ranks: Vec<u32> = (0..h.planned()).map(|i| h.wire_rank(i)).collect();
         ranks.sort_unstable();
         assert_eq!(
             ranks,

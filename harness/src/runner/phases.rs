@@ -418,10 +418,17 @@ impl Phases<'_> {
         };
         let mut history = History::with_keys(keygen.take_keys(first), w.keys);
         let p = self.plan;
-        // A followed run is a long one: its completion order goes to disk, not 4 B per message
-        // in memory. Should no temp file be made, it stays in memory (the same figures).
+        // A followed run is a long one: its per-message columns and completion order go to
+        // disk, not 14 B per message in memory (`record/column.rs`). Should no temp file be
+        // made, they stay in memory: the same figures, more memory.
         if p.observe.following {
-            let _ = history.spool_completion();
+            let cap = match w.amount {
+                Amount::Messages(n) => n,
+                Amount::Duration(_) => w.max_messages,
+            };
+            if let Err(e) = history.spool(cap as usize) {
+                tracing::warn!("the history stays in memory: no temp file for it ({e})");
+            }
         }
         if !p.faults.is_empty() || p.publish.retry.attempts > 1 || p.consume.is_some() {
             // Send and ack times per message: the fault-window checkers split by them.
