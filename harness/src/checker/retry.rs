@@ -26,9 +26,9 @@ pub struct RetryFigures {
 pub fn retry_figures(h: &History, rb: Option<(&ReadBack, &PerMessage)>) -> RetryFigures {
     let mut f = RetryFigures {
         retried: h.retried(),
-        extra_attempts: h.total_attempts().saturating_sub(
-            h.attempts_sent().filter(|&a| a > 0).count() as u64,
-        ),
+        extra_attempts: h
+            .total_attempts()
+            .saturating_sub(h.attempts_sent().filter(|&a| a > 0).count() as u64),
         ..Default::default()
     };
     if let Some((rb, pm)) = rb {

@@ -219,7 +219,7 @@ impl<T: Entry> Disk<T> {
         }
         let t = self.ticks.load(Relaxed).wrapping_add(1);
         self.ticks.store(t, Relaxed);
-        if t % TRIM_EVERY == 0 {
+        if t.is_multiple_of(TRIM_EVERY) {
             self.trim(i);
         }
     }
@@ -278,16 +278,20 @@ impl<T: Entry> Disk<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Bytes of a column on disk's mapping resident in this process, from /proc/self/smaps
-    /// (the mapping's own `Rss:` line: other tests running beside it do not count).
     fn resident(c: &Column<u32>) -> usize {
         let Inner::Disk(d) = &c.inner else {
             panic!("not on disk")
         };
-        let start = format!("{:x}-", d.map.as_ptr() as usize);
+        mapping_rss(d.map.as_ptr())
+    }
+
+    /// Bytes of the mapping that starts at `start` resident in this process, from
+    /// /proc/self/smaps (the mapping's own `Rss:` line: other tests beside it do not count).
+    pub(crate) fn mapping_rss(start: *const u8) -> usize {
+        let start = format!("{:x}-", start as usize);
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
         assert!(lines.next().is_some(), "the mapping is not in smaps");

@@ -267,9 +267,9 @@ impl History {
         Ok(())
     }
 
-    /// Keeps the completion order and the per-message columns (outcome, stream sequence, wire
-    /// rank, attempts: 10 B per message, and a timed history's send and ack times: 16 B more)
-    /// on disk, with room for `cap` messages before a column is mapped again (a long run,
+    /// Keeps the completion order, the attempt log's full chunks and the per-message columns
+    /// (outcome, stream sequence, wire rank, attempts: 10 B per message, and a timed history's
+    /// send and ack times: 16 B more) on disk, with room for `cap` messages before a column is mapped again (a long run,
     /// `observe.follow`: `record/column.rs`). Called before anything is recorded; on an error
     /// the history is as it was.
     pub fn spool(&mut self, cap: usize) -> std::io::Result<()> {
@@ -285,6 +285,7 @@ impl History {
             false => None,
         };
         self.spool_completion()?;
+        self.attempt_log.to_disk()?;
         (self.outcome, self.stream_seq, self.wire_rank, self.attempts) = columns;
         if let Some((sent, acked)) = times {
             (self.first_send_ns, self.ack_ns) = (sent, acked);

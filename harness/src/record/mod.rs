@@ -9,8 +9,8 @@
 //! end), feeding such a consumer and the storage history on disk ([`spill`]).
 
 pub mod chunked;
-pub mod column;
 pub mod cluster;
+pub mod column;
 pub mod completion;
 pub mod follow;
 pub mod history;

@@ -107,11 +107,70 @@ pub struct LatencyLog {
 }
 
 /// One interval of a [`LatencyLog`]: its index (start = index × interval from the phase start)
-/// and its recorded (value, count) pairs.
-#[derive(Debug, Clone)]
+/// and its recorded (value, count) pairs, packed ([`Interval::counts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interval {
     pub index: u64,
-    pub counts: Vec<(u64, u64)>,
+    /// The pairs in ascending value, each as two LEB128 varints: the value's increase over the
+    /// previous pair's, and the count. About 3 B a pair where `(u64, u64)` is 16: an hour
+    /// keeps 3,600 intervals of up to a few thousand pairs per latency kind.
+    packed: Box<[u8]>,
+}
+
+impl Interval {
+    /// An interval of `counts` ((value, count) pairs; sorted here when they are not).
+    pub fn new(index: u64, counts: &[(u64, u64)]) -> Interval {
+        let mut sorted;
+        let mut counts = counts;
+        if !counts.is_sorted_by_key(|&(v, _)| v) {
+            sorted = counts.to_vec();
+            sorted.sort_by_key(|&(v, _)| v);
+            counts = &sorted;
+        }
+        let mut packed = Vec::with_capacity(3 * counts.len());
+        let mut prev = 0;
+        for &(v, n) in counts {
+            put_varint(&mut packed, v - prev);
+            put_varint(&mut packed, n);
+            prev = v;
+        }
+        Interval {
+            index,
+            packed: packed.into_boxed_slice(),
+        }
+    }
+
+    /// The (value, count) pairs, in ascending value.
+    pub fn counts(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let mut bytes = self.packed.iter().copied();
+        let mut prev = 0u64;
+        std::iter::from_fn(move || {
+            let dv = get_varint(&mut bytes)?;
+            let n = get_varint(&mut bytes)?;
+            prev += dv;
+            Some((prev, n))
+        })
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(bytes: &mut impl Iterator<Item = u8>) -> Option<u64> {
+    let (mut v, mut shift) = (0u64, 0);
+    loop {
+        let b = bytes.next()?;
+        v |= ((b & 0x7f) as u64) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+    }
 }
 
 impl LatencyLog {
@@ -170,10 +229,8 @@ impl LatencyLog {
         if let Some(p) = &self.live {
             p.live.ack_latency.add(&counts);
         }
-        self.intervals.push(Interval {
-            index: self.current_idx,
-            counts,
-        });
+        self.intervals
+            .push(Interval::new(self.current_idx, &counts));
         self.current.reset();
     }
 
@@ -185,7 +242,7 @@ impl LatencyLog {
     /// The histogram of one finished interval.
     pub fn interval_histogram(&self, i: &Interval) -> Histogram<u64> {
         let mut h = latency_histogram();
-        for &(v, n) in &i.counts {
+        for (v, n) in i.counts() {
             h.saturating_record_n(v, n);
         }
         h
@@ -512,5 +569,34 @@ mod tests {
         assert_eq!(p.live.ack_latency.take().count, 1);
         // The hlog's own intervals are unchanged by the sharing.
         assert_eq!(l.intervals.len(), 2);
+    }
+
+    #[test]
+    fn an_interval_packs_its_pairs_and_gives_them_back() {
+        let pairs = [(1u64, 3u64), (2, 1), (1_000_000, 200), (u64::MAX - 1, 1)];
+        let i = Interval::new(7, &pairs);
+        assert!(i.counts().eq(pairs.iter().copied()));
+        // Out of order (a merge of two workers' intervals) comes back sorted.
+        let mut shuffled = pairs;
+        shuffled.reverse();
+        assert_eq!(Interval::new(7, &shuffled), i);
+        assert_eq!(Interval::new(0, &[]).counts().count(), 0);
+        // A second of 2,000 publish → ack latencies: far below 16 B a pair.
+        let mut h = latency_histogram();
+        for k in 0..2000u64 {
+            h.record(1_000_000 + k * k * 7 % 9_000_000).unwrap();
+        }
+        let counts: Vec<(u64, u64)> = h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect();
+        let packed = Interval::new(0, &counts);
+        assert!(
+            packed.packed.len() * 3 < counts.len() * 16,
+            "{} B for {} pairs",
+            packed.packed.len(),
+            counts.len()
+        );
+        assert!(packed.counts().eq(counts.iter().copied()));
     }
 }

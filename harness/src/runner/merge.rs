@@ -17,7 +17,7 @@ use super::part::{LogPart, Part, TimelinePart};
 use crate::checker::OrderFigures;
 use crate::client::Stop;
 use crate::record::history::{History, Outcome, NONE};
-use crate::record::observe::{LatencyLog, Recorder, Timeline};
+use crate::record::observe::{Interval, LatencyLog, Recorder, Timeline};
 use crate::record::usage::Usage;
 use crate::result::WorkerReport;
 use crate::scenario::Plan;
@@ -262,11 +262,12 @@ fn add_log(log: &mut LatencyLog, from: &LogPart, offset: i64, start_ns: u64) {
         let at = shifted(from.origin_ns + index * interval, offset);
         let index = at.saturating_sub(start_ns) / interval;
         match log.intervals.iter_mut().find(|i| i.index == index) {
-            Some(i) => i.counts.extend_from_slice(counts),
-            None => log.intervals.push(crate::record::observe::Interval {
-                index,
-                counts: counts.clone(),
-            }),
+            Some(i) => {
+                let mut all: Vec<(u64, u64)> = i.counts().collect();
+                all.extend_from_slice(counts);
+                *i = Interval::new(index, &all);
+            }
+            None => log.intervals.push(Interval::new(index, counts)),
         }
     }
 }

@@ -210,7 +210,7 @@ fn log_part(l: &LatencyLog, origin_ns: u64) -> LogPart {
         intervals: l
             .intervals
             .iter()
-            .map(|i| (i.index, i.counts.clone()))
+            .map(|i| (i.index, i.counts().collect()))
             .collect(),
     }
 }
