@@ -116,7 +116,7 @@ pub struct History {
     /// Number of distinct keys in the workload.
     pub num_keys: u32,
     /// `Outcome as u8` of each message. This column and the next three are in memory, or in a
-    /// file on disk in a long run ([`History::spool`], `record/column.rs`).
+    /// file on disk in a long run ([`History::on_disk`], `record/column.rs`).
     outcome: Column<u8>,
     /// Stream sequence from the PubAck, 0 when not acked ([`History::ack_seq`]). Kept in 4 B:
     /// every run's stream is new, so its sequences fit; one that does not ([`BIG_SEQ`]) is
@@ -152,8 +152,27 @@ pub struct History {
     pub live: Option<super::observe::LiveTally>,
     /// Deliberate repeats sent (`publish.repeat_msg_id_every`).
     pub repeats: u64,
+    /// Where new columns go: on disk with room for this many messages, or in memory (`None`).
+    disk: Option<usize>,
     /// What the server said about the fast batches (`mode = "fast"`); `None` in other modes.
     pub fast: Option<FastFigures>,
+}
+
+/// A column of `n` zeros: on disk with room for `cap` messages when `disk` is `Some(cap)`, else
+/// (or when the file cannot be made, the error kept in `error`) in memory.
+fn new_column<T: super::column::Entry>(
+    n: usize,
+    disk: Option<usize>,
+    error: &mut Option<std::io::Error>,
+) -> Column<T> {
+    match disk.map(|cap| Column::on_disk(n, cap)) {
+        Some(Ok(c)) => c,
+        Some(Err(e)) => {
+            error.get_or_insert(e);
+            Column::new(n)
+        }
+        None => Column::new(n),
+    }
 }
 
 /// What the server said about a phase's fast-ingest batches (result.json `fast`). Flow acks,
@@ -204,33 +223,55 @@ impl History {
 
     /// A history for `keys.len()` planned messages, from their key column.
     pub fn with_keys(keys: Keys, num_keys: u32) -> History {
+        History::placed(keys, num_keys, None).0
+    }
+
+    /// A history whose completion order, attempt log and per-message columns are on disk from
+    /// the start, with room for `cap` messages before a column is mapped again (a long run,
+    /// `observe.follow`: `record/column.rs`). Whatever could not go to disk stays in memory
+    /// (the same figures, more memory), and the first such error comes back with it.
+    pub fn on_disk(keys: Keys, num_keys: u32, cap: usize) -> (History, Option<std::io::Error>) {
+        History::placed(keys, num_keys, Some(cap))
+    }
+
+    fn placed(keys: Keys, num_keys: u32, disk: Option<usize>) -> (History, Option<std::io::Error>) {
         let n = keys.len();
-        History {
+        let mut error = None;
+        let mut h = History {
+            outcome: new_column(n, disk, &mut error),
+            stream_seq: new_column(n, disk, &mut error),
+            wire_rank: new_column(n, disk, &mut error),
+            attempts: new_column(n, disk, &mut error),
             keys,
             num_keys,
-            outcome: Column::new(n),
-            stream_seq: Column::new(n),
             big_seqs: Default::default(),
-            wire_rank: Column::new(n),
             completion: CompletionOrder::in_memory(n),
             published: 0,
             errors: Default::default(),
-            attempts: Column::new(n),
             first_send_ns: Column::default(),
             ack_ns: Column::default(),
             attempt_log: Chunked::new(),
             repeats: 0,
             fast: None,
             live: None,
+            disk,
+        };
+        if disk.is_some() {
+            if let Err(e) = h.spool_completion().and_then(|_| h.attempt_log.to_disk()) {
+                error.get_or_insert(e);
+            }
         }
+        (h, error)
     }
 
     /// Also keeps send and ack times per message (16 bytes each), for splitting figures by
     /// fault window.
     pub fn timed(mut self) -> History {
         let n = self.keys.len();
-        self.first_send_ns = Column::new(n);
-        self.ack_ns = Column::new(n);
+        // On disk as the other columns are; in memory should that fail.
+        let mut error = None;
+        self.first_send_ns = new_column(n, self.disk, &mut error);
+        self.ack_ns = new_column(n, self.disk, &mut error);
         self
     }
 
@@ -262,38 +303,12 @@ impl History {
 
     /// Keeps the completion order in an unlinked temp file instead of 4 B per message in memory
     /// (a long run, `observe.follow`: `record/completion.rs`).
-    pub fn spool_completion(&mut self) -> std::io::Result<()> {
+    fn spool_completion(&mut self) -> std::io::Result<()> {
         self.completion = CompletionOrder::spooled()?;
         Ok(())
     }
 
-    /// Keeps the completion order, the attempt log's full chunks and the per-message columns
-    /// (outcome, stream sequence, wire rank, attempts: 10 B per message, and a timed history's
-    /// send and ack times: 16 B more) on disk, with room for `cap` messages before a column is mapped again (a long run,
-    /// `observe.follow`: `record/column.rs`). Called before anything is recorded; on an error
-    /// the history is as it was.
-    pub fn spool(&mut self, cap: usize) -> std::io::Result<()> {
-        let n = self.keys.len();
-        let columns = (
-            Column::on_disk(n, cap)?,
-            Column::on_disk(n, cap)?,
-            Column::on_disk(n, cap)?,
-            Column::on_disk(n, cap)?,
-        );
-        let times = match self.is_timed() {
-            true => Some((Column::on_disk(n, cap)?, Column::on_disk(n, cap)?)),
-            false => None,
-        };
-        self.spool_completion()?;
-        self.attempt_log.to_disk()?;
-        (self.outcome, self.stream_seq, self.wire_rank, self.attempts) = columns;
-        if let Some((sent, acked)) = times {
-            (self.first_send_ns, self.ack_ns) = (sent, acked);
-        }
-        Ok(())
-    }
-
-    /// True when the per-message columns are on disk ([`History::spool`]).
+    /// True when the per-message columns are on disk ([`History::on_disk`]).
     pub fn is_spooled(&self) -> bool {
         self.outcome.is_on_disk()
     }

@@ -133,15 +133,17 @@ fn unresolved_is_its_own_outcome() {
 /// A history spooled to disk (a long run's) answers as one in memory after the same records,
 /// grown past its first capacity, with acks behind the front and sequences beyond 4 B.
 #[test]
-fn a_spooled_history_answers_as_one_in_memory() {
+fn a_history_on_disk_answers_as_one_in_memory() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(24);
     let n = 300_000u32;
     let keys: Vec<u32> = (0..n).map(|_| rng.random_range(0..7)).collect();
     let mut mem = History::new(keys.clone(), 7).timed();
-    let mut disk = History::new(keys, 7).timed();
-    disk.spool(1000).unwrap();
+    let (disk, error) = History::on_disk(Keys::new(keys), 7, 1000);
+    assert!(error.is_none(), "{error:?}");
+    let mut disk = disk.timed();
     assert!(disk.is_spooled() && !mem.is_spooled());
+    assert!(disk.first_send_ns.is_on_disk() && disk.completion.as_slice().is_none());
     let more: Vec<u32> = (0..n / 2).map(|i| i % 7).collect();
     let (mut rank, mut seq) = (0u32, 1u64 << 31);
     for h in [&mut mem, &mut disk] {

@@ -416,20 +416,25 @@ impl Phases<'_> {
             }
             (Amount::Duration(_), Rate::Max) => 1 << 20,
         };
-        let mut history = History::with_keys(keygen.take_keys(first), w.keys);
+        let keys = keygen.take_keys(first);
         let p = self.plan;
-        // A followed run is a long one: its per-message columns and completion order go to
-        // disk, not 14 B per message in memory (`record/column.rs`). Should no temp file be
-        // made, they stay in memory: the same figures, more memory.
-        if p.observe.following {
+        // A followed run is a long one: its per-message columns, completion order and attempt
+        // log go to disk from the start, not 14 B per message and more in memory
+        // (`record/column.rs`). Should no temp file be made, that part stays in memory: the
+        // same figures, more memory.
+        let history = if p.observe.following {
             let cap = match w.amount {
                 Amount::Messages(n) => n,
                 Amount::Duration(_) => w.max_messages,
             };
-            if let Err(e) = history.spool(cap as usize) {
-                tracing::warn!("the history stays in memory: no temp file for it ({e})");
+            let (history, error) = History::on_disk(keys, w.keys, cap as usize);
+            if let Some(e) = error {
+                tracing::warn!("part of the history stays in memory: no temp file for it ({e})");
             }
-        }
+            history
+        } else {
+            History::with_keys(keys, w.keys)
+        };
         if !p.faults.is_empty() || p.publish.retry.attempts > 1 || p.consume.is_some() {
             // Send and ack times per message: the fault-window checkers split by them.
             history.timed()
