@@ -8,8 +8,14 @@
 //! move: at most one partly filled chunk beyond the live records, no copy. The list of chunk
 //! pointers still doubles, but it holds 8 B per chunk of [`CHUNK`] records.
 //!
+//! In a long run ([`Chunked::to_disk`]) each full chunk moves to an unlinked temp file, mapped
+//! into memory, and its pages leave the process (as `record/column.rs` does with the history's
+//! columns): the log costs disk, not memory. A walk ([`Iter`]) drops each such chunk's pages as
+//! it leaves it, and when it ends.
+//!
 //! The API is the slice of `Vec`'s that the history's users need (push, extend, len, iterate,
-//! index, iterate mutably), so it replaces a `Vec` field without changing its users.
+//! index, iterate mutably), so it replaces a `Vec` field without changing its users. Its values
+//! are `Copy` (plain records), so a chunk moves to the file by a typed copy.
 
 use std::fs::File;
 use std::ops::{Index, IndexMut};
@@ -156,6 +162,8 @@ impl<T: Copy> Chunked<T> {
         let bytes = CHUNK * size_of::<T>();
         let offset = k * bytes;
         let map = file.set_len((offset + bytes) as u64).and_then(|_| {
+            // Blocks reserved first: a full disk is an error here, not a SIGBUS on the copy.
+            super::column::reserve(file, offset, offset + bytes)?;
             MmapOptions::new()
                 .offset(offset as u64)
                 .len(bytes)

@@ -87,6 +87,7 @@ impl<T: Entry> Column<T> {
         let file = tempfile::tempfile()?;
         let cap = cap.max(len).max(1);
         let map = map_file(&file, cap * size_of::<T>())?;
+        reserve(&file, 0, len * size_of::<T>())?;
         Ok(Column {
             inner: Inner::Disk(Disk {
                 file,
@@ -160,14 +161,19 @@ impl<T: Entry> Column<T> {
         self.iter().collect()
     }
 
-    /// Grows (new entries 0) or shrinks to `n` entries. Panics when a file on disk cannot
-    /// grow, as a `Vec` does when memory cannot.
+    /// Grows (new entries 0) or shrinks to `n` entries. A column on disk whose file cannot
+    /// grow (the disk is full) moves to memory: the same values, more memory.
     pub fn resize(&mut self, n: usize) {
         match &mut self.inner {
             Inner::Heap(v) => v.resize(n, T::default()),
-            Inner::Disk(d) => d
-                .resize(n)
-                .unwrap_or_else(|e| panic!("a history column on disk could not grow: {e}")),
+            Inner::Disk(d) => {
+                if let Err(e) = d.resize(n) {
+                    tracing::warn!("a history column moves to memory: its file cannot grow ({e})");
+                    let mut v = self.to_vec();
+                    v.resize(n, T::default());
+                    self.inner = Inner::Heap(v);
+                }
+            }
         }
     }
 }
@@ -177,6 +183,29 @@ impl<T: Entry> From<Vec<T>> for Column<T> {
         Column {
             inner: Inner::Heap(v),
         }
+    }
+}
+
+/// Allocates the file's blocks for bytes `from..to` up front. A store into a mapped page the
+/// file system cannot back (a full disk) would kill the process with SIGBUS, with nothing
+/// cleaned up; reserved, that shows here as an error. A file system that cannot reserve
+/// (EOPNOTSUPP) is taken as it is.
+pub(crate) fn reserve(file: &File, from: usize, to: usize) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if to <= from {
+        return Ok(());
+    }
+    // SAFETY: a valid descriptor; the range is checked above.
+    let r = unsafe {
+        libc::posix_fallocate(
+            file.as_raw_fd(),
+            from as libc::off_t,
+            (to - from) as libc::off_t,
+        )
+    };
+    match r {
+        0 | libc::EOPNOTSUPP => Ok(()),
+        e => Err(std::io::Error::from_raw_os_error(e)),
     }
 }
 
@@ -260,6 +289,8 @@ impl<T: Entry> Disk<T> {
     }
 
     fn resize(&mut self, n: usize) -> std::io::Result<()> {
+        let size = size_of::<T>();
+        reserve(&self.file, self.len * size, n * size)?;
         if n > self.cap {
             let cap = n.max(self.cap.saturating_mul(2));
             self.map = map_file(&self.file, cap * size_of::<T>())?;
@@ -326,6 +357,42 @@ pub(crate) mod tests {
         assert!(heap.iter().eq(disk.iter()));
         assert_eq!(disk.to_vec(), heap.to_vec());
         assert_eq!(disk.prefix(5).count(), 5);
+    }
+
+    /// A full disk is an error when the column is made or grows, not a SIGBUS on a later store.
+    /// Needs root, for a 1 MiB tmpfs to fill (CI and this project's machines run as root).
+    #[test]
+    fn a_full_disk_is_an_error_up_front() {
+        assert!(
+            unsafe { libc::geteuid() } == 0,
+            "this test mounts a 1 MiB tmpfs: run it as root"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
+        let (fs, opts) = (c"tmpfs", c"size=1m");
+        // SAFETY: valid C strings; unmounted below (and detached should an assert fail).
+        let r = unsafe {
+            libc::mount(
+                fs.as_ptr(),
+                path.as_ptr(),
+                fs.as_ptr(),
+                0,
+                opts.as_ptr().cast(),
+            )
+        };
+        assert_eq!(r, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+        struct Unmount<'a>(&'a std::ffi::CStr);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                // SAFETY: a path we mounted.
+                unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+        let _guard = Unmount(&path);
+        let file = std::fs::File::create_new(dir.path().join("column")).unwrap();
+        assert!(reserve(&file, 0, 512 << 10).is_ok());
+        let e = reserve(&file, 0, 4 << 20).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     }
 
     #[test]
