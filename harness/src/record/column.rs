@@ -102,6 +102,20 @@ impl<T: Entry> Column<T> {
         })
     }
 
+    /// `n` zeros on disk with room for `cap` entries when `disk` is `Some(cap)`, else in
+    /// memory; in memory too when the file cannot be made, the error kept in `error` (the
+    /// first one: a history makes several columns).
+    pub fn placed(n: usize, disk: Option<usize>, error: &mut Option<std::io::Error>) -> Column<T> {
+        match disk.map(|cap| Column::on_disk(n, cap)) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                error.get_or_insert(e);
+                Column::new(n)
+            }
+            None => Column::new(n),
+        }
+    }
+
     pub fn is_on_disk(&self) -> bool {
         matches!(self.inner, Inner::Disk(_))
     }

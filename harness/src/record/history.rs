@@ -128,7 +128,7 @@ pub struct History {
     /// (so a new column, all zeros, is all "not acked"; [`History::wire_rank`]).
     wire_rank: Column<u32>,
     /// Message indexes in the order their ack futures completed in the application: in memory,
-    /// or spooled to disk in a followed run ([`History::spool_completion`]).
+    /// or spooled to disk in a followed run ([`History::on_disk`]).
     pub completion: CompletionOrder,
     /// Messages actually handed to the client (a prefix of `keys` in publish order).
     pub published: u64,
@@ -156,23 +156,6 @@ pub struct History {
     disk: Option<usize>,
     /// What the server said about the fast batches (`mode = "fast"`); `None` in other modes.
     pub fast: Option<FastFigures>,
-}
-
-/// A column of `n` zeros: on disk with room for `cap` messages when `disk` is `Some(cap)`, else
-/// (or when the file cannot be made, the error kept in `error`) in memory.
-fn new_column<T: super::column::Entry>(
-    n: usize,
-    disk: Option<usize>,
-    error: &mut Option<std::io::Error>,
-) -> Column<T> {
-    match disk.map(|cap| Column::on_disk(n, cap)) {
-        Some(Ok(c)) => c,
-        Some(Err(e)) => {
-            error.get_or_insert(e);
-            Column::new(n)
-        }
-        None => Column::new(n),
-    }
 }
 
 /// What the server said about a phase's fast-ingest batches (result.json `fast`). Flow acks,
@@ -238,10 +221,10 @@ impl History {
         let n = keys.len();
         let mut error = None;
         let mut h = History {
-            outcome: new_column(n, disk, &mut error),
-            stream_seq: new_column(n, disk, &mut error),
-            wire_rank: new_column(n, disk, &mut error),
-            attempts: new_column(n, disk, &mut error),
+            outcome: Column::placed(n, disk, &mut error),
+            stream_seq: Column::placed(n, disk, &mut error),
+            wire_rank: Column::placed(n, disk, &mut error),
+            attempts: Column::placed(n, disk, &mut error),
             keys,
             num_keys,
             big_seqs: Default::default(),
@@ -270,8 +253,8 @@ impl History {
         let n = self.keys.len();
         // On disk as the other columns are; in memory should that fail.
         let mut error = None;
-        self.first_send_ns = new_column(n, self.disk, &mut error);
-        self.ack_ns = new_column(n, self.disk, &mut error);
+        self.first_send_ns = Column::placed(n, self.disk, &mut error);
+        self.ack_ns = Column::placed(n, self.disk, &mut error);
         self
     }
 
