@@ -20,7 +20,7 @@
 use std::fs::File;
 use std::ops::{Index, IndexMut};
 
-use memmap2::{MmapOptions, MmapRaw, UncheckedAdvice};
+use memmap2::{MmapOptions, MmapRaw};
 
 /// Records per chunk: 64 Ki (3 MiB of 48-byte attempt records).
 pub const CHUNK: usize = 1 << 16;
@@ -72,8 +72,7 @@ impl<T> Chunk<T> {
     /// mapping reads the same bytes back on the next access; see `record/column.rs`).
     fn release(&self) {
         if let Chunk::Disk(m) = self {
-            // SAFETY: shared and file-backed: no value is lost, only residency.
-            let _ = unsafe { m.unchecked_advise_range(UncheckedAdvice::DontNeed, 0, m.len()) };
+            super::column::release(m, 0, m.len());
         }
     }
 }

@@ -192,14 +192,6 @@ impl<T: Entry> Column<T> {
     }
 }
 
-impl<T: Entry> From<Vec<T>> for Column<T> {
-    fn from(v: Vec<T>) -> Column<T> {
-        Column {
-            inner: Inner::Heap(v),
-        }
-    }
-}
-
 /// Allocates the file's blocks for bytes `from..to` up front. A store into a mapped page the
 /// file system cannot back (a full disk) would kill the process with SIGBUS, with nothing
 /// cleaned up; reserved, that shows here as an error. A file system that cannot reserve
@@ -221,6 +213,17 @@ pub(crate) fn reserve(file: &File, from: usize, to: usize) -> std::io::Result<()
         0 | libc::EOPNOTSUPP => Ok(()),
         e => Err(std::io::Error::from_raw_os_error(e)),
     }
+}
+
+/// Drops `len` bytes of `map` from `offset` (page-aligned) out of the process, not out of the
+/// file: the mapping is shared and file-backed, so MADV_DONTNEED only unmaps the pages, whose
+/// bytes stay in the page cache and the file and fault back in on the next access (no value is
+/// lost or changed). The one place both the columns and the attempt log's chunks do it.
+pub(crate) fn release(map: &MmapRaw, offset: usize, len: usize) {
+    // SAFETY: every mapping handed here is shared and file-backed (`map_file`, and the chunk
+    // regions of `record/chunked.rs`); see above. A failure leaves the pages resident: memory,
+    // not correctness.
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, offset, len) };
 }
 
 fn map_file(file: &File, bytes: usize) -> std::io::Result<MmapRaw> {
@@ -291,14 +294,7 @@ impl<T: Entry> Disk<T> {
         let end = (to * size).div_ceil(page) * page;
         let end = end.min(self.map.len());
         if end > start {
-            // SAFETY: the mapping is shared and file-backed: MADV_DONTNEED only unmaps the
-            // pages, whose bytes stay in the file and fault back in on the next access (no
-            // value is lost or changed). No reference into the mapping outlives an access.
-            // A failure leaves the pages resident: memory, not correctness.
-            let _ = unsafe {
-                self.map
-                    .unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start)
-            };
+            release(&self.map, start, end - start);
         }
     }
 
